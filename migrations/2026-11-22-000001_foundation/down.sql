@@ -1,0 +1,13 @@
+DROP TABLE outbound_emails;
+DROP TABLE documents;
+DROP TRIGGER stage_history_no_update ON stage_history;
+DROP FUNCTION stage_history_is_append_only();
+DROP TABLE stage_history;
+DROP TABLE applications;
+DROP TABLE candidate_centres;
+DROP TABLE candidates;
+DROP TABLE staff_users;
+DROP TABLE position_centres;
+DROP TABLE positions;
+DROP TABLE centres;
+DROP TABLE specialties;

@@ -1,0 +1,31 @@
+//! Territorial health centres and antennas.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::enums::{CentreKind, CentreStatus};
+use crate::db::schema::centres;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = centres, check_for_backend(diesel::pg::Pg))]
+pub struct Centre {
+    pub id: i64,
+    pub name: String,
+    pub kind: CentreKind,
+    pub commune: String,
+    pub insee_code: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub status: CentreStatus,
+    pub opened_on: Option<chrono::NaiveDate>,
+    pub planned_fte_hundredths: i32,
+}
+
+/// Centres a doctor can choose: open or planned, by commune.
+pub fn list_choosable(conn: &mut PgConnection) -> QueryResult<Vec<Centre>> {
+    centres::table
+        .filter(centres::status.ne(CentreStatus::Closed))
+        .order((centres::kind.asc(), centres::commune.asc()))
+        .select(Centre::as_select())
+        .load(conn)
+}

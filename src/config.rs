@@ -1,0 +1,314 @@
+//! Layered configuration: the embedded `config/default.toml`, the same file on disk if present,
+//! `config/<VOCATION_ENV>.toml`, then `VOCATION__SECTION__KEY` environment variables.
+//! Everything is checked at start-up; a bad value stops the service with one line naming the key.
+
+use std::path::PathBuf;
+
+use lettre::message::Mailbox;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+const EMBEDDED_DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub mail: MailSettings,
+    pub recruiters: RecruiterSettings,
+    pub storage: StorageSettings,
+    pub security: SecuritySettings,
+    pub organisation: OrganisationSettings,
+    pub privacy: PrivacySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub pool_size: u32,
+    pub connect_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+    pub public_url: String,
+    pub form_burst: u32,
+    pub form_replenish_seconds: u64,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailSettings {
+    pub transport: MailTransportKind,
+    pub outbox_dir: PathBuf,
+    pub from: String,
+    pub reply_to: String,
+    pub smtp: SmtpSettings,
+    pub worker: MailWorkerSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: String,
+    pub password: SecretString,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailWorkerSettings {
+    pub enabled: bool,
+    pub poll_interval_seconds: u64,
+    pub max_attempts: i32,
+    pub lease_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecruiterSettings {
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageSettings {
+    pub documents_dir: PathBuf,
+    pub max_cv_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecuritySettings {
+    pub secret_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct OrganisationSettings {
+    pub name: String,
+    pub service: String,
+    pub address: String,
+    pub contact_email: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct PrivacySettings {
+    pub controller: String,
+    pub dpo_contact: String,
+    pub retention_years: u32,
+    pub notice_version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// A configuration problem, phrased for the person starting the service.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration invalide : {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Loads the configuration for `VOCATION_ENV` (development by default).
+    pub fn load() -> Result<Settings, ConfigError> {
+        let environment =
+            std::env::var("VOCATION_ENV").unwrap_or_else(|_| "development".to_owned());
+        Self::load_for(&environment)
+    }
+
+    pub fn load_for(environment: &str) -> Result<Settings, ConfigError> {
+        if !environment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError(format!(
+                "VOCATION_ENV « {environment} » : lettres, chiffres, - et _ seulement"
+            )));
+        }
+        let raw = config::Config::builder()
+            .add_source(config::File::from_str(
+                EMBEDDED_DEFAULTS,
+                config::FileFormat::Toml,
+            ))
+            .add_source(config::File::with_name("config/default").required(false))
+            .add_source(config::File::with_name(&format!("config/{environment}")).required(false))
+            .add_source(
+                config::Environment::with_prefix("VOCATION")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("recruiters.notify")
+                    .try_parsing(true),
+            )
+            .build()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let settings: Settings = raw
+            .try_deserialize()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: addresses, URLs, key strength. Call again after changing
+    /// fields in code (tests do).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("clé `{key}` : {why}")));
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return bad(
+                "database.url",
+                "doit commencer par postgres:// ou postgresql://".into(),
+            );
+        }
+        if self.database.pool_size == 0 {
+            return bad("database.pool_size", "doit être au moins 1".into());
+        }
+        match url::Url::parse(&self.http.public_url) {
+            Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {}
+            _ => {
+                return bad(
+                    "http.public_url",
+                    format!(
+                        "« {} » n'est pas une adresse http(s) complète",
+                        self.http.public_url
+                    ),
+                )
+            }
+        }
+        if self.http.form_burst == 0 || self.http.form_replenish_seconds == 0 {
+            return bad(
+                "http.form_burst",
+                "form_burst et form_replenish_seconds doivent être au moins 1".into(),
+            );
+        }
+        if let Err(e) = self.mail.from.parse::<Mailbox>() {
+            return bad("mail.from", format!("adresse invalide ({e})"));
+        }
+        if !self.mail.reply_to.is_empty() {
+            if let Err(e) = self.mail.reply_to.parse::<Mailbox>() {
+                return bad("mail.reply_to", format!("adresse invalide ({e})"));
+            }
+        }
+        for (i, address) in self.recruiters.notify.iter().enumerate() {
+            if let Err(e) = address.trim().parse::<Mailbox>() {
+                return bad(
+                    "recruiters.notify",
+                    format!("l'adresse n° {} est invalide ({e})", i + 1),
+                );
+            }
+        }
+        if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp.host.trim().is_empty() {
+            return bad("mail.smtp.host", "obligatoire quand mail.transport = \"smtp\"".into());
+        }
+        if self.mail.worker.max_attempts < 1 || self.mail.worker.lease_seconds < 1 {
+            return bad(
+                "mail.worker",
+                "max_attempts et lease_seconds doivent être au moins 1".into(),
+            );
+        }
+        if self.security.secret_key.expose_secret().len() < 64 {
+            return bad(
+                "security.secret_key",
+                "au moins 64 caractères sont nécessaires".into(),
+            );
+        }
+        if self.storage.max_cv_bytes == 0 {
+            return bad("storage.max_cv_bytes", "doit être positif".into());
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return bad(
+                "log.level",
+                format!("« {} » n'est pas un niveau de journalisation", self.log.level),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> &str {
+        self.database.url.expose_secret()
+    }
+
+    /// The public URL without a trailing slash, for building links.
+    pub fn public_base(&self) -> &str {
+        self.http.public_url.trim_end_matches('/')
+    }
+
+    /// The domain used in Message-IDs.
+    pub fn mail_domain(&self) -> String {
+        url::Url::parse(&self.http.public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned())
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.http.public_url.starts_with("https://")
+    }
+}
+
+/// A database URL with its password replaced, safe to print.
+pub fn mask_database_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(adresse illisible)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_pass_their_own_checks() {
+        let s = Settings::load_for("development").expect("defaults");
+        assert_eq!(s.http.port, 8080);
+        assert_eq!(s.mail.transport, MailTransportKind::File);
+    }
+
+    #[test]
+    fn a_password_is_masked() {
+        assert_eq!(
+            mask_database_url("postgres://u:secret@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+    }
+
+    #[test]
+    fn a_bad_sender_names_its_key() {
+        let mut s = Settings::load_for("development").unwrap();
+        s.mail.from = "not an address".into();
+        let e = s.check().unwrap_err().to_string();
+        assert!(e.contains("mail.from"), "{e}");
+    }
+}

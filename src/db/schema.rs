@@ -1,0 +1,192 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    applications (id) {
+        id -> Int8,
+        candidate_id -> Int8,
+        position_id -> Nullable<Int8>,
+        stage -> Text,
+        stage_entered_at -> Timestamptz,
+        message -> Text,
+        heard_from -> Nullable<Text>,
+        utm_source -> Nullable<Text>,
+        utm_medium -> Nullable<Text>,
+        utm_campaign -> Nullable<Text>,
+        submission_key -> Uuid,
+        privacy_notice_version -> Text,
+        privacy_accepted_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    candidate_centres (candidate_id, centre_id) {
+        candidate_id -> Int8,
+        centre_id -> Int8,
+    }
+}
+
+diesel::table! {
+    candidates (id) {
+        id -> Int8,
+        civility -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        phone -> Text,
+        phone_normalized -> Text,
+        rpps -> Nullable<Text>,
+        specialty_code -> Text,
+        situation -> Text,
+        available_from -> Nullable<Date>,
+        working_time -> Text,
+        part_time_half_days -> Nullable<Int2>,
+        on_call -> Bool,
+        intern_training -> Bool,
+        pool_consent_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        last_activity_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    centres (id) {
+        id -> Int8,
+        name -> Text,
+        kind -> Text,
+        commune -> Text,
+        insee_code -> Text,
+        latitude -> Float8,
+        longitude -> Float8,
+        status -> Text,
+        opened_on -> Nullable<Date>,
+        closed_on -> Nullable<Date>,
+        planned_fte_hundredths -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    documents (id) {
+        id -> Int8,
+        candidate_id -> Int8,
+        application_id -> Nullable<Int8>,
+        kind -> Text,
+        original_name -> Text,
+        storage_key -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        sha256 -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbound_emails (id) {
+        id -> Int8,
+        kind -> Text,
+        candidate_id -> Nullable<Int8>,
+        application_id -> Nullable<Int8>,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        message_id -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    position_centres (position_id, centre_id) {
+        position_id -> Int8,
+        centre_id -> Int8,
+    }
+}
+
+diesel::table! {
+    positions (id) {
+        id -> Int8,
+        title -> Text,
+        specialty_code -> Nullable<Text>,
+        description -> Text,
+        fte_min_hundredths -> Int4,
+        fte_max_hundredths -> Int4,
+        published -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    specialties (code) {
+        code -> Text,
+        label -> Text,
+        general_practice -> Bool,
+    }
+}
+
+diesel::table! {
+    staff_users (id) {
+        id -> Int8,
+        email -> Text,
+        display_name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stage_history (id) {
+        id -> Int8,
+        application_id -> Int8,
+        from_stage -> Nullable<Text>,
+        to_stage -> Text,
+        actor_id -> Nullable<Int8>,
+        reason -> Nullable<Text>,
+        note -> Nullable<Text>,
+        follow_up_on -> Nullable<Date>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(applications -> candidates (candidate_id));
+diesel::joinable!(applications -> positions (position_id));
+diesel::joinable!(candidate_centres -> candidates (candidate_id));
+diesel::joinable!(candidate_centres -> centres (centre_id));
+diesel::joinable!(candidates -> specialties (specialty_code));
+diesel::joinable!(documents -> applications (application_id));
+diesel::joinable!(documents -> candidates (candidate_id));
+diesel::joinable!(outbound_emails -> applications (application_id));
+diesel::joinable!(outbound_emails -> candidates (candidate_id));
+diesel::joinable!(position_centres -> centres (centre_id));
+diesel::joinable!(position_centres -> positions (position_id));
+diesel::joinable!(positions -> specialties (specialty_code));
+diesel::joinable!(stage_history -> applications (application_id));
+diesel::joinable!(stage_history -> staff_users (actor_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    applications,
+    candidate_centres,
+    candidates,
+    centres,
+    documents,
+    outbound_emails,
+    position_centres,
+    positions,
+    specialties,
+    staff_users,
+    stage_history,
+);

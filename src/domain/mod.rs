@@ -1,0 +1,23 @@
+//! Value types that parse themselves ("parse, don't validate"): past the form handler nothing
+//! handles a raw string for these. Each error carries the French message shown next to the field.
+
+mod email;
+mod name;
+mod phone;
+mod rpps;
+
+pub use email::EmailAddress;
+pub use name::{FreeText, PersonName};
+pub use phone::PhoneNumber;
+pub use rpps::Rpps;
+
+/// A value a person typed that cannot be accepted, with how to correct it (in French).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(message: impl Into<String>) -> Self {
+        Invalid(message.into())
+    }
+}

@@ -1,0 +1,18 @@
+//! Vocation: the recruitment campaign of salaried doctors for a French département.
+
+pub mod applications;
+pub mod centres;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod documents;
+pub mod domain;
+pub mod error;
+pub mod mail;
+pub mod positions;
+pub mod specialties;
+pub mod staff;
+pub mod startup;
+pub mod telemetry;
+pub mod templates;
+pub mod web;

@@ -1,0 +1,270 @@
+//! The transactional outbox for single e-mails (confirmations, notifications). A message is
+//! inserted in the same transaction as the change that causes it; the worker claims due messages
+//! with `FOR UPDATE SKIP LOCKED` and a lease, sends them without holding a database connection,
+//! and records the outcome. 4xx replies and network errors are retried with doubling backoff up
+//! to `max_attempts`; 5xx replies fail the message at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use lettre::message::Mailbox;
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+use crate::db::enums::EmailStatus;
+use crate::db::schema::outbound_emails;
+use crate::db::PgPool;
+use crate::mail::{build_message, Mailer};
+use crate::templates::RenderedEmail;
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbound_emails)]
+pub struct NewOutboundEmail {
+    pub kind: String,
+    pub candidate_id: Option<i64>,
+    pub application_id: Option<i64>,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub message_id: String,
+}
+
+impl NewOutboundEmail {
+    pub fn new(kind: &str, recipient: &str, email: RenderedEmail, message_id: String) -> Self {
+        NewOutboundEmail {
+            kind: kind.to_owned(),
+            candidate_id: None,
+            application_id: None,
+            recipient: recipient.to_owned(),
+            subject: email.subject,
+            body_text: email.text,
+            body_html: email.html,
+            message_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbound_emails, check_for_backend(diesel::pg::Pg))]
+pub struct OutboundEmail {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub message_id: String,
+    pub attempts: i32,
+}
+
+pub fn enqueue(conn: &mut PgConnection, emails: &[NewOutboundEmail]) -> QueryResult<usize> {
+    diesel::insert_into(outbound_emails::table)
+        .values(emails)
+        .execute(conn)
+}
+
+/// Claims up to `limit` due messages for `lease` seconds and counts the attempt.
+pub fn claim_due(
+    conn: &mut PgConnection,
+    limit: i64,
+    lease_seconds: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<OutboundEmail>> {
+    let lease_until = now + chrono::Duration::seconds(lease_seconds);
+    conn.transaction(|conn| {
+        let ids: Vec<i64> = outbound_emails::table
+            .filter(outbound_emails::status.eq(EmailStatus::Pending))
+            .filter(outbound_emails::next_attempt_at.le(now))
+            .filter(
+                outbound_emails::locked_until
+                    .is_null()
+                    .or(outbound_emails::locked_until.lt(now)),
+            )
+            .order(outbound_emails::id.asc())
+            .limit(limit)
+            .select(outbound_emails::id)
+            .for_update()
+            .skip_locked()
+            .load(conn)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        diesel::update(outbound_emails::table.filter(outbound_emails::id.eq_any(&ids)))
+            .set((
+                outbound_emails::locked_until.eq(lease_until),
+                outbound_emails::attempts.eq(outbound_emails::attempts + 1),
+            ))
+            .returning(OutboundEmail::as_returning())
+            .get_results(conn)
+    })
+}
+
+/// Delay before attempt `n + 1` after `n` failed attempts: 30 s, 1 min, 2 min… capped at 1 h.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let exp = attempts.clamp(1, 8) - 1;
+    let seconds = (30_i64 << exp).min(3600);
+    chrono::Duration::seconds(seconds)
+}
+
+enum Outcome {
+    Sent,
+    Retry(String),
+    Failed(String),
+}
+
+fn record(conn: &mut PgConnection, id: i64, outcome: &Outcome, attempts: i32, max_attempts: i32, now: DateTime<Utc>) -> QueryResult<()> {
+    let row = outbound_emails::table.filter(outbound_emails::id.eq(id));
+    match outcome {
+        Outcome::Sent => diesel::update(row)
+            .set((
+                outbound_emails::status.eq(EmailStatus::Sent),
+                outbound_emails::sent_at.eq(now),
+                outbound_emails::locked_until.eq(None::<DateTime<Utc>>),
+                outbound_emails::last_error.eq(None::<String>),
+            ))
+            .execute(conn),
+        Outcome::Retry(detail) if attempts < max_attempts => diesel::update(row)
+            .set((
+                outbound_emails::next_attempt_at.eq(now + backoff(attempts)),
+                outbound_emails::locked_until.eq(None::<DateTime<Utc>>),
+                outbound_emails::last_error.eq(detail),
+            ))
+            .execute(conn),
+        Outcome::Retry(detail) | Outcome::Failed(detail) => diesel::update(row)
+            .set((
+                outbound_emails::status.eq(EmailStatus::Failed),
+                outbound_emails::locked_until.eq(None::<DateTime<Utc>>),
+                outbound_emails::last_error.eq(detail),
+            ))
+            .execute(conn),
+    }
+    .map(|_| ())
+}
+
+/// What the worker needs to send: the transport and the sender identity.
+#[derive(Clone)]
+pub struct Dispatcher {
+    pub pool: PgPool,
+    pub mailer: Mailer,
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    pub max_attempts: i32,
+    pub lease_seconds: i64,
+}
+
+impl Dispatcher {
+    pub fn new(settings: &Settings, pool: PgPool) -> anyhow::Result<Dispatcher> {
+        Ok(Dispatcher {
+            pool,
+            mailer: Mailer::from_settings(&settings.mail)?,
+            from: settings.mail.from.parse().context("mail.from")?,
+            reply_to: if settings.mail.reply_to.is_empty() {
+                None
+            } else {
+                Some(settings.mail.reply_to.parse().context("mail.reply_to")?)
+            },
+            max_attempts: settings.mail.worker.max_attempts,
+            lease_seconds: settings.mail.worker.lease_seconds,
+        })
+    }
+
+    /// Sends one batch of due messages; returns how many were claimed.
+    pub async fn dispatch_batch(&self) -> anyhow::Result<usize> {
+        let pool = self.pool.clone();
+        let lease = self.lease_seconds;
+        let claimed = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut conn = pool.get()?;
+            Ok(claim_due(&mut conn, 20, lease, Utc::now())?)
+        })
+        .await??;
+        let count = claimed.len();
+        let mut outcomes = Vec::with_capacity(count);
+        for email in claimed {
+            let rendered = RenderedEmail {
+                subject: email.subject.clone(),
+                text: email.body_text.clone(),
+                html: email.body_html.clone(),
+            };
+            let outcome = match build_message(
+                &self.from,
+                self.reply_to.as_ref(),
+                &email.recipient,
+                &email.message_id,
+                &rendered,
+            ) {
+                Err(e) => Outcome::Failed(format!("message invalide : {e:#}")),
+                Ok(message) => match self.mailer.send(message).await {
+                    Ok(()) => Outcome::Sent,
+                    Err(f) if f.permanent => Outcome::Failed(f.detail),
+                    Err(f) => Outcome::Retry(f.detail),
+                },
+            };
+            match &outcome {
+                Outcome::Sent => tracing::info!(email_id = email.id, kind = %email.kind, "e-mail sent"),
+                Outcome::Retry(_) => tracing::warn!(email_id = email.id, attempt = email.attempts, "e-mail deferred, will retry"),
+                Outcome::Failed(_) => tracing::warn!(email_id = email.id, attempt = email.attempts, "e-mail failed permanently"),
+            }
+            outcomes.push((email.id, email.attempts, outcome));
+        }
+        if !outcomes.is_empty() {
+            let pool = self.pool.clone();
+            let max_attempts = self.max_attempts;
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let mut conn = pool.get()?;
+                let now = Utc::now();
+                conn.transaction(|conn| {
+                    for (id, attempts, outcome) in &outcomes {
+                        record(conn, *id, outcome, *attempts, max_attempts, now)?;
+                    }
+                    QueryResult::Ok(())
+                })?;
+                Ok(())
+            })
+            .await??;
+        }
+        Ok(count)
+    }
+
+    /// Sends until nothing is due (tests call this instead of waiting for the worker).
+    pub async fn dispatch_all(&self) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.dispatch_batch().await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    /// The worker: wakes when told a message was queued, or every `poll` otherwise.
+    pub async fn run(self, wake: Arc<Notify>, poll: Duration) {
+        loop {
+            match self.dispatch_all().await {
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "mail worker could not reach the database"),
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1).num_seconds(), 30);
+        assert_eq!(backoff(2).num_seconds(), 60);
+        assert_eq!(backoff(3).num_seconds(), 120);
+        assert_eq!(backoff(20).num_seconds(), 3600);
+    }
+}

@@ -1,0 +1,103 @@
+//! HTTP: routes, security headers, state shared by handlers.
+
+pub mod assets;
+pub mod csrf;
+pub mod form;
+pub mod health;
+pub mod public;
+pub mod rate_limit;
+
+use std::sync::Arc;
+
+use actix_governor::{Governor, GovernorConfigBuilder};
+use actix_web::http::Method;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, HttpResponse};
+use diesel::PgConnection;
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+use crate::db::{self, PgPool};
+use crate::error::{error_page, AppError};
+use crate::specialties::Specialty;
+
+/// What every handler may use.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub pool: PgPool,
+    /// Wakes the mail worker when a message was queued.
+    pub mail_wake: Arc<Notify>,
+    pub specialties: Vec<Specialty>,
+}
+
+/// Runs diesel code for a handler on the blocking pool.
+pub async fn db<T, F>(state: &AppState, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    db::run(&state.pool, f).await
+}
+
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
+    style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// Headers sent with every response.
+pub fn security_headers(settings: &Settings) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"));
+    if settings.secure_cookies() {
+        headers.add((
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        headers
+    }
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
+    let governor = GovernorConfigBuilder::default()
+        .seconds_per_request(settings.http.form_replenish_seconds)
+        .burst_size(settings.http.form_burst)
+        .methods(vec![Method::POST])
+        .key_extractor(rate_limit::ClientIp {
+            trust_forwarded_for: settings.http.trust_forwarded_for,
+        })
+        .finish()
+        .expect("rate limit settings are checked at start-up");
+    cfg.route("/", web::get().to(public::home))
+        .service(
+            web::resource("/candidature")
+                .wrap(Governor::new(&governor))
+                .route(web::get().to(public::application_form))
+                .route(web::post().to(public::submit_application)),
+        )
+        .route(
+            "/candidature/merci/{key}",
+            web::get().to(public::application_received),
+        )
+        .route("/donnees-personnelles", web::get().to(public::privacy))
+        .route("/accessibilite", web::get().to(public::accessibility))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/static/{file:.*}", web::get().to(assets::serve));
+}
+
+/// French pages for the errors actix itself raises (malformed query strings, wrong methods).
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let response = error_page(
+            &mut HttpResponse::BadRequest(),
+            "Adresse invalide",
+            "Les paramètres de l'adresse sont illisibles. Revenez à l'accueil et suivez les liens.",
+        );
+        actix_web::error::InternalError::from_response(err, response).into()
+    })
+}
