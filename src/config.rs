@@ -224,7 +224,10 @@ impl Settings {
             }
         }
         if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp.host.trim().is_empty() {
-            return bad("mail.smtp.host", "obligatoire quand mail.transport = \"smtp\"".into());
+            return bad(
+                "mail.smtp.host",
+                "obligatoire quand mail.transport = \"smtp\"".into(),
+            );
         }
         if self.mail.worker.max_attempts < 1 || self.mail.worker.lease_seconds < 1 {
             return bad(
@@ -244,7 +247,10 @@ impl Settings {
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return bad(
                 "log.level",
-                format!("« {} » n'est pas un niveau de journalisation", self.log.level),
+                format!(
+                    "« {} » n'est pas un niveau de journalisation",
+                    self.log.level
+                ),
             );
         }
         Ok(())

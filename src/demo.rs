@@ -10,10 +10,10 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::db::enums::{Civility, HeardFrom, Situation, Stage, StaffRole, WorkingTime};
+use crate::db::enums::{Civility, HeardFrom, Situation, StaffRole, Stage, WorkingTime};
 use crate::db::schema::{
-    applications, candidate_centres, candidates, centres, position_centres, positions,
-    stage_history, staff_users,
+    applications, candidate_centres, candidates, centres, position_centres, positions, staff_users,
+    stage_history,
 };
 use crate::staff;
 
@@ -30,7 +30,10 @@ pub struct DemoReport {
 impl fmt::Display for DemoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.positions == 0 && self.candidates == 0 {
-            writeln!(f, "Données de démonstration déjà présentes : rien d'ajouté.")?;
+            writeln!(
+                f,
+                "Données de démonstration déjà présentes : rien d'ajouté."
+            )?;
         } else {
             writeln!(
                 f,
@@ -43,10 +46,23 @@ impl fmt::Display for DemoReport {
                 f,
                 "Administrateur : {DEMO_ADMIN_EMAIL} — mot de passe (affiché une seule fois) : {p}"
             ),
-            None => write!(f, "Administrateur {DEMO_ADMIN_EMAIL} : compte déjà existant."),
+            None => write!(
+                f,
+                "Administrateur {DEMO_ADMIN_EMAIL} : compte déjà existant."
+            ),
         }
     }
 }
+
+/// Title, specialty, description, FTE min and max (hundredths), communes.
+type PositionSpec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i32,
+    i32,
+    &'static [&'static str],
+);
 
 const FIRST_NAMES: &[(&str, Civility)] = &[
     ("Camille", Civility::Madame),
@@ -72,9 +88,9 @@ const FIRST_NAMES: &[(&str, Civility)] = &[
 ];
 
 const LAST_NAMES: &[&str] = &[
-    "Dupuy", "Lacoste", "Castaing", "Fourcade", "Soulé", "Bordes", "Lafitte", "Cazaux",
-    "Daguzan", "Abadie", "Barrère", "Ducasse", "Larrieu", "Pujol", "Sarrade", "Labat",
-    "Mansour", "Nguyen", "Rossi", "Martin", "Garcia", "Bernard", "Dubois", "Lefèvre",
+    "Dupuy", "Lacoste", "Castaing", "Fourcade", "Soulé", "Bordes", "Lafitte", "Cazaux", "Daguzan",
+    "Abadie", "Barrère", "Ducasse", "Larrieu", "Pujol", "Sarrade", "Labat", "Mansour", "Nguyen",
+    "Rossi", "Martin", "Garcia", "Bernard", "Dubois", "Lefèvre",
 ];
 
 const MESSAGES: &[&str] = &[
@@ -156,7 +172,7 @@ pub fn load(conn: &mut PgConnection) -> anyhow::Result<DemoReport> {
                 .unwrap_or(centre_ids[0].0)
         };
 
-        let position_specs: [(&str, &str, &str, i32, i32, &[&str]); 4] = [
+        let position_specs: [PositionSpec; 4] = [
             (
                 "Médecin généraliste – Fleurance",
                 "SM54",
@@ -354,7 +370,12 @@ mod tests {
     fn exits_come_after_an_interview() {
         assert_eq!(
             path_to(Stage::Withdrawn),
-            [Stage::New, Stage::FirstContact, Stage::Interview, Stage::Withdrawn]
+            [
+                Stage::New,
+                Stage::FirstContact,
+                Stage::Interview,
+                Stage::Withdrawn
+            ]
         );
         assert_eq!(path_to(Stage::New), [Stage::New]);
     }

@@ -91,9 +91,7 @@ pub fn error_page(
         "public/error",
         &json!({ "title": title, "message": message }),
     ) {
-        Ok(html) => builder
-            .content_type("text/html; charset=utf-8")
-            .body(html),
+        Ok(html) => builder.content_type("text/html; charset=utf-8").body(html),
         Err(_) => builder
             .content_type("text/plain; charset=utf-8")
             .body(format!("{title}\n\n{message}")),
@@ -138,9 +136,7 @@ impl From<anyhow::Error> for AppError {
                 || cause
                     .downcast_ref::<diesel::result::Error>()
                     .is_some_and(is_connection_error)
-                || cause
-                    .downcast_ref::<diesel::ConnectionError>()
-                    .is_some()
+                || cause.downcast_ref::<diesel::ConnectionError>().is_some()
         });
         if unavailable {
             AppError::Unavailable(e)

@@ -59,14 +59,20 @@ fn main() -> ExitCode {
         }
     };
     vocation::telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("erreur : démarrage impossible : {e}");
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(run(cli.command.unwrap_or(Command::Serve { demo: false }), settings));
+    let result = runtime.block_on(run(
+        cli.command.unwrap_or(Command::Serve { demo: false }),
+        settings,
+    ));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -92,7 +98,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Demo => load_demo(&settings).await?,
         Command::User {
-            command: UserCommand::Add { email, role, name, password_stdin },
+            command:
+                UserCommand::Add {
+                    email,
+                    role,
+                    name,
+                    password_stdin,
+                },
         } => {
             let role = StaffRole::from_code(&role).ok_or_else(|| {
                 anyhow::anyhow!("rôle « {role} » inconnu : admin, recruteur ou communication")
@@ -107,13 +119,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let id = tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
                 let pool = vocation::db::prepare(&settings)?;
                 let mut conn = pool.get()?;
-                Ok(vocation::staff::add_user(&mut conn, &email, &name, role, &password)
-                    .map(|id| {
-                        if generated {
-                            println!("Mot de passe (affiché une seule fois) : {password}");
-                        }
-                        id
-                    })?)
+                let id = vocation::staff::add_user(&mut conn, &email, &name, role, &password)?;
+                if generated {
+                    println!("Mot de passe (affiché une seule fois) : {password}");
+                }
+                Ok(id)
             })
             .await??;
             println!("Compte n° {id} créé ({}).", role.label());

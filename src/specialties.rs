@@ -16,7 +16,9 @@ pub struct Specialty {
 
 /// General practice first (SM54 before SM53 and SM26), then the others by label.
 pub fn load_all(conn: &mut PgConnection) -> QueryResult<Vec<Specialty>> {
-    let mut all: Vec<Specialty> = specialties::table.select(Specialty::as_select()).load(conn)?;
+    let mut all: Vec<Specialty> = specialties::table
+        .select(Specialty::as_select())
+        .load(conn)?;
     let rank = |s: &Specialty| match s.code.as_str() {
         "SM54" => 0,
         "SM53" => 1,

@@ -228,16 +228,26 @@ pub fn record(
                     .set(&values)
                     .execute(conn)?;
                 if let Some(rpps) = rpps {
-                    diesel::update(candidates::table.find(id).filter(candidates::rpps.is_null()))
-                        .set(candidates::rpps.eq(rpps))
-                        .execute(conn)?;
-                }
-                diesel::delete(candidate_centres::table.filter(candidate_centres::candidate_id.eq(id)))
+                    diesel::update(
+                        candidates::table
+                            .find(id)
+                            .filter(candidates::rpps.is_null()),
+                    )
+                    .set(candidates::rpps.eq(rpps))
                     .execute(conn)?;
+                }
+                diesel::delete(
+                    candidate_centres::table.filter(candidate_centres::candidate_id.eq(id)),
+                )
+                .execute(conn)?;
                 id
             }
             None => diesel::insert_into(candidates::table)
-                .values((&values, candidates::rpps.eq(rpps), candidates::created_at.eq(now)))
+                .values((
+                    &values,
+                    candidates::rpps.eq(rpps),
+                    candidates::created_at.eq(now),
+                ))
                 .returning(candidates::id)
                 .get_result(conn)?,
         };

@@ -25,7 +25,7 @@ pub struct Centre {
 pub fn list_choosable(conn: &mut PgConnection) -> QueryResult<Vec<Centre>> {
     centres::table
         .filter(centres::status.ne(CentreStatus::Closed))
-        .order((centres::kind.asc(), centres::commune.asc()))
+        .order(centres::commune.asc())
         .select(Centre::as_select())
         .load(conn)
 }

@@ -106,7 +106,9 @@ pub fn build_pool(settings: &Settings) -> anyhow::Result<PgPool> {
     Pool::builder()
         .max_size(settings.database.pool_size)
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(settings.database.connect_timeout_seconds))
+        .connection_timeout(Duration::from_secs(
+            settings.database.connect_timeout_seconds,
+        ))
         .test_on_check_out(false)
         .build(manager)
         .map_err(|e| {

@@ -67,7 +67,14 @@ mod tests {
 
     #[test]
     fn malformed_addresses_are_refused_with_a_hint() {
-        for bad in ["", "claire", "claire@", "claire@exemple", "a b@c.fr", "@exemple.fr"] {
+        for bad in [
+            "",
+            "claire",
+            "claire@",
+            "claire@exemple",
+            "a b@c.fr",
+            "@exemple.fr",
+        ] {
             let e = EmailAddress::parse(bad).unwrap_err();
             assert!(e.0.contains("exemple.fr"), "{bad}: {e}");
         }

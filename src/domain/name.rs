@@ -62,7 +62,9 @@ mod tests {
     #[test]
     fn names_are_folded_and_hostile_text_is_kept_as_typed() {
         assert_eq!(
-            PersonName::parse("  Jean   Pierre ", "prénom").unwrap().as_str(),
+            PersonName::parse("  Jean   Pierre ", "prénom")
+                .unwrap()
+                .as_str(),
             "Jean Pierre"
         );
         let hostile = "<script>alert(1)</script> {{x}} '; DROP TABLE candidates; --";

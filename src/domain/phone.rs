@@ -88,7 +88,11 @@ mod tests {
             "+33 (0)6 12 34 56 78",
             "0033612345678",
         ] {
-            assert_eq!(PhoneNumber::parse(written).unwrap().e164(), "+33612345678", "{written}");
+            assert_eq!(
+                PhoneNumber::parse(written).unwrap().e164(),
+                "+33612345678",
+                "{written}"
+            );
         }
     }
 
@@ -102,7 +106,14 @@ mod tests {
 
     #[test]
     fn wrong_numbers_are_refused() {
-        for bad in ["", "06 12 34", "06 12 34 56 78 90", "abc", "612345678", "+33 12"] {
+        for bad in [
+            "",
+            "06 12 34",
+            "06 12 34 56 78 90",
+            "abc",
+            "612345678",
+            "+33 12",
+        ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
         }
     }

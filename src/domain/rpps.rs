@@ -69,7 +69,10 @@ mod tests {
     #[test]
     fn the_shared_vectors_are_classified_correctly() {
         let mut seen = 0;
-        for line in VECTORS.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in VECTORS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             seen += 1;
             match line.strip_prefix('!') {
                 Some(bad) => assert!(Rpps::parse(bad).is_err(), "{bad} must be rejected"),

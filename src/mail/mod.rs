@@ -9,9 +9,7 @@ use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{
-    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use crate::config::{MailSettings, MailTransportKind, SmtpTls};
@@ -19,7 +17,9 @@ use crate::templates::RenderedEmail;
 
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// An SMTP relay, and the longest one message may take (a server that stops answering
+    /// must not hold the worker).
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, Duration),
     File(AsyncFileTransport<Tokio1Executor>),
 }
 
@@ -65,18 +65,31 @@ impl Mailer {
                         smtp.password.expose_secret().to_owned(),
                     ));
                 }
-                Ok(Mailer::Smtp(builder.build()))
+                Ok(Mailer::Smtp(
+                    builder.build(),
+                    Duration::from_secs(smtp.timeout_seconds.saturating_mul(2).max(1)),
+                ))
             }
         }
     }
 
     pub async fn send(&self, message: Message) -> Result<(), SendFailure> {
         match self {
-            Mailer::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendFailure {
-                permanent: e.is_permanent(),
-                code: e.status().map(u16::from),
-                detail: e.to_string(),
-            }),
+            Mailer::Smtp(t, limit) => match tokio::time::timeout(*limit, t.send(message)).await {
+                Ok(result) => result.map(|_| ()).map_err(|e| SendFailure {
+                    permanent: e.is_permanent(),
+                    code: e.status().map(u16::from),
+                    detail: e.to_string(),
+                }),
+                Err(_) => Err(SendFailure {
+                    permanent: false,
+                    code: None,
+                    detail: format!(
+                        "no answer from the SMTP server within {} s",
+                        limit.as_secs()
+                    ),
+                }),
+            },
             Mailer::File(t) => t.send(message).await.map(|_| ()).map_err(|e| SendFailure {
                 permanent: false,
                 code: None,

@@ -116,7 +116,14 @@ enum Outcome {
     Failed(String),
 }
 
-fn record(conn: &mut PgConnection, id: i64, outcome: &Outcome, attempts: i32, max_attempts: i32, now: DateTime<Utc>) -> QueryResult<()> {
+fn record(
+    conn: &mut PgConnection,
+    id: i64,
+    outcome: &Outcome,
+    attempts: i32,
+    max_attempts: i32,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     let row = outbound_emails::table.filter(outbound_emails::id.eq(id));
     match outcome {
         Outcome::Sent => diesel::update(row)
@@ -204,9 +211,19 @@ impl Dispatcher {
                 },
             };
             match &outcome {
-                Outcome::Sent => tracing::info!(email_id = email.id, kind = %email.kind, "e-mail sent"),
-                Outcome::Retry(_) => tracing::warn!(email_id = email.id, attempt = email.attempts, "e-mail deferred, will retry"),
-                Outcome::Failed(_) => tracing::warn!(email_id = email.id, attempt = email.attempts, "e-mail failed permanently"),
+                Outcome::Sent => {
+                    tracing::info!(email_id = email.id, kind = %email.kind, "e-mail sent")
+                }
+                Outcome::Retry(_) => tracing::warn!(
+                    email_id = email.id,
+                    attempt = email.attempts,
+                    "e-mail deferred, will retry"
+                ),
+                Outcome::Failed(_) => tracing::warn!(
+                    email_id = email.id,
+                    attempt = email.attempts,
+                    "e-mail failed permanently"
+                ),
             }
             outcomes.push((email.id, email.attempts, outcome));
         }

@@ -85,7 +85,10 @@ fn bad(message: impl Into<String>) -> ReadError {
 /// Reads the multipart body. The CV is kept up to `max_cv_bytes + 1` bytes (enough to know it is
 /// too large); the rest of an oversized file is read and dropped so that the browser gets our
 /// answer instead of a broken connection.
-pub async fn read(mut payload: Multipart, max_cv_bytes: usize) -> Result<RawApplicationForm, ReadError> {
+pub async fn read(
+    mut payload: Multipart,
+    max_cv_bytes: usize,
+) -> Result<RawApplicationForm, ReadError> {
     let mut form = RawApplicationForm::default();
     let mut seen: Vec<String> = Vec::new();
     let mut total = 0usize;
@@ -116,7 +119,9 @@ pub async fn read(mut payload: Multipart, max_cv_bytes: usize) -> Result<RawAppl
                 upload.size += chunk.len();
                 if upload.bytes.len() <= max_cv_bytes {
                     let room = max_cv_bytes + 1 - upload.bytes.len();
-                    upload.bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    upload
+                        .bytes
+                        .extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
             }
             if form.cv.is_some() {
@@ -152,7 +157,9 @@ pub async fn read(mut payload: Multipart, max_cv_bytes: usize) -> Result<RawAppl
             continue;
         }
         if seen.contains(&name) {
-            return Err(bad(format!("Le champ « {name} » a été envoyé plusieurs fois.")));
+            return Err(bad(format!(
+                "Le champ « {name} » a été envoyé plusieurs fois."
+            )));
         }
         seen.push(name.clone());
         let checked = !value.is_empty();
@@ -268,7 +275,10 @@ pub fn parse_date(input: &str) -> Option<NaiveDate> {
 }
 
 /// Turns the raw form into an application, or every problem found.
-pub fn validate(raw: &RawApplicationForm, choices: &Choices<'_>) -> Result<NewApplication, FieldErrors> {
+pub fn validate(
+    raw: &RawApplicationForm,
+    choices: &Choices<'_>,
+) -> Result<NewApplication, FieldErrors> {
     let mut errors = FieldErrors::default();
     if let Err(found) = raw.validate() {
         for (field, list) in found.field_errors() {
@@ -285,33 +295,56 @@ pub fn validate(raw: &RawApplicationForm, choices: &Choices<'_>) -> Result<NewAp
 
     let civility = Civility::from_code(&raw.civilite);
     if civility.is_none() {
-        errors.add("civilite", "Choisissez une civilité (vous pouvez choisir « Ne souhaite pas préciser »).");
+        errors.add(
+            "civilite",
+            "Choisissez une civilité (vous pouvez choisir « Ne souhaite pas préciser »).",
+        );
     }
-    let first_name = PersonName::parse(&raw.prenom, "prénom").map_err(|e| errors.add("prenom", e.0)).ok();
-    let last_name = PersonName::parse(&raw.nom, "nom").map_err(|e| errors.add("nom", e.0)).ok();
-    let email = EmailAddress::parse(&raw.courriel).map_err(|e| errors.add("courriel", e.0)).ok();
-    let phone = PhoneNumber::parse(&raw.telephone).map_err(|e| errors.add("telephone", e.0)).ok();
+    let first_name = PersonName::parse(&raw.prenom, "prénom")
+        .map_err(|e| errors.add("prenom", e.0))
+        .ok();
+    let last_name = PersonName::parse(&raw.nom, "nom")
+        .map_err(|e| errors.add("nom", e.0))
+        .ok();
+    let email = EmailAddress::parse(&raw.courriel)
+        .map_err(|e| errors.add("courriel", e.0))
+        .ok();
+    let phone = PhoneNumber::parse(&raw.telephone)
+        .map_err(|e| errors.add("telephone", e.0))
+        .ok();
     let rpps = if raw.rpps.trim().is_empty() {
         Some(None)
     } else {
-        Rpps::parse(&raw.rpps).map(Some).map_err(|e| errors.add("rpps", e.0)).ok()
+        Rpps::parse(&raw.rpps)
+            .map(Some)
+            .map_err(|e| errors.add("rpps", e.0))
+            .ok()
     };
     let specialty = raw.specialite.trim();
     if specialty.is_empty() {
-        errors.add("specialite", "Choisissez votre spécialité dans la liste (médecine générale en tête).");
+        errors.add(
+            "specialite",
+            "Choisissez votre spécialité dans la liste (médecine générale en tête).",
+        );
     } else if !choices.specialty_codes.iter().any(|c| c == specialty) {
         errors.add("specialite", "Cette spécialité ne figure pas dans la liste : choisissez-en une dans la liste proposée.");
     }
     let situation = Situation::from_code(&raw.situation);
     if situation.is_none() {
-        errors.add("situation", "Choisissez votre situation professionnelle actuelle.");
+        errors.add(
+            "situation",
+            "Choisissez votre situation professionnelle actuelle.",
+        );
     }
     let available_from = if raw.disponibilite.trim().is_empty() {
         Some(None)
     } else {
         match parse_date(&raw.disponibilite) {
             None => {
-                errors.add("disponibilite", "Date illisible : saisissez-la au format JJ/MM/AAAA, par exemple 01/09/2027.");
+                errors.add(
+                    "disponibilite",
+                    "Date illisible : saisissez-la au format JJ/MM/AAAA, par exemple 01/09/2027.",
+                );
                 None
             }
             Some(d) if d < choices.today - chrono::Duration::days(366) => {
@@ -319,7 +352,10 @@ pub fn validate(raw: &RawApplicationForm, choices: &Choices<'_>) -> Result<NewAp
                 None
             }
             Some(d) if d > choices.today + chrono::Duration::days(365 * 5) => {
-                errors.add("disponibilite", "Cette date est dans plus de cinq ans : vérifiez l'année.");
+                errors.add(
+                    "disponibilite",
+                    "Cette date est dans plus de cinq ans : vérifiez l'année.",
+                );
                 None
             }
             Some(d) => Some(Some(d)),
@@ -358,7 +394,10 @@ pub fn validate(raw: &RawApplicationForm, choices: &Choices<'_>) -> Result<NewAp
         match HeardFrom::from_code(&raw.connaissance) {
             Some(h) => Some(Some(h)),
             None => {
-                errors.add("connaissance", "Choisissez une réponse dans la liste, ou laissez vide.");
+                errors.add(
+                    "connaissance",
+                    "Choisissez une réponse dans la liste, ou laissez vide.",
+                );
                 None
             }
         }
@@ -379,7 +418,10 @@ pub fn validate(raw: &RawApplicationForm, choices: &Choices<'_>) -> Result<NewAp
     }
     let submission_key = Uuid::parse_str(raw.soumission.trim()).ok();
     if submission_key.is_none() {
-        errors.add("formulaire", "Le formulaire est incomplet : rechargez la page puis renvoyez-le.");
+        errors.add(
+            "formulaire",
+            "Le formulaire est incomplet : rechargez la page puis renvoyez-le.",
+        );
     }
 
     if !errors.is_empty() {
@@ -387,15 +429,39 @@ pub fn validate(raw: &RawApplicationForm, choices: &Choices<'_>) -> Result<NewAp
     }
     // Every Option below is Some: each None added an error above.
     let (
-        Some(civility), Some(first_name), Some(last_name), Some(email), Some(phone), Some(rpps),
-        Some(situation), Some(available_from), Some(working_time), Some(message), Some(heard_from),
-        Some(position_id), Some(submission_key),
+        Some(civility),
+        Some(first_name),
+        Some(last_name),
+        Some(email),
+        Some(phone),
+        Some(rpps),
+        Some(situation),
+        Some(available_from),
+        Some(working_time),
+        Some(message),
+        Some(heard_from),
+        Some(position_id),
+        Some(submission_key),
     ) = (
-        civility, first_name, last_name, email, phone, rpps, situation, available_from,
-        working_time, message, heard_from, position_id, submission_key,
+        civility,
+        first_name,
+        last_name,
+        email,
+        phone,
+        rpps,
+        situation,
+        available_from,
+        working_time,
+        message,
+        heard_from,
+        position_id,
+        submission_key,
     )
     else {
-        errors.add("formulaire", "Le formulaire est incomplet : rechargez la page puis renvoyez-le.");
+        errors.add(
+            "formulaire",
+            "Le formulaire est incomplet : rechargez la page puis renvoyez-le.",
+        );
         return Err(errors);
     };
     Ok(NewApplication {
@@ -498,15 +564,31 @@ mod tests {
         let fields: Vec<_> = errors.summary().iter().map(|s| s.field).collect();
         assert_eq!(
             fields,
-            ["civilite", "prenom", "nom", "courriel", "telephone", "specialite", "situation",
-             "temps_travail", "consentement", "formulaire"]
+            [
+                "civilite",
+                "prenom",
+                "nom",
+                "courriel",
+                "telephone",
+                "specialite",
+                "situation",
+                "temps_travail",
+                "consentement",
+                "formulaire"
+            ]
         );
     }
 
     #[test]
     fn dates_are_read_in_both_usual_forms() {
-        assert_eq!(parse_date("2027-09-01"), NaiveDate::from_ymd_opt(2027, 9, 1));
-        assert_eq!(parse_date("01/09/2027"), NaiveDate::from_ymd_opt(2027, 9, 1));
+        assert_eq!(
+            parse_date("2027-09-01"),
+            NaiveDate::from_ymd_opt(2027, 9, 1)
+        );
+        assert_eq!(
+            parse_date("01/09/2027"),
+            NaiveDate::from_ymd_opt(2027, 9, 1)
+        );
         assert_eq!(parse_date("septembre"), None);
     }
 

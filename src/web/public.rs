@@ -50,7 +50,10 @@ fn page(state: &AppState, title: &str, extra: Value) -> Value {
 
 pub async fn home(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let (centres, positions) = db(&state, |conn| {
-        Ok((centres::list_choosable(conn)?, positions::list_published(conn)?))
+        Ok((
+            centres::list_choosable(conn)?,
+            positions::list_published(conn)?,
+        ))
     })
     .await?;
     let body = render(
@@ -80,7 +83,12 @@ struct Choice {
     selected: bool,
 }
 
-fn choices<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> &'static str, chosen: &str) -> Vec<Choice> {
+fn choices<T: Copy>(
+    all: &[T],
+    code: fn(T) -> &'static str,
+    label: fn(T) -> &'static str,
+    chosen: &str,
+) -> Vec<Choice> {
     all.iter()
         .map(|v| Choice {
             value: code(*v).to_owned(),
@@ -115,7 +123,12 @@ fn render_form(
     lists: &FormLists,
 ) -> Result<HttpResponse, AppError> {
     let token = CsrfToken::for_request(req);
-    let secret = state.settings.security.secret_key.expose_secret().as_bytes();
+    let secret = state
+        .settings
+        .security
+        .secret_key
+        .expose_secret()
+        .as_bytes();
     let specialties: Vec<Value> = state
         .specialties
         .iter()
@@ -202,7 +215,14 @@ pub async fn application_form(
         soumission: Uuid::new_v4().to_string(),
         ..RawApplicationForm::default()
     };
-    render_form(&state, &req, StatusCode::OK, &raw, &FieldErrors::default(), &lists)
+    render_form(
+        &state,
+        &req,
+        StatusCode::OK,
+        &raw,
+        &FieldErrors::default(),
+        &lists,
+    )
 }
 
 fn megabytes(bytes: usize) -> String {
@@ -239,7 +259,12 @@ pub async fn submit_application(
         }
         Err(ReadError::Bad(e)) => return Err(e),
     };
-    let secret = state.settings.security.secret_key.expose_secret().as_bytes();
+    let secret = state
+        .settings
+        .security
+        .secret_key
+        .expose_secret()
+        .as_bytes();
     let lists = load_lists(&state).await?;
 
     if !csrf::verify(&req, secret, &raw.csrf) {
@@ -288,7 +313,8 @@ pub async fn submit_application(
                 megabytes(max_cv)
             ));
         } else if cv.size == 0 {
-            cv_problem = Some("Le fichier choisi est vide : joignez votre CV au format PDF.".to_owned());
+            cv_problem =
+                Some("Le fichier choisi est vide : joignez votre CV au format PDF.".to_owned());
         } else if !documents::looks_like_pdf(&cv.bytes) {
             cv_problem = Some(
                 "Ce fichier n'est pas un PDF. Enregistrez votre CV au format PDF \
@@ -347,7 +373,10 @@ pub async fn submit_application(
 
     match outcome {
         Ok(Recorded::AlreadyReceived { application_id }) => {
-            tracing::info!(application_id, "application submitted again; kept the first");
+            tracing::info!(
+                application_id,
+                "application submitted again; kept the first"
+            );
             if let Some(file) = &cv_file {
                 documents::discard(&state.settings.storage.documents_dir, file);
             }
@@ -467,7 +496,10 @@ pub async fn application_received(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let key = Uuid::parse_str(&path.into_inner()).map_err(|_| AppError::NotFound)?;
-    let found = db(&state, move |conn| Ok(applications::find_by_submission_key(conn, key)?)).await?;
+    let found = db(&state, move |conn| {
+        Ok(applications::find_by_submission_key(conn, key)?)
+    })
+    .await?;
     // The summary is shown for a day after sending; after that the page is generic.
     let recent = found.filter(|s| Utc::now() - s.created_at < chrono::Duration::hours(24));
     let summary = recent.map(|s| {

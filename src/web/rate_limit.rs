@@ -40,7 +40,10 @@ impl KeyExtractor for ClientIp {
         negative: &NotUntil<QuantaInstant>,
         mut response: HttpResponseBuilder,
     ) -> HttpResponse {
-        let wait = negative.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
+        let wait = negative
+            .wait_time_from(DefaultClock::default().now())
+            .as_secs()
+            .max(1);
         let minutes = wait.div_ceil(60);
         let message = format!(
             "Trop d'envois depuis votre connexion en peu de temps. Rien n'a été enregistré \

@@ -1,0 +1,1 @@
+//! Browser tests (feature `browser`): filled in by the browser suite.

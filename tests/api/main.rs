@@ -1,0 +1,12 @@
+//! The integration tests: one binary, one module per area. Each test runs the real server
+//! against its own PostgreSQL database and, for mail, a real SMTP server.
+
+mod application_form;
+#[cfg(feature = "browser")]
+mod browser;
+mod cli;
+mod health;
+mod helpers;
+mod mail;
+mod migrations;
+mod public_pages;
