@@ -1,0 +1,2 @@
+//! Placeholder: the form POST benchmark (see BENCHMARKS.md).
+fn main() {}
