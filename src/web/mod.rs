@@ -80,7 +80,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             web::resource("/candidature")
                 .wrap(Governor::new(&governor))
                 .route(web::get().to(public::application_form))
-                .route(web::post().to(public::submit_application)),
+                .route(web::post().to(public::submit_application))
+                .default_service(web::to(public::method_not_allowed)),
         )
         .route(
             "/candidature/merci/{key}",

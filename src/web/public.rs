@@ -547,3 +547,14 @@ pub async fn not_found() -> HttpResponse {
          déposer votre candidature.",
     )
 }
+
+pub async fn method_not_allowed() -> HttpResponse {
+    let mut builder = HttpResponse::MethodNotAllowed();
+    builder.insert_header((header::ALLOW, "GET, POST"));
+    error_page(
+        &mut builder,
+        "Méthode non autorisée",
+        "Cette adresse s'ouvre dans un navigateur (GET) ou reçoit le formulaire de candidature \
+         (POST).",
+    )
+}
