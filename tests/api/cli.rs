@@ -145,3 +145,125 @@ fn demo_loads_about_fifty_candidates_once() {
     let history: i64 = stage_history::table.count().get_result(&mut conn).unwrap();
     assert!(history > n);
 }
+
+#[tokio::test]
+async fn the_logs_of_a_whole_application_hold_no_personal_data() {
+    use std::io::{BufRead, BufReader, Read};
+
+    use crate::helpers::{Fields, FormTokens, TempDir, TestDatabase};
+
+    let db = TestDatabase::create();
+    let scratch = TempDir::new();
+    let mut child = vocation()
+        .arg("serve")
+        .env("VOCATION__DATABASE__URL", &db.url)
+        .env("VOCATION__HTTP__PORT", "0")
+        .env("VOCATION__LOG__LEVEL", "debug")
+        .env("VOCATION__LOG__FORMAT", "json")
+        .env("VOCATION__MAIL__OUTBOX_DIR", scratch.0.join("outbox"))
+        .env(
+            "VOCATION__STORAGE__DOCUMENTS_DIR",
+            scratch.0.join("documents"),
+        )
+        .env("VOCATION__RECRUITERS__NOTIFY", "rh@cds32.test")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = client
+        .get(format!("{base}/candidature"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tokens = FormTokens::from_html(&html);
+    let mut form = reqwest::multipart::Form::new()
+        .text("csrf", tokens.csrf)
+        .text("soumission", tokens.soumission);
+    for (k, v) in Fields::valid().iter() {
+        form = form.text(k.clone(), v.clone());
+    }
+    let r = client
+        .post(format!("{base}/candidature"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    // The worker sends both e-mails into the outbox directory.
+    for _ in 0..100 {
+        let sent = std::fs::read_dir(scratch.0.join("outbox"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if sent >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("application recorded"), "{logs}");
+    assert!(logs.contains("e-mail sent"), "{logs}");
+    for personal in [
+        "Claire",
+        "Martin",
+        "claire.martin",
+        "exemple.fr",
+        "06 12 34 56 78",
+        "+33612345678",
+        "10132437004",
+        "rh@cds32.test",
+    ] {
+        assert!(
+            !logs.contains(personal),
+            "the logs contain {personal}:\n{logs}"
+        );
+    }
+}
+
+#[test]
+fn migrate_creates_a_missing_database() {
+    use diesel::prelude::*;
+    let name = format!("vocation_created_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("postgres://postgres@localhost:5432/{name}");
+    let out = vocation()
+        .arg("migrate")
+        .env("VOCATION__DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    let created = diesel::PgConnection::establish(&url).is_ok();
+    let mut admin = diesel::PgConnection::establish(crate::helpers::ADMIN_URL).unwrap();
+    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(created);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Base de données à jour"));
+}
