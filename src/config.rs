@@ -18,6 +18,8 @@ pub struct Settings {
     pub recruiters: RecruiterSettings,
     pub storage: StorageSettings,
     pub security: SecuritySettings,
+    pub staff: StaffSettings,
+    pub pipeline: PipelineSettings,
     pub organisation: OrganisationSettings,
     pub privacy: PrivacySettings,
     pub log: LogSettings,
@@ -97,6 +99,20 @@ pub struct StorageSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SecuritySettings {
     pub secret_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineSettings {
+    /// Stage code → days a card may wait before it is marked late.
+    pub expected_days: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StaffSettings {
+    pub idle_timeout_minutes: i64,
+    pub absolute_timeout_hours: i64,
+    pub max_failed_logins: i64,
+    pub login_window_minutes: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -240,6 +256,25 @@ impl Settings {
                 "security.secret_key",
                 "au moins 64 caractères sont nécessaires".into(),
             );
+        }
+        let st = &self.staff;
+        if st.idle_timeout_minutes < 1
+            || st.absolute_timeout_hours < 1
+            || st.max_failed_logins < 1
+            || st.login_window_minutes < 1
+        {
+            return bad(
+                "staff",
+                "les délais et limites doivent être au moins 1".into(),
+            );
+        }
+        for (stage, days) in &self.pipeline.expected_days {
+            if crate::db::enums::Stage::from_code(stage).is_none() || *days < 1 {
+                return bad(
+                    "pipeline.expected_days",
+                    format!("« {stage} » : une étape connue et un nombre de jours positif"),
+                );
+            }
         }
         if self.storage.max_cv_bytes == 0 {
             return bad("storage.max_cv_bytes", "doit être positif".into());

@@ -11,10 +11,22 @@ use crate::templates;
 pub enum AppError {
     #[error("page introuvable")]
     NotFound,
+    /// A staff page asked for without a valid session: back to the sign-in page, then here.
+    #[error("connexion requise")]
+    LoginRequired(String),
+    #[error("trop de tentatives")]
+    TooManyRequests {
+        retry_after_seconds: i64,
+        message: String,
+    },
     #[error("requête invalide : {0}")]
     BadRequest(String),
     #[error("accès refusé : {0}")]
     Forbidden(String),
+    #[error("conflit : {0}")]
+    Conflict(String),
+    #[error("demande impossible : {0}")]
+    Unprocessable(String),
     #[error("envoi trop volumineux : {0}")]
     PayloadTooLarge(String),
     #[error("type de contenu non pris en charge : {0}")]
@@ -32,8 +44,15 @@ impl AppError {
                 "Page introuvable",
                 "L'adresse demandée n'existe pas ou n'est plus valable.".to_owned(),
             ),
+            AppError::LoginRequired(_) => (
+                "Connexion requise",
+                "Connectez-vous pour accéder à cette page.".to_owned(),
+            ),
+            AppError::TooManyRequests { message, .. } => ("Trop de tentatives", message.clone()),
             AppError::BadRequest(m) => ("Requête invalide", m.clone()),
             AppError::Forbidden(m) => ("Accès refusé", m.clone()),
+            AppError::Conflict(m) => ("Modification concurrente", m.clone()),
+            AppError::Unprocessable(m) => ("Demande impossible", m.clone()),
             AppError::PayloadTooLarge(m) => ("Envoi trop volumineux", m.clone()),
             AppError::UnsupportedMediaType(m) => ("Format non pris en charge", m.clone()),
             AppError::Unavailable(_) => (
@@ -56,8 +75,12 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::LoginRequired(_) => StatusCode::SEE_OTHER,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -71,11 +94,27 @@ impl ResponseError for AppError {
             AppError::Unexpected(e) => tracing::error!(error = ?e, "unexpected error"),
             _ => {}
         }
+        if let AppError::LoginRequired(next) = self {
+            let target = format!(
+                "/connexion?suite={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            );
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target))
+                .finish();
+        }
         let status = self.status_code();
         let (title, message) = self.title_and_message();
         let mut builder = HttpResponse::build(status);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             builder.insert_header((header::RETRY_AFTER, "30"));
+        }
+        if let AppError::TooManyRequests {
+            retry_after_seconds,
+            ..
+        } = self
+        {
+            builder.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
         }
         error_page(&mut builder, title, &message)
     }

@@ -1,6 +1,7 @@
 //! Vocation: the recruitment campaign of salaried doctors for a French département.
 
 pub mod applications;
+pub mod candidates;
 pub mod centres;
 pub mod config;
 pub mod db;
@@ -9,6 +10,7 @@ pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod mail;
+pub mod pipeline;
 pub mod positions;
 pub mod specialties;
 pub mod staff;

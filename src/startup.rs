@@ -61,6 +61,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(http::query_config())
+                .app_data(http::form_config())
                 .wrap(http::security_headers(&route_settings))
                 .wrap(TracingLogger::default())
                 .configure(|cfg| http::routes(cfg, &route_settings))

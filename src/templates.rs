@@ -25,9 +25,31 @@ pub struct RenderedEmail {
     pub html: String,
 }
 
+/// Formats an RFC 3339 timestamp or an ISO date for French readers, in Paris time:
+/// `{{date x}}` gives 22/11/2026, `{{datetime x}}` gives 22/11/2026 à 14:05.
+fn french_date(value: &str, with_time: bool) -> String {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
+        let local = t.with_timezone(&chrono_tz::Europe::Paris);
+        return if with_time {
+            local.format("%d/%m/%Y à %H:%M").to_string()
+        } else {
+            local.format("%d/%m/%Y").to_string()
+        };
+    }
+    match chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        Ok(d) => d.format("%d/%m/%Y").to_string(),
+        Err(_) => value.to_owned(),
+    }
+}
+
+handlebars::handlebars_helper!(date_helper: |v: str| french_date(v, false));
+handlebars::handlebars_helper!(datetime_helper: |v: str| french_date(v, true));
+
 fn registry(escape: bool) -> Result<Handlebars<'static>, handlebars::TemplateError> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
+    hb.register_helper("date", Box::new(date_helper));
+    hb.register_helper("datetime", Box::new(datetime_helper));
     if !escape {
         hb.register_escape_fn(handlebars::no_escape);
     }
@@ -81,4 +103,22 @@ pub fn init() -> Result<&'static Templates, handlebars::TemplateError> {
     }
     let loaded = Templates::load()?;
     Ok(GLOBAL.get_or_init(|| loaded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::french_date;
+
+    #[test]
+    fn dates_read_the_french_way_in_paris_time() {
+        assert_eq!(
+            french_date("2026-11-22T13:05:00Z", true),
+            "22/11/2026 à 14:05"
+        );
+        assert_eq!(
+            french_date("2026-07-01T22:30:00+00:00", false),
+            "02/07/2026"
+        );
+        assert_eq!(french_date("2027-09-01", false), "01/09/2027");
+    }
 }

@@ -21,6 +21,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        actor_id -> Nullable<Int8>,
+        action -> Text,
+        entity -> Text,
+        entity_id -> Nullable<Int8>,
+        detail -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     candidate_centres (candidate_id, centre_id) {
         candidate_id -> Int8,
         centre_id -> Int8,
@@ -86,6 +98,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_attempts (id) {
+        id -> Int8,
+        account_key -> Text,
+        client_ip -> Text,
+        succeeded -> Bool,
+        attempted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     outbound_emails (id) {
         id -> Int8,
         kind -> Text,
@@ -136,6 +158,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    staff_sessions (id) {
+        id -> Int8,
+        token_hash -> Text,
+        user_id -> Int8,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     staff_users (id) {
         id -> Int8,
         email -> Text,
@@ -164,6 +197,7 @@ diesel::table! {
 
 diesel::joinable!(applications -> candidates (candidate_id));
 diesel::joinable!(applications -> positions (position_id));
+diesel::joinable!(audit_log -> staff_users (actor_id));
 diesel::joinable!(candidate_centres -> candidates (candidate_id));
 diesel::joinable!(candidate_centres -> centres (centre_id));
 diesel::joinable!(candidates -> specialties (specialty_code));
@@ -174,19 +208,23 @@ diesel::joinable!(outbound_emails -> candidates (candidate_id));
 diesel::joinable!(position_centres -> centres (centre_id));
 diesel::joinable!(position_centres -> positions (position_id));
 diesel::joinable!(positions -> specialties (specialty_code));
+diesel::joinable!(staff_sessions -> staff_users (user_id));
 diesel::joinable!(stage_history -> applications (application_id));
 diesel::joinable!(stage_history -> staff_users (actor_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     applications,
+    audit_log,
     candidate_centres,
     candidates,
     centres,
     documents,
+    login_attempts,
     outbound_emails,
     position_centres,
     positions,
     specialties,
+    staff_sessions,
     staff_users,
     stage_history,
 );

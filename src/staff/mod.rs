@@ -1,5 +1,7 @@
 //! Staff accounts (admin, recruteur, communication). Passwords are hashed with argon2id.
 
+pub mod auth;
+
 use anyhow::Context;
 use argon2::password_hash::PasswordHasher;
 use argon2::Argon2;

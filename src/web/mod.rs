@@ -4,8 +4,10 @@ pub mod assets;
 pub mod csrf;
 pub mod form;
 pub mod health;
+pub mod pipeline;
 pub mod public;
 pub mod rate_limit;
+pub mod staff;
 
 use std::sync::Arc;
 
@@ -87,11 +89,45 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             "/candidature/merci/{key}",
             web::get().to(public::application_received),
         )
+        .service(
+            web::resource("/connexion")
+                .route(web::get().to(staff::login_form))
+                .route(web::post().to(staff::login)),
+        )
+        .route("/deconnexion", web::post().to(staff::logout))
+        .route("/recrutement", web::get().to(pipeline::board))
+        .route(
+            "/recrutement/candidats/{id}",
+            web::get().to(pipeline::candidate),
+        )
+        .route(
+            "/recrutement/candidatures/{id}/etape",
+            web::post().to(pipeline::move_stage),
+        )
+        .route(
+            "/recrutement/documents/{id}",
+            web::get().to(pipeline::download_document),
+        )
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/static/{file:.*}", web::get().to(assets::serve));
+}
+
+/// French pages for malformed forms (wrong content type, undecodable body).
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|err, _req| {
+            let response = error_page(
+                &mut HttpResponse::BadRequest(),
+                "Formulaire illisible",
+                "Le formulaire envoyé est illisible ou trop long. Rien n'a été modifié : \
+                 rechargez la page et recommencez.",
+            );
+            actix_web::error::InternalError::from_response(err, response).into()
+        })
 }
 
 /// French pages for the errors actix itself raises (malformed query strings, wrong methods).

@@ -609,3 +609,107 @@ pub fn field_error(html: &str, field: &str) -> Option<String> {
 pub fn tiny_pdf() -> Vec<u8> {
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
 }
+
+pub const STAFF_PASSWORD: &str = "un mot de passe assez long";
+
+/// A client signed in as a staff member.
+pub struct StaffClient {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl StaffClient {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_html(&self, path: &str) -> (u16, String) {
+        let r = self.get(path).await;
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{}", self.base, path))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The session's CSRF token, read from any staff page.
+    pub async fn csrf(&self) -> String {
+        let (_, html) = self.get_html("/recrutement").await;
+        hidden_value(&html, "csrf")
+    }
+}
+
+pub fn hidden_value(html: &str, name: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("input[name={name}]")).unwrap();
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl TestApp {
+    /// Creates a staff account; returns its id.
+    pub fn create_staff(&self, email: &str, role: vocation::db::enums::StaffRole) -> i64 {
+        vocation::staff::add_user(&mut self.conn(), email, "", role, STAFF_PASSWORD).unwrap()
+    }
+
+    /// Signs in through the login form; returns the client and the response to the POST.
+    pub async fn sign_in(&self, email: &str, password: &str) -> (StaffClient, reqwest::Response) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let html = client
+            .get(self.url("/connexion"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = hidden_value(&html, "csrf");
+        let r = client
+            .post(self.url("/connexion"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("courriel", email),
+                ("mot_de_passe", password),
+                ("suite", "/recrutement"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (
+            StaffClient {
+                client,
+                base: self.address.clone(),
+            },
+            r,
+        )
+    }
+
+    /// A new staff member with `role`, signed in.
+    pub async fn staff(&self, role: vocation::db::enums::StaffRole) -> StaffClient {
+        let email = format!(
+            "{}-{}@cds32.test",
+            role.code(),
+            uuid::Uuid::new_v4().simple()
+        );
+        self.create_staff(&email, role);
+        let (client, r) = self.sign_in(&email, STAFF_PASSWORD).await;
+        assert_eq!(r.status(), 303, "sign-in as {}", role.code());
+        client
+    }
+}

@@ -9,4 +9,6 @@ mod health;
 mod helpers;
 mod mail;
 mod migrations;
+mod pipeline;
 mod public_pages;
+mod staff;

@@ -1,0 +1,311 @@
+//! A candidate as recruiters see them: identity, wishes, applications with their history,
+//! documents and the e-mails sent to them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::enums::{Civility, EmailStatus, HeardFrom, Situation, Stage, WorkingTime};
+use crate::db::schema::{
+    applications, candidate_centres, candidates, centres, documents, outbound_emails, positions,
+    specialties, staff_users, stage_history,
+};
+use crate::pipeline;
+use crate::web::form::describe_half_days;
+
+#[derive(Debug, Serialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub from: Option<&'static str>,
+    pub to: &'static str,
+    pub actor: Option<String>,
+    pub reason: Option<&'static str>,
+    pub note: Option<String>,
+    pub follow_up_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Target {
+    pub code: &'static str,
+    pub label: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApplicationView {
+    pub id: i64,
+    pub position: Option<String>,
+    pub stage: &'static str,
+    pub stage_code: &'static str,
+    pub stage_entered_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub message: String,
+    pub heard_from: Option<&'static str>,
+    pub campaign: Option<String>,
+    pub history: Vec<HistoryEntry>,
+    pub targets: Vec<Target>,
+    pub is_open: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DocumentView {
+    pub id: i64,
+    pub original_name: String,
+    pub size_kb: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EmailView {
+    pub subject: String,
+    pub status: &'static str,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CandidateView {
+    pub id: i64,
+    pub civility: &'static str,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub rpps: Option<String>,
+    pub specialty: String,
+    pub situation: &'static str,
+    pub available_from: Option<NaiveDate>,
+    pub working_time: String,
+    pub on_call: bool,
+    pub intern_training: bool,
+    pub pool_consent_at: Option<DateTime<Utc>>,
+    pub centres: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub applications: Vec<ApplicationView>,
+    pub documents: Vec<DocumentView>,
+    pub emails: Vec<EmailView>,
+}
+
+type CandidateRow = (
+    i64,
+    Civility,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Situation,
+    Option<NaiveDate>,
+    WorkingTime,
+    Option<i16>,
+    bool,
+    bool,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+);
+
+type ApplicationRow = (
+    i64,
+    Option<String>,
+    Stage,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+    Option<HeardFrom>,
+    Option<String>,
+);
+
+type HistoryRow = (
+    i64,
+    DateTime<Utc>,
+    Option<Stage>,
+    Stage,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDate>,
+);
+
+pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateView>> {
+    let row: Option<CandidateRow> = candidates::table
+        .inner_join(specialties::table)
+        .filter(candidates::id.eq(id))
+        .select((
+            candidates::id,
+            candidates::civility,
+            candidates::first_name,
+            candidates::last_name,
+            candidates::email,
+            candidates::phone,
+            candidates::rpps,
+            specialties::label,
+            candidates::situation,
+            candidates::available_from,
+            candidates::working_time,
+            candidates::part_time_half_days,
+            candidates::on_call,
+            candidates::intern_training,
+            candidates::pool_consent_at,
+            candidates::created_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let centres: Vec<String> = candidate_centres::table
+        .inner_join(centres::table)
+        .filter(candidate_centres::candidate_id.eq(id))
+        .order(centres::commune)
+        .select(centres::commune)
+        .load(conn)?;
+    let apps: Vec<ApplicationRow> = applications::table
+        .left_join(positions::table)
+        .filter(applications::candidate_id.eq(id))
+        .order(applications::created_at.desc())
+        .select((
+            applications::id,
+            positions::title.nullable(),
+            applications::stage,
+            applications::stage_entered_at,
+            applications::created_at,
+            applications::message,
+            applications::heard_from,
+            applications::utm_campaign,
+        ))
+        .load(conn)?;
+    let app_ids: Vec<i64> = apps.iter().map(|a| a.0).collect();
+    let history: Vec<HistoryRow> = stage_history::table
+        .left_join(staff_users::table)
+        .filter(stage_history::application_id.eq_any(&app_ids))
+        .order((stage_history::created_at.asc(), stage_history::id.asc()))
+        .select((
+            stage_history::application_id,
+            stage_history::created_at,
+            stage_history::from_stage.nullable(),
+            stage_history::to_stage,
+            staff_users::display_name.nullable(),
+            stage_history::reason,
+            stage_history::note,
+            stage_history::follow_up_on,
+        ))
+        .load(conn)?;
+    let applications = apps
+        .into_iter()
+        .map(
+            |(app_id, position, stage, entered, created, message, heard, campaign)| {
+                ApplicationView {
+                    id: app_id,
+                    position,
+                    stage: stage.label(),
+                    stage_code: stage.code(),
+                    stage_entered_at: entered,
+                    created_at: created,
+                    message,
+                    heard_from: heard.map(HeardFrom::label),
+                    campaign,
+                    history: history
+                        .iter()
+                        .filter(|h| h.0 == app_id)
+                        .map(|h| HistoryEntry {
+                            at: h.1,
+                            from: h.2.map(Stage::label),
+                            to: h.3.label(),
+                            actor: h.4.clone(),
+                            reason: h
+                                .5
+                                .as_deref()
+                                .and_then(|code| pipeline::reason_label(h.3, code)),
+                            note: h.6.clone(),
+                            follow_up_on: h.7,
+                        })
+                        .collect(),
+                    targets: pipeline::allowed_targets(stage)
+                        .into_iter()
+                        .map(|t| Target {
+                            code: t.code(),
+                            label: t.label(),
+                        })
+                        .collect(),
+                    is_open: stage.is_open() || stage == Stage::Pool,
+                }
+            },
+        )
+        .collect();
+    let documents = documents::table
+        .filter(documents::candidate_id.eq(id))
+        .order(documents::created_at.desc())
+        .select((
+            documents::id,
+            documents::original_name,
+            documents::size_bytes,
+            documents::created_at,
+        ))
+        .load::<(i64, String, i64, DateTime<Utc>)>(conn)?
+        .into_iter()
+        .map(|(id, original_name, size, created_at)| DocumentView {
+            id,
+            original_name,
+            size_kb: (size + 1023) / 1024,
+            created_at,
+        })
+        .collect();
+    let emails = outbound_emails::table
+        .filter(outbound_emails::candidate_id.eq(id))
+        .filter(outbound_emails::kind.ne("recruiter_notification"))
+        .order(outbound_emails::created_at.desc())
+        .select((
+            outbound_emails::subject,
+            outbound_emails::status,
+            outbound_emails::created_at,
+            outbound_emails::sent_at,
+        ))
+        .load::<(String, EmailStatus, DateTime<Utc>, Option<DateTime<Utc>>)>(conn)?
+        .into_iter()
+        .map(|(subject, status, created_at, sent_at)| EmailView {
+            subject,
+            status: status.label(),
+            created_at,
+            sent_at,
+        })
+        .collect();
+    Ok(Some(CandidateView {
+        id: r.0,
+        civility: r.1.label(),
+        first_name: r.2,
+        last_name: r.3,
+        email: r.4,
+        phone: r.5,
+        rpps: r.6,
+        specialty: r.7,
+        situation: r.8.label(),
+        available_from: r.9,
+        working_time: match r.11 {
+            Some(n) if r.10 == WorkingTime::PartTime => {
+                format!("Temps partiel, {}", describe_half_days(n))
+            }
+            _ => r.10.label().to_owned(),
+        },
+        on_call: r.12,
+        intern_training: r.13,
+        pool_consent_at: r.14,
+        centres,
+        created_at: r.15,
+        applications,
+        documents,
+        emails,
+    }))
+}
+
+/// A stored document's storage key, display name and owner, for download.
+pub fn document(conn: &mut PgConnection, id: i64) -> QueryResult<Option<(String, String, i64)>> {
+    documents::table
+        .find(id)
+        .select((
+            documents::storage_key,
+            documents::original_name,
+            documents::candidate_id,
+        ))
+        .first(conn)
+        .optional()
+}

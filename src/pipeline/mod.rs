@@ -1,0 +1,436 @@
+//! The recruiters' pipeline: which stage moves are allowed, recording a move (appended to the
+//! history, never rewritten), and the board's queries.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::enums::{Stage, WorkingTime};
+use crate::db::schema::{
+    applications, candidate_centres, candidates, positions, specialties, stage_history,
+};
+use crate::staff::auth::audit;
+
+/// The forward path of an application.
+pub const FORWARD: [Stage; 7] = [
+    Stage::New,
+    Stage::FirstContact,
+    Stage::Interview,
+    Stage::SiteVisit,
+    Stage::Offer,
+    Stage::Accepted,
+    Stage::Recruited,
+];
+
+/// Coded reasons for a refusal by the département.
+pub const REFUSAL_REASONS: &[(&str, &str)] = &[
+    ("profil_inadapte", "Profil ne correspondant pas aux besoins"),
+    ("specialite", "Spécialité non recherchée"),
+    ("diplome", "Diplôme ou autorisation d'exercice manquant"),
+    ("disponibilite", "Disponibilité incompatible"),
+    ("poste_pourvu", "Poste déjà pourvu"),
+    ("autre", "Autre raison"),
+];
+
+/// Coded reasons for a doctor's withdrawal.
+pub const WITHDRAWAL_REASONS: &[(&str, &str)] = &[
+    ("remuneration", "Rémunération"),
+    ("distance", "Distance, trajets"),
+    ("temps_travail", "Temps de travail proposé"),
+    ("gardes", "Permanence des soins (gardes)"),
+    ("emploi_conjoint", "Emploi du conjoint"),
+    ("autre_offre", "Autre offre acceptée"),
+    ("personnel", "Raisons personnelles"),
+    ("sans_reponse", "Sans nouvelles du candidat"),
+    ("autre", "Autre raison"),
+];
+
+pub fn reason_label(stage: Stage, code: &str) -> Option<&'static str> {
+    let list = match stage {
+        Stage::Refused => REFUSAL_REASONS,
+        Stage::Withdrawn => WITHDRAWAL_REASONS,
+        _ => return None,
+    };
+    list.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
+}
+
+/// Stages an application in `from` may move to.
+pub fn allowed_targets(from: Stage) -> Vec<Stage> {
+    if from.is_open() {
+        let i = FORWARD.iter().position(|s| *s == from).unwrap_or(0);
+        let mut targets: Vec<Stage> = FORWARD[i + 1..].to_vec();
+        targets.extend([Stage::Refused, Stage::Withdrawn, Stage::Pool]);
+        targets
+    } else if from == Stage::Pool {
+        // A pool candidate is contacted again when a need arises.
+        vec![Stage::FirstContact, Stage::Refused, Stage::Withdrawn]
+    } else {
+        Vec::new()
+    }
+}
+
+/// A move asked for by a recruiter.
+#[derive(Debug, Clone)]
+pub struct MoveRequest {
+    pub application_id: i64,
+    /// The stage the recruiter saw: if it changed meanwhile, the move is refused.
+    pub expected_from: Stage,
+    pub to: Stage,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+    pub follow_up_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MoveError {
+    #[error("Cette candidature n'existe pas.")]
+    NotFound,
+    #[error("La candidature a changé d'étape entre-temps (elle est maintenant « {0} ») : rechargez la page.")]
+    Stale(&'static str),
+    #[error("Impossible de passer de « {0} » à « {1} ».")]
+    NotAllowed(&'static str, &'static str),
+    #[error("Choisissez le motif dans la liste.")]
+    ReasonRequired,
+    #[error("Indiquez la date à laquelle recontacter ce candidat.")]
+    FollowUpRequired,
+}
+
+/// Checks a move against the rules, without the database.
+pub fn check_move(current: Stage, req: &MoveRequest) -> Result<(), MoveError> {
+    if current != req.expected_from {
+        return Err(MoveError::Stale(current.label()));
+    }
+    if !allowed_targets(current).contains(&req.to) {
+        return Err(MoveError::NotAllowed(current.label(), req.to.label()));
+    }
+    match req.to {
+        Stage::Refused | Stage::Withdrawn => {
+            let ok = req
+                .reason
+                .as_deref()
+                .and_then(|r| reason_label(req.to, r))
+                .is_some();
+            if !ok {
+                return Err(MoveError::ReasonRequired);
+            }
+        }
+        Stage::Pool if req.follow_up_on.is_none() => return Err(MoveError::FollowUpRequired),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Moves an application: locks it, checks the rules, updates its stage and appends the history.
+pub fn move_application(
+    conn: &mut PgConnection,
+    actor_id: i64,
+    req: &MoveRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<(), MoveError>> {
+    conn.transaction(|conn| {
+        let found: Option<(Stage, i64)> = applications::table
+            .find(req.application_id)
+            .select((applications::stage, applications::candidate_id))
+            .for_update()
+            .first(conn)
+            .optional()?;
+        let Some((current, candidate_id)) = found else {
+            return Ok(Err(MoveError::NotFound));
+        };
+        if let Err(e) = check_move(current, req) {
+            return Ok(Err(e));
+        }
+        diesel::update(applications::table.find(req.application_id))
+            .set((
+                applications::stage.eq(req.to),
+                applications::stage_entered_at.eq(now),
+                applications::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let reason = match req.to {
+            Stage::Refused | Stage::Withdrawn => req.reason.clone(),
+            _ => None,
+        };
+        diesel::insert_into(stage_history::table)
+            .values((
+                stage_history::application_id.eq(req.application_id),
+                stage_history::from_stage.eq(Some(current)),
+                stage_history::to_stage.eq(req.to),
+                stage_history::actor_id.eq(Some(actor_id)),
+                stage_history::reason.eq(reason),
+                stage_history::note.eq(req.note.as_deref().filter(|n| !n.trim().is_empty())),
+                stage_history::follow_up_on.eq(if req.to == Stage::Pool {
+                    req.follow_up_on
+                } else {
+                    None
+                }),
+                stage_history::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        diesel::update(candidates::table.find(candidate_id))
+            .set(candidates::last_activity_at.eq(now))
+            .execute(conn)?;
+        audit(
+            conn,
+            Some(actor_id),
+            "changement_etape",
+            "application",
+            Some(req.application_id),
+            &format!("{} -> {}", current.code(), req.to.code()),
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// The board's filters, as typed in its form.
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+pub struct BoardFilter {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub specialite: String,
+    #[serde(default)]
+    pub centre: String,
+    #[serde(default)]
+    pub temps: String,
+    #[serde(default)]
+    pub situation: String,
+    #[serde(default)]
+    pub dispo_avant: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub poste: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+/// One card of the board.
+#[derive(Debug, Clone, Queryable, Serialize)]
+pub struct Card {
+    pub application_id: i64,
+    pub candidate_id: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub specialty: String,
+    pub working_time: WorkingTime,
+    pub part_time_half_days: Option<i16>,
+    pub stage: Stage,
+    pub stage_entered_at: DateTime<Utc>,
+    pub position_title: Option<String>,
+}
+
+pub const CARDS_PER_COLUMN: i64 = 20;
+
+#[diesel::dsl::auto_type]
+#[allow(non_camel_case_types)]
+fn board_source() -> _ {
+    applications::table
+        .inner_join(candidates::table.inner_join(specialties::table))
+        .left_join(positions::table)
+}
+
+type BoardQuery = diesel::dsl::IntoBoxed<'static, board_source, diesel::pg::Pg>;
+
+/// The applications matching the board's filters; columns and counts narrow it further.
+fn filtered(filter: &BoardFilter) -> BoardQuery {
+    let mut q = board_source().into_boxed();
+    let term = filter.q.trim();
+    if !term.is_empty() {
+        let like = format!(
+            "%{}%",
+            term.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let by_name = candidates::first_name
+            .ilike(like.clone())
+            .or(candidates::last_name.ilike(like.clone()))
+            .or(candidates::email_normalized.ilike(like.clone()))
+            .or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "(candidates.first_name || ' ' || candidates.last_name) ILIKE ",
+            )
+            .bind::<diesel::sql_types::Text, _>(like.clone()));
+        let digits: String = term.chars().filter(|c| c.is_ascii_digit()).collect();
+        if digits.len() >= 4 {
+            // Phones are stored as +33…: search without the trunk zero.
+            let national = digits.strip_prefix('0').unwrap_or(&digits).to_owned();
+            q = q.filter(
+                by_name
+                    .or(candidates::rpps.eq(digits.clone()).assume_not_null())
+                    .or(candidates::phone_normalized.like(format!("%{national}%"))),
+            );
+        } else {
+            q = q.filter(by_name);
+        }
+    }
+    if !filter.specialite.is_empty() {
+        if filter.specialite == "MG" {
+            q = q.filter(specialties::general_practice.eq(true));
+        } else {
+            q = q.filter(candidates::specialty_code.eq(filter.specialite.clone()));
+        }
+    }
+    if let Ok(centre) = filter.centre.parse::<i64>() {
+        q = q.filter(
+            candidates::id.eq_any(
+                candidate_centres::table
+                    .filter(candidate_centres::centre_id.eq(centre))
+                    .select(candidate_centres::candidate_id),
+            ),
+        );
+    }
+    if let Some(wt) = WorkingTime::from_code(&filter.temps) {
+        q = q.filter(candidates::working_time.eq(wt));
+    }
+    if let Some(s) = crate::db::enums::Situation::from_code(&filter.situation) {
+        q = q.filter(candidates::situation.eq(s));
+    }
+    if let Some(d) = crate::web::form::parse_date(&filter.dispo_avant) {
+        q = q.filter(
+            candidates::available_from
+                .le(d)
+                .or(candidates::available_from.is_null()),
+        );
+    }
+    let source = filter.source.trim();
+    if !source.is_empty() {
+        q = q.filter(
+            applications::utm_campaign
+                .eq(source.to_owned())
+                .or(applications::utm_source.eq(source.to_owned()))
+                .or(applications::heard_from.eq(source.to_owned())),
+        );
+    }
+    match filter.poste.as_str() {
+        "" => {}
+        "spontanee" => q = q.filter(applications::position_id.is_null()),
+        p => {
+            if let Ok(id) = p.parse::<i64>() {
+                q = q.filter(applications::position_id.eq(id));
+            }
+        }
+    }
+    q
+}
+
+/// A column of the board.
+#[derive(Debug, Serialize)]
+pub struct Column {
+    pub stage: Stage,
+    pub label: &'static str,
+    pub count: i64,
+    pub cards: Vec<Card>,
+}
+
+/// The board: one column per stage with its count and a page of cards, oldest in stage first.
+pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<Column>, bool)> {
+    let page = filter.page.unwrap_or(1).clamp(1, 10_000);
+    let counts: Vec<(Stage, i64)> = applications::table
+        .filter(applications::id.eq_any(filtered(filter).select(applications::id)))
+        .group_by(applications::stage)
+        .select((applications::stage, diesel::dsl::count_star()))
+        .load(conn)?;
+    let mut columns = Vec::new();
+    let mut more = false;
+    for stage in Stage::ALL.iter().copied() {
+        let count = counts
+            .iter()
+            .find(|(s, _)| *s == stage)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
+        let cards: Vec<Card> = if count > (page - 1) * CARDS_PER_COLUMN {
+            filtered(filter)
+                .filter(applications::stage.eq(stage))
+                .select((
+                    applications::id,
+                    candidates::id,
+                    candidates::first_name,
+                    candidates::last_name,
+                    specialties::label,
+                    candidates::working_time,
+                    candidates::part_time_half_days,
+                    applications::stage,
+                    applications::stage_entered_at,
+                    positions::title.nullable(),
+                ))
+                .order((applications::stage_entered_at.asc(), applications::id.asc()))
+                .limit(CARDS_PER_COLUMN)
+                .offset((page - 1) * CARDS_PER_COLUMN)
+                .load(conn)?
+        } else {
+            Vec::new()
+        };
+        more |= count > page * CARDS_PER_COLUMN;
+        columns.push(Column {
+            stage,
+            label: stage.label(),
+            count,
+            cards,
+        });
+    }
+    Ok((columns, more))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(from: Stage, to: Stage) -> MoveRequest {
+        MoveRequest {
+            application_id: 1,
+            expected_from: from,
+            to,
+            reason: None,
+            note: None,
+            follow_up_on: None,
+        }
+    }
+
+    #[test]
+    fn forward_moves_are_allowed_and_backward_ones_are_not() {
+        assert!(check_move(Stage::New, &req(Stage::New, Stage::FirstContact)).is_ok());
+        assert!(check_move(Stage::New, &req(Stage::New, Stage::Interview)).is_ok());
+        assert!(matches!(
+            check_move(Stage::Interview, &req(Stage::Interview, Stage::New)),
+            Err(MoveError::NotAllowed(..))
+        ));
+        assert!(matches!(
+            check_move(Stage::Recruited, &req(Stage::Recruited, Stage::Refused)),
+            Err(MoveError::NotAllowed(..))
+        ));
+    }
+
+    #[test]
+    fn exits_need_a_coded_reason_and_the_pool_a_date() {
+        assert_eq!(
+            check_move(Stage::Interview, &req(Stage::Interview, Stage::Withdrawn)),
+            Err(MoveError::ReasonRequired)
+        );
+        let mut r = req(Stage::Interview, Stage::Withdrawn);
+        r.reason = Some("bogus".into());
+        assert_eq!(
+            check_move(Stage::Interview, &r),
+            Err(MoveError::ReasonRequired)
+        );
+        r.reason = Some("distance".into());
+        assert!(check_move(Stage::Interview, &r).is_ok());
+        assert_eq!(
+            check_move(Stage::New, &req(Stage::New, Stage::Pool)),
+            Err(MoveError::FollowUpRequired)
+        );
+    }
+
+    #[test]
+    fn a_stale_form_is_refused() {
+        assert_eq!(
+            check_move(Stage::Interview, &req(Stage::New, Stage::FirstContact)),
+            Err(MoveError::Stale("Entretien"))
+        );
+    }
+
+    #[test]
+    fn a_pool_candidate_can_be_contacted_again() {
+        assert!(check_move(Stage::Pool, &req(Stage::Pool, Stage::FirstContact)).is_ok());
+    }
+}

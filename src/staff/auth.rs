@@ -1,0 +1,316 @@
+//! Staff sign-in: password verification, server-side sessions stored in PostgreSQL (only the
+//! SHA-256 of the cookie is kept), and login attempts counted per account and per client address
+//! so that every instance enforces the same limit.
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::PasswordVerifier;
+use argon2::Argon2;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::config::StaffSettings;
+use crate::db::enums::StaffRole;
+use crate::db::schema::{audit_log, login_attempts, staff_sessions, staff_users};
+
+/// A signed-in staff member, as loaded for each request.
+#[derive(Debug, Clone)]
+pub struct StaffIdentity {
+    pub session_id: i64,
+    pub user_id: i64,
+    pub display_name: String,
+    pub role: StaffRole,
+    pub csrf_token: String,
+}
+
+fn sha256_hex(value: &str) -> String {
+    Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Session id, user id, CSRF token, created, last seen, name, role, active.
+type SessionRow = (
+    i64,
+    i64,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+    StaffRole,
+    bool,
+);
+
+/// A hash verified when the account does not exist, so that unknown and known accounts take the
+/// same time to refuse.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Kx6Ssjh4Gc0jLgLxwlWU3Jp3Wl8zV4mk0Rk3Q7ZmM0Y";
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The key login attempts are counted under for an e-mail typed at sign-in.
+pub fn account_key(email: &str) -> String {
+    sha256_hex(&email.trim().to_lowercase())
+}
+
+/// Seconds to wait before trying again, if the account or the address has failed too often.
+pub fn throttled_for(
+    conn: &mut PgConnection,
+    settings: &StaffSettings,
+    account: &str,
+    client_ip: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<i64>> {
+    let window = Duration::minutes(settings.login_window_minutes);
+    let since = now - window;
+    for by_account in [true, false] {
+        let mut q = login_attempts::table
+            .filter(login_attempts::succeeded.eq(false))
+            .filter(login_attempts::attempted_at.gt(since))
+            .into_boxed();
+        q = if by_account {
+            q.filter(login_attempts::account_key.eq(account.to_owned()))
+        } else {
+            q.filter(login_attempts::client_ip.eq(client_ip.to_owned()))
+        };
+        let failures: Vec<DateTime<Utc>> = q
+            .order(login_attempts::attempted_at.desc())
+            .limit(settings.max_failed_logins)
+            .select(login_attempts::attempted_at)
+            .load(conn)?;
+        if failures.len() as i64 >= settings.max_failed_logins {
+            // Free again when the oldest of the counted failures leaves the window.
+            let oldest = failures.last().copied().unwrap_or(now);
+            return Ok(Some((oldest + window - now).num_seconds().max(1)));
+        }
+    }
+    Ok(None)
+}
+
+pub fn record_attempt(
+    conn: &mut PgConnection,
+    account: &str,
+    client_ip: &str,
+    succeeded: bool,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(login_attempts::table)
+        .values((
+            login_attempts::account_key.eq(account),
+            login_attempts::client_ip.eq(client_ip),
+            login_attempts::succeeded.eq(succeeded),
+            login_attempts::attempted_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// What signing in produced.
+pub enum SignIn {
+    /// The new session's cookie value.
+    Success {
+        cookie_value: String,
+        user_id: i64,
+    },
+    Refused,
+    Throttled {
+        retry_after_seconds: i64,
+    },
+}
+
+/// Checks the credentials and opens a new session (a new id every time: no fixation). The
+/// session presented with the request, if any, is closed.
+pub fn sign_in(
+    conn: &mut PgConnection,
+    settings: &StaffSettings,
+    email: &str,
+    password: &str,
+    client_ip: &str,
+    previous_cookie: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<SignIn> {
+    let account = account_key(email);
+    if let Some(retry_after_seconds) = throttled_for(conn, settings, &account, client_ip, now)? {
+        return Ok(SignIn::Throttled {
+            retry_after_seconds,
+        });
+    }
+    let user: Option<(i64, String)> = staff_users::table
+        .filter(staff_users::active.eq(true))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ")
+                .bind::<diesel::sql_types::Text, _>(email.trim().to_lowercase()),
+        )
+        .select((staff_users::id, staff_users::password_hash))
+        .first(conn)
+        .optional()?;
+    let valid = match &user {
+        Some((_, hash)) => verify_password(password, hash),
+        None => {
+            let _ = verify_password(password, DUMMY_HASH);
+            false
+        }
+    };
+    record_attempt(conn, &account, client_ip, valid, now)?;
+    let Some((user_id, _)) = user.filter(|_| valid) else {
+        return Ok(SignIn::Refused);
+    };
+    if let Some(old) = previous_cookie {
+        diesel::delete(
+            staff_sessions::table.filter(staff_sessions::token_hash.eq(sha256_hex(old))),
+        )
+        .execute(conn)?;
+    }
+    let cookie_value = random_token();
+    diesel::insert_into(staff_sessions::table)
+        .values((
+            staff_sessions::token_hash.eq(sha256_hex(&cookie_value)),
+            staff_sessions::user_id.eq(user_id),
+            staff_sessions::csrf_token.eq(random_token()),
+            staff_sessions::created_at.eq(now),
+            staff_sessions::last_seen_at.eq(now),
+        ))
+        .execute(conn)?;
+    audit(
+        conn,
+        Some(user_id),
+        "connexion",
+        "staff_user",
+        Some(user_id),
+        "",
+    )?;
+    Ok(SignIn::Success {
+        cookie_value,
+        user_id,
+    })
+}
+
+/// The staff member behind a session cookie, if the session is open, within its idle and
+/// absolute limits, and the account active. Refreshes the idle clock at most once a minute.
+pub fn identify(
+    conn: &mut PgConnection,
+    settings: &StaffSettings,
+    cookie_value: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<StaffIdentity>> {
+    let row: Option<SessionRow> = staff_sessions::table
+        .inner_join(staff_users::table)
+        .filter(staff_sessions::token_hash.eq(sha256_hex(cookie_value)))
+        .select((
+            staff_sessions::id,
+            staff_users::id,
+            staff_sessions::csrf_token,
+            staff_sessions::created_at,
+            staff_sessions::last_seen_at,
+            staff_users::display_name,
+            staff_users::role,
+            staff_users::active,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((
+        session_id,
+        user_id,
+        csrf_token,
+        created_at,
+        last_seen_at,
+        display_name,
+        role,
+        active,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    let expired = now - created_at > Duration::hours(settings.absolute_timeout_hours)
+        || now - last_seen_at > Duration::minutes(settings.idle_timeout_minutes);
+    if expired || !active {
+        diesel::delete(staff_sessions::table.find(session_id)).execute(conn)?;
+        return Ok(None);
+    }
+    if now - last_seen_at > Duration::minutes(1) {
+        diesel::update(staff_sessions::table.find(session_id))
+            .set(staff_sessions::last_seen_at.eq(now))
+            .execute(conn)?;
+    }
+    Ok(Some(StaffIdentity {
+        session_id,
+        user_id,
+        display_name,
+        role,
+        csrf_token,
+    }))
+}
+
+pub fn sign_out(conn: &mut PgConnection, session_id: i64, user_id: i64) -> QueryResult<()> {
+    diesel::delete(staff_sessions::table.find(session_id)).execute(conn)?;
+    audit(
+        conn,
+        Some(user_id),
+        "deconnexion",
+        "staff_user",
+        Some(user_id),
+        "",
+    )
+}
+
+/// Records an action in the audit log. `detail` must not hold personal data.
+pub fn audit(
+    conn: &mut PgConnection,
+    actor_id: Option<i64>,
+    action: &str,
+    entity: &str,
+    entity_id: Option<i64>,
+    detail: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::actor_id.eq(actor_id),
+            audit_log::action.eq(action),
+            audit_log::entity.eq(entity),
+            audit_log::entity_id.eq(entity_id),
+            audit_log::detail.eq(detail),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_verifies_against_its_own_hash_only() {
+        let hash = crate::staff::hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("wrong horse battery", &hash));
+        assert!(!verify_password("anything", "not a hash"));
+    }
+
+    #[test]
+    fn the_dummy_hash_parses_so_unknown_accounts_cost_the_same() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn account_keys_ignore_case_and_spaces() {
+        assert_eq!(account_key(" RH@Gers.fr "), account_key("rh@gers.fr"));
+    }
+}

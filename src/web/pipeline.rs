@@ -1,0 +1,318 @@
+//! The recruiters' pages: the board, a candidate's page, stage moves, document downloads.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::candidates;
+use crate::db::enums::{Situation, StaffRole, Stage, WorkingTime};
+use crate::error::AppError;
+use crate::pipeline::{self, BoardFilter, MoveRequest, REFUSAL_REASONS, WITHDRAWAL_REASONS};
+use crate::templates;
+use crate::web::form::{describe_half_days, parse_date};
+use crate::web::staff::Staff;
+use crate::web::{db, AppState};
+
+const RECRUITING: &[StaffRole] = &[StaffRole::Recruiter];
+
+fn render(
+    state: &AppState,
+    staff: &Staff,
+    name: &str,
+    title: &str,
+    extra: Value,
+) -> Result<HttpResponse, AppError> {
+    let mut data = json!({
+        "title": title,
+        "org": state.settings.organisation,
+        "staff": staff.view(),
+    });
+    if let (Some(obj), Value::Object(extra)) = (data.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    let body = templates::global()
+        .render_page(name, &data)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering {name}: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+fn days_since(at: chrono::DateTime<Utc>) -> i64 {
+    (Utc::now() - at).num_days().max(0)
+}
+
+fn option(value: &str, label: &str, chosen: &str) -> Value {
+    json!({ "value": value, "label": label, "selected": value == chosen })
+}
+
+pub async fn board(
+    state: web::Data<AppState>,
+    staff: Staff,
+    query: web::Query<BoardFilter>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    let filter = query.into_inner();
+    let f = filter.clone();
+    let (columns, more, centres, positions) = db(&state, move |conn| {
+        let (columns, more) = pipeline::board(conn, &f)?;
+        Ok((
+            columns,
+            more,
+            crate::centres::list_choosable(conn)?,
+            crate::positions::list_published(conn)?,
+        ))
+    })
+    .await?;
+    let page = filter.page.unwrap_or(1).max(1);
+    let total: i64 = columns.iter().map(|c| c.count).sum();
+    let open: Vec<Value> = columns
+        .iter()
+        .filter(|c| c.stage.is_open() || c.stage == Stage::Recruited)
+        .map(|c| column_view(c, &state.settings.pipeline.expected_days))
+        .collect();
+    let closed: Vec<Value> = columns
+        .iter()
+        .filter(|c| !(c.stage.is_open() || c.stage == Stage::Recruited))
+        .map(|c| column_view(c, &state.settings.pipeline.expected_days))
+        .collect();
+    let mut specialties = vec![option(
+        "MG",
+        "Médecine générale (toutes)",
+        &filter.specialite,
+    )];
+    specialties.extend(
+        state
+            .specialties
+            .iter()
+            .map(|s| option(&s.code, &s.label, &filter.specialite)),
+    );
+    let query_without_page = serde_urlencoded_like(&filter);
+    render(
+        &state,
+        &staff,
+        "pipeline/board",
+        "Candidatures",
+        json!({
+            "filter": filter,
+            "total": total,
+            "open_columns": open,
+            "closed_columns": closed,
+            "specialties": specialties,
+            "centres": centres.iter().map(|c| option(&c.id.to_string(), &c.commune, &filter.centre)).collect::<Vec<_>>(),
+            "working_times": WorkingTime::ALL.iter().map(|w| option(w.code(), w.label(), &filter.temps)).collect::<Vec<_>>(),
+            "situations": Situation::ALL.iter().map(|s| option(s.code(), s.label(), &filter.situation)).collect::<Vec<_>>(),
+            "positions": positions.iter().map(|p| option(&p.id.to_string(), &p.title, &filter.poste)).collect::<Vec<_>>(),
+            "spontaneous_selected": filter.poste == "spontanee",
+            "page": page,
+            "previous_page": (page > 1).then(|| page - 1),
+            "next_page": more.then_some(page + 1),
+            "query": query_without_page,
+        }),
+    )
+}
+
+/// The filter as a query string, without the page (for pagination links).
+fn serde_urlencoded_like(filter: &BoardFilter) -> String {
+    let pairs = [
+        ("q", &filter.q),
+        ("specialite", &filter.specialite),
+        ("centre", &filter.centre),
+        ("temps", &filter.temps),
+        ("situation", &filter.situation),
+        ("dispo_avant", &filter.dispo_avant),
+        ("source", &filter.source),
+        ("poste", &filter.poste),
+    ];
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            pairs
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (*k, v.as_str())),
+        )
+        .finish()
+}
+
+fn column_view(c: &pipeline::Column, expected: &std::collections::BTreeMap<String, i64>) -> Value {
+    let limit = expected.get(c.stage.code()).copied();
+    json!({
+        "code": c.stage.code(),
+        "label": c.label,
+        "count": c.count,
+        "cards": c.cards.iter().map(|card| json!({
+            "application_id": card.application_id,
+            "candidate_id": card.candidate_id,
+            "name": format!("{} {}", card.first_name, card.last_name),
+            "specialty": card.specialty,
+            "working_time": match card.part_time_half_days {
+                Some(n) => format!("Temps partiel, {}", describe_half_days(n)),
+                None => card.working_time.label().to_owned(),
+            },
+            "position": card.position_title,
+            "days": days_since(card.stage_entered_at),
+            "overdue": limit.is_some_and(|l| days_since(card.stage_entered_at) > l),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn candidate(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    let id = path.into_inner();
+    let view = db(&state, move |conn| Ok(candidates::load(conn, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let title = format!("{} {}", view.first_name, view.last_name);
+    render(
+        &state,
+        &staff,
+        "pipeline/candidate",
+        &title,
+        json!({
+            "candidate": view,
+            "refusal_reasons": REFUSAL_REASONS.iter().map(|(c, l)| json!({"value": c, "label": l})).collect::<Vec<_>>(),
+            "withdrawal_reasons": WITHDRAWAL_REASONS.iter().map(|(c, l)| json!({"value": c, "label": l})).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MoveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    depuis: String,
+    #[serde(default)]
+    vers: String,
+    #[serde(default)]
+    motif_refus: String,
+    #[serde(default)]
+    motif_desistement: String,
+    #[serde(default)]
+    relance: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn move_stage(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    form: web::Form<MoveForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    staff.check_csrf(&form.csrf)?;
+    let application_id = path.into_inner();
+    let form = form.into_inner();
+    let (Some(from), Some(to)) = (Stage::from_code(&form.depuis), Stage::from_code(&form.vers))
+    else {
+        return Err(AppError::BadRequest(
+            "Choisissez l'étape de destination dans la liste.".to_owned(),
+        ));
+    };
+    let reason = match to {
+        Stage::Refused => Some(form.motif_refus.clone()),
+        Stage::Withdrawn => Some(form.motif_desistement.clone()),
+        _ => None,
+    };
+    if form.note.chars().count() > 5000 {
+        return Err(AppError::BadRequest(
+            "La note est trop longue (5 000 caractères au plus).".to_owned(),
+        ));
+    }
+    let request = MoveRequest {
+        application_id,
+        expected_from: from,
+        to,
+        reason,
+        note: Some(form.note.trim().to_owned()),
+        follow_up_on: parse_date(&form.relance),
+    };
+    let actor = staff.0.user_id;
+    let outcome = db(&state, move |conn| {
+        let candidate_id: Option<i64> = {
+            use crate::db::schema::applications;
+            use diesel::prelude::*;
+            applications::table
+                .find(application_id)
+                .select(applications::candidate_id)
+                .first(conn)
+                .optional()?
+        };
+        let result = pipeline::move_application(conn, actor, &request, Utc::now())?;
+        Ok((candidate_id, result))
+    })
+    .await?;
+    match outcome {
+        (Some(candidate_id), Ok(())) => {
+            tracing::info!(application_id, to = to.code(), "stage moved");
+            Ok(HttpResponse::SeeOther()
+                .insert_header((
+                    header::LOCATION,
+                    format!("/recrutement/candidats/{candidate_id}#candidature-{application_id}"),
+                ))
+                .finish())
+        }
+        (None, _) => Err(AppError::NotFound),
+        (Some(_), Err(pipeline::MoveError::NotFound)) => Err(AppError::NotFound),
+        (Some(_), Err(e @ pipeline::MoveError::Stale(_))) => Err(AppError::Conflict(e.to_string())),
+        (Some(_), Err(e)) => Err(AppError::Unprocessable(e.to_string())),
+    }
+}
+
+pub async fn download_document(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    let id = path.into_inner();
+    let (key, name, _candidate) = db(&state, move |conn| Ok(candidates::document(conn, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let file = state.settings.storage.documents_dir.join(&key);
+    let bytes = web::block(move || std::fs::read(file))
+        .await
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("{e}")))?
+        .map_err(|_| AppError::NotFound)?;
+    let actor = staff.0.user_id;
+    db(&state, move |conn| {
+        Ok(crate::staff::auth::audit(
+            conn,
+            Some(actor),
+            "telechargement",
+            "document",
+            Some(id),
+            "",
+        )?)
+    })
+    .await?;
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(bytes))
+}

@@ -1,0 +1,321 @@
+//! Staff sign-in and the extractor every staff page uses: it loads the session from PostgreSQL,
+//! sends people without one to the sign-in page, and checks roles and CSRF tokens.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db::enums::StaffRole;
+use crate::error::AppError;
+use crate::staff::auth::{self, SignIn, StaffIdentity};
+use crate::templates;
+use crate::web::csrf::{self, CsrfToken};
+use crate::web::{db, AppState};
+
+pub const SESSION_COOKIE: &str = "vocation_session";
+
+/// A signed-in staff member. Extracting it from a request without a valid session answers
+/// with a redirect to the sign-in page.
+pub struct Staff(pub StaffIdentity);
+
+impl Staff {
+    /// 403 unless the member has one of `roles` (admins may do everything).
+    pub fn require(&self, roles: &[StaffRole]) -> Result<(), AppError> {
+        if self.0.role == StaffRole::Admin || roles.contains(&self.0.role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "Votre rôle ne permet pas d'accéder à cette page.".to_owned(),
+            ))
+        }
+    }
+
+    /// 403 unless `token` is this session's CSRF token.
+    pub fn check_csrf(&self, token: &str) -> Result<(), AppError> {
+        use subtle_eq::constant_time_eq;
+        if constant_time_eq(token.as_bytes(), self.0.csrf_token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "Le formulaire a expiré ou ne vient pas de Vocation. Rien n'a été modifié : \
+                 rechargez la page et recommencez."
+                    .to_owned(),
+            ))
+        }
+    }
+
+    /// What the staff layout shows of the member.
+    pub fn view(&self) -> serde_json::Value {
+        json!({
+            "name": self.0.display_name,
+            "role": self.0.role.label(),
+            "csrf": self.0.csrf_token,
+            "is_admin": self.0.role == StaffRole::Admin,
+            "is_recruiter": matches!(self.0.role, StaffRole::Admin | StaffRole::Recruiter),
+        })
+    }
+}
+
+mod subtle_eq {
+    /// Compares two byte strings in time independent of where they differ.
+    pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl FromRequest for Staff {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Staff, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let next = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/recrutement".to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no state")))?;
+            let Some(cookie) = cookie else {
+                return Err(AppError::LoginRequired(next));
+            };
+            let settings = state.settings.staff.clone();
+            let found = db(&state, move |conn| {
+                Ok(auth::identify(conn, &settings, &cookie, Utc::now())?)
+            })
+            .await?;
+            found.map(Staff).ok_or(AppError::LoginRequired(next))
+        })
+    }
+}
+
+fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish()
+}
+
+/// Only a local path may follow the sign-in (no open redirect).
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/recrutement"
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    suite: String,
+}
+
+fn render_login(
+    state: &AppState,
+    req: &HttpRequest,
+    status: actix_web::http::StatusCode,
+    email: &str,
+    next: &str,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let token = CsrfToken::for_request(req);
+    let secret = state
+        .settings
+        .security
+        .secret_key
+        .expose_secret()
+        .as_bytes();
+    let body = templates::global()
+        .render_page(
+            "staff/login",
+            &json!({
+                "title": if error.is_some() { "Erreur – Connexion" } else { "Connexion" },
+                "org": state.settings.organisation,
+                "privacy": state.settings.privacy,
+                "csrf": token.form_value(secret),
+                "email": email,
+                "next": next,
+                "error": error,
+            }),
+        )
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering login: {e}")))?;
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if token.is_new {
+        response.cookie(token.cookie(state.settings.secure_cookies()));
+    }
+    Ok(response.body(body))
+}
+
+pub async fn login_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    render_login(
+        &state,
+        &req,
+        actix_web::http::StatusCode::OK,
+        "",
+        safe_next(&query.suite),
+        None,
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    courriel: String,
+    #[serde(default)]
+    mot_de_passe: String,
+    #[serde(default)]
+    suite: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let secret = state
+        .settings
+        .security
+        .secret_key
+        .expose_secret()
+        .as_bytes();
+    let next = safe_next(&form.suite).to_owned();
+    if !csrf::verify(&req, secret, &form.csrf) {
+        return render_login(
+            &state,
+            &req,
+            actix_web::http::StatusCode::FORBIDDEN,
+            &form.courriel,
+            &next,
+            Some("La page de connexion a expiré : saisissez à nouveau votre mot de passe."),
+        );
+    }
+    let client_ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let client_ip = if state.settings.http.trust_forwarded_for {
+        req.connection_info()
+            .realip_remote_addr()
+            .map(str::to_owned)
+            .unwrap_or(client_ip)
+    } else {
+        client_ip
+    };
+    let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let settings = state.settings.staff.clone();
+    let email = form.courriel.clone();
+    let outcome = db(&state, move |conn| {
+        Ok(auth::sign_in(
+            conn,
+            &settings,
+            &email,
+            &form.mot_de_passe,
+            &client_ip,
+            previous.as_deref(),
+            Utc::now(),
+        )?)
+    })
+    .await?;
+    match outcome {
+        SignIn::Success {
+            cookie_value,
+            user_id,
+        } => {
+            tracing::info!(user_id, "staff signed in");
+            Ok(HttpResponse::SeeOther()
+                .cookie(session_cookie(
+                    cookie_value,
+                    state.settings.secure_cookies(),
+                ))
+                .insert_header((header::LOCATION, next))
+                .finish())
+        }
+        SignIn::Refused => render_login(
+            &state,
+            &req,
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            &form.courriel,
+            &next,
+            Some("Adresse électronique ou mot de passe incorrect."),
+        ),
+        SignIn::Throttled {
+            retry_after_seconds,
+        } => Err(AppError::TooManyRequests {
+            retry_after_seconds,
+            message: format!(
+                "Trop de tentatives de connexion. Réessayez dans {} minute(s), ou demandez à un \
+                 administrateur de vérifier votre compte.",
+                (retry_after_seconds + 59) / 60
+            ),
+        }),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn logout(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, AppError> {
+    staff.check_csrf(&form.csrf)?;
+    let (session_id, user_id) = (staff.0.session_id, staff.0.user_id);
+    db(&state, move |conn| {
+        Ok(auth::sign_out(conn, session_id, user_id)?)
+    })
+    .await?;
+    let mut gone = session_cookie(String::new(), state.settings.secure_cookies());
+    gone.set_max_age(CookieDuration::ZERO);
+    Ok(HttpResponse::SeeOther()
+        .cookie(gone)
+        .insert_header((header::LOCATION, "/connexion"))
+        .finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_follow_the_sign_in() {
+        assert_eq!(safe_next("/recrutement?page=2"), "/recrutement?page=2");
+        assert_eq!(safe_next("//evil.example"), "/recrutement");
+        assert_eq!(safe_next("https://evil.example"), "/recrutement");
+        assert_eq!(safe_next("/\\evil.example"), "/recrutement");
+    }
+
+    #[test]
+    fn equal_tokens_compare_equal_only() {
+        assert!(subtle_eq::constant_time_eq(b"abc", b"abc"));
+        assert!(!subtle_eq::constant_time_eq(b"abc", b"abd"));
+        assert!(!subtle_eq::constant_time_eq(b"abc", b"ab"));
+    }
+}

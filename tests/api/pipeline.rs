@@ -1,0 +1,376 @@
+use vocation::db::enums::StaffRole;
+
+use crate::helpers::{hidden_value, tiny_pdf, Fields, StaffClient, TestApp};
+
+/// Submits an application through the public form; returns (candidate id, application id).
+async fn applied(app: &TestApp, fields: &Fields) -> (String, String) {
+    assert_eq!(app.apply(fields).await.status(), 303);
+    let email = fields
+        .iter()
+        .find(|(k, _)| k == "courriel")
+        .map(|(_, v)| v.trim().to_lowercase())
+        .unwrap();
+    let candidate = app
+        .text(&format!(
+            "SELECT id FROM candidates WHERE email_normalized = '{email}'"
+        ))
+        .unwrap();
+    let application = app
+        .text(&format!(
+            "SELECT max(id) FROM applications WHERE candidate_id = {candidate}"
+        ))
+        .unwrap();
+    (candidate, application)
+}
+
+async fn move_to(
+    staff: &StaffClient,
+    application: &str,
+    from: &str,
+    to: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let csrf = staff.csrf().await;
+    let mut fields = vec![("csrf", csrf.as_str()), ("depuis", from), ("vers", to)];
+    fields.extend_from_slice(extra);
+    staff
+        .post_form(
+            &format!("/recrutement/candidatures/{application}/etape"),
+            &fields,
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_recruiter_moves_an_application_forward_and_the_history_grows() {
+    let app = TestApp::spawn().await;
+    let (candidate, application) = applied(&app, &Fields::valid()).await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+
+    let r = move_to(
+        &staff,
+        &application,
+        "nouvelle",
+        "premier_contact",
+        &[("note", "Appelée ce matin")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with(&format!("/recrutement/candidats/{candidate}")));
+    for (from, to) in [("premier_contact", "entretien"), ("entretien", "visite")] {
+        assert_eq!(
+            move_to(&staff, &application, from, to, &[]).await.status(),
+            303
+        );
+    }
+    assert_eq!(
+        app.text("SELECT stage FROM applications").unwrap(),
+        "visite"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM stage_history"), 4);
+    assert_eq!(
+        app.count("SELECT count(*) FROM stage_history WHERE actor_id IS NOT NULL"),
+        3,
+        "who moved it is recorded"
+    );
+    assert_eq!(
+        app.text("SELECT note FROM stage_history WHERE to_stage = 'premier_contact'")
+            .unwrap(),
+        "Appelée ce matin"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'changement_etape'"),
+        3
+    );
+
+    let (status, html) = staff
+        .get_html(&format!("/recrutement/candidats/{candidate}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Visite du territoire"));
+    assert!(html.contains("Appelée ce matin"));
+    assert!(
+        html.contains("Formulaire en ligne"),
+        "the first entry came from the form"
+    );
+}
+
+#[tokio::test]
+async fn backward_and_stale_moves_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, application) = applied(&app, &Fields::valid()).await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+    assert_eq!(
+        move_to(&staff, &application, "nouvelle", "entretien", &[])
+            .await
+            .status(),
+        303
+    );
+
+    let r = move_to(&staff, &application, "entretien", "nouvelle", &[]).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("Impossible de passer"));
+
+    // A form loaded before someone else moved the application.
+    let r = move_to(&staff, &application, "nouvelle", "premier_contact", &[]).await;
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("entre-temps"));
+
+    let r = move_to(&staff, &application, "entretien", "n_importe_quoi", &[]).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        app.text("SELECT stage FROM applications").unwrap(),
+        "entretien"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM stage_history"), 2);
+}
+
+#[tokio::test]
+async fn exits_need_their_reason_and_the_pool_a_follow_up_date() {
+    let app = TestApp::spawn().await;
+    let (_, a1) = applied(&app, &Fields::valid()).await;
+    let (_, a2) = applied(
+        &app,
+        &Fields::valid()
+            .set("courriel", "b@exemple.fr")
+            .set("telephone", "0611111111")
+            .set("rpps", ""),
+    )
+    .await;
+    let (_, a3) = applied(
+        &app,
+        &Fields::valid()
+            .set("courriel", "c@exemple.fr")
+            .set("telephone", "0622222222")
+            .set("rpps", ""),
+    )
+    .await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+
+    let r = move_to(&staff, &a1, "nouvelle", "desistement", &[]).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("motif"));
+    assert_eq!(
+        move_to(
+            &staff,
+            &a1,
+            "nouvelle",
+            "desistement",
+            &[("motif_desistement", "emploi_conjoint")]
+        )
+        .await
+        .status(),
+        303
+    );
+    assert_eq!(app.text(&format!("SELECT reason FROM stage_history WHERE application_id = {a1} AND to_stage = 'desistement'")).unwrap(), "emploi_conjoint");
+
+    assert_eq!(
+        move_to(
+            &staff,
+            &a2,
+            "nouvelle",
+            "refusee",
+            &[("motif_refus", "pas_dans_la_liste")]
+        )
+        .await
+        .status(),
+        422
+    );
+    assert_eq!(
+        move_to(
+            &staff,
+            &a2,
+            "nouvelle",
+            "refusee",
+            &[("motif_refus", "poste_pourvu")]
+        )
+        .await
+        .status(),
+        303
+    );
+
+    assert_eq!(
+        move_to(&staff, &a3, "nouvelle", "vivier", &[])
+            .await
+            .status(),
+        422
+    );
+    assert_eq!(
+        move_to(
+            &staff,
+            &a3,
+            "nouvelle",
+            "vivier",
+            &[("relance", "2027-03-01")]
+        )
+        .await
+        .status(),
+        303
+    );
+    assert_eq!(app.text(&format!("SELECT follow_up_on FROM stage_history WHERE application_id = {a3} AND to_stage = 'vivier'")).unwrap(), "2027-03-01");
+    // From the pool, the doctor can be contacted again; a refused application cannot move.
+    assert_eq!(
+        move_to(&staff, &a3, "vivier", "premier_contact", &[])
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        move_to(&staff, &a2, "refusee", "premier_contact", &[])
+            .await
+            .status(),
+        422
+    );
+}
+
+#[tokio::test]
+async fn a_move_without_the_csrf_token_or_by_communication_staff_is_refused() {
+    let app = TestApp::spawn().await;
+    let (_, application) = applied(&app, &Fields::valid()).await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+    let r = staff
+        .post_form(
+            &format!("/recrutement/candidatures/{application}/etape"),
+            &[
+                ("csrf", "faux"),
+                ("depuis", "nouvelle"),
+                ("vers", "premier_contact"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let comms = app.staff(StaffRole::Communication).await;
+    let csrf = hidden_value(&comms.get_html("/recrutement").await.1, "csrf");
+    let r = comms
+        .post_form(
+            &format!("/recrutement/candidatures/{application}/etape"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("depuis", "nouvelle"),
+                ("vers", "premier_contact"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    // No state change on GET either.
+    assert_eq!(
+        staff
+            .get(&format!("/recrutement/candidatures/{application}/etape"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.text("SELECT stage FROM applications").unwrap(),
+        "nouvelle"
+    );
+}
+
+#[tokio::test]
+async fn hostile_names_are_escaped_on_the_board_and_the_candidate_page() {
+    let app = TestApp::spawn().await;
+    let hostile = "<script>alert('x')</script>";
+    let (candidate, _) = applied(
+        &app,
+        &Fields::valid().set("nom", hostile).set("message", hostile),
+    )
+    .await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+    for page in [
+        "/recrutement".to_owned(),
+        format!("/recrutement/candidats/{candidate}"),
+    ] {
+        let (status, html) = staff.get_html(&page).await;
+        assert_eq!(status, 200);
+        assert!(!html.contains("<script>alert"), "{page}");
+        assert!(html.contains("&lt;script&gt;alert("), "{page}");
+    }
+}
+
+#[tokio::test]
+async fn the_board_counts_by_stage_and_filters_and_searches() {
+    let app = TestApp::spawn().await;
+    vocation::demo::load(&mut app.conn()).unwrap();
+    let staff = app.staff(StaffRole::Recruiter).await;
+    let (status, html) = staff.get_html("/recrutement").await;
+    assert_eq!(status, 200);
+    let total = app.count("SELECT count(*) FROM applications");
+    assert!(html.contains(&format!("({total})")), "total shown");
+    let new = app.count("SELECT count(*) FROM applications WHERE stage = 'nouvelle'");
+    assert!(html.contains(&format!("Nouvelle <span class=\"count\">{new}</span>")));
+
+    // Search by a last name, by an e-mail fragment, by RPPS and by phone.
+    let (last, email, rpps, phone) = {
+        #[derive(diesel::QueryableByName)]
+        struct R {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            last_name: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            email: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            rpps: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            phone: String,
+        }
+        let r: R = diesel::RunQueryDsl::get_result(
+            diesel::sql_query("SELECT last_name, email, rpps, phone FROM candidates WHERE rpps IS NOT NULL ORDER BY id LIMIT 1"),
+            &mut app.conn(),
+        )
+        .unwrap();
+        (r.last_name, r.email, r.rpps, r.phone)
+    };
+    for term in [last.as_str(), &email[..8], rpps.as_str(), phone.as_str()] {
+        let q: String = url::form_urlencoded::byte_serialize(term.as_bytes()).collect();
+        let (_, html) = staff.get_html(&format!("/recrutement?q={q}")).await;
+        assert!(html.contains(&last), "search {term}");
+    }
+    let (_, html) = staff.get_html("/recrutement?q=zzzzzz").await;
+    assert!(html.contains("(0)"));
+
+    // A filter narrows the counts.
+    let part_time = app.count("SELECT count(*) FROM applications a JOIN candidates c ON c.id = a.candidate_id WHERE c.working_time = 'temps_partiel'");
+    let (_, html) = staff.get_html("/recrutement?temps=temps_partiel").await;
+    assert!(html.contains(&format!("({part_time})")), "{part_time}");
+    let gp = app.count("SELECT count(*) FROM applications a JOIN candidates c ON c.id = a.candidate_id JOIN specialties s ON s.code = c.specialty_code WHERE s.general_practice");
+    let (_, html) = staff.get_html("/recrutement?specialite=MG").await;
+    assert!(html.contains(&format!("({gp})")));
+    // Hostile filter values are harmless.
+    let (status, _) = staff.get_html("/recrutement?q=%27%3B%20DROP%20TABLE%20candidates%3B--&centre=abc&dispo_avant=demain&page=-3").await;
+    assert_eq!(status, 200);
+    assert!(app.count("SELECT count(*) FROM candidates") > 0);
+}
+
+#[tokio::test]
+async fn a_cv_is_downloaded_by_recruiters_only_as_an_attachment() {
+    let app = TestApp::spawn().await;
+    let tokens = app.form_tokens("/candidature").await;
+    let r = app
+        .post_application(&tokens, &Fields::valid(), Some(("Mon CV.pdf", tiny_pdf())))
+        .await;
+    assert_eq!(r.status(), 303);
+    let id = app.text("SELECT id FROM documents").unwrap();
+    let staff = app.staff(StaffRole::Recruiter).await;
+    let r = staff.get(&format!("/recrutement/documents/{id}")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), tiny_pdf());
+    let comms = app.staff(StaffRole::Communication).await;
+    assert_eq!(
+        comms
+            .get(&format!("/recrutement/documents/{id}"))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        staff.get("/recrutement/documents/999999").await.status(),
+        404
+    );
+}
