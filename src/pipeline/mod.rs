@@ -372,6 +372,71 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
     Ok((columns, more))
 }
 
+/// One line of the CSV export.
+#[derive(Debug, Clone, Queryable)]
+pub struct ExportRow {
+    pub application_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub stage: Stage,
+    pub stage_entered_at: DateTime<Utc>,
+    pub last_name: String,
+    pub first_name: String,
+    pub email: String,
+    pub phone: String,
+    pub rpps: Option<String>,
+    pub specialty: String,
+    pub situation: crate::db::enums::Situation,
+    pub available_from: Option<NaiveDate>,
+    pub working_time: WorkingTime,
+    pub part_time_half_days: Option<i16>,
+    pub centres: Option<String>,
+    pub position: Option<String>,
+    pub heard_from: Option<crate::db::enums::HeardFrom>,
+    pub utm_source: Option<String>,
+    pub utm_campaign: Option<String>,
+}
+
+/// Every application matching the filter, for the CSV export (no pagination).
+pub fn export(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<Vec<ExportRow>> {
+    filtered(filter)
+        .select((
+            applications::id,
+            applications::created_at,
+            applications::stage,
+            applications::stage_entered_at,
+            candidates::last_name,
+            candidates::first_name,
+            candidates::email,
+            candidates::phone,
+            candidates::rpps,
+            specialties::label,
+            candidates::situation,
+            candidates::available_from,
+            candidates::working_time,
+            candidates::part_time_half_days,
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+                "(SELECT string_agg(ce.commune, ', ' ORDER BY ce.commune) \
+                 FROM candidate_centres cc JOIN centres ce ON ce.id = cc.centre_id \
+                 WHERE cc.candidate_id = candidates.id)",
+            ),
+            positions::title.nullable(),
+            applications::heard_from,
+            applications::utm_source,
+            applications::utm_campaign,
+        ))
+        .order(applications::id.asc())
+        .load(conn)
+}
+
+/// A spreadsheet must not read a cell as a formula: cells starting with `=`, `+`, `-`, `@`
+/// (or a tab or carriage return) get a leading apostrophe.
+pub fn neutralize_cell(value: &str) -> String {
+    match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
+        _ => value.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,6 +492,16 @@ mod tests {
             check_move(Stage::Interview, &req(Stage::New, Stage::FirstContact)),
             Err(MoveError::Stale("Entretien"))
         );
+    }
+
+    #[test]
+    fn formula_cells_are_neutralized() {
+        assert_eq!(neutralize_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralize_cell("+33612345678"), "'+33612345678");
+        assert_eq!(neutralize_cell("-1"), "'-1");
+        assert_eq!(neutralize_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralize_cell("Martin"), "Martin");
+        assert_eq!(neutralize_cell(""), "");
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .route("/deconnexion", web::post().to(staff::logout))
         .route("/recrutement", web::get().to(pipeline::board))
         .route(
+            "/recrutement/export.csv",
+            web::get().to(pipeline::export_csv),
+        )
+        .route(
             "/recrutement/candidats/{id}",
             web::get().to(pipeline::candidate),
         )

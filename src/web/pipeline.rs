@@ -316,3 +316,105 @@ pub async fn download_document(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(bytes))
 }
+
+/// The filtered list as CSV for spreadsheet users: UTF-8 with a byte-order mark, `;` separated
+/// (what French spreadsheets expect), formula-looking cells neutralized.
+pub async fn export_csv(
+    state: web::Data<AppState>,
+    staff: Staff,
+    query: web::Query<BoardFilter>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    let filter = query.into_inner();
+    let actor = staff.0.user_id;
+    let rows = db(&state, move |conn| {
+        let rows = pipeline::export(conn, &filter)?;
+        crate::staff::auth::audit(
+            conn,
+            Some(actor),
+            "export_csv",
+            "application",
+            None,
+            &format!("{} lignes", rows.len()),
+        )?;
+        Ok(rows)
+    })
+    .await?;
+    let mut out = Vec::with_capacity(256 * (rows.len() + 1));
+    out.extend_from_slice("\u{feff}".as_bytes());
+    {
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .from_writer(&mut out);
+        let io = |e: csv::Error| AppError::Unexpected(anyhow::anyhow!("writing CSV: {e}"));
+        w.write_record([
+            "Candidature",
+            "Reçue le",
+            "Étape",
+            "Dans l'étape depuis",
+            "Nom",
+            "Prénom",
+            "Courriel",
+            "Téléphone",
+            "RPPS",
+            "Spécialité",
+            "Situation",
+            "Disponibilité",
+            "Temps de travail",
+            "Centres souhaités",
+            "Poste",
+            "Connu par",
+            "Source",
+            "Campagne",
+        ])
+        .map_err(io)?;
+        let paris = |t: chrono::DateTime<Utc>| {
+            t.with_timezone(&chrono_tz::Europe::Paris)
+                .format("%d/%m/%Y")
+                .to_string()
+        };
+        for r in rows {
+            let working_time = match r.part_time_half_days {
+                Some(n) => format!("Temps partiel, {}", describe_half_days(n)),
+                None => r.working_time.label().to_owned(),
+            };
+            let record = [
+                r.application_id.to_string(),
+                paris(r.created_at),
+                r.stage.label().to_owned(),
+                paris(r.stage_entered_at),
+                r.last_name,
+                r.first_name,
+                r.email,
+                r.phone,
+                r.rpps.unwrap_or_default(),
+                r.specialty,
+                r.situation.label().to_owned(),
+                r.available_from
+                    .map(|d| d.format("%d/%m/%Y").to_string())
+                    .unwrap_or_default(),
+                working_time,
+                r.centres.unwrap_or_default(),
+                r.position.unwrap_or_default(),
+                r.heard_from
+                    .map(|h| h.label().to_owned())
+                    .unwrap_or_default(),
+                r.utm_source.unwrap_or_default(),
+                r.utm_campaign.unwrap_or_default(),
+            ];
+            w.write_record(record.iter().map(|c| pipeline::neutralize_cell(c)))
+                .map_err(io)?;
+        }
+        w.flush()
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("writing CSV: {e}")))?;
+    }
+    let name = format!("candidatures-{}.csv", Utc::now().format("%Y-%m-%d"));
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(out))
+}

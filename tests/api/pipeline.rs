@@ -374,3 +374,70 @@ async fn a_cv_is_downloaded_by_recruiters_only_as_an_attachment() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_csv_export_has_a_bom_keeps_the_filter_and_neutralizes_formulas() {
+    let app = TestApp::spawn().await;
+    applied(
+        &app,
+        &Fields::valid()
+            .set("nom", "=HYPERLINK(\"http://evil\",\"x\")")
+            .set("prenom", "@Claire"),
+    )
+    .await;
+    applied(
+        &app,
+        &Fields::valid()
+            .set("courriel", "plein@exemple.fr")
+            .set("telephone", "0699999999")
+            .set("rpps", "")
+            .set("nom", "Plein")
+            .set("temps_travail", "temps_plein")
+            .without("demi_journees"),
+    )
+    .await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+    let r = staff.get("/recrutement/export.csv").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
+    let bytes = r.bytes().await.unwrap();
+    assert!(
+        bytes.starts_with(&[0xEF, 0xBB, 0xBF]),
+        "UTF-8 byte-order mark"
+    );
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[4], "Nom");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    let hostile = rows.iter().find(|r| r[4].contains("HYPERLINK")).unwrap();
+    assert_eq!(&hostile[4], "'=HYPERLINK(\"http://evil\",\"x\")");
+    assert_eq!(&hostile[5], "'@Claire");
+    assert_eq!(&hostile[12], "Temps partiel, 3 jours par semaine");
+    for row in &rows {
+        for cell in row.iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell}");
+        }
+    }
+
+    let r = staff.get("/recrutement/export.csv?temps=temps_plein").await;
+    let text = r.text().await.unwrap();
+    assert!(text.contains("Plein") && !text.contains("HYPERLINK"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'export_csv'"),
+        2
+    );
+
+    let comms = app.staff(StaffRole::Communication).await;
+    assert_eq!(comms.get("/recrutement/export.csv").await.status(), 403);
+}
