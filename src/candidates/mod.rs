@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::db::enums::{Civility, EmailStatus, HeardFrom, Situation, Stage, WorkingTime};
 use crate::db::schema::{
-    applications, candidate_centres, candidates, centres, documents, outbound_emails, positions,
-    specialties, staff_users, stage_history,
+    applications, candidate_centres, candidate_notes, candidates, centres, documents,
+    outbound_emails, positions, specialties, staff_users, stage_history,
 };
 use crate::pipeline;
 use crate::web::form::describe_half_days;
@@ -63,6 +63,13 @@ pub struct EmailView {
 }
 
 #[derive(Debug, Serialize)]
+pub struct NoteView {
+    pub author: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
 pub struct CandidateView {
     pub id: i64,
     pub civility: &'static str,
@@ -83,6 +90,7 @@ pub struct CandidateView {
     pub applications: Vec<ApplicationView>,
     pub documents: Vec<DocumentView>,
     pub emails: Vec<EmailView>,
+    pub notes: Vec<NoteView>,
 }
 
 type CandidateRow = (
@@ -269,6 +277,23 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
             sent_at,
         })
         .collect();
+    let notes = candidate_notes::table
+        .inner_join(staff_users::table)
+        .filter(candidate_notes::candidate_id.eq(id))
+        .order(candidate_notes::created_at.desc())
+        .select((
+            staff_users::display_name,
+            candidate_notes::body,
+            candidate_notes::created_at,
+        ))
+        .load::<(String, String, DateTime<Utc>)>(conn)?
+        .into_iter()
+        .map(|(author, body, created_at)| NoteView {
+            author,
+            body,
+            created_at,
+        })
+        .collect();
     Ok(Some(CandidateView {
         id: r.0,
         civility: r.1.label(),
@@ -294,6 +319,7 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
         applications,
         documents,
         emails,
+        notes,
     }))
 }
 
@@ -308,4 +334,37 @@ pub fn document(conn: &mut PgConnection, id: i64) -> QueryResult<Option<(String,
         ))
         .first(conn)
         .optional()
+}
+
+/// Adds a recruiter's note; false when the candidate does not exist.
+pub fn add_note(
+    conn: &mut PgConnection,
+    candidate_id: i64,
+    author_id: i64,
+    body: &str,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let exists: bool =
+            diesel::select(diesel::dsl::exists(candidates::table.find(candidate_id)))
+                .get_result(conn)?;
+        if !exists {
+            return Ok(false);
+        }
+        diesel::insert_into(candidate_notes::table)
+            .values((
+                candidate_notes::candidate_id.eq(candidate_id),
+                candidate_notes::author_id.eq(author_id),
+                candidate_notes::body.eq(body),
+            ))
+            .execute(conn)?;
+        crate::staff::auth::audit(
+            conn,
+            Some(author_id),
+            "note",
+            "candidate",
+            Some(candidate_id),
+            "",
+        )?;
+        Ok(true)
+    })
 }

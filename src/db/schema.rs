@@ -40,6 +40,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    candidate_notes (id) {
+        id -> Int8,
+        candidate_id -> Int8,
+        author_id -> Int8,
+        body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     candidates (id) {
         id -> Int8,
         civility -> Text,
@@ -200,6 +210,8 @@ diesel::joinable!(applications -> positions (position_id));
 diesel::joinable!(audit_log -> staff_users (actor_id));
 diesel::joinable!(candidate_centres -> candidates (candidate_id));
 diesel::joinable!(candidate_centres -> centres (centre_id));
+diesel::joinable!(candidate_notes -> candidates (candidate_id));
+diesel::joinable!(candidate_notes -> staff_users (author_id));
 diesel::joinable!(candidates -> specialties (specialty_code));
 diesel::joinable!(documents -> applications (application_id));
 diesel::joinable!(documents -> candidates (candidate_id));
@@ -216,6 +228,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     applications,
     audit_log,
     candidate_centres,
+    candidate_notes,
     candidates,
     centres,
     documents,

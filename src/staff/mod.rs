@@ -93,3 +93,153 @@ pub fn count_admins(conn: &mut PgConnection) -> anyhow::Result<i64> {
         .get_result(conn)
         .context("counting admins")
 }
+
+/// A staff account as the admin page lists it.
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct StaffSummary {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: StaffRole,
+    pub active: bool,
+}
+
+pub fn list_users(conn: &mut PgConnection) -> QueryResult<Vec<StaffSummary>> {
+    staff_users::table
+        .order((staff_users::active.desc(), staff_users::display_name.asc()))
+        .select((
+            staff_users::id,
+            staff_users::email,
+            staff_users::display_name,
+            staff_users::role,
+            staff_users::active,
+        ))
+        .load(conn)
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    #[error("Ce compte n'existe pas.")]
+    NotFound,
+    #[error("Vous ne pouvez pas désactiver votre propre compte ni lui retirer le rôle d'administrateur.")]
+    OwnAccount,
+    #[error("Il doit rester au moins un administrateur actif.")]
+    LastAdmin,
+}
+
+/// A change an admin makes to a staff account.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountChange {
+    Disable,
+    Enable,
+    Role(StaffRole),
+}
+
+/// Applies the change; disabling ends the account's sessions at once.
+pub fn change_account(
+    conn: &mut PgConnection,
+    actor_id: i64,
+    user_id: i64,
+    change: AccountChange,
+) -> anyhow::Result<Result<(), ChangeError>> {
+    use crate::db::schema::staff_sessions;
+    conn.transaction(|conn| {
+        let current: Option<(StaffRole, bool)> = staff_users::table
+            .find(user_id)
+            .select((staff_users::role, staff_users::active))
+            .for_update()
+            .first(conn)
+            .optional()?;
+        let Some((role, active)) = current else {
+            return Ok(Err(ChangeError::NotFound));
+        };
+        let removes_admin = role == StaffRole::Admin
+            && active
+            && matches!(
+                change,
+                AccountChange::Disable
+                    | AccountChange::Role(StaffRole::Recruiter | StaffRole::Communication)
+            );
+        if user_id == actor_id && removes_admin {
+            return Ok(Err(ChangeError::OwnAccount));
+        }
+        if removes_admin {
+            let admins: i64 = staff_users::table
+                .filter(staff_users::role.eq(StaffRole::Admin))
+                .filter(staff_users::active.eq(true))
+                .count()
+                .get_result(conn)?;
+            if admins <= 1 {
+                return Ok(Err(ChangeError::LastAdmin));
+            }
+        }
+        let target = staff_users::table.find(user_id);
+        let (action, detail) = match change {
+            AccountChange::Disable => {
+                diesel::update(target)
+                    .set(staff_users::active.eq(false))
+                    .execute(conn)?;
+                diesel::delete(staff_sessions::table.filter(staff_sessions::user_id.eq(user_id)))
+                    .execute(conn)?;
+                ("desactivation", String::new())
+            }
+            AccountChange::Enable => {
+                diesel::update(target)
+                    .set(staff_users::active.eq(true))
+                    .execute(conn)?;
+                ("activation", String::new())
+            }
+            AccountChange::Role(new_role) => {
+                diesel::update(target)
+                    .set(staff_users::role.eq(new_role))
+                    .execute(conn)?;
+                (
+                    "changement_role",
+                    format!("{} -> {}", role.code(), new_role.code()),
+                )
+            }
+        };
+        auth::audit(
+            conn,
+            Some(actor_id),
+            action,
+            "staff_user",
+            Some(user_id),
+            &detail,
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// One line of the audit log as admins read it.
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct AuditEntry {
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub actor: Option<String>,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: Option<i64>,
+    pub detail: String,
+}
+
+pub fn audit_page(
+    conn: &mut PgConnection,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    use crate::db::schema::audit_log;
+    audit_log::table
+        .left_join(staff_users::table)
+        .order(audit_log::id.desc())
+        .limit(per_page)
+        .offset((page.max(1) - 1) * per_page)
+        .select((
+            audit_log::created_at,
+            staff_users::display_name.nullable(),
+            audit_log::action,
+            audit_log::entity,
+            audit_log::entity_id,
+            audit_log::detail,
+        ))
+        .load(conn)
+}

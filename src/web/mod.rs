@@ -1,5 +1,6 @@
 //! HTTP: routes, security headers, state shared by handlers.
 
+pub mod admin;
 pub mod assets;
 pub mod csrf;
 pub mod form;
@@ -95,6 +96,16 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 .route(web::post().to(staff::login)),
         )
         .route("/deconnexion", web::post().to(staff::logout))
+        .service(
+            web::resource("/admin/utilisateurs")
+                .route(web::get().to(admin::users))
+                .route(web::post().to(admin::create_user)),
+        )
+        .route(
+            "/admin/utilisateurs/{id}",
+            web::post().to(admin::change_user),
+        )
+        .route("/admin/journal", web::get().to(admin::journal))
         .route("/recrutement", web::get().to(pipeline::board))
         .route(
             "/recrutement/export.csv",
@@ -103,6 +114,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .route(
             "/recrutement/candidats/{id}",
             web::get().to(pipeline::candidate),
+        )
+        .route(
+            "/recrutement/candidats/{id}/notes",
+            web::post().to(pipeline::add_note),
         )
         .route(
             "/recrutement/candidatures/{id}/etape",

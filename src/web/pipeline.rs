@@ -418,3 +418,48 @@ pub async fn export_csv(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(out))
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn add_note(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    form: web::Form<NoteForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    staff.check_csrf(&form.csrf)?;
+    let candidate_id = path.into_inner();
+    let body = crate::domain::FreeText::parse(&form.note, 5000)
+        .map_err(|e| AppError::Unprocessable(e.0))?;
+    if body.as_str().is_empty() {
+        return Err(AppError::Unprocessable(
+            "La note est vide : écrivez-la avant de l'enregistrer.".to_owned(),
+        ));
+    }
+    let author = staff.0.user_id;
+    let added = db(&state, move |conn| {
+        Ok(candidates::add_note(
+            conn,
+            candidate_id,
+            author,
+            body.as_str(),
+        )?)
+    })
+    .await?;
+    if !added {
+        return Err(AppError::NotFound);
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/recrutement/candidats/{candidate_id}#notes"),
+        ))
+        .finish())
+}

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area. Each test runs the real server
 //! against its own PostgreSQL database and, for mail, a real SMTP server.
 
+mod admin;
 mod application_form;
 #[cfg(feature = "browser")]
 mod browser;

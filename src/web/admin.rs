@@ -1,0 +1,224 @@
+//! Administrators' pages: staff accounts and the audit log.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::db::enums::StaffRole;
+use crate::error::AppError;
+use crate::staff::{self, AccountChange};
+use crate::templates;
+use crate::web::staff::Staff;
+use crate::web::{db, AppState};
+
+fn page(
+    state: &AppState,
+    staff: &Staff,
+    name: &str,
+    title: &str,
+    extra: Value,
+) -> Result<HttpResponse, AppError> {
+    let mut data =
+        json!({ "title": title, "org": state.settings.organisation, "staff": staff.view() });
+    if let (Some(obj), Value::Object(extra)) = (data.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    let body = templates::global()
+        .render_page(name, &data)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering {name}: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+fn roles(selected: Option<StaffRole>) -> Vec<Value> {
+    StaffRole::ALL
+        .iter()
+        .map(|r| json!({ "value": r.code(), "label": r.label(), "selected": Some(*r) == selected }))
+        .collect()
+}
+
+async fn users_page(
+    state: &AppState,
+    staff: &Staff,
+    notice: Option<String>,
+    error: Option<String>,
+    form: Option<&NewUserForm>,
+) -> Result<HttpResponse, AppError> {
+    let users = db(state, |conn| Ok(staff::list_users(conn)?)).await?;
+    let users: Vec<Value> = users
+        .iter()
+        .map(|u| {
+            json!({
+                "id": u.id, "email": u.email, "name": u.display_name, "role": u.role.label(),
+                "active": u.active, "roles": roles(Some(u.role)), "is_me": u.id == staff.0.user_id,
+            })
+        })
+        .collect();
+    page(
+        state,
+        staff,
+        "admin/users",
+        "Comptes du personnel",
+        json!({
+            "users": users,
+            "new_roles": roles(form.and_then(|f| StaffRole::from_code(&f.role)).or(Some(StaffRole::Recruiter))),
+            "form_email": form.map(|f| f.courriel.clone()).unwrap_or_default(),
+            "form_name": form.map(|f| f.nom.clone()).unwrap_or_default(),
+            "notice": notice,
+            "error": error,
+        }),
+    )
+}
+
+pub async fn users(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    users_page(&state, &staff, None, None, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    courriel: String,
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn create_user(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<NewUserForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    staff.check_csrf(&form.csrf)?;
+    let Some(role) = StaffRole::from_code(&form.role) else {
+        return users_page(
+            &state,
+            &staff,
+            None,
+            Some("Choisissez un rôle dans la liste.".into()),
+            Some(&form),
+        )
+        .await;
+    };
+    let password = staff::generate_password();
+    let (email, name, pw, actor) = (
+        form.courriel.clone(),
+        form.nom.clone(),
+        password.clone(),
+        staff.0.user_id,
+    );
+    let created = db(&state, move |conn| {
+        Ok(match staff::add_user(conn, &email, &name, role, &pw) {
+            Ok(id) => {
+                staff::auth::audit(
+                    conn,
+                    Some(actor),
+                    "creation_compte",
+                    "staff_user",
+                    Some(id),
+                    role.code(),
+                )?;
+                Ok(id)
+            }
+            Err(staff::AddUserError::Other(e)) => return Err(AppError::from(e)),
+            Err(e) => Err(e.to_string()),
+        })
+    })
+    .await?;
+    match created {
+        Ok(_) => {
+            let notice = format!(
+                "Compte créé pour {}. Mot de passe, affiché une seule fois : {password} — \
+                 transmettez-le par un canal sûr.",
+                form.courriel.trim()
+            );
+            users_page(&state, &staff, Some(notice), None, None).await
+        }
+        Err(message) => {
+            users_page(
+                &state,
+                &staff,
+                None,
+                Some(format!("Compte non créé : {message}.")),
+                Some(&form),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn change_user(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    form: web::Form<ChangeForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    staff.check_csrf(&form.csrf)?;
+    let change = match (form.action.as_str(), StaffRole::from_code(&form.role)) {
+        ("desactiver", _) => AccountChange::Disable,
+        ("activer", _) => AccountChange::Enable,
+        ("role", Some(r)) => AccountChange::Role(r),
+        _ => return Err(AppError::BadRequest("Action inconnue.".to_owned())),
+    };
+    let (actor, user_id) = (staff.0.user_id, path.into_inner());
+    let result = db(&state, move |conn| {
+        Ok(staff::change_account(conn, actor, user_id, change)?)
+    })
+    .await?;
+    match result {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/admin/utilisateurs"))
+            .finish()),
+        Err(staff::ChangeError::NotFound) => Err(AppError::NotFound),
+        Err(e) => Err(AppError::Unprocessable(e.to_string())),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct JournalQuery {
+    page: Option<i64>,
+}
+
+pub async fn journal(
+    state: web::Data<AppState>,
+    staff: Staff,
+    query: web::Query<JournalQuery>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    let page_number = query.page.unwrap_or(1).clamp(1, 100_000);
+    let entries = db(&state, move |conn| {
+        Ok(staff::audit_page(conn, page_number, 100)?)
+    })
+    .await?;
+    let more = entries.len() == 100;
+    page(
+        &state,
+        &staff,
+        "admin/journal",
+        "Journal des actions",
+        json!({
+            "entries": entries,
+            "page": page_number,
+            "previous_page": (page_number > 1).then(|| page_number - 1),
+            "next_page": more.then_some(page_number + 1),
+        }),
+    )
+}
