@@ -1,1 +1,781 @@
-//! Browser tests (feature `browser`): filled in by the browser suite.
+//! Browser tests (feature `browser`): a real headless Chromium, driven through chromedriver,
+//! uses the public pages the way a doctor would: fields are found by their visible label,
+//! the keyboard alone is enough, and axe-core finds no WCAG 2.1 A/AA violation.
+//!
+//! Each test starts its own chromedriver on a free port and its own Chromium profile, and
+//! closes both at the end, even when an assertion fails.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::helpers::{TempDir, TestApp, RECRUITERS};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+// ---------------------------------------------------------------------------------------------
+// chromedriver and Chromium
+
+/// A chromedriver process of our own, with its Chromium profile; both end when this is dropped.
+struct ChromeDriver {
+    child: Child,
+    port: u16,
+    profile: TempDir,
+}
+
+impl ChromeDriver {
+    fn start() -> ChromeDriver {
+        let binary =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = free_port();
+        let profile = TempDir::new();
+        let log = profile.0.join("chromedriver.log");
+        let mut command = Command::new(&binary);
+        command
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own process group, so that the Chromium it launches can be ended with it.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start chromedriver `{binary}`: {e}. Install it (`apt-get install chromium \
+                 chromium-driver`) or give its path in the CHROMEDRIVER environment variable."
+            )
+        });
+        ChromeDriver {
+            child,
+            port,
+            profile,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.profile.0.join("chromedriver.log")).unwrap_or_default()
+    }
+
+    /// Waits until chromedriver answers `/status` with `ready: true`.
+    async fn wait_until_ready(&mut self) {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "chromedriver exited at start-up ({status}); its log:\n{}",
+                    self.log()
+                );
+            }
+            if let Ok(r) = http.get(format!("{}/status", self.url())).send().await {
+                if let Ok(v) = r.json::<Value>().await {
+                    if v["value"]["ready"] == json!(true) {
+                        return;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer on port {} within 20 s; its log:\n{}",
+                self.port,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // The whole group: chromedriver and any Chromium left behind by a failed test.
+        let pid = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+async fn connect(driver: &ChromeDriver) -> Client {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let profile = driver.profile.0.join("profile");
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                "--window-size=1280,1024",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        },
+    });
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    ClientBuilder::native()
+        .capabilities(capabilities)
+        .connect(&driver.url())
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot open a Chromium session (binary `{chromium}`, set CHROMIUM to change it): \
+                 {e}; chromedriver's log:\n{}",
+                driver.log()
+            )
+        })
+}
+
+/// Runs `body` against a fresh application and a fresh browser. The browser session is closed
+/// and chromedriver stopped afterwards, whether `body` passed or panicked.
+async fn in_browser<F, Fut>(body: F)
+where
+    F: FnOnce(Arc<TestApp>, Client) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let app = Arc::new(TestApp::spawn().await);
+    let mut driver = ChromeDriver::start();
+    driver.wait_until_ready().await;
+    let client = connect(&driver).await;
+    let outcome = tokio::spawn(body(app.clone(), client.clone())).await;
+    let closed = client.close().await;
+    drop(driver);
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("browser test did not finish: {e}"),
+        }
+    }
+    closed.expect("close the browser session");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Acting as a person: labels, options, buttons, keys
+
+/// The id of the form control labelled `label` (within the group whose legend is `group`, if
+/// given), found by the label's visible text as a person reads it (the required-field asterisk
+/// left aside). An exact match wins; otherwise the label must be the only one starting so.
+async fn control_id(c: &Client, group: Option<&str>, label: &str) -> String {
+    const FIND: &str = r#"
+        const [group, wanted] = arguments;
+        const norm = s => s.replace(/\s+/g, ' ').trim().replace(/\s*\*$/, '').trim();
+        const visible = e => e.getClientRects().length > 0;
+        const pick = (items, text) => {
+            const exact = items.filter(i => i.text === text);
+            return exact.length ? exact : items.filter(i => i.text.startsWith(text));
+        };
+        let root = document;
+        if (group !== null) {
+            const sets = Array.from(document.querySelectorAll('fieldset'))
+                .map(f => ({ el: f, legend: f.querySelector(':scope > legend') }))
+                .filter(f => f.legend && visible(f.legend))
+                .map(f => ({ el: f.el, text: norm(f.legend.innerText) }));
+            const found = pick(sets, group);
+            if (found.length !== 1) {
+                return { error: `${found.length} groups titled “${group}”`, seen: sets.map(s => s.text) };
+            }
+            root = found[0].el;
+        }
+        const labels = Array.from(root.querySelectorAll('label'))
+            .filter(visible)
+            .map(l => ({ text: norm(l.innerText), for: l.htmlFor }));
+        const found = pick(labels, wanted);
+        if (found.length !== 1) {
+            return { error: `${found.length} labels reading “${wanted}”`, seen: labels.map(l => l.text) };
+        }
+        if (!found[0].for || !document.getElementById(found[0].for)) {
+            return { error: `the label “${found[0].text}” names no control`, seen: [] };
+        }
+        return { id: found[0].for };
+    "#;
+    let r = c
+        .execute(FIND, vec![json!(group), json!(label)])
+        .await
+        .expect("look for a label");
+    match r["id"].as_str() {
+        Some(id) => id.to_owned(),
+        None => panic!(
+            "{}{}; labels seen: {}",
+            r["error"].as_str().unwrap_or("label not found"),
+            group.map(|g| format!(" in “{g}”")).unwrap_or_default(),
+            r["seen"]
+        ),
+    }
+}
+
+async fn by_id(c: &Client, id: &str) -> Element {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no element #{id}: {e}"))
+}
+
+/// The control labelled `label`.
+async fn labelled(c: &Client, label: &str) -> Element {
+    let id = control_id(c, None, label).await;
+    by_id(c, &id).await
+}
+
+/// Types `text` into the field labelled `label` (after clearing it).
+async fn fill(c: &Client, label: &str, text: &str) {
+    let field = labelled(c, label).await;
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+    assert_eq!(
+        field.prop("value").await.unwrap().as_deref(),
+        Some(text),
+        "the field “{label}” holds what was typed"
+    );
+}
+
+/// Chooses, in the `<select>` labelled `label`, the option whose visible text is `option`.
+async fn select(c: &Client, label: &str, option: &str) {
+    let field = labelled(c, label).await;
+    assert_eq!(field.tag_name().await.unwrap(), "select", "“{label}”");
+    field
+        .select_by_label(option)
+        .await
+        .unwrap_or_else(|e| panic!("no option “{option}” in “{label}”: {e}"));
+    let shown = c
+        .execute(
+            "const s = arguments[0]; return s.options[s.selectedIndex].text;",
+            vec![serde_json::to_value(&field).unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!(option), "“{label}” shows the chosen option");
+}
+
+/// Clicks the label `label` of a radio button or checkbox (in the group titled `group`) and
+/// checks that the control is now checked.
+async fn check(c: &Client, group: Option<&str>, label: &str) {
+    let id = control_id(c, group, label).await;
+    c.find(Locator::XPath(&format!("//label[@for=\"{id}\"]")))
+        .await
+        .expect("the label")
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click “{label}”: {e}"));
+    assert!(
+        by_id(c, &id).await.is_selected().await.unwrap(),
+        "“{label}” is checked after clicking its label"
+    );
+}
+
+/// Clicks the button whose visible text is `text`.
+async fn press_button(c: &Client, text: &str) {
+    c.find(Locator::XPath(&format!(
+        "//button[normalize-space(.)=\"{text}\"]"
+    )))
+    .await
+    .unwrap_or_else(|e| panic!("no button “{text}”: {e}"))
+    .click()
+    .await
+    .expect("click the button");
+}
+
+async fn wait_for(c: &Client, css: &str) -> Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| {
+            panic!("`{css}` did not appear: {e}");
+        })
+}
+
+/// Presses and releases one key, wherever the focus is.
+async fn press(c: &Client, key: Key) {
+    let k: char = key.into();
+    let keys = KeyActions::new("clavier".into())
+        .then(KeyAction::Down { value: k })
+        .then(KeyAction::Up { value: k });
+    c.perform_actions(keys).await.expect("key press");
+}
+
+/// Presses `key` with Shift held down.
+async fn press_with_shift(c: &Client, key: Key) {
+    let (shift, k): (char, char) = (Key::Shift.into(), key.into());
+    let keys = KeyActions::new("clavier".into())
+        .then(KeyAction::Down { value: shift })
+        .then(KeyAction::Down { value: k })
+        .then(KeyAction::Up { value: k })
+        .then(KeyAction::Up { value: shift });
+    c.perform_actions(keys).await.expect("key press");
+}
+
+/// The HTTP status of the page shown (Navigation Timing).
+async fn status(c: &Client) -> u64 {
+    c.execute(
+        "return performance.getEntriesByType('navigation')[0].responseStatus;",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_u64()
+    .expect("a response status")
+}
+
+async fn goto(c: &Client, app: &TestApp, path: &str) {
+    c.goto(&app.url(path)).await.expect("navigate");
+}
+
+/// Fills the whole form the way a doctor would, with the given RPPS number.
+async fn fill_the_form(c: &Client, rpps: &str) {
+    check(c, Some("Civilité"), "Madame").await;
+    fill(c, "Prénom", "Claire").await;
+    fill(c, "Nom", "Martin").await;
+    fill(c, "Adresse électronique", "claire.martin@exemple.fr").await;
+    fill(c, "Téléphone", "06 12 34 56 78").await;
+    fill(c, "Numéro RPPS (facultatif)", rpps).await;
+    select(c, "Spécialité", "Médecine générale").await;
+    select(
+        c,
+        "Situation professionnelle actuelle",
+        "Médecin remplaçant(e)",
+    )
+    .await;
+    check(c, Some("Temps de travail souhaité"), "Temps partiel").await;
+    select(
+        c,
+        "Si temps partiel : nombre de jours par semaine",
+        "3 jours par semaine",
+    )
+    .await;
+    check(
+        c,
+        Some("Centres où vous aimeriez exercer"),
+        "Fleurance (Centre de santé)",
+    )
+    .await;
+    check(
+        c,
+        None,
+        "J'accepte que mes données soient traitées pour étudier ma candidature",
+    )
+    .await;
+}
+
+const CONFIRMATION: &str = "Merci, votre candidature est bien enregistrée";
+
+/// Submits the filled form and waits for the confirmation page.
+async fn submit_and_expect_confirmation(c: &Client) {
+    press_button(c, "Envoyer ma candidature").await;
+    let heading = wait_for(c, ".notice--success h1").await;
+    assert_eq!(heading.text().await.unwrap().trim(), CONFIRMATION);
+    assert_eq!(status(c).await, 200);
+    let url = c.current_url().await.unwrap();
+    assert!(
+        url.path().starts_with("/candidature/merci/"),
+        "the confirmation has its own address: {url}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_doctor_fills_the_form_by_its_labels_and_sees_the_confirmation() {
+    in_browser(|app, c| async move {
+        goto(&c, &app, "/candidature").await;
+        let title = c.title().await.unwrap();
+        assert!(title.starts_with("Déposer ma candidature"), "{title}");
+        fill_the_form(&c, "10132437004").await;
+        submit_and_expect_confirmation(&c).await;
+
+        let page = c
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Claire Martin"), "{page}");
+        assert!(page.contains("claire.martin@exemple.fr"), "{page}");
+
+        assert_eq!(app.count("SELECT count(*) FROM applications"), 1);
+        assert_eq!(
+            app.text("SELECT rpps FROM candidates").as_deref(),
+            Some("10132437004")
+        );
+        assert_eq!(
+            app.text("SELECT civility FROM candidates").as_deref(),
+            Some("madame")
+        );
+        assert_eq!(app.count("SELECT part_time_half_days FROM candidates"), 6);
+        assert_eq!(
+            app.text(
+                "SELECT c.commune FROM candidate_centres cc JOIN centres c ON c.id = cc.centre_id"
+            )
+            .as_deref(),
+            Some("Fleurance")
+        );
+
+        // The confirmation e-mail reaches the doctor (and the note the recruiters).
+        assert_eq!(app.dispatch_all_pending_emails().await, 2);
+        let mails = app.smtp.received_by("claire.martin@exemple.fr");
+        assert_eq!(mails.len(), 1, "one confirmation for the doctor");
+        let subject = mails[0].subject();
+        assert!(
+            subject.contains("Votre candidature est bien reçue"),
+            "{subject}"
+        );
+        assert!(mails[0].text().contains("Bonjour Claire Martin"));
+        assert_eq!(app.smtp.received_by(RECRUITERS).len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_rpps_shows_the_message_next_to_the_field() {
+    in_browser(|app, c| async move {
+        goto(&c, &app, "/candidature").await;
+        fill_the_form(&c, "10132437005").await;
+        press_button(&c, "Envoyer ma candidature").await;
+
+        let message = wait_for(&c, "#rpps-error").await;
+        assert_eq!(status(&c).await, 422);
+        let title = c.title().await.unwrap();
+        assert!(title.starts_with("Erreur dans le formulaire"), "{title}");
+        let text = message.text().await.unwrap();
+        assert!(text.contains("clé de contrôle"), "{text}");
+        assert!(message.is_displayed().await.unwrap());
+
+        // The message sits next to the field and the field points at it.
+        let rpps = labelled(&c, "Numéro RPPS (facultatif)").await;
+        assert_eq!(rpps.attr("id").await.unwrap().as_deref(), Some("rpps"));
+        assert_eq!(
+            rpps.attr("aria-invalid").await.unwrap().as_deref(),
+            Some("true")
+        );
+        let described_by = rpps.attr("aria-describedby").await.unwrap().unwrap();
+        assert!(
+            described_by.split_whitespace().any(|id| id == "rpps-error"),
+            "{described_by}"
+        );
+        assert_eq!(
+            rpps.prop("value").await.unwrap().as_deref(),
+            Some("10132437005"),
+            "the number typed is kept"
+        );
+        let same_field = c
+            .execute(
+                "return document.getElementById('rpps-error').closest('.field') \
+                 === document.getElementById('rpps').closest('.field');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            same_field,
+            json!(true),
+            "the message is in the field's block"
+        );
+
+        // What was typed elsewhere is still there.
+        let first_name = labelled(&c, "Prénom").await;
+        assert_eq!(
+            first_name.prop("value").await.unwrap().as_deref(),
+            Some("Claire")
+        );
+        assert!(by_id(&c, "civilite").await.is_selected().await.unwrap());
+
+        // The summary at the top links to the field.
+        let link = c
+            .find(Locator::Css("#erreurs a[href=\"#rpps\"]"))
+            .await
+            .expect("a summary link to #rpps");
+        let link_text = link.text().await.unwrap();
+        assert!(link_text.contains("clé de contrôle"), "{link_text}");
+
+        assert_eq!(app.count("SELECT count(*) FROM applications"), 0);
+        assert_eq!(app.count("SELECT count(*) FROM candidates"), 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn axe_finds_no_wcag_a_or_aa_violations_on_public_pages() {
+    in_browser(|app, c| async move {
+        let mut report = String::new();
+
+        for (path, expected) in [
+            ("/", 200),
+            ("/candidature", 200),
+            ("/donnees-personnelles", 200),
+            ("/accessibilite", 200),
+            ("/page-qui-n-existe-pas", 404),
+        ] {
+            goto(&c, &app, path).await;
+            assert_eq!(status(&c).await, expected, "{path}");
+            audit(&c, path, &mut report).await;
+        }
+
+        // The form as it comes back with errors (sent empty).
+        goto(&c, &app, "/candidature").await;
+        press_button(&c, "Envoyer ma candidature").await;
+        wait_for(&c, "#erreurs").await;
+        assert_eq!(status(&c).await, 422);
+        audit(&c, "/candidature (with errors)", &mut report).await;
+
+        // The confirmation page.
+        goto(&c, &app, "/candidature").await;
+        fill_the_form(&c, "10132437004").await;
+        submit_and_expect_confirmation(&c).await;
+        audit(&c, "/candidature/merci/…", &mut report).await;
+
+        assert!(
+            report.is_empty(),
+            "axe-core found WCAG 2.1 A/AA violations:\n{report}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_form_works_with_the_keyboard_alone() {
+    in_browser(|app, c| async move {
+        goto(&c, &app, "/candidature").await;
+
+        // The first Tab reaches the skip link, shown while it has the focus.
+        press(&c, Key::Tab).await;
+        let first = focused(&c).await;
+        assert_eq!(first["class"], json!("skip-link"), "{first}");
+        assert_eq!(first["text"], json!("Aller au contenu"));
+        assert_eq!(first["inViewport"], json!(true), "{first}");
+        assert_eq!(first["focusVisible"], json!(true), "{first}");
+
+        // Tabbing on goes through the header's links, then the form's fields in order (never
+        // to the robots' trap field), and the focus is always visible.
+        let mut stops = Vec::new();
+        for _ in 0..20 {
+            press(&c, Key::Tab).await;
+            let f = focused(&c).await;
+            assert_eq!(f["focusVisible"], json!(true), "focus visible on {f}");
+            assert_ne!(f["outline"], json!("none"), "an outline on {f}");
+            assert_eq!(f["inViewport"], json!(true), "scrolled into view: {f}");
+            let id = f["id"].as_str().unwrap_or_default().to_owned();
+            assert_ne!(id, "site_web", "the trap field is not reachable");
+            let done = id == "prenom";
+            stops.push(f);
+            if done {
+                break;
+            }
+        }
+        let ids: Vec<&str> = stops
+            .iter()
+            .map(|f| f["id"].as_str().unwrap_or(""))
+            .collect();
+        assert!(
+            ids.ends_with(&["poste", "civilite", "prenom"]),
+            "after the header: Poste visé, Civilité, Prénom; got {stops:#?}"
+        );
+        let header = &stops[..stops.len() - 3];
+        assert!(
+            header
+                .iter()
+                .all(|f| f["inHeader"] == json!(true) && f["tag"] == json!("a")),
+            "only the header's links come before the form: {stops:#?}"
+        );
+        assert!(
+            header.iter().any(|f| f["text"] == json!("Candidater")),
+            "{stops:#?}"
+        );
+
+        // Back to the Civilité group with Shift+Tab; the space bar chooses its first option.
+        press_with_shift(&c, Key::Tab).await;
+        assert_eq!(focused(&c).await["id"], json!("civilite"));
+        press(&c, Key::Space).await;
+        assert!(
+            by_id(&c, "civilite").await.is_selected().await.unwrap(),
+            "Madame chosen with the space bar"
+        );
+
+        // The skip link takes the focus past the header, to the content.
+        goto(&c, &app, "/candidature").await;
+        press(&c, Key::Tab).await;
+        press(&c, Key::Enter).await;
+        press(&c, Key::Tab).await;
+        let after_skip = focused(&c).await;
+        assert_eq!(after_skip["id"], json!("poste"), "{after_skip}");
+
+        // Enter in a text field sends the form; empty, it comes back with the error summary.
+        let first_name = labelled(&c, "Prénom").await;
+        first_name.send_keys("Claire").await.unwrap();
+        press(&c, Key::Enter).await;
+        let summary = wait_for(&c, "#erreurs").await;
+        assert_eq!(status(&c).await, 422);
+        let text = summary.text().await.unwrap();
+        assert!(text.contains("erreur"), "{text}");
+        assert!(
+            c.find(Locator::Css("#erreurs a[href=\"#nom\"]"))
+                .await
+                .is_ok(),
+            "the summary links to the empty Nom field"
+        );
+        assert_eq!(
+            labelled(&c, "Prénom")
+                .await
+                .prop("value")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("Claire")
+        );
+        assert_eq!(app.count("SELECT count(*) FROM applications"), 0);
+    })
+    .await;
+}
+
+/// What has the focus: id, class, text, and whether it is visibly focused.
+async fn focused(c: &Client) -> Value {
+    c.execute(
+        r#"
+        const e = document.activeElement;
+        if (!e || e === document.body) return { tag: 'body' };
+        const r = e.getBoundingClientRect();
+        return {
+            tag: e.tagName.toLowerCase(),
+            id: e.id,
+            class: e.getAttribute('class') || '',
+            text: (e.innerText || '').replace(/\s+/g, ' ').trim(),
+            focusVisible: e.matches(':focus-visible'),
+            outline: getComputedStyle(e).outlineStyle,
+            inHeader: !!e.closest('header'),
+            inViewport: r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth,
+        };
+        "#,
+        vec![],
+    )
+    .await
+    .expect("the focused element")
+}
+
+// ---------------------------------------------------------------------------------------------
+// axe-core
+
+fn axe_source() -> &'static str {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = std::env::var_os("AXE_CORE_JS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("target/axe/node_modules/axe-core/axe.min.js")
+            });
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "axe-core is needed by the accessibility test but {} cannot be read ({e}). \
+                 Install it with:\n    mkdir -p target/axe && npm install --no-audit --no-fund \
+                 --prefix target/axe axe-core@4\n(or give the path of axe.min.js in AXE_CORE_JS)",
+                path.display()
+            )
+        })
+    })
+}
+
+/// Runs axe-core on the page shown and appends its WCAG 2.1 A/AA violations to `report`.
+async fn audit(c: &Client, page: &str, report: &mut String) {
+    // WebDriver's scripts are not subject to the page's Content-Security-Policy.
+    c.execute(axe_source(), vec![])
+        .await
+        .expect("inject axe-core");
+    let loaded = c
+        .execute(
+            "return typeof window.axe === 'object' && typeof axe.run === 'function';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(loaded, json!(true), "axe-core is loaded on {page}");
+    const RUN: &str = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {
+            runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+            resultTypes: ['violations'],
+        }).then(r => done({
+            violations: r.violations.map(v => ({
+                id: v.id,
+                impact: v.impact,
+                help: v.help,
+                helpUrl: v.helpUrl,
+                nodes: v.nodes.map(n => ({
+                    target: n.target.map(String),
+                    html: n.html,
+                    summary: n.failureSummary || '',
+                })),
+            })),
+            passes: r.passes.length,
+        })).catch(e => done({ error: String(e && e.stack || e) }));
+    "#;
+    let result = c.execute_async(RUN, vec![]).await.expect("run axe-core");
+    if let Some(error) = result["error"].as_str() {
+        panic!("axe-core failed on {page}: {error}");
+    }
+    assert!(
+        result["passes"].as_u64().unwrap_or(0) > 0,
+        "axe-core checked something on {page}: {result}"
+    );
+    for v in result["violations"].as_array().expect("violations") {
+        let _ = writeln!(
+            report,
+            "\n{page}: [{}] {} — {} ({})",
+            v["impact"].as_str().unwrap_or("?"),
+            v["id"].as_str().unwrap_or("?"),
+            v["help"].as_str().unwrap_or(""),
+            v["helpUrl"].as_str().unwrap_or("")
+        );
+        let nodes = v["nodes"].as_array().cloned().unwrap_or_default();
+        const SHOWN: usize = 8;
+        for n in nodes.iter().take(SHOWN) {
+            let targets: Vec<&str> = n["target"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let _ = writeln!(
+                report,
+                "    at {}\n      {}\n      {}",
+                targets.join(" > "),
+                n["html"].as_str().unwrap_or(""),
+                n["summary"]
+                    .as_str()
+                    .unwrap_or("")
+                    .replace('\n', "\n      ")
+            );
+        }
+        if nodes.len() > SHOWN {
+            let _ = writeln!(report, "    … and {} more", nodes.len() - SHOWN);
+        }
+    }
+}
