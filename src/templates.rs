@@ -73,6 +73,16 @@ impl Templates {
         self.html.render(name, data)
     }
 
+    /// Renders a template given as text (an admin-editable one), without HTML escaping, in
+    /// strict mode: an unknown variable is an error.
+    pub fn render_text_string<T: Serialize>(
+        &self,
+        template: &str,
+        data: &T,
+    ) -> Result<String, handlebars::RenderError> {
+        self.text.render_template(template, data)
+    }
+
     /// Renders `templates/email/<name>/{subject,body.txt,body.html}.hbs`.
     pub fn render_email<T: Serialize>(
         &self,

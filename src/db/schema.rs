@@ -192,6 +192,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    stage_email_templates (stage) {
+        stage -> Text,
+        subject -> Text,
+        body -> Text,
+        updated_at -> Timestamptz,
+        updated_by -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
     stage_history (id) {
         id -> Int8,
         application_id -> Int8,
@@ -221,6 +231,7 @@ diesel::joinable!(position_centres -> centres (centre_id));
 diesel::joinable!(position_centres -> positions (position_id));
 diesel::joinable!(positions -> specialties (specialty_code));
 diesel::joinable!(staff_sessions -> staff_users (user_id));
+diesel::joinable!(stage_email_templates -> staff_users (updated_by));
 diesel::joinable!(stage_history -> applications (application_id));
 diesel::joinable!(stage_history -> staff_users (actor_id));
 
@@ -239,5 +250,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     specialties,
     staff_sessions,
     staff_users,
+    stage_email_templates,
     stage_history,
 );

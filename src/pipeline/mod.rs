@@ -1,6 +1,8 @@
 //! The recruiters' pipeline: which stage moves are allowed, recording a move (appended to the
 //! history, never rewritten), and the board's queries.
 
+pub mod emails;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -120,11 +122,23 @@ pub fn check_move(current: Stage, req: &MoveRequest) -> Result<(), MoveError> {
     Ok(())
 }
 
+/// The stage an application is in, if it exists.
+pub fn current_stage(conn: &mut PgConnection, application_id: i64) -> QueryResult<Option<Stage>> {
+    applications::table
+        .find(application_id)
+        .select(applications::stage)
+        .first(conn)
+        .optional()
+}
+
 /// Moves an application: locks it, checks the rules, updates its stage and appends the history.
+/// When `email` is given it is queued in the same transaction, so it goes out if and only if
+/// the move is recorded.
 pub fn move_application(
     conn: &mut PgConnection,
     actor_id: i64,
     req: &MoveRequest,
+    email: Option<crate::mail::outbox::NewOutboundEmail>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<(), MoveError>> {
     conn.transaction(|conn| {
@@ -170,6 +184,11 @@ pub fn move_application(
         diesel::update(candidates::table.find(candidate_id))
             .set(candidates::last_activity_at.eq(now))
             .execute(conn)?;
+        if let Some(mut email) = email {
+            email.candidate_id = Some(candidate_id);
+            email.application_id = Some(req.application_id);
+            crate::mail::outbox::enqueue(conn, &[email])?;
+        }
         audit(
             conn,
             Some(actor_id),

@@ -222,3 +222,116 @@ pub async fn journal(
         }),
     )
 }
+
+pub async fn stage_templates(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    templates_page(&state, &staff, None).await
+}
+
+async fn templates_page(
+    state: &AppState,
+    staff: &Staff,
+    error: Option<(String, String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let all = db(state, |conn| {
+        Ok(crate::pipeline::emails::all_templates(conn)?)
+    })
+    .await?;
+    let items: Vec<Value> = all
+        .iter()
+        .map(|t| {
+            let (subject, body, message) = match &error {
+                Some((stage, subject, body, message)) if *stage == t.stage => {
+                    (subject.clone(), body.clone(), Some(message.clone()))
+                }
+                _ => (t.subject.clone(), t.body.clone(), None),
+            };
+            json!({
+                "stage": t.stage,
+                "label": crate::db::enums::Stage::from_code(&t.stage).map(|s| s.label()).unwrap_or_default(),
+                "subject": subject,
+                "body": body,
+                "error": message,
+            })
+        })
+        .collect();
+    let variables: Vec<Value> = crate::pipeline::emails::VARIABLES
+        .iter()
+        .map(|(name, what)| json!({ "name": format!("{{{{{name}}}}}"), "what": what }))
+        .collect();
+    let mut response = page(
+        state,
+        staff,
+        "admin/templates",
+        if error.is_some() {
+            "Erreur – Modèles de courriels"
+        } else {
+            "Modèles de courriels"
+        },
+        json!({ "templates": items, "variables": variables }),
+    )?;
+    if error.is_some() {
+        *response.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TemplateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    objet: String,
+    #[serde(default)]
+    texte: String,
+}
+
+pub async fn save_stage_template(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<TemplateForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    staff.check_csrf(&form.csrf)?;
+    let stage = crate::db::enums::Stage::from_code(&path.into_inner()).ok_or(AppError::NotFound)?;
+    let subject = form.objet.trim().to_owned();
+    let body = form.texte.replace("\r\n", "\n");
+    if let Err(reason) = crate::pipeline::emails::check_template(&subject, &body) {
+        let message = format!("Modèle non enregistré : {reason}.");
+        return templates_page(
+            &state,
+            &staff,
+            Some((stage.code().to_owned(), subject, body, message)),
+        )
+        .await;
+    }
+    let actor = staff.0.user_id;
+    let updated = db(&state, move |conn| {
+        let n = crate::pipeline::emails::save_template(conn, stage, &subject, &body, actor)?;
+        if n > 0 {
+            staff::auth::audit(
+                conn,
+                Some(actor),
+                "modele_courriel",
+                "stage_email_template",
+                None,
+                stage.code(),
+            )?;
+        }
+        Ok(n)
+    })
+    .await?;
+    if updated == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/admin/modeles#modele-{}", stage.code()),
+        ))
+        .finish())
+}

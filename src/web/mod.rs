@@ -106,6 +106,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             web::post().to(admin::change_user),
         )
         .route("/admin/journal", web::get().to(admin::journal))
+        .route("/admin/modeles", web::get().to(admin::stage_templates))
+        .route(
+            "/admin/modeles/{stage}",
+            web::post().to(admin::save_stage_template),
+        )
         .route("/recrutement", web::get().to(pipeline::board))
         .route(
             "/recrutement/export.csv",

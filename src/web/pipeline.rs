@@ -199,6 +199,16 @@ pub struct MoveForm {
     relance: String,
     #[serde(default)]
     note: String,
+    /// "oui" when the recruiter wants to write to the candidate (a preview comes first).
+    #[serde(default)]
+    envoyer_courriel: String,
+    /// "oui" to send the previewed e-mail, "sans" to move without it.
+    #[serde(default)]
+    confirmer: String,
+    #[serde(default)]
+    objet: String,
+    #[serde(default)]
+    texte: String,
 }
 
 pub async fn move_stage(
@@ -236,6 +246,41 @@ pub async fn move_stage(
         follow_up_on: parse_date(&form.relance),
     };
     let actor = staff.0.user_id;
+    let wants_email = form.envoyer_courriel == "oui" && form.confirmer != "sans";
+    if wants_email && form.confirmer != "oui" {
+        return preview_email(&state, &staff, &form, request).await;
+    }
+    let email = if wants_email {
+        let subject = form.objet.split_whitespace().collect::<Vec<_>>().join(" ");
+        let body = form.texte.replace("\r\n", "\n");
+        if subject.is_empty()
+            || body.trim().is_empty()
+            || subject.chars().count() > 300
+            || body.chars().count() > 20_000
+        {
+            return Err(AppError::Unprocessable(
+                "Le courriel doit avoir un objet (300 caractères au plus) et un texte : revenez en arrière pour le compléter.".to_owned(),
+            ));
+        }
+        let settings = state.settings.clone();
+        let recipient = db(&state, move |conn| {
+            Ok(
+                pipeline::emails::context(conn, &settings, application_id, to)?
+                    .map(|(email, _)| email),
+            )
+        })
+        .await?
+        .ok_or(AppError::NotFound)?;
+        Some(pipeline::emails::confirmed_email(
+            &state.settings,
+            &recipient,
+            &subject,
+            &body,
+        )?)
+    } else {
+        None
+    };
+    let with_email = email.is_some();
     let outcome = db(&state, move |conn| {
         let candidate_id: Option<i64> = {
             use crate::db::schema::applications;
@@ -246,10 +291,13 @@ pub async fn move_stage(
                 .first(conn)
                 .optional()?
         };
-        let result = pipeline::move_application(conn, actor, &request, Utc::now())?;
+        let result = pipeline::move_application(conn, actor, &request, email, Utc::now())?;
         Ok((candidate_id, result))
     })
     .await?;
+    if with_email && matches!(outcome, (Some(_), Ok(()))) {
+        state.mail_wake.notify_one();
+    }
     match outcome {
         (Some(candidate_id), Ok(())) => {
             tracing::info!(application_id, to = to.code(), "stage moved");
@@ -462,4 +510,61 @@ pub async fn add_note(
             format!("/recrutement/candidats/{candidate_id}#notes"),
         ))
         .finish())
+}
+
+/// Checks the move, then shows the stage's e-mail rendered for the candidate, to edit and
+/// confirm. Nothing is written yet.
+async fn preview_email(
+    state: &AppState,
+    staff: &Staff,
+    form: &MoveForm,
+    request: MoveRequest,
+) -> Result<HttpResponse, AppError> {
+    let settings = state.settings.clone();
+    let to = request.to;
+    let application_id = request.application_id;
+    let prepared = db(state, move |conn| {
+        let Some(current) = pipeline::current_stage(conn, application_id)? else {
+            return Ok(Err(pipeline::MoveError::NotFound));
+        };
+        if let Err(e) = pipeline::check_move(current, &request) {
+            return Ok(Err(e));
+        }
+        let template = pipeline::emails::template_for(conn, to)?;
+        let context = pipeline::emails::context(conn, &settings, application_id, to)?;
+        Ok(Ok((template, context)))
+    })
+    .await?;
+    let (template, context) = match prepared {
+        Ok(found) => found,
+        Err(pipeline::MoveError::NotFound) => return Err(AppError::NotFound),
+        Err(e @ pipeline::MoveError::Stale(_)) => return Err(AppError::Conflict(e.to_string())),
+        Err(e) => return Err(AppError::Unprocessable(e.to_string())),
+    };
+    let (recipient, data) = context.ok_or(AppError::NotFound)?;
+    let (subject, body, problem) = match template {
+        Some(t) => match pipeline::emails::render(&t.subject, &t.body, &data) {
+            Ok((s, b)) => (s, b, None),
+            Err(e) => (String::new(), String::new(), Some(format!("Le modèle de cette étape est invalide ({e}) : écrivez le courriel vous-même ou demandez à un administrateur de le corriger."))),
+        },
+        None => (String::new(), String::new(), None),
+    };
+    render(
+        state,
+        staff,
+        "pipeline/email_preview",
+        "Courriel au candidat",
+        json!({
+            "application_id": application_id,
+            "recipient": recipient,
+            "to_label": to.label(),
+            "subject": subject,
+            "body": body,
+            "problem": problem,
+            "move": {
+                "depuis": form.depuis, "vers": form.vers, "motif_refus": form.motif_refus,
+                "motif_desistement": form.motif_desistement, "relance": form.relance, "note": form.note,
+            },
+        }),
+    )
 }

@@ -441,3 +441,182 @@ async fn the_csv_export_has_a_bom_keeps_the_filter_and_neutralizes_formulas() {
     let comms = app.staff(StaffRole::Communication).await;
     assert_eq!(comms.get("/recrutement/export.csv").await.status(), 403);
 }
+
+#[tokio::test]
+async fn a_move_can_send_the_stage_email_after_a_preview_the_recruiter_may_edit() {
+    let app = TestApp::spawn().await;
+    let (_, application) = applied(&app, &Fields::valid().set("prenom", "Zoé<script>")).await;
+    app.dispatch_all_pending_emails().await;
+    let before = app.smtp.received().len();
+    let staff = app.staff(StaffRole::Recruiter).await;
+    let csrf = staff.csrf().await;
+    let path = format!("/recrutement/candidatures/{application}/etape");
+
+    // Asking to write first shows the preview: nothing changes yet.
+    let r = staff
+        .post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("depuis", "nouvelle"),
+                ("vers", "entretien"),
+                ("envoyer_courriel", "oui"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Bonjour Zoé&lt;script&gt; Martin"),
+        "prefilled and escaped"
+    );
+    assert!(!html.contains("<script>"));
+    assert_eq!(hidden_value(&html, "vers"), "entretien");
+    assert_eq!(
+        app.text("SELECT stage FROM applications").unwrap(),
+        "nouvelle"
+    );
+
+    // The recruiter edits and confirms: the move and the edited e-mail are recorded together.
+    let edited = "Bonjour Zoé,\n\nPouvez-vous venir mardi à 14 h à Fleurance ? {{nom}} reste tel quel.\n\nÀ bientôt";
+    let r = staff
+        .post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("depuis", "nouvelle"),
+                ("vers", "entretien"),
+                ("envoyer_courriel", "oui"),
+                ("confirmer", "oui"),
+                ("objet", "Entretien mardi"),
+                ("texte", edited),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.text("SELECT stage FROM applications").unwrap(),
+        "entretien"
+    );
+    app.dispatch_all_pending_emails().await;
+    let got = app.smtp.received_by("claire.martin@exemple.fr");
+    assert_eq!(got.len(), 2, "confirmation, then the stage e-mail");
+    assert_eq!(app.smtp.received().len(), before + 1);
+    let mail = got
+        .iter()
+        .find(|m| m.subject() == "Entretien mardi")
+        .expect("the stage e-mail");
+    assert!(
+        mail.text()
+            .contains("mardi à 14 h à Fleurance ? {{nom}} reste tel quel."),
+        "{}",
+        mail.text()
+    );
+    assert!(mail.html().contains("mardi à 14 h"));
+    // It is listed on the candidate page.
+    let candidate = app.text("SELECT id FROM candidates").unwrap();
+    let (_, html) = staff
+        .get_html(&format!("/recrutement/candidats/{candidate}"))
+        .await;
+    assert!(html.contains("Entretien mardi"));
+
+    // "Without e-mail" moves and sends nothing.
+    let r = staff
+        .post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("depuis", "entretien"),
+                ("vers", "visite"),
+                ("envoyer_courriel", "oui"),
+                ("confirmer", "sans"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.dispatch_all_pending_emails().await, 0);
+
+    // A refused move shows no preview and sends nothing.
+    let r = staff
+        .post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("depuis", "visite"),
+                ("vers", "nouvelle"),
+                ("envoyer_courriel", "oui"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+}
+
+#[tokio::test]
+async fn admins_edit_stage_templates_and_unknown_variables_are_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff(StaffRole::Admin).await;
+    let csrf = admin.csrf().await;
+    let (status, html) = admin.get_html("/admin/modeles").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("{{prenom}}"), "the variables are listed");
+    let r = admin
+        .post_form(
+            "/admin/modeles/entretien",
+            &[
+                ("csrf", &csrf),
+                ("objet", "Entretien"),
+                ("texte", "Bonjour {{docteur}}"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("variable"));
+    let r = admin
+        .post_form(
+            "/admin/modeles/entretien",
+            &[
+                ("csrf", &csrf),
+                ("objet", "Rendez-vous"),
+                ("texte", "Cher {{prenom}}, à bientôt."),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.text("SELECT subject FROM stage_email_templates WHERE stage = 'entretien'")
+            .unwrap(),
+        "Rendez-vous"
+    );
+    assert_eq!(
+        admin
+            .post_form(
+                "/admin/modeles/nouvelle",
+                &[("csrf", &csrf), ("objet", "x"), ("texte", "y")]
+            )
+            .await
+            .status(),
+        404
+    );
+
+    let recruiter = app.staff(StaffRole::Recruiter).await;
+    assert_eq!(recruiter.get("/admin/modeles").await.status(), 403);
+
+    // The recruiter's preview uses the new template.
+    applied(&app, &Fields::valid()).await;
+    let application = app.text("SELECT id FROM applications").unwrap();
+    let csrf = recruiter.csrf().await;
+    let r = recruiter
+        .post_form(
+            &format!("/recrutement/candidatures/{application}/etape"),
+            &[
+                ("csrf", &csrf),
+                ("depuis", "nouvelle"),
+                ("vers", "entretien"),
+                ("envoyer_courriel", "oui"),
+            ],
+        )
+        .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Cher Claire, à bientôt."));
+    assert_eq!(hidden_value(&html, "objet"), "Rendez-vous");
+}
