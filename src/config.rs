@@ -20,6 +20,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub staff: StaffSettings,
     pub pipeline: PipelineSettings,
+    pub scheduler: SchedulerSettings,
     pub organisation: OrganisationSettings,
     pub privacy: PrivacySettings,
     pub log: LogSettings,
@@ -99,6 +100,25 @@ pub struct StorageSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SecuritySettings {
     pub secret_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SchedulerSettings {
+    pub daily_digest_cron: String,
+}
+
+/// A cron expression as tokio-cron-scheduler wants it (seconds first): the usual 5-field form
+/// gets "0" seconds. None when empty (the job is disabled).
+pub fn normalize_cron(expr: &str) -> Result<Option<String>, String> {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    match fields.len() {
+        0 => Ok(None),
+        5 => Ok(Some(format!("0 {}", fields.join(" ")))),
+        6 | 7 => Ok(Some(fields.join(" "))),
+        n => Err(format!(
+            "« {expr} » a {n} champs ; attendu 5 (minute heure jour mois jour-de-semaine) ou 6 (secondes d'abord)"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -267,6 +287,9 @@ impl Settings {
                 "staff",
                 "les délais et limites doivent être au moins 1".into(),
             );
+        }
+        if let Err(why) = normalize_cron(&self.scheduler.daily_digest_cron) {
+            return bad("scheduler.daily_digest_cron", why);
         }
         for (stage, days) in &self.pipeline.expected_days {
             if crate::db::enums::Stage::from_code(stage).is_none() || *days < 1 {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod mail;
 pub mod pipeline;
 pub mod positions;
+pub mod scheduler;
 pub mod specialties;
 pub mod staff;
 pub mod startup;

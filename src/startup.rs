@@ -90,8 +90,24 @@ impl Application {
             let poll = Duration::from_secs(self.settings.mail.worker.poll_interval_seconds.max(1));
             tokio::spawn(self.dispatcher.clone().run(self.mail_wake.clone(), poll))
         });
+        let scheduler = match crate::scheduler::start(
+            self.settings.clone(),
+            self.pool.clone(),
+            self.mail_wake.clone(),
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                self.server.handle().stop(false).await;
+                return Err(std::io::Error::other(format!("{e:#}")));
+            }
+        };
         tracing::info!(port = self.port, "Vocation listening");
         let result = self.server.await;
+        if let Some(mut scheduler) = scheduler {
+            let _ = scheduler.shutdown().await;
+        }
         if let Some(worker) = worker {
             worker.abort();
         }

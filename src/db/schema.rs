@@ -160,6 +160,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    scheduled_runs (job, run_key) {
+        job -> Text,
+        run_key -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     specialties (code) {
         code -> Text,
         label -> Text,
@@ -247,6 +255,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbound_emails,
     position_centres,
     positions,
+    scheduled_runs,
     specialties,
     staff_sessions,
     staff_users,

@@ -2,6 +2,7 @@
 //! history, never rewritten), and the board's queries.
 
 pub mod emails;
+pub mod followups;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;

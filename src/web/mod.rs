@@ -112,6 +112,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             web::post().to(admin::save_stage_template),
         )
         .route("/recrutement", web::get().to(pipeline::board))
+        .route("/recrutement/relances", web::get().to(pipeline::follow_ups))
         .route(
             "/recrutement/export.csv",
             web::get().to(pipeline::export_csv),

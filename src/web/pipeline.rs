@@ -568,3 +568,24 @@ async fn preview_email(
         }),
     )
 }
+
+pub async fn follow_ups(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive();
+    let due = db(&state, move |conn| {
+        Ok(pipeline::followups::due(conn, today)?)
+    })
+    .await?;
+    render(
+        &state,
+        &staff,
+        "pipeline/follow_ups",
+        "Relances du vivier",
+        json!({ "follow_ups": due }),
+    )
+}

@@ -330,6 +330,8 @@ pub struct TestAppBuilder {
     form_burst: u32,
     worker: bool,
     recruiters: Vec<String>,
+    digest_cron: String,
+    database: Option<String>,
 }
 
 impl TestApp {
@@ -338,6 +340,8 @@ impl TestApp {
             form_burst: 1000,
             worker: false,
             recruiters: vec![RECRUITERS.to_owned()],
+            digest_cron: String::new(),
+            database: None,
         }
     }
 
@@ -447,6 +451,18 @@ impl TestAppBuilder {
         self
     }
 
+    /// Runs the daily digest on this schedule (off by default in tests).
+    pub fn digest_cron(mut self, cron: &str) -> Self {
+        self.digest_cron = cron.to_owned();
+        self
+    }
+
+    /// Shares another test app's database (a second instance of the service).
+    pub fn database_of(mut self, other: &TestApp) -> Self {
+        self.database = Some(other.db.url.clone());
+        self
+    }
+
     pub fn recruiters(mut self, list: &[&str]) -> Self {
         self.recruiters = list.iter().map(|s| s.to_string()).collect();
         self
@@ -473,6 +489,10 @@ impl TestAppBuilder {
         s.mail.outbox_dir = scratch.0.join("outbox");
         s.storage.documents_dir = scratch.0.join("documents");
         s.recruiters.notify = self.recruiters.clone();
+        s.scheduler.daily_digest_cron = self.digest_cron.clone();
+        if let Some(url) = &self.database {
+            s.database.url = SecretString::from(url.clone());
+        }
         s.check().expect("test settings are valid");
         s
     }

@@ -6,6 +6,7 @@ mod application_form;
 #[cfg(feature = "browser")]
 mod browser;
 mod cli;
+mod followups;
 mod health;
 mod helpers;
 mod mail;
