@@ -118,6 +118,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    meetings (id) {
+        id -> Int8,
+        application_id -> Int8,
+        kind -> Text,
+        starts_at -> Timestamptz,
+        duration_minutes -> Int4,
+        centre_id -> Nullable<Int8>,
+        location -> Text,
+        participants -> Text,
+        note -> Text,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     outbound_emails (id) {
         id -> Int8,
         kind -> Text,
@@ -135,6 +151,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        ics -> Nullable<Text>,
     }
 }
 
@@ -233,6 +250,9 @@ diesel::joinable!(candidate_notes -> staff_users (author_id));
 diesel::joinable!(candidates -> specialties (specialty_code));
 diesel::joinable!(documents -> applications (application_id));
 diesel::joinable!(documents -> candidates (candidate_id));
+diesel::joinable!(meetings -> applications (application_id));
+diesel::joinable!(meetings -> centres (centre_id));
+diesel::joinable!(meetings -> staff_users (created_by));
 diesel::joinable!(outbound_emails -> applications (application_id));
 diesel::joinable!(outbound_emails -> candidates (candidate_id));
 diesel::joinable!(position_centres -> centres (centre_id));
@@ -252,6 +272,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     centres,
     documents,
     login_attempts,
+    meetings,
     outbound_emails,
     position_centres,
     positions,

@@ -6,7 +6,8 @@ pub mod outbox;
 use std::time::Duration;
 
 use anyhow::Context;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -99,13 +100,15 @@ impl Mailer {
     }
 }
 
-/// Builds a text + HTML message with a stable Message-ID.
+/// Builds a text + HTML message with a stable Message-ID, and a calendar invitation attached
+/// when `ics` is given.
 pub fn build_message(
     from: &Mailbox,
     reply_to: Option<&Mailbox>,
     to: &str,
     message_id: &str,
     email: &RenderedEmail,
+    ics: Option<&str>,
 ) -> anyhow::Result<Message> {
     let to: Mailbox = to.parse().context("recipient address")?;
     let mut builder = Message::builder()
@@ -116,12 +119,18 @@ pub fn build_message(
     if let Some(reply_to) = reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
-    builder
-        .multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            email.html.clone(),
-        ))
-        .context("building message")
+    let body = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
+    let body = match ics {
+        None => body,
+        Some(ics) => MultiPart::mixed().multipart(body).singlepart(
+            Attachment::new("invitation.ics".to_owned()).body(
+                ics.to_owned(),
+                ContentType::parse("text/calendar; charset=utf-8; method=REQUEST")
+                    .context("calendar content type")?,
+            ),
+        ),
+    };
+    builder.multipart(body).context("building message")
 }
 
 /// A new Message-ID in the service's domain.

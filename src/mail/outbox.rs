@@ -31,6 +31,8 @@ pub struct NewOutboundEmail {
     pub body_text: String,
     pub body_html: String,
     pub message_id: String,
+    /// A calendar invitation sent as a text/calendar attachment.
+    pub ics: Option<String>,
 }
 
 impl NewOutboundEmail {
@@ -44,6 +46,7 @@ impl NewOutboundEmail {
             body_text: email.text,
             body_html: email.html,
             message_id,
+            ics: None,
         }
     }
 }
@@ -59,6 +62,7 @@ pub struct OutboundEmail {
     pub body_html: String,
     pub message_id: String,
     pub attempts: i32,
+    pub ics: Option<String>,
 }
 
 pub fn enqueue(conn: &mut PgConnection, emails: &[NewOutboundEmail]) -> QueryResult<usize> {
@@ -202,6 +206,7 @@ impl Dispatcher {
                 &email.recipient,
                 &email.message_id,
                 &rendered,
+                email.ics.as_deref(),
             ) {
                 Err(e) => Outcome::Failed(format!("message invalide : {e:#}")),
                 Ok(message) => match self.mailer.send(message).await {

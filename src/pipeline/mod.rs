@@ -3,6 +3,7 @@
 
 pub mod emails;
 pub mod followups;
+pub mod meetings;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;

@@ -113,6 +113,15 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         )
         .route("/recrutement", web::get().to(pipeline::board))
         .route("/recrutement/relances", web::get().to(pipeline::follow_ups))
+        .route("/recrutement/agenda", web::get().to(pipeline::agenda))
+        .route(
+            "/recrutement/rendez-vous/{id}.ics",
+            web::get().to(pipeline::meeting_ics),
+        )
+        .route(
+            "/recrutement/candidatures/{id}/rendez-vous",
+            web::post().to(pipeline::add_meeting),
+        )
         .route(
             "/recrutement/export.csv",
             web::get().to(pipeline::export_csv),

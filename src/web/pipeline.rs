@@ -169,6 +169,14 @@ pub async fn candidate(
     let view = db(&state, move |conn| Ok(candidates::load(conn, id)?))
         .await?
         .ok_or(AppError::NotFound)?;
+    let candidate_id = view.id;
+    let (meetings, centres) = db(&state, move |conn| {
+        Ok((
+            crate::pipeline::meetings::for_candidate(conn, candidate_id)?,
+            crate::centres::list_choosable(conn)?,
+        ))
+    })
+    .await?;
     let title = format!("{} {}", view.first_name, view.last_name);
     render(
         &state,
@@ -177,6 +185,8 @@ pub async fn candidate(
         &title,
         json!({
             "candidate": view,
+            "meetings": meetings,
+            "centres": centres.iter().map(|c| json!({"id": c.id, "commune": c.commune})).collect::<Vec<_>>(),
             "refusal_reasons": REFUSAL_REASONS.iter().map(|(c, l)| json!({"value": c, "label": l})).collect::<Vec<_>>(),
             "withdrawal_reasons": WITHDRAWAL_REASONS.iter().map(|(c, l)| json!({"value": c, "label": l})).collect::<Vec<_>>(),
         }),
@@ -587,5 +597,215 @@ pub async fn follow_ups(
         "pipeline/follow_ups",
         "Relances du vivier",
         json!({ "follow_ups": due }),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MeetingForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    heure: String,
+    #[serde(default)]
+    duree: String,
+    #[serde(default)]
+    centre: String,
+    #[serde(default)]
+    lieu: String,
+    #[serde(default)]
+    participants: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    inviter: String,
+}
+
+pub async fn add_meeting(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    form: web::Form<MeetingForm>,
+) -> Result<HttpResponse, AppError> {
+    use crate::pipeline::meetings::{self, MeetingKind, NewMeeting};
+    staff.require(RECRUITING)?;
+    staff.check_csrf(&form.csrf)?;
+    let application_id = path.into_inner();
+    let bad = |m: &str| {
+        AppError::Unprocessable(format!(
+            "{m} Revenez en arrière pour corriger : rien n'a été enregistré."
+        ))
+    };
+    let kind =
+        MeetingKind::from_code(&form.kind).ok_or_else(|| bad("Choisissez entretien ou visite."))?;
+    let starts_at = meetings::parse_start(&form.date, &form.heure).map_err(|m| bad(&m))?;
+    let duration_minutes: i32 = form
+        .duree
+        .trim()
+        .parse()
+        .ok()
+        .filter(|d| (5..=720).contains(d))
+        .ok_or_else(|| bad("La durée se compte en minutes, de 5 à 720."))?;
+    let centre_id = match form.centre.trim() {
+        "" => None,
+        c => Some(
+            c.parse::<i64>()
+                .map_err(|_| bad("Choisissez le centre dans la liste."))?,
+        ),
+    };
+    let clip = |s: &str, n: usize| s.trim().chars().take(n).collect::<String>();
+    let meeting = NewMeeting {
+        application_id,
+        kind,
+        starts_at,
+        duration_minutes,
+        centre_id,
+        location: clip(&form.lieu, 300),
+        participants: clip(&form.participants, 500),
+        note: clip(&form.note, 2000),
+    };
+    let invite = form.inviter == "oui";
+    let actor = staff.0.user_id;
+    let settings = state.settings.clone();
+    let created = db(&state, move |conn| {
+        use diesel::Connection;
+        Ok(
+            conn.transaction(|conn| -> anyhow::Result<Result<i64, &'static str>> {
+                if let Some(c) = centre_id {
+                    let known = crate::centres::list_choosable(conn)?
+                        .iter()
+                        .any(|x| x.id == c);
+                    if !known {
+                        return Ok(Err(
+                            "Ce centre n'existe pas ou est fermé : choisissez-en un dans la liste.",
+                        ));
+                    }
+                }
+                let Some(id) = meetings::create(conn, actor, &meeting)? else {
+                    return Ok(Err(""));
+                };
+                if invite {
+                    let view = meetings::find(conn, id)?
+                        .ok_or_else(|| anyhow::anyhow!("meeting vanished"))?;
+                    let email = invitation_email(&settings, &view)?;
+                    let mut email = email;
+                    email.application_id = Some(application_id);
+                    email.candidate_id = Some(view.candidate_id);
+                    crate::mail::outbox::enqueue(conn, &[email])?;
+                }
+                Ok(Ok(view_candidate(conn, application_id)?))
+            })?,
+        )
+    })
+    .await?;
+    let candidate_id = match created {
+        Ok(id) => id,
+        Err("") => return Err(AppError::NotFound),
+        Err(message) => return Err(bad(message)),
+    };
+    if invite {
+        state.mail_wake.notify_one();
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/recrutement/candidats/{candidate_id}#rendez-vous"),
+        ))
+        .finish())
+}
+
+fn view_candidate(
+    conn: &mut diesel::PgConnection,
+    application_id: i64,
+) -> diesel::QueryResult<i64> {
+    use crate::db::schema::applications;
+    use diesel::prelude::*;
+    applications::table
+        .find(application_id)
+        .select(applications::candidate_id)
+        .first(conn)
+}
+
+fn invitation_email(
+    settings: &crate::config::Settings,
+    m: &crate::pipeline::meetings::MeetingView,
+) -> anyhow::Result<crate::mail::outbox::NewOutboundEmail> {
+    let paris = |t: chrono::DateTime<Utc>| t.with_timezone(&chrono_tz::Europe::Paris);
+    let data = json!({
+        "org": settings.organisation,
+        "kind": m.kind,
+        "day": paris(m.starts_at).format("%d/%m/%Y").to_string(),
+        "time": paris(m.starts_at).format("%H:%M").to_string(),
+        "duration": m.duration_minutes,
+        "place": m.place,
+        "participants": m.participants,
+        "candidate": m.candidate,
+    });
+    let rendered = templates::global()
+        .render_email("meeting_invitation", &data)
+        .map_err(|e| anyhow::anyhow!("rendering the invitation: {e}"))?;
+    let mut email = crate::mail::outbox::NewOutboundEmail::new(
+        "meeting_invitation",
+        &m.candidate_email,
+        rendered,
+        crate::mail::new_message_id(&settings.mail_domain()),
+    );
+    email.ics = Some(crate::pipeline::meetings::ics(
+        m,
+        &settings.mail_domain(),
+        &settings.organisation.service,
+        &settings.organisation.contact_email,
+        true,
+    ));
+    Ok(email)
+}
+
+pub async fn meeting_ics(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    let id = path.into_inner();
+    let m = db(&state, move |conn| {
+        Ok(crate::pipeline::meetings::find(conn, id)?)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let body = crate::pipeline::meetings::ics(
+        &m,
+        &state.settings.mail_domain(),
+        &state.settings.organisation.service,
+        &state.settings.organisation.contact_email,
+        false,
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"rendez-vous-{id}.ics\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+pub async fn agenda(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive();
+    let list = db(&state, move |conn| {
+        Ok(crate::pipeline::meetings::upcoming(conn, today, 200)?)
+    })
+    .await?;
+    render(
+        &state,
+        &staff,
+        "pipeline/agenda",
+        "Agenda des rendez-vous",
+        json!({ "meetings": list }),
     )
 }

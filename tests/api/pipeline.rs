@@ -620,3 +620,121 @@ async fn admins_edit_stage_templates_and_unknown_variables_are_refused() {
     assert!(html.contains("Cher Claire, à bientôt."));
     assert_eq!(hidden_value(&html, "objet"), "Rendez-vous");
 }
+
+#[tokio::test]
+async fn an_interview_is_planned_listed_in_the_agenda_exported_as_ics_and_sent_as_an_invitation() {
+    let app = TestApp::spawn().await;
+    let (candidate, application) = applied(&app, &Fields::valid()).await;
+    app.dispatch_all_pending_emails().await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+    let csrf = staff.csrf().await;
+    let fleurance = app
+        .text("SELECT id FROM centres WHERE commune = 'Fleurance'")
+        .unwrap();
+    let path = format!("/recrutement/candidatures/{application}/rendez-vous");
+    let next_year = (chrono::Utc::now().date_naive() + chrono::Duration::days(365))
+        .format("%Y")
+        .to_string();
+    let day = format!("{next_year}-01-15");
+
+    // Bad input is refused with a message and nothing is written.
+    let r = staff
+        .post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("type", "entretien"),
+                ("date", &day),
+                ("heure", "midi"),
+                ("duree", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("HH:MM"));
+    let r = staff
+        .post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("type", "entretien"),
+                ("date", &day),
+                ("heure", "14:30"),
+                ("duree", "60"),
+                ("centre", "999"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(app.count("SELECT count(*) FROM meetings"), 0);
+
+    let r = staff
+        .post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("type", "entretien"),
+                ("date", &day),
+                ("heure", "14:30"),
+                ("duree", "45"),
+                ("centre", &fleurance),
+                ("lieu", "Salle 2"),
+                ("participants", "Dr Dupuy, Mme Soulé"),
+                ("inviter", "oui"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.text("SELECT to_char(starts_at AT TIME ZONE 'Europe/Paris', 'HH24:MI') FROM meetings")
+            .unwrap(),
+        "14:30",
+        "entered in Paris time"
+    );
+
+    let (_, html) = staff
+        .get_html(&format!("/recrutement/candidats/{candidate}"))
+        .await;
+    assert!(html.contains("15/01/") && html.contains("14:30") && html.contains("Salle 2"));
+    let (status, html) = staff.get_html("/recrutement/agenda").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Claire Martin") && html.contains("Dr Dupuy"));
+
+    let id = app.text("SELECT id FROM meetings").unwrap();
+    let r = staff
+        .get(&format!("/recrutement/rendez-vous/{id}.ics"))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/calendar"));
+    let ics = r.text().await.unwrap();
+    assert!(ics.contains("BEGIN:VEVENT"), "{ics}");
+    assert!(
+        ics.contains(&format!("DTSTART:{next_year}0115T133000Z")),
+        "{ics}"
+    );
+    assert!(ics.contains("DTEND:") && ics.contains("UID:rendez-vous-"));
+    assert!(ics.contains("Fleurance"));
+
+    app.dispatch_all_pending_emails().await;
+    let mail = app
+        .smtp
+        .received_by("claire.martin@exemple.fr")
+        .into_iter()
+        .find(|m| m.subject().starts_with("Entretien le 15/01/"))
+        .expect("the invitation");
+    assert!(mail.text().contains("14:30") && mail.text().contains("45 minutes"));
+    let parsed = mail.parsed();
+    let attachment = parsed.attachments().next().expect("the .ics attachment");
+    let content = String::from_utf8_lossy(attachment.contents()).to_string();
+    assert!(
+        content.contains("METHOD:REQUEST") && content.contains("BEGIN:VEVENT"),
+        "{content}"
+    );
+
+    // Communication staff cannot see the agenda.
+    let comms = app.staff(StaffRole::Communication).await;
+    assert_eq!(comms.get("/recrutement/agenda").await.status(), 403);
+}

@@ -1,0 +1,2 @@
+ALTER TABLE outbound_emails DROP COLUMN ics;
+DROP TABLE meetings;
