@@ -368,3 +368,142 @@ pub fn add_note(
         Ok(true)
     })
 }
+
+/// Another candidate who may be the same person: same e-mail, phone, or first and last name.
+#[derive(Debug, Clone, Queryable, Serialize)]
+pub struct PossibleDuplicate {
+    pub id: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub rpps: Option<String>,
+}
+
+pub fn possible_duplicates(
+    conn: &mut PgConnection,
+    id: i64,
+) -> QueryResult<Vec<PossibleDuplicate>> {
+    let me: Option<(String, String, String, String, Option<String>)> = candidates::table
+        .find(id)
+        .select((
+            candidates::email_normalized,
+            candidates::phone_normalized,
+            candidates::first_name,
+            candidates::last_name,
+            candidates::rpps,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((email, phone, first, last, rpps)) = me else {
+        return Ok(Vec::new());
+    };
+    let same_name = diesel::dsl::sql::<diesel::sql_types::Bool>("lower(first_name) = lower(")
+        .bind::<diesel::sql_types::Text, _>(first)
+        .sql(") AND lower(last_name) = lower(")
+        .bind::<diesel::sql_types::Text, _>(last)
+        .sql(")");
+    let mut q = candidates::table
+        .filter(candidates::id.ne(id))
+        .filter(
+            candidates::email_normalized
+                .eq(email)
+                .or(candidates::phone_normalized.eq(phone))
+                .or(same_name),
+        )
+        .into_boxed();
+    // Two different RPPS numbers are two different doctors.
+    if let Some(r) = rpps {
+        q = q.filter(candidates::rpps.is_null().or(candidates::rpps.eq(r)));
+    }
+    q.order(candidates::id.asc())
+        .limit(20)
+        .select((
+            candidates::id,
+            candidates::first_name,
+            candidates::last_name,
+            candidates::email,
+            candidates::phone,
+            candidates::rpps,
+        ))
+        .load(conn)
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("Une des deux fiches n'existe plus.")]
+    NotFound,
+    #[error("Une fiche ne peut pas être fusionnée avec elle-même.")]
+    Same,
+    #[error("Les deux fiches ont des numéros RPPS différents : ce sont deux médecins différents.")]
+    DifferentRpps,
+}
+
+/// Merges `other` into `keep`: every application, note, document, e-mail, meeting (through the
+/// applications) and wished centre moves to `keep`, which takes the RPPS of `other` if it had
+/// none; `other` is then deleted. Recorded in the audit log.
+pub fn merge(
+    conn: &mut PgConnection,
+    actor: i64,
+    keep: i64,
+    other: i64,
+) -> anyhow::Result<Result<(), MergeError>> {
+    if keep == other {
+        return Ok(Err(MergeError::Same));
+    }
+    conn.transaction(|conn| {
+        let rows: Vec<(i64, Option<String>, bool)> = candidates::table
+            .filter(candidates::id.eq_any([keep, other]))
+            .select((candidates::id, candidates::rpps, candidates::pool_consent_at.is_not_null()))
+            .for_update()
+            .load(conn)?;
+        if rows.len() != 2 {
+            return Ok(Err(MergeError::NotFound));
+        }
+        let rpps_of = |id: i64| rows.iter().find(|r| r.0 == id).and_then(|r| r.1.clone());
+        let (keep_rpps, other_rpps) = (rpps_of(keep), rpps_of(other));
+        if let (Some(a), Some(b)) = (&keep_rpps, &other_rpps) {
+            if a != b {
+                return Ok(Err(MergeError::DifferentRpps));
+            }
+        }
+        diesel::update(applications::table.filter(applications::candidate_id.eq(other)))
+            .set(applications::candidate_id.eq(keep))
+            .execute(conn)?;
+        diesel::update(candidate_notes::table.filter(candidate_notes::candidate_id.eq(other)))
+            .set(candidate_notes::candidate_id.eq(keep))
+            .execute(conn)?;
+        diesel::update(documents::table.filter(documents::candidate_id.eq(other)))
+            .set(documents::candidate_id.eq(keep))
+            .execute(conn)?;
+        diesel::update(outbound_emails::table.filter(outbound_emails::candidate_id.eq(other)))
+            .set(outbound_emails::candidate_id.eq(keep))
+            .execute(conn)?;
+        diesel::sql_query(
+            "INSERT INTO candidate_centres (candidate_id, centre_id) \
+             SELECT $1, centre_id FROM candidate_centres WHERE candidate_id = $2 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(keep)
+        .bind::<diesel::sql_types::BigInt, _>(other)
+        .execute(conn)?;
+        // The pool consent given on either record stands (the most recent date).
+        diesel::sql_query(
+            "UPDATE candidates k SET pool_consent_at = GREATEST(k.pool_consent_at, o.pool_consent_at), \
+             last_activity_at = GREATEST(k.last_activity_at, o.last_activity_at), \
+             created_at = LEAST(k.created_at, o.created_at), updated_at = now() \
+             FROM candidates o WHERE k.id = $1 AND o.id = $2",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(keep)
+        .bind::<diesel::sql_types::BigInt, _>(other)
+        .execute(conn)?;
+        diesel::delete(candidates::table.find(other)).execute(conn)?;
+        if keep_rpps.is_none() && other_rpps.is_some() {
+            diesel::update(candidates::table.find(keep))
+                .set(candidates::rpps.eq(other_rpps))
+                .execute(conn)?;
+        }
+        crate::staff::auth::audit(conn, Some(actor), "fusion", "candidate", Some(keep), &format!("fiche n° {other} fusionnée"))?;
+        Ok(Ok(()))
+    })
+}

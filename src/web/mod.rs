@@ -131,6 +131,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             web::get().to(pipeline::candidate),
         )
         .route(
+            "/recrutement/candidats/{id}/fusionner",
+            web::post().to(pipeline::merge),
+        )
+        .route(
             "/recrutement/candidats/{id}/notes",
             web::post().to(pipeline::add_note),
         )

@@ -170,10 +170,11 @@ pub async fn candidate(
         .await?
         .ok_or(AppError::NotFound)?;
     let candidate_id = view.id;
-    let (meetings, centres) = db(&state, move |conn| {
+    let (meetings, centres, duplicates) = db(&state, move |conn| {
         Ok((
             crate::pipeline::meetings::for_candidate(conn, candidate_id)?,
             crate::centres::list_choosable(conn)?,
+            candidates::possible_duplicates(conn, candidate_id)?,
         ))
     })
     .await?;
@@ -186,6 +187,7 @@ pub async fn candidate(
         json!({
             "candidate": view,
             "meetings": meetings,
+            "duplicates": duplicates,
             "centres": centres.iter().map(|c| json!({"id": c.id, "commune": c.commune})).collect::<Vec<_>>(),
             "refusal_reasons": REFUSAL_REASONS.iter().map(|(c, l)| json!({"value": c, "label": l})).collect::<Vec<_>>(),
             "withdrawal_reasons": WITHDRAWAL_REASONS.iter().map(|(c, l)| json!({"value": c, "label": l})).collect::<Vec<_>>(),
@@ -808,4 +810,40 @@ pub async fn agenda(state: web::Data<AppState>, staff: Staff) -> Result<HttpResp
         "Agenda des rendez-vous",
         json!({ "meetings": list }),
     )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MergeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    avec: String,
+}
+
+pub async fn merge(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    form: web::Form<MergeForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    staff.check_csrf(&form.csrf)?;
+    let keep = path.into_inner();
+    let other: i64 = form
+        .avec
+        .trim()
+        .parse()
+        .map_err(|_| AppError::BadRequest("Fiche à fusionner illisible.".to_owned()))?;
+    let actor = staff.0.user_id;
+    let result = db(&state, move |conn| {
+        Ok(candidates::merge(conn, actor, keep, other)?)
+    })
+    .await?;
+    match result {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/recrutement/candidats/{keep}")))
+            .finish()),
+        Err(candidates::MergeError::NotFound) => Err(AppError::NotFound),
+        Err(e) => Err(AppError::Unprocessable(e.to_string())),
+    }
 }

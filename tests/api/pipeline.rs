@@ -738,3 +738,106 @@ async fn an_interview_is_planned_listed_in_the_agenda_exported_as_ics_and_sent_a
     let comms = app.staff(StaffRole::Communication).await;
     assert_eq!(comms.get("/recrutement/agenda").await.status(), 403);
 }
+
+#[tokio::test]
+async fn merging_a_duplicate_keeps_every_application_note_document_and_email() {
+    let app = TestApp::spawn().await;
+    // Same doctor, applying twice with different addresses and phones, once without RPPS.
+    let (keep, _) = applied(&app, &Fields::valid()).await;
+    let tokens = app.form_tokens("/candidature").await;
+    let second = Fields::valid()
+        .set("courriel", "claire.perso@exemple.fr")
+        .set("telephone", "07 11 22 33 44")
+        .set("rpps", "")
+        .set("prenom", "claire")
+        .set("nom", "MARTIN");
+    assert_eq!(
+        app.post_application(&tokens, &second, Some(("cv.pdf", tiny_pdf())))
+            .await
+            .status(),
+        303
+    );
+    let other = app
+        .text("SELECT id FROM candidates WHERE email_normalized = 'claire.perso@exemple.fr'")
+        .unwrap();
+    assert_ne!(keep, other);
+    let staff = app.staff(StaffRole::Recruiter).await;
+    let csrf = staff.csrf().await;
+    staff
+        .post_form(
+            &format!("/recrutement/candidats/{other}/notes"),
+            &[("csrf", &csrf), ("note", "Note sur la seconde fiche")],
+        )
+        .await;
+
+    // The candidate page lists the possible duplicate.
+    let (_, html) = staff
+        .get_html(&format!("/recrutement/candidats/{keep}"))
+        .await;
+    assert!(html.contains("Doublons possibles") && html.contains("claire.perso@exemple.fr"));
+
+    let r = staff
+        .post_form(
+            &format!("/recrutement/candidats/{keep}/fusionner"),
+            &[("csrf", &csrf), ("avec", &other)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.count("SELECT count(*) FROM candidates"), 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM applications WHERE candidate_id = {keep}"
+        )),
+        2
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM candidate_notes WHERE candidate_id = {keep}"
+        )),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM documents WHERE candidate_id = {keep}"
+        )),
+        1
+    );
+    assert_eq!(app.count(&format!("SELECT count(*) FROM outbound_emails WHERE candidate_id = {keep} AND kind = 'application_confirmation'")), 2);
+    assert_eq!(
+        app.text("SELECT rpps FROM candidates").unwrap(),
+        "10132437004"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'fusion'"),
+        1
+    );
+    let (_, html) = staff
+        .get_html(&format!("/recrutement/candidats/{keep}"))
+        .await;
+    assert!(html.contains("Note sur la seconde fiche") && html.contains("cv.pdf"));
+
+    // Two different RPPS numbers are never merged; nor is a record with itself.
+    let (third, _) = applied(
+        &app,
+        &Fields::valid()
+            .set("courriel", "autre@exemple.fr")
+            .set("telephone", "0655555555")
+            .set("rpps", "10158508753"),
+    )
+    .await;
+    let r = staff
+        .post_form(
+            &format!("/recrutement/candidats/{keep}/fusionner"),
+            &[("csrf", &csrf), ("avec", &third)],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let r = staff
+        .post_form(
+            &format!("/recrutement/candidats/{keep}/fusionner"),
+            &[("csrf", &csrf), ("avec", &keep)],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(app.count("SELECT count(*) FROM candidates"), 2);
+}
