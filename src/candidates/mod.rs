@@ -507,3 +507,114 @@ pub fn merge(
         Ok(Ok(()))
     })
 }
+
+/// Updates a candidate's identity and wishes from a validated form. Err when the RPPS number
+/// already belongs to another candidate.
+pub fn update_details(
+    conn: &mut PgConnection,
+    actor: i64,
+    id: i64,
+    app: &crate::applications::NewApplication,
+) -> anyhow::Result<Result<bool, &'static str>> {
+    conn.transaction(|conn| {
+        let rpps = app.rpps.as_ref().map(|r| r.as_str().to_owned());
+        if let Some(r) = &rpps {
+            let taken: bool = diesel::select(diesel::dsl::exists(
+                candidates::table.filter(candidates::rpps.eq(r)).filter(candidates::id.ne(id)),
+            ))
+            .get_result(conn)?;
+            if taken {
+                return Ok(Err(
+                    "Ce numéro RPPS est celui d'une autre fiche : c'est sans doute un doublon, fusionnez les deux fiches.",
+                ));
+            }
+        }
+        let n = diesel::update(candidates::table.find(id))
+            .set((
+                candidates::civility.eq(app.civility),
+                candidates::first_name.eq(app.first_name.as_str()),
+                candidates::last_name.eq(app.last_name.as_str()),
+                candidates::email.eq(app.email.as_str()),
+                candidates::email_normalized.eq(app.email.normalized()),
+                candidates::phone.eq(app.phone.as_str()),
+                candidates::phone_normalized.eq(app.phone.e164()),
+                candidates::rpps.eq(rpps),
+                candidates::specialty_code.eq(&app.specialty_code),
+                candidates::situation.eq(app.situation),
+                candidates::available_from.eq(app.available_from),
+                candidates::working_time.eq(app.working_time),
+                candidates::part_time_half_days.eq(app.part_time_half_days),
+                candidates::on_call.eq(app.on_call),
+                candidates::intern_training.eq(app.intern_training),
+                candidates::updated_at.eq(chrono::Utc::now()),
+            ))
+            .execute(conn)?;
+        if n == 0 {
+            return Ok(Ok(false));
+        }
+        diesel::delete(candidate_centres::table.filter(candidate_centres::candidate_id.eq(id)))
+            .execute(conn)?;
+        let rows: Vec<_> = app
+            .centre_ids
+            .iter()
+            .map(|c| (candidate_centres::candidate_id.eq(id), candidate_centres::centre_id.eq(*c)))
+            .collect();
+        diesel::insert_into(candidate_centres::table).values(&rows).execute(conn)?;
+        crate::staff::auth::audit(conn, Some(actor), "modification", "candidate", Some(id), "")?;
+        Ok(Ok(true))
+    })
+}
+
+/// The candidate's current values in the form's terms, to prefill the edit page.
+pub fn edit_values(
+    conn: &mut PgConnection,
+    id: i64,
+) -> QueryResult<Option<crate::web::form::RawApplicationForm>> {
+    let row: Option<CandidateRow> = candidates::table
+        .inner_join(specialties::table)
+        .filter(candidates::id.eq(id))
+        .select((
+            candidates::id,
+            candidates::civility,
+            candidates::first_name,
+            candidates::last_name,
+            candidates::email,
+            candidates::phone,
+            candidates::rpps,
+            candidates::specialty_code,
+            candidates::situation,
+            candidates::available_from,
+            candidates::working_time,
+            candidates::part_time_half_days,
+            candidates::on_call,
+            candidates::intern_training,
+            candidates::pool_consent_at,
+            candidates::created_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let centres: Vec<i64> = candidate_centres::table
+        .filter(candidate_centres::candidate_id.eq(id))
+        .select(candidate_centres::centre_id)
+        .load(conn)?;
+    Ok(Some(crate::web::form::RawApplicationForm {
+        civilite: r.1.code().to_owned(),
+        prenom: r.2,
+        nom: r.3,
+        courriel: r.4,
+        telephone: r.5,
+        rpps: r.6.unwrap_or_default(),
+        specialite: r.7,
+        situation: r.8.code().to_owned(),
+        disponibilite: r.9.map(|d| d.to_string()).unwrap_or_default(),
+        temps_travail: r.10.code().to_owned(),
+        demi_journees: r.11.map(|n| n.to_string()).unwrap_or_default(),
+        centres: centres.iter().map(i64::to_string).collect(),
+        garde: r.12,
+        maitre_stage: r.13,
+        ..Default::default()
+    }))
+}

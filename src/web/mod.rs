@@ -130,6 +130,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             "/recrutement/candidats/{id}",
             web::get().to(pipeline::candidate),
         )
+        .service(
+            web::resource("/recrutement/candidats/{id}/modifier")
+                .route(web::get().to(pipeline::edit_candidate))
+                .route(web::post().to(pipeline::update_candidate)),
+        )
         .route(
             "/recrutement/candidats/{id}/fusionner",
             web::post().to(pipeline::merge),

@@ -847,3 +847,150 @@ pub async fn merge(
         Err(e) => Err(AppError::Unprocessable(e.to_string())),
     }
 }
+
+/// The edit page of a candidate, with values and per-field errors.
+async fn render_edit(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    raw: &crate::web::form::RawApplicationForm,
+    errors: &crate::web::form::FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let lists = db(state, |conn| Ok(crate::centres::list_choosable(conn)?)).await?;
+    let opts = |all: Vec<(&str, &str)>, chosen: &str| -> Vec<Value> {
+        all.into_iter().map(|(v, l)| option(v, l, chosen)).collect()
+    };
+    let civilities = opts(
+        crate::db::enums::Civility::ALL
+            .iter()
+            .map(|c| (c.code(), c.label()))
+            .collect(),
+        &raw.civilite,
+    );
+    let situations = opts(
+        Situation::ALL
+            .iter()
+            .map(|c| (c.code(), c.label()))
+            .collect(),
+        &raw.situation,
+    );
+    let specialties: Vec<Value> = state
+        .specialties
+        .iter()
+        .map(|s| option(&s.code, &s.label, &raw.specialite))
+        .collect();
+    let half_days: Vec<Value> = (1..=9)
+        .map(|n: i16| option(&n.to_string(), &describe_half_days(n), &raw.demi_journees))
+        .collect();
+    let centres: Vec<Value> = lists
+        .iter()
+        .map(|c| json!({ "id": c.id, "commune": c.commune, "checked": raw.centres.contains(&c.id.to_string()) }))
+        .collect();
+    let summary = errors.summary();
+    let mut response = render(
+        state,
+        staff,
+        "pipeline/candidate_edit",
+        if summary.is_empty() {
+            "Modifier la fiche"
+        } else {
+            "Erreur – Modifier la fiche"
+        },
+        json!({
+            "id": id, "values": raw, "errors": errors, "summary": summary,
+            "civilities": civilities, "situations": situations, "specialties": specialties,
+            "half_days": half_days, "centres": centres,
+            "part_time": raw.temps_travail == WorkingTime::PartTime.code(),
+            "full_time": raw.temps_travail == WorkingTime::FullTime.code(),
+        }),
+    )?;
+    if !summary.is_empty() {
+        *response.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
+}
+
+pub async fn edit_candidate(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    let id = path.into_inner();
+    let raw = db(&state, move |conn| Ok(candidates::edit_values(conn, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    render_edit(&state, &staff, id, &raw, &Default::default()).await
+}
+
+pub async fn update_candidate(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    use crate::web::form::{self, FieldErrors, RawApplicationForm};
+    staff.require(RECRUITING)?;
+    let id = path.into_inner();
+    // A urlencoded body where "centres" repeats.
+    let mut raw = RawApplicationForm::default();
+    let mut csrf = String::new();
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        let v = v.into_owned();
+        match k.as_ref() {
+            "csrf" => csrf = v,
+            "civilite" => raw.civilite = v,
+            "prenom" => raw.prenom = v,
+            "nom" => raw.nom = v,
+            "courriel" => raw.courriel = v,
+            "telephone" => raw.telephone = v,
+            "rpps" => raw.rpps = v,
+            "specialite" => raw.specialite = v,
+            "situation" => raw.situation = v,
+            "disponibilite" => raw.disponibilite = v,
+            "temps_travail" => raw.temps_travail = v,
+            "demi_journees" => raw.demi_journees = v,
+            "centres" => raw.centres.push(v),
+            "garde" => raw.garde = !v.is_empty(),
+            "maitre_stage" => raw.maitre_stage = !v.is_empty(),
+            _ => {}
+        }
+    }
+    staff.check_csrf(&csrf)?;
+    // Validated exactly like the public form; consent and form key do not apply here.
+    raw.consentement = true;
+    raw.soumission = uuid::Uuid::new_v4().to_string();
+    let centres = db(&state, |conn| Ok(crate::centres::list_choosable(conn)?)).await?;
+    let codes: Vec<String> = state.specialties.iter().map(|s| s.code.clone()).collect();
+    let centre_ids: Vec<i64> = centres.iter().map(|c| c.id).collect();
+    let validated = form::validate(
+        &raw,
+        &form::Choices {
+            specialty_codes: &codes,
+            centre_ids: &centre_ids,
+            published_position_ids: &[],
+            privacy_notice_version: "",
+            today: Utc::now().date_naive(),
+        },
+    );
+    let app = match validated {
+        Ok(app) => app,
+        Err(errors) => return render_edit(&state, &staff, id, &raw, &errors).await,
+    };
+    let actor = staff.0.user_id;
+    let result = db(&state, move |conn| {
+        Ok(candidates::update_details(conn, actor, id, &app)?)
+    })
+    .await?;
+    match result {
+        Ok(true) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/recrutement/candidats/{id}")))
+            .finish()),
+        Ok(false) => Err(AppError::NotFound),
+        Err(message) => {
+            let mut errors = FieldErrors::default();
+            errors.add("rpps", message);
+            render_edit(&state, &staff, id, &raw, &errors).await
+        }
+    }
+}

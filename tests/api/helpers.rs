@@ -28,24 +28,18 @@ fn with_database(name: &str) -> String {
     url.to_string()
 }
 
-/// A digest of the migrations: a new migration means a new template database.
+/// A digest of the migrations compiled into the binary (what `run_migrations` applies): a new
+/// migration means a new template database, even if the folder changed after the build.
 fn migrations_fingerprint() -> String {
+    use diesel::migration::MigrationSource;
     use sha2::{Digest, Sha256};
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("migrations dir")
-        .flat_map(|e| {
-            let p = e.expect("entry").path();
-            std::fs::read_dir(&p)
-                .map(|d| d.map(|f| f.expect("file").path()).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-        .collect();
-    files.sort();
     let mut hasher = Sha256::new();
-    for f in files {
-        hasher.update(f.file_name().unwrap().as_encoded_bytes());
-        hasher.update(std::fs::read(&f).expect("read migration"));
+    let migrations: Vec<_> =
+        MigrationSource::<diesel::pg::Pg>::migrations(&vocation::db::MIGRATIONS)
+            .expect("migrations");
+    for m in migrations {
+        hasher.update(m.name().to_string().as_bytes());
+        hasher.update(b"\n");
     }
     hasher
         .finalize()

@@ -841,3 +841,116 @@ async fn merging_a_duplicate_keeps_every_application_note_document_and_email() {
     assert_eq!(r.status(), 422);
     assert_eq!(app.count("SELECT count(*) FROM candidates"), 2);
 }
+
+#[tokio::test]
+async fn a_recruiter_edits_a_candidate_validated_like_the_form() {
+    let app = TestApp::spawn().await;
+    let (keep, _) = applied(&app, &Fields::valid()).await;
+    let (other, _) = applied(
+        &app,
+        &Fields::valid()
+            .set("courriel", "b@exemple.fr")
+            .set("telephone", "0611111111")
+            .set("rpps", "10158508753")
+            .set("nom", "Autre"),
+    )
+    .await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+    let (status, html) = staff
+        .get_html(&format!("/recrutement/candidats/{keep}/modifier"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(hidden_value(&html, "courriel"), "claire.martin@exemple.fr");
+    let csrf = hidden_value(&html, "csrf");
+    let fleurance = app
+        .text("SELECT id FROM centres WHERE commune = 'Fleurance'")
+        .unwrap();
+    let mut fields = vec![
+        ("csrf", csrf.clone()),
+        ("civilite", "madame".to_owned()),
+        ("prenom", "Claire".to_owned()),
+        ("nom", "Martin-Dupuy".to_owned()),
+        ("courriel", "claire.dupuy@exemple.fr".to_owned()),
+        ("telephone", "06 12 34 56 78".to_owned()),
+        ("rpps", "10132437004".to_owned()),
+        ("specialite", "SM53".to_owned()),
+        ("situation", "salarie".to_owned()),
+        ("disponibilite", "".to_owned()),
+        ("temps_travail", "temps_plein".to_owned()),
+        ("centres", fleurance.clone()),
+    ];
+    let path = format!("/recrutement/candidats/{keep}/modifier");
+    let post = |fields: Vec<(&'static str, String)>| {
+        let staff = &staff;
+        let path = path.clone();
+        async move {
+            let body: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            staff.post_form(&path, &body).await
+        }
+    };
+    let r = post(fields.clone()).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.text(&format!(
+            "SELECT last_name FROM candidates WHERE id = {keep}"
+        ))
+        .unwrap(),
+        "Martin-Dupuy"
+    );
+    assert_eq!(
+        app.text(&format!(
+            "SELECT email_normalized FROM candidates WHERE id = {keep}"
+        ))
+        .unwrap(),
+        "claire.dupuy@exemple.fr"
+    );
+    assert_eq!(
+        app.text(&format!(
+            "SELECT working_time FROM candidates WHERE id = {keep}"
+        ))
+        .unwrap(),
+        "temps_plein"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM candidate_centres WHERE candidate_id = {keep}"
+        )),
+        1
+    );
+
+    // A wrong RPPS key is refused at the field, values kept.
+    fields[6].1 = "10132437005".to_owned();
+    let r = post(fields.clone()).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(crate::helpers::field_error(&html, "rpps")
+        .unwrap()
+        .contains("clé de contrôle"));
+    assert_eq!(hidden_value(&html, "nom"), "Martin-Dupuy");
+    // Another candidate's RPPS points to the merge.
+    fields[6].1 = "10158508753".to_owned();
+    let r = post(fields.clone()).await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        crate::helpers::field_error(&r.text().await.unwrap(), "rpps")
+            .unwrap()
+            .contains("fusionnez")
+    );
+    assert_eq!(
+        app.text(&format!("SELECT rpps FROM candidates WHERE id = {other}"))
+            .unwrap(),
+        "10158508753"
+    );
+    // Without the CSRF token nothing changes.
+    fields[0].1 = "faux".to_owned();
+    fields[6].1 = "10132437004".to_owned();
+    fields[3].1 = "Changé".to_owned();
+    assert_eq!(post(fields).await.status(), 403);
+    assert_eq!(
+        app.text(&format!(
+            "SELECT last_name FROM candidates WHERE id = {keep}"
+        ))
+        .unwrap(),
+        "Martin-Dupuy"
+    );
+}
