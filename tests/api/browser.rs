@@ -1,6 +1,7 @@
 //! Browser tests (feature `browser`): a real headless Chromium, driven through chromedriver,
-//! uses the public pages the way a doctor would: fields are found by their visible label,
-//! the keyboard alone is enough, and axe-core finds no WCAG 2.1 A/AA violation.
+//! uses the public pages the way a doctor would, and the staff pages the way a recruiter would:
+//! fields are found by their visible label, the keyboard alone is enough, and axe-core finds no
+//! WCAG 2.1 A/AA violation.
 //!
 //! Each test starts its own chromedriver on a free port and its own Chromium profile, and
 //! closes both at the end, even when an assertion fails.
@@ -19,7 +20,10 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::helpers::{TempDir, TestApp, RECRUITERS};
+use diesel::RunQueryDsl as _;
+use vocation::db::enums::StaffRole;
+
+use crate::helpers::{Fields, TempDir, TestApp, RECRUITERS, STAFF_PASSWORD};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -652,6 +656,406 @@ async fn the_form_works_with_the_keyboard_alone() {
             Some("Claire")
         );
         assert_eq!(app.count("SELECT count(*) FROM applications"), 0);
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The staff pages: a recruiter at work
+
+/// Waits until the JavaScript expression `condition` is true on the page shown (a page still
+/// loading counts as false); `what` says what was awaited when it never comes.
+async fn wait_until(c: &Client, condition: &str, what: &str) {
+    let script = format!("try {{ return !!({condition}); }} catch (e) {{ return false; }}");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(v) = c.execute(&script, vec![]).await {
+            if v == json!(true) {
+                return;
+            }
+        }
+        if Instant::now() >= deadline {
+            let url = c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let h1 = c
+                .execute(
+                    "const h = document.querySelector('h1'); return h ? h.innerText : '';",
+                    vec![],
+                )
+                .await
+                .unwrap_or_default();
+            panic!("{what}: not seen within {WAIT:?} (page {url}, heading {h1})");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The text of the page's `<h1>`, spaces collapsed.
+async fn heading(c: &Client) -> String {
+    c.find(Locator::Css("h1"))
+        .await
+        .expect("a heading")
+        .text()
+        .await
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Fills the sign-in form by its labels and sends it.
+async fn sign_in_with(c: &Client, email: &str, password: &str) {
+    fill(c, "Adresse électronique", email).await;
+    fill(c, "Mot de passe", password).await;
+    press_button(c, "Se connecter").await;
+}
+
+/// The stage badge of the (only) application shown.
+async fn stage_badge(c: &Client) -> String {
+    c.find(Locator::Css(".application .stage-badge"))
+        .await
+        .expect("a stage badge")
+        .text()
+        .await
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Waits until the application shown is at `stage` (after a move and its redirect).
+async fn wait_for_stage(c: &Client, stage: &str) {
+    wait_until(
+        c,
+        &format!(
+            "location.pathname.startsWith('/recrutement/candidats/') && \
+             document.querySelector('.application .stage-badge').innerText.trim() === {}",
+            json!(stage)
+        ),
+        &format!("the stage badge “{stage}”"),
+    )
+    .await;
+}
+
+/// The rows of the "Historique des étapes" table: Date, De, Vers, Par, Motif.
+async fn history_rows(c: &Client) -> Vec<Vec<String>> {
+    let rows = c
+        .execute(
+            r#"
+            const table = Array.from(document.querySelectorAll('table.history'))
+                .find(t => t.caption && t.caption.innerText.trim() === 'Historique des étapes');
+            if (!table) return null;
+            return Array.from(table.tBodies[0].rows)
+                .map(tr => Array.from(tr.cells).map(td => td.innerText.replace(/\s+/g, ' ').trim()));
+            "#,
+            vec![],
+        )
+        .await
+        .expect("read the history");
+    serde_json::from_value(rows).expect("a table titled “Historique des étapes”")
+}
+
+/// Moves the application shown to `stage` through the "Changer d'étape" form, without e-mail.
+async fn move_to_stage(c: &Client, stage: &str) {
+    select(c, "Nouvelle étape", stage).await;
+    press_button(c, "Enregistrer le changement").await;
+    wait_for_stage(c, stage).await;
+    assert_eq!(status(c).await, 200, "back on the candidate page");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recruiter_signs_in_finds_the_application_and_moves_it_to_the_site_visit() {
+    in_browser(|app, c| async move {
+        // Two doctors have applied through the public form.
+        assert_eq!(app.apply(&Fields::valid()).await.status(), 303);
+        let other = Fields::valid()
+            .set("prenom", "Paul")
+            .set("nom", "Durand")
+            .set("courriel", "paul.durand@exemple.fr")
+            .set("telephone", "06 98 76 54 32")
+            .set("rpps", "");
+        assert_eq!(app.apply(&other).await.status(), 303);
+        app.create_staff("julie.lafon@cds32.test", StaffRole::Recruiter);
+        diesel::sql_query("UPDATE staff_users SET display_name = 'Julie Lafon'")
+            .execute(&mut app.conn())
+            .unwrap();
+
+        // The board needs a session: the sign-in page comes first, and leads back to it.
+        goto(&c, &app, "/recrutement").await;
+        let url = c.current_url().await.unwrap();
+        assert_eq!(url.path(), "/connexion", "{url}");
+        assert_eq!(
+            heading(&c).await,
+            "Connexion à l'espace recrutement",
+            "{url}"
+        );
+        sign_in_with(&c, "julie.lafon@cds32.test", STAFF_PASSWORD).await;
+        wait_until(
+            &c,
+            "location.pathname === '/recrutement' && document.querySelector('.board') !== null",
+            "the board after signing in",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        assert_eq!(heading(&c).await, "Candidatures (2)");
+        let who = c.find(Locator::Css(".who")).await.unwrap();
+        assert_eq!(who.text().await.unwrap().trim(), "Julie Lafon (Recruteur)");
+
+        // The search finds Claire Martin and only her.
+        fill(&c, "Rechercher", "Martin").await;
+        press_button(&c, "Filtrer").await;
+        wait_until(
+            &c,
+            "new URLSearchParams(location.search).get('q') === 'Martin' \
+             && document.querySelector('.board') !== null",
+            "the filtered board",
+        )
+        .await;
+        assert_eq!(heading(&c).await, "Candidatures (1)");
+        let board = c
+            .find(Locator::Css(".board"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(board.contains("Claire Martin"), "{board}");
+        assert!(!board.contains("Paul Durand"), "{board}");
+        assert_eq!(
+            labelled(&c, "Rechercher")
+                .await
+                .prop("value")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("Martin"),
+            "the search stays in its field"
+        );
+
+        // Her card leads to her page.
+        c.find(Locator::LinkText("Claire Martin"))
+            .await
+            .expect("the candidate's card")
+            .click()
+            .await
+            .unwrap();
+        wait_until(
+            &c,
+            "location.pathname.startsWith('/recrutement/candidats/') \
+             && document.querySelector('.application') !== null",
+            "the candidate page",
+        )
+        .await;
+        assert_eq!(heading(&c).await, "Claire Martin");
+        let candidate = app
+            .text("SELECT id FROM candidates WHERE last_name = 'Martin'")
+            .unwrap();
+        let url = c.current_url().await.unwrap();
+        assert_eq!(url.path(), format!("/recrutement/candidats/{candidate}"));
+        assert_eq!(stage_badge(&c).await, "Nouvelle");
+
+        // Two moves with the form alone.
+        move_to_stage(&c, "Premier contact").await;
+        move_to_stage(&c, "Entretien").await;
+
+        // The third one writes to the doctor: the stage's e-mail is shown first, to edit.
+        select(&c, "Nouvelle étape", "Visite du territoire").await;
+        check(&c, Some("Changer d'étape"), "Écrire au candidat").await;
+        press_button(&c, "Enregistrer le changement").await;
+        wait_until(
+            &c,
+            "document.getElementById('texte') !== null",
+            "the e-mail preview",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        assert_eq!(
+            heading(&c).await,
+            "Courriel au candidat – passage à « Visite du territoire »"
+        );
+        let main = c
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(main.contains("claire.martin@exemple.fr"), "{main}");
+        let subject = labelled(&c, "Objet").await.prop("value").await.unwrap();
+        let expected_subject = app
+            .text("SELECT subject FROM stage_email_templates WHERE stage = 'visite'")
+            .unwrap();
+        assert_eq!(subject.as_deref(), Some(expected_subject.as_str()));
+        let text = labelled(&c, "Texte")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert!(
+            text.starts_with("Bonjour Claire Martin,"),
+            "the text is written for the doctor: {text}"
+        );
+        assert_eq!(
+            app.text("SELECT stage FROM applications WHERE candidate_id = (SELECT id FROM candidates WHERE last_name = 'Martin')")
+                .as_deref(),
+            Some("entretien"),
+            "nothing moves before the e-mail is confirmed"
+        );
+        let edited = "Bonjour Claire,\n\nNous vous attendons le 12 mars à Auch pour la visite \
+                      des centres.\n\nJulie Lafon";
+        fill(&c, "Texte", edited).await;
+        press_button(&c, "Envoyer le courriel et changer d'étape").await;
+        wait_for_stage(&c, "Visite du territoire").await;
+        assert_eq!(status(&c).await, 200);
+
+        // The page shows the new stage and the moves, with who made them.
+        assert_eq!(stage_badge(&c).await, "Visite du territoire");
+        let rows = history_rows(&c).await;
+        let moves: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r[1].as_str(), r[2].as_str(), r[3].as_str()))
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                ("–", "Nouvelle", "Formulaire en ligne"),
+                ("Nouvelle", "Premier contact", "Julie Lafon"),
+                ("Premier contact", "Entretien", "Julie Lafon"),
+                ("Entretien", "Visite du territoire", "Julie Lafon"),
+            ],
+            "{rows:?}"
+        );
+
+        // In the database.
+        let martin = "(SELECT id FROM candidates WHERE last_name = 'Martin')";
+        assert_eq!(
+            app.text(&format!(
+                "SELECT stage FROM applications WHERE candidate_id = {martin}"
+            ))
+            .as_deref(),
+            Some("visite")
+        );
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM stage_history h JOIN applications a \
+                 ON a.id = h.application_id WHERE a.candidate_id = {martin}"
+            )),
+            4
+        );
+        assert_eq!(
+            app.text("SELECT stage FROM applications WHERE candidate_id <> (SELECT id FROM candidates WHERE last_name = 'Martin')")
+                .as_deref(),
+            Some("nouvelle"),
+            "the other doctor's application did not move"
+        );
+
+        // The edited e-mail, and only it, reaches the doctor.
+        app.dispatch_all_pending_emails().await;
+        let mails = app.smtp.received_by("claire.martin@exemple.fr");
+        let stage_mails: Vec<_> = mails
+            .iter()
+            .filter(|m| m.subject() == expected_subject)
+            .collect();
+        assert_eq!(stage_mails.len(), 1, "one stage e-mail: {mails:?}");
+        let body = stage_mails[0].text().replace("\r\n", "\n");
+        assert!(body.contains(edited), "the text as edited: {body}");
+        assert!(
+            !body.contains("Nous vous contacterons pour organiser cette visite"),
+            "not the proposed text: {body}"
+        );
+        assert_eq!(
+            app.smtp.received_by("paul.durand@exemple.fr").len(),
+            1,
+            "the other doctor got his confirmation only"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn axe_finds_no_violations_on_the_staff_pages() {
+    in_browser(|app, c| async move {
+        vocation::demo::load(&mut app.conn()).unwrap();
+        app.create_staff("admin@cds32.test", StaffRole::Admin);
+        let mut report = String::new();
+
+        // The sign-in page, then with the error for a wrong password.
+        goto(&c, &app, "/connexion").await;
+        assert_eq!(status(&c).await, 200);
+        audit(&c, "/connexion", &mut report).await;
+        sign_in_with(&c, "admin@cds32.test", "pas le bon mot de passe").await;
+        wait_for(&c, ".error-summary").await;
+        assert_eq!(status(&c).await, 401);
+        audit(&c, "/connexion (wrong password)", &mut report).await;
+
+        sign_in_with(&c, "admin@cds32.test", STAFF_PASSWORD).await;
+        wait_until(
+            &c,
+            "location.pathname === '/recrutement' && document.querySelector('.board') !== null",
+            "the board after signing in",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        audit(&c, "/recrutement", &mut report).await;
+
+        // The board with filters chosen.
+        select(&c, "Temps de travail", "Temps partiel").await;
+        fill(&c, "Rechercher", "a").await;
+        press_button(&c, "Filtrer").await;
+        wait_until(
+            &c,
+            "new URLSearchParams(location.search).get('temps') === 'temps_partiel' \
+             && document.querySelector('.board') !== null",
+            "the filtered board",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        audit(&c, "/recrutement?temps=temps_partiel&q=a…", &mut report).await;
+
+        // A candidate page with one application still open (so with the move form).
+        let candidate = app
+            .text(
+                "SELECT min(candidate_id) FROM applications GROUP BY candidate_id \
+                 HAVING count(*) = 1 AND bool_and(stage = 'nouvelle') ORDER BY 1 LIMIT 1",
+            )
+            .expect("a demo candidate with one new application");
+        let path = format!("/recrutement/candidats/{candidate}");
+        goto(&c, &app, &path).await;
+        assert_eq!(status(&c).await, 200);
+        wait_for(&c, ".move-form").await;
+        audit(&c, &path, &mut report).await;
+
+        // The e-mail preview of a move.
+        select(&c, "Nouvelle étape", "Premier contact").await;
+        check(&c, Some("Changer d'étape"), "Écrire au candidat").await;
+        press_button(&c, "Enregistrer le changement").await;
+        wait_until(
+            &c,
+            "document.getElementById('texte') !== null",
+            "the e-mail preview",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        audit(&c, "the e-mail preview", &mut report).await;
+
+        for path in [
+            "/recrutement/relances",
+            "/admin/utilisateurs",
+            "/admin/modeles",
+            "/admin/journal",
+        ] {
+            goto(&c, &app, path).await;
+            assert_eq!(status(&c).await, 200, "{path}");
+            audit(&c, path, &mut report).await;
+        }
+
+        assert!(
+            report.is_empty(),
+            "axe-core found WCAG 2.1 A/AA violations:\n{report}"
+        );
     })
     .await;
 }
