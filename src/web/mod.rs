@@ -96,6 +96,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 .route(web::post().to(staff::login)),
         )
         .route("/deconnexion", web::post().to(staff::logout))
+        .route("/espace", web::get().to(staff::home))
         .service(
             web::resource("/admin/utilisateurs")
                 .route(web::get().to(admin::users))

@@ -84,7 +84,7 @@ impl FromRequest for Staff {
             .uri()
             .path_and_query()
             .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| "/recrutement".to_owned());
+            .unwrap_or_else(|| "/espace".to_owned());
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no state")))?;
             let Some(cookie) = cookie else {
@@ -114,8 +114,27 @@ fn safe_next(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next
     } else {
-        "/recrutement"
+        "/espace"
     }
+}
+
+/// The staff home: what each role can do from here.
+pub async fn home(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, AppError> {
+    let body = templates::global()
+        .render_page(
+            "staff/home",
+            &json!({
+                "title": "Espace du personnel",
+                "org": state.settings.organisation,
+                "staff": staff.view(),
+                "is_communication": staff.0.role == StaffRole::Communication,
+            }),
+        )
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering staff home: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -307,9 +326,9 @@ mod tests {
     #[test]
     fn only_local_paths_follow_the_sign_in() {
         assert_eq!(safe_next("/recrutement?page=2"), "/recrutement?page=2");
-        assert_eq!(safe_next("//evil.example"), "/recrutement");
-        assert_eq!(safe_next("https://evil.example"), "/recrutement");
-        assert_eq!(safe_next("/\\evil.example"), "/recrutement");
+        assert_eq!(safe_next("//evil.example"), "/espace");
+        assert_eq!(safe_next("https://evil.example"), "/espace");
+        assert_eq!(safe_next("/\\evil.example"), "/espace");
     }
 
     #[test]

@@ -209,5 +209,145 @@ async fn an_offsite_next_page_is_ignored() {
     app.create_staff("rh@cds32.test", StaffRole::Recruiter);
     let (status, html) = app.get_html("/connexion?suite=https://evil.example/").await;
     assert_eq!(status, 200);
-    assert_eq!(hidden_value(&html, "suite"), "/recrutement");
+    assert_eq!(hidden_value(&html, "suite"), "/espace");
+}
+
+/// Every staff route, for every role: allowed (2xx/3xx) or 403; and without a session, a
+/// redirect to the sign-in page.
+#[tokio::test]
+async fn every_role_on_every_staff_route() {
+    use crate::helpers::{tiny_pdf, Fields};
+    let app = TestApp::spawn().await;
+    let tokens = app.form_tokens("/candidature").await;
+    assert_eq!(
+        app.post_application(&tokens, &Fields::valid(), Some(("cv.pdf", tiny_pdf())))
+            .await
+            .status(),
+        303
+    );
+    let candidate = app.text("SELECT id FROM candidates").unwrap();
+    let application = app.text("SELECT id FROM applications").unwrap();
+    let document = app.text("SELECT id FROM documents").unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "INSERT INTO meetings (application_id, kind, starts_at, duration_minutes) VALUES ({application}, 'entretien', now() + interval '1 day', 60)"
+        )),
+        &mut app.conn(),
+    )
+    .unwrap();
+    let meeting = app.text("SELECT id FROM meetings").unwrap();
+    let user = app.create_staff("cible@cds32.test", StaffRole::Recruiter);
+
+    let recruiting = [true, true, false];
+    let admin_only = [true, false, false];
+    let everyone = [true, true, true];
+    let gets: Vec<(String, [bool; 3])> = vec![
+        ("/espace".into(), everyone),
+        ("/recrutement".into(), recruiting),
+        (
+            "/recrutement?q=Martin&temps=temps_partiel".into(),
+            recruiting,
+        ),
+        ("/recrutement/export.csv".into(), recruiting),
+        ("/recrutement/relances".into(), recruiting),
+        ("/recrutement/agenda".into(), recruiting),
+        (format!("/recrutement/candidats/{candidate}"), recruiting),
+        (
+            format!("/recrutement/candidats/{candidate}/modifier"),
+            recruiting,
+        ),
+        (format!("/recrutement/documents/{document}"), recruiting),
+        (
+            format!("/recrutement/rendez-vous/{meeting}.ics"),
+            recruiting,
+        ),
+        ("/admin/utilisateurs".into(), admin_only),
+        ("/admin/journal".into(), admin_only),
+        ("/admin/modeles".into(), admin_only),
+    ];
+    let posts: Vec<(String, [bool; 3])> = vec![
+        (
+            format!("/recrutement/candidatures/{application}/etape"),
+            recruiting,
+        ),
+        (
+            format!("/recrutement/candidatures/{application}/rendez-vous"),
+            recruiting,
+        ),
+        (
+            format!("/recrutement/candidats/{candidate}/notes"),
+            recruiting,
+        ),
+        (
+            format!("/recrutement/candidats/{candidate}/modifier"),
+            recruiting,
+        ),
+        (
+            format!("/recrutement/candidats/{candidate}/fusionner"),
+            recruiting,
+        ),
+        ("/admin/utilisateurs".into(), admin_only),
+        (format!("/admin/utilisateurs/{user}"), admin_only),
+        ("/admin/modeles/entretien".into(), admin_only),
+    ];
+
+    for (path, _) in gets.iter().chain(posts.iter()) {
+        let r = if gets.iter().any(|(p, _)| p == path) {
+            app.get(path).await
+        } else {
+            app.client
+                .post(app.url(path))
+                .form(&[("csrf", "x")])
+                .send()
+                .await
+                .unwrap()
+        };
+        assert_eq!(r.status(), 303, "anonymous on {path}");
+        assert!(r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/connexion"));
+    }
+
+    for (i, role) in [
+        StaffRole::Admin,
+        StaffRole::Recruiter,
+        StaffRole::Communication,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let staff = app.staff(role).await;
+        let csrf = hidden_value(&staff.get_html("/espace").await.1, "csrf");
+        assert!(!csrf.is_empty());
+        for (path, allowed) in &gets {
+            let status = staff.get(path).await.status().as_u16();
+            if allowed[i] {
+                assert!(
+                    (200..400).contains(&status),
+                    "{} GET {path}: {status}",
+                    role.code()
+                );
+            } else {
+                assert_eq!(status, 403, "{} GET {path}", role.code());
+            }
+        }
+        for (path, allowed) in &posts {
+            let status = staff
+                .post_form(path, &[("csrf", &csrf)])
+                .await
+                .status()
+                .as_u16();
+            if allowed[i] {
+                // Allowed, with an empty form: refused for its content, never for the role.
+                assert!(
+                    status != 403 && status < 500,
+                    "{} POST {path}: {status}",
+                    role.code()
+                );
+            } else {
+                assert_eq!(status, 403, "{} POST {path}", role.code());
+            }
+        }
+    }
 }
