@@ -14,6 +14,9 @@ pub enum AppError {
     /// A staff page asked for without a valid session: back to the sign-in page, then here.
     #[error("connexion requise")]
     LoginRequired(String),
+    /// Somewhere else first (the second factor, its enrollment).
+    #[error("redirection")]
+    Redirect(String),
     #[error("trop de tentatives")]
     TooManyRequests {
         retry_after_seconds: i64,
@@ -44,6 +47,7 @@ impl AppError {
                 "Page introuvable",
                 "L'adresse demandée n'existe pas ou n'est plus valable.".to_owned(),
             ),
+            AppError::Redirect(_) => ("Redirection", String::new()),
             AppError::LoginRequired(_) => (
                 "Connexion requise",
                 "Connectez-vous pour accéder à cette page.".to_owned(),
@@ -75,7 +79,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::LoginRequired(_) => StatusCode::SEE_OTHER,
+            AppError::LoginRequired(_) | AppError::Redirect(_) => StatusCode::SEE_OTHER,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -101,6 +105,11 @@ impl ResponseError for AppError {
             );
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, target))
+                .finish();
+        }
+        if let AppError::Redirect(target) = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target.as_str()))
                 .finish();
         }
         let status = self.status_code();

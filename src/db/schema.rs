@@ -185,6 +185,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    security_policy (id) {
+        id -> Int4,
+        require_totp -> Bool,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     specialties (code) {
         code -> Text,
         label -> Text,
@@ -200,6 +208,7 @@ diesel::table! {
         csrf_token -> Text,
         created_at -> Timestamptz,
         last_seen_at -> Timestamptz,
+        second_factor_pending -> Bool,
     }
 }
 
@@ -213,6 +222,9 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        totp_secret -> Nullable<Text>,
+        totp_enabled_at -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
     }
 }
 
@@ -277,6 +289,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     position_centres,
     positions,
     scheduled_runs,
+    security_policy,
     specialties,
     staff_sessions,
     staff_users,

@@ -24,6 +24,10 @@ pub struct StaffIdentity {
     pub display_name: String,
     pub role: StaffRole,
     pub csrf_token: String,
+    /// Signed in with the password; the TOTP code is still expected.
+    pub second_factor_pending: bool,
+    /// The policy requires a second factor this account has not set up yet.
+    pub must_enroll: bool,
 }
 
 fn sha256_hex(value: &str) -> String {
@@ -39,7 +43,8 @@ fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Session id, user id, CSRF token, created, last seen, name, role, active.
+/// Session id, user id, CSRF token, created, last seen, name, role, active, second factor
+/// pending, TOTP enabled.
 type SessionRow = (
     i64,
     i64,
@@ -48,6 +53,8 @@ type SessionRow = (
     DateTime<Utc>,
     String,
     StaffRole,
+    bool,
+    bool,
     bool,
 );
 
@@ -128,6 +135,8 @@ pub enum SignIn {
     Success {
         cookie_value: String,
         user_id: i64,
+        /// The account has TOTP: the session waits for the code.
+        second_factor: bool,
     },
     Refused,
     Throttled {
@@ -152,24 +161,28 @@ pub fn sign_in(
             retry_after_seconds,
         });
     }
-    let user: Option<(i64, String)> = staff_users::table
+    let user: Option<(i64, String, bool)> = staff_users::table
         .filter(staff_users::active.eq(true))
         .filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ")
                 .bind::<diesel::sql_types::Text, _>(email.trim().to_lowercase()),
         )
-        .select((staff_users::id, staff_users::password_hash))
+        .select((
+            staff_users::id,
+            staff_users::password_hash,
+            staff_users::totp_enabled_at.is_not_null(),
+        ))
         .first(conn)
         .optional()?;
     let valid = match &user {
-        Some((_, hash)) => verify_password(password, hash),
+        Some((_, hash, _)) => verify_password(password, hash),
         None => {
             let _ = verify_password(password, DUMMY_HASH);
             false
         }
     };
     record_attempt(conn, &account, client_ip, valid, now)?;
-    let Some((user_id, _)) = user.filter(|_| valid) else {
+    let Some((user_id, _, second_factor)) = user.filter(|_| valid) else {
         return Ok(SignIn::Refused);
     };
     if let Some(old) = previous_cookie {
@@ -186,6 +199,7 @@ pub fn sign_in(
             staff_sessions::csrf_token.eq(random_token()),
             staff_sessions::created_at.eq(now),
             staff_sessions::last_seen_at.eq(now),
+            staff_sessions::second_factor_pending.eq(second_factor),
         ))
         .execute(conn)?;
     audit(
@@ -199,6 +213,7 @@ pub fn sign_in(
     Ok(SignIn::Success {
         cookie_value,
         user_id,
+        second_factor,
     })
 }
 
@@ -222,6 +237,8 @@ pub fn identify(
             staff_users::display_name,
             staff_users::role,
             staff_users::active,
+            staff_sessions::second_factor_pending,
+            staff_users::totp_enabled_at.is_not_null(),
         ))
         .first(conn)
         .optional()?;
@@ -234,6 +251,8 @@ pub fn identify(
         display_name,
         role,
         active,
+        second_factor_pending,
+        totp_enabled,
     )) = row
     else {
         return Ok(None);
@@ -249,13 +268,24 @@ pub fn identify(
             .set(staff_sessions::last_seen_at.eq(now))
             .execute(conn)?;
     }
+    let must_enroll = !totp_enabled && super::totp::policy_requires_totp(conn)?;
     Ok(Some(StaffIdentity {
         session_id,
         user_id,
         display_name,
         role,
         csrf_token,
+        second_factor_pending,
+        must_enroll,
     }))
+}
+
+/// The code was right: the session is now fully signed in.
+pub fn complete_second_factor(conn: &mut PgConnection, session_id: i64) -> QueryResult<()> {
+    diesel::update(staff_sessions::table.find(session_id))
+        .set(staff_sessions::second_factor_pending.eq(false))
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn sign_out(conn: &mut PgConnection, session_id: i64, user_id: i64) -> QueryResult<()> {

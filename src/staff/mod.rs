@@ -1,6 +1,7 @@
 //! Staff accounts (admin, recruteur, communication). Passwords are hashed with argon2id.
 
 pub mod auth;
+pub mod totp;
 
 use anyhow::Context;
 use argon2::password_hash::PasswordHasher;

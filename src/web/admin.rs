@@ -47,7 +47,13 @@ async fn users_page(
     error: Option<String>,
     form: Option<&NewUserForm>,
 ) -> Result<HttpResponse, AppError> {
-    let users = db(state, |conn| Ok(staff::list_users(conn)?)).await?;
+    let (users, require_totp) = db(state, |conn| {
+        Ok((
+            staff::list_users(conn)?,
+            staff::totp::policy_requires_totp(conn)?,
+        ))
+    })
+    .await?;
     let users: Vec<Value> = users
         .iter()
         .map(|u| {
@@ -69,6 +75,7 @@ async fn users_page(
             "form_name": form.map(|f| f.nom.clone()).unwrap_or_default(),
             "notice": notice,
             "error": error,
+            "require_totp": require_totp,
         }),
     )
 }
@@ -333,5 +340,31 @@ pub async fn save_stage_template(
             header::LOCATION,
             format!("/admin/modeles#modele-{}", stage.code()),
         ))
+        .finish())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PolicyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    exiger_2fa: String,
+}
+
+/// Requires (or not) the TOTP second factor for every staff account.
+pub async fn security_policy(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<PolicyForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    staff.check_csrf(&form.csrf)?;
+    let (actor, require) = (staff.0.user_id, form.exiger_2fa == "oui");
+    db(&state, move |conn| {
+        Ok(staff::totp::set_policy(conn, actor, require)?)
+    })
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin/utilisateurs"))
         .finish())
 }

@@ -95,6 +95,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
                 .route(web::get().to(staff::login_form))
                 .route(web::post().to(staff::login)),
         )
+        .service(
+            web::resource(staff::CODE_PATH)
+                .route(web::get().to(staff::code_form))
+                .route(web::post().to(staff::code)),
+        )
+        .service(
+            web::resource(staff::ENROLL_PATH)
+                .route(web::get().to(staff::totp_page))
+                .route(web::post().to(staff::totp_change)),
+        )
+        .route("/admin/securite", web::post().to(admin::security_policy))
         .route("/deconnexion", web::post().to(staff::logout))
         .route("/espace", web::get().to(staff::home))
         .service(

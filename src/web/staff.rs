@@ -73,30 +73,66 @@ mod subtle_eq {
     }
 }
 
+pub const ENROLL_PATH: &str = "/compte/double-authentification";
+pub const CODE_PATH: &str = "/connexion/code";
+
+/// The session behind the request, whatever its state.
+fn load_identity(
+    req: &HttpRequest,
+) -> Pin<Box<dyn Future<Output = Result<StaffIdentity, AppError>>>> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let next = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/espace".to_owned());
+    Box::pin(async move {
+        let state = state.ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no state")))?;
+        let Some(cookie) = cookie else {
+            return Err(AppError::LoginRequired(next));
+        };
+        let settings = state.settings.staff.clone();
+        let found = db(&state, move |conn| {
+            Ok(auth::identify(conn, &settings, &cookie, Utc::now())?)
+        })
+        .await?;
+        found.ok_or(AppError::LoginRequired(next))
+    })
+}
+
 impl FromRequest for Staff {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Staff, AppError>>>>;
 
+    /// A fully signed-in member: the second factor given when the account has one, and set up
+    /// when the policy requires it.
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-        let next = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| "/espace".to_owned());
+        let identity = load_identity(req);
+        let path = req.path().to_owned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no state")))?;
-            let Some(cookie) = cookie else {
-                return Err(AppError::LoginRequired(next));
-            };
-            let settings = state.settings.staff.clone();
-            let found = db(&state, move |conn| {
-                Ok(auth::identify(conn, &settings, &cookie, Utc::now())?)
-            })
-            .await?;
-            found.map(Staff).ok_or(AppError::LoginRequired(next))
+            let identity = identity.await?;
+            if identity.second_factor_pending {
+                return Err(AppError::Redirect(CODE_PATH.to_owned()));
+            }
+            if identity.must_enroll && path != ENROLL_PATH {
+                return Err(AppError::Redirect(ENROLL_PATH.to_owned()));
+            }
+            Ok(Staff(identity))
         })
+    }
+}
+
+/// Any open session, even one still waiting for its second factor (the code page, logout).
+pub struct SignedIn(pub Staff);
+
+impl FromRequest for SignedIn {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<SignedIn, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let identity = load_identity(req);
+        Box::pin(async move { Ok(SignedIn(Staff(identity.await?))) })
     }
 }
 
@@ -263,14 +299,23 @@ pub async fn login(
         SignIn::Success {
             cookie_value,
             user_id,
+            second_factor,
         } => {
-            tracing::info!(user_id, "staff signed in");
+            tracing::info!(user_id, second_factor, "staff signed in");
+            let location = if second_factor {
+                format!(
+                    "{CODE_PATH}?suite={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                )
+            } else {
+                next
+            };
             Ok(HttpResponse::SeeOther()
                 .cookie(session_cookie(
                     cookie_value,
                     state.settings.secure_cookies(),
                 ))
-                .insert_header((header::LOCATION, next))
+                .insert_header((header::LOCATION, location))
                 .finish())
         }
         SignIn::Refused => render_login(
@@ -302,7 +347,7 @@ pub struct CsrfOnly {
 
 pub async fn logout(
     state: web::Data<AppState>,
-    staff: Staff,
+    SignedIn(staff): SignedIn,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
     staff.check_csrf(&form.csrf)?;
@@ -317,6 +362,219 @@ pub async fn logout(
         .cookie(gone)
         .insert_header((header::LOCATION, "/connexion"))
         .finish())
+}
+
+fn staff_page(
+    state: &AppState,
+    staff: &Staff,
+    name: &str,
+    title: &str,
+    status: actix_web::http::StatusCode,
+    extra: serde_json::Value,
+) -> Result<HttpResponse, AppError> {
+    let mut data =
+        json!({ "title": title, "org": state.settings.organisation, "staff": staff.view() });
+    if let (Some(obj), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    let body = templates::global()
+        .render_page(name, &data)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering {name}: {e}")))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// The second step of signing in: the code from the authenticator app.
+pub async fn code_form(
+    state: web::Data<AppState>,
+    SignedIn(staff): SignedIn,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    if !staff.0.second_factor_pending {
+        return Err(AppError::Redirect(safe_next(&query.suite).to_owned()));
+    }
+    staff_page(
+        &state,
+        &staff,
+        "staff/code",
+        "Code de connexion",
+        actix_web::http::StatusCode::OK,
+        json!({ "next": safe_next(&query.suite), "error": null }),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    suite: String,
+}
+
+pub async fn code(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    SignedIn(staff): SignedIn,
+    form: web::Form<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.check_csrf(&form.csrf)?;
+    let next = safe_next(&form.suite).to_owned();
+    if !staff.0.second_factor_pending {
+        return Err(AppError::Redirect(next));
+    }
+    let (user_id, session_id, code) = (staff.0.user_id, staff.0.session_id, form.code.clone());
+    let client_ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let settings = state.settings.staff.clone();
+    let outcome = db(&state, move |conn| {
+        let account = format!("totp:{user_id}");
+        let now = Utc::now();
+        if let Some(wait) = auth::throttled_for(conn, &settings, &account, &client_ip, now)? {
+            return Ok(Err(Some(wait)));
+        }
+        let ok = crate::staff::totp::check_and_consume(conn, user_id, &code, false)?;
+        auth::record_attempt(conn, &account, &client_ip, ok, now)?;
+        if ok {
+            auth::complete_second_factor(conn, session_id)?;
+            Ok(Ok(()))
+        } else {
+            Ok(Err(None))
+        }
+    })
+    .await?;
+    match outcome {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, next))
+            .finish()),
+        Err(Some(retry_after_seconds)) => Err(AppError::TooManyRequests {
+            retry_after_seconds,
+            message: "Trop de codes erronés. Réessayez plus tard.".to_owned(),
+        }),
+        Err(None) => staff_page(
+            &state,
+            &staff,
+            "staff/code",
+            "Erreur – Code de connexion",
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            json!({ "next": next, "error": "Code incorrect ou déjà utilisé : saisissez le code à 6 chiffres affiché maintenant par votre application." }),
+        ),
+    }
+}
+
+async fn enrollment_page(
+    state: &AppState,
+    staff: &Staff,
+    status: actix_web::http::StatusCode,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let user_id = staff.0.user_id;
+    let (secret, enabled, required) = db(state, move |conn| {
+        let (_, enabled, _) = crate::staff::totp::state(conn, user_id)?;
+        let secret = if enabled {
+            None
+        } else {
+            Some(crate::staff::totp::pending_secret(conn, user_id)?)
+        };
+        Ok((
+            secret,
+            enabled,
+            crate::staff::totp::policy_requires_totp(conn)?,
+        ))
+    })
+    .await?;
+    let account = staff.0.display_name.clone();
+    let uri = secret
+        .as_deref()
+        .and_then(|s| crate::staff::totp::provisioning_uri(s, &account));
+    let qr = uri.as_deref().and_then(crate::staff::totp::qr_svg);
+    staff_page(
+        state,
+        staff,
+        "staff/totp",
+        "Double authentification",
+        status,
+        json!({
+            "enabled": enabled,
+            "required": required,
+            "secret": secret,
+            "uri": uri,
+            "qr": qr,
+            "error": error,
+        }),
+    )
+}
+
+pub async fn totp_page(
+    state: web::Data<AppState>,
+    SignedIn(staff): SignedIn,
+) -> Result<HttpResponse, AppError> {
+    if staff.0.second_factor_pending {
+        return Err(AppError::Redirect(CODE_PATH.to_owned()));
+    }
+    enrollment_page(&state, &staff, actix_web::http::StatusCode::OK, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TotpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn totp_change(
+    state: web::Data<AppState>,
+    SignedIn(staff): SignedIn,
+    form: web::Form<TotpForm>,
+) -> Result<HttpResponse, AppError> {
+    if staff.0.second_factor_pending {
+        return Err(AppError::Redirect(CODE_PATH.to_owned()));
+    }
+    staff.check_csrf(&form.csrf)?;
+    let enable = match form.action.as_str() {
+        "activer" => true,
+        "desactiver" => false,
+        _ => return Err(AppError::BadRequest("Action inconnue.".to_owned())),
+    };
+    let (user_id, code) = (staff.0.user_id, form.code.clone());
+    let result = db(&state, move |conn| {
+        if !enable && crate::staff::totp::policy_requires_totp(conn)? {
+            return Ok(Err("La double authentification est exigée pour tous les comptes : elle ne peut pas être désactivée."));
+        }
+        if !crate::staff::totp::check_and_consume(conn, user_id, &code, enable)? {
+            return Ok(Err("Code incorrect ou déjà utilisé : saisissez le code à 6 chiffres affiché maintenant par votre application."));
+        }
+        if !enable {
+            crate::staff::totp::disable(conn, user_id)?;
+        }
+        Ok(Ok(()))
+    })
+    .await?;
+    match result {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                if enable { "/espace" } else { ENROLL_PATH },
+            ))
+            .finish()),
+        Err(message) => {
+            enrollment_page(
+                &state,
+                &staff,
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                Some(message),
+            )
+            .await
+        }
+    }
 }
 
 #[cfg(test)]

@@ -992,10 +992,22 @@ async fn axe_finds_no_violations_on_the_staff_pages() {
         audit(&c, "/connexion (wrong password)", &mut report).await;
 
         sign_in_with(&c, "admin@cds32.test", STAFF_PASSWORD).await;
+        // Without a page asked for, staff land on their home page, which lists their sections.
+        wait_until(
+            &c,
+            "location.pathname === '/espace' && document.querySelector('.cards') !== null",
+            "the staff home after signing in",
+        )
+        .await;
+        audit(&c, "/espace", &mut report).await;
+        goto(&c, &app, "/compte/double-authentification").await;
+        wait_for(&c, ".qr svg").await;
+        audit(&c, "/compte/double-authentification", &mut report).await;
+        goto(&c, &app, "/recrutement").await;
         wait_until(
             &c,
             "location.pathname === '/recrutement' && document.querySelector('.board') !== null",
-            "the board after signing in",
+            "the board",
         )
         .await;
         assert_eq!(status(&c).await, 200);

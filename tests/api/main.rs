@@ -14,3 +14,4 @@ mod migrations;
 mod pipeline;
 mod public_pages;
 mod staff;
+mod totp;

@@ -243,6 +243,7 @@ async fn every_role_on_every_staff_route() {
     let everyone = [true, true, true];
     let gets: Vec<(String, [bool; 3])> = vec![
         ("/espace".into(), everyone),
+        ("/compte/double-authentification".into(), everyone),
         ("/recrutement".into(), recruiting),
         (
             "/recrutement?q=Martin&temps=temps_partiel".into(),
@@ -289,6 +290,7 @@ async fn every_role_on_every_staff_route() {
         ("/admin/utilisateurs".into(), admin_only),
         (format!("/admin/utilisateurs/{user}"), admin_only),
         ("/admin/modeles/entretien".into(), admin_only),
+        ("/admin/securite".into(), admin_only),
     ];
 
     for (path, _) in gets.iter().chain(posts.iter()) {
