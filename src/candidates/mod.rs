@@ -93,6 +93,9 @@ pub struct CandidateView {
     pub notes: Vec<NoteView>,
 }
 
+/// Id, civility, first and last names, e-mail, phone, RPPS, specialty label, situation,
+/// availability, working time, half-days, on call, intern training, pool consent, created, and
+/// the specialty code.
 type CandidateRow = (
     i64,
     Civility,
@@ -110,7 +113,35 @@ type CandidateRow = (
     bool,
     Option<DateTime<Utc>>,
     DateTime<Utc>,
+    String,
 );
+
+fn candidate_row(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateRow>> {
+    candidates::table
+        .inner_join(specialties::table)
+        .filter(candidates::id.eq(id))
+        .select((
+            candidates::id,
+            candidates::civility,
+            candidates::first_name,
+            candidates::last_name,
+            candidates::email,
+            candidates::phone,
+            candidates::rpps,
+            specialties::label,
+            candidates::situation,
+            candidates::available_from,
+            candidates::working_time,
+            candidates::part_time_half_days,
+            candidates::on_call,
+            candidates::intern_training,
+            candidates::pool_consent_at,
+            candidates::created_at,
+            candidates::specialty_code,
+        ))
+        .first(conn)
+        .optional()
+}
 
 type ApplicationRow = (
     i64,
@@ -135,29 +166,7 @@ type HistoryRow = (
 );
 
 pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateView>> {
-    let row: Option<CandidateRow> = candidates::table
-        .inner_join(specialties::table)
-        .filter(candidates::id.eq(id))
-        .select((
-            candidates::id,
-            candidates::civility,
-            candidates::first_name,
-            candidates::last_name,
-            candidates::email,
-            candidates::phone,
-            candidates::rpps,
-            specialties::label,
-            candidates::situation,
-            candidates::available_from,
-            candidates::working_time,
-            candidates::part_time_half_days,
-            candidates::on_call,
-            candidates::intern_training,
-            candidates::pool_consent_at,
-            candidates::created_at,
-        ))
-        .first(conn)
-        .optional()?;
+    let row = candidate_row(conn, id)?;
     let Some(r) = row else {
         return Ok(None);
     };
@@ -570,29 +579,7 @@ pub fn edit_values(
     conn: &mut PgConnection,
     id: i64,
 ) -> QueryResult<Option<crate::web::form::RawApplicationForm>> {
-    let row: Option<CandidateRow> = candidates::table
-        .inner_join(specialties::table)
-        .filter(candidates::id.eq(id))
-        .select((
-            candidates::id,
-            candidates::civility,
-            candidates::first_name,
-            candidates::last_name,
-            candidates::email,
-            candidates::phone,
-            candidates::rpps,
-            candidates::specialty_code,
-            candidates::situation,
-            candidates::available_from,
-            candidates::working_time,
-            candidates::part_time_half_days,
-            candidates::on_call,
-            candidates::intern_training,
-            candidates::pool_consent_at,
-            candidates::created_at,
-        ))
-        .first(conn)
-        .optional()?;
+    let row = candidate_row(conn, id)?;
     let Some(r) = row else {
         return Ok(None);
     };
@@ -607,7 +594,7 @@ pub fn edit_values(
         courriel: r.4,
         telephone: r.5,
         rpps: r.6.unwrap_or_default(),
-        specialite: r.7,
+        specialite: r.16,
         situation: r.8.code().to_owned(),
         disponibilite: r.9.map(|d| d.to_string()).unwrap_or_default(),
         temps_travail: r.10.code().to_owned(),

@@ -8,30 +8,8 @@ use serde_json::{json, Value};
 use crate::db::enums::StaffRole;
 use crate::error::AppError;
 use crate::staff::{self, AccountChange};
-use crate::templates;
-use crate::web::staff::Staff;
+use crate::web::staff::{page, Staff};
 use crate::web::{db, AppState};
-
-fn page(
-    state: &AppState,
-    staff: &Staff,
-    name: &str,
-    title: &str,
-    extra: Value,
-) -> Result<HttpResponse, AppError> {
-    let mut data =
-        json!({ "title": title, "org": state.settings.organisation, "staff": staff.view() });
-    if let (Some(obj), Value::Object(extra)) = (data.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
-    let body = templates::global()
-        .render_page(name, &data)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering {name}: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
-}
 
 fn roles(selected: Option<StaffRole>) -> Vec<Value> {
     StaffRole::ALL
@@ -269,21 +247,21 @@ async fn templates_page(
         .iter()
         .map(|(name, what)| json!({ "name": format!("{{{{{name}}}}}"), "what": what }))
         .collect();
-    let mut response = page(
+    let (status, title) = match error {
+        Some(_) => (
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "Erreur – Modèles de courriels",
+        ),
+        None => (actix_web::http::StatusCode::OK, "Modèles de courriels"),
+    };
+    crate::web::staff::staff_page(
         state,
         staff,
         "admin/templates",
-        if error.is_some() {
-            "Erreur – Modèles de courriels"
-        } else {
-            "Modèles de courriels"
-        },
+        title,
+        status,
         json!({ "templates": items, "variables": variables }),
-    )?;
-    if error.is_some() {
-        *response.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]

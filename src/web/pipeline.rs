@@ -12,34 +12,10 @@ use crate::error::AppError;
 use crate::pipeline::{self, BoardFilter, MoveRequest, REFUSAL_REASONS, WITHDRAWAL_REASONS};
 use crate::templates;
 use crate::web::form::{describe_half_days, parse_date};
-use crate::web::staff::Staff;
+use crate::web::staff::{page as render, Staff};
 use crate::web::{db, AppState};
 
 const RECRUITING: &[StaffRole] = &[StaffRole::Recruiter];
-
-fn render(
-    state: &AppState,
-    staff: &Staff,
-    name: &str,
-    title: &str,
-    extra: Value,
-) -> Result<HttpResponse, AppError> {
-    let mut data = json!({
-        "title": title,
-        "org": state.settings.organisation,
-        "staff": staff.view(),
-    });
-    if let (Some(obj), Value::Object(extra)) = (data.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
-    let body = templates::global()
-        .render_page(name, &data)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering {name}: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
-}
 
 fn days_since(at: chrono::DateTime<Utc>) -> i64 {
     (Utc::now() - at).num_days().max(0)
@@ -887,15 +863,20 @@ async fn render_edit(
         .map(|c| json!({ "id": c.id, "commune": c.commune, "checked": raw.centres.contains(&c.id.to_string()) }))
         .collect();
     let summary = errors.summary();
-    let mut response = render(
+    let (status, title) = if summary.is_empty() {
+        (actix_web::http::StatusCode::OK, "Modifier la fiche")
+    } else {
+        (
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "Erreur – Modifier la fiche",
+        )
+    };
+    crate::web::staff::staff_page(
         state,
         staff,
         "pipeline/candidate_edit",
-        if summary.is_empty() {
-            "Modifier la fiche"
-        } else {
-            "Erreur – Modifier la fiche"
-        },
+        title,
+        status,
         json!({
             "id": id, "values": raw, "errors": errors, "summary": summary,
             "civilities": civilities, "situations": situations, "specialties": specialties,
@@ -903,11 +884,7 @@ async fn render_edit(
             "part_time": raw.temps_travail == WorkingTime::PartTime.code(),
             "full_time": raw.temps_travail == WorkingTime::FullTime.code(),
         }),
-    )?;
-    if !summary.is_empty() {
-        *response.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    )
 }
 
 pub async fn edit_candidate(

@@ -156,21 +156,14 @@ fn safe_next(next: &str) -> &str {
 
 /// The staff home: what each role can do from here.
 pub async fn home(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, AppError> {
-    let body = templates::global()
-        .render_page(
-            "staff/home",
-            &json!({
-                "title": "Espace du personnel",
-                "org": state.settings.organisation,
-                "staff": staff.view(),
-                "is_communication": staff.0.role == StaffRole::Communication,
-            }),
-        )
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering staff home: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
+    let is_communication = staff.0.role == StaffRole::Communication;
+    page(
+        &state,
+        &staff,
+        "staff/home",
+        "Espace du personnel",
+        json!({ "is_communication": is_communication }),
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -364,7 +357,8 @@ pub async fn logout(
         .finish())
 }
 
-fn staff_page(
+/// Renders a staff page with the layout's data (organisation, the member, their CSRF token).
+pub fn staff_page(
     state: &AppState,
     staff: &Staff,
     name: &str,
@@ -384,6 +378,24 @@ fn staff_page(
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body))
+}
+
+/// A staff page answered with 200.
+pub fn page(
+    state: &AppState,
+    staff: &Staff,
+    name: &str,
+    title: &str,
+    extra: serde_json::Value,
+) -> Result<HttpResponse, AppError> {
+    staff_page(
+        state,
+        staff,
+        name,
+        title,
+        actix_web::http::StatusCode::OK,
+        extra,
+    )
 }
 
 /// The second step of signing in: the code from the authenticator app.
