@@ -239,7 +239,14 @@ pub struct Card {
     pub stage: Stage,
     pub stage_entered_at: DateTime<Utc>,
     pub position_title: Option<String>,
+    /// Wished centres, by commune, comma-separated.
+    pub centres: Option<String>,
 }
+
+/// The communes a candidate wishes to work in, as one text (for cards and the export).
+const WISHED_COMMUNES: &str = "(SELECT string_agg(ce.commune, ', ' ORDER BY ce.commune) \
+     FROM candidate_centres cc JOIN centres ce ON ce.id = cc.centre_id \
+     WHERE cc.candidate_id = candidates.id)";
 
 pub const CARDS_PER_COLUMN: i64 = 20;
 
@@ -374,6 +381,9 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
                     applications::stage,
                     applications::stage_entered_at,
                     positions::title.nullable(),
+                    diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+                        WISHED_COMMUNES,
+                    ),
                 ))
                 .order((applications::stage_entered_at.asc(), applications::id.asc()))
                 .limit(CARDS_PER_COLUMN)
@@ -436,9 +446,7 @@ pub fn export(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<Vec<
             candidates::working_time,
             candidates::part_time_half_days,
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
-                "(SELECT string_agg(ce.commune, ', ' ORDER BY ce.commune) \
-                 FROM candidate_centres cc JOIN centres ce ON ce.id = cc.centre_id \
-                 WHERE cc.candidate_id = candidates.id)",
+                WISHED_COMMUNES,
             ),
             positions::title.nullable(),
             applications::heard_from,

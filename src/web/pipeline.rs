@@ -129,6 +129,7 @@ fn column_view(c: &pipeline::Column, expected: &std::collections::BTreeMap<Strin
                 None => card.working_time.label().to_owned(),
             },
             "position": card.position_title,
+            "centres": card.centres,
             "days": days_since(card.stage_entered_at),
             "overdue": limit.is_some_and(|l| days_since(card.stage_entered_at) > l),
         })).collect::<Vec<_>>(),

@@ -299,6 +299,24 @@ async fn the_board_counts_by_stage_and_filters_and_searches() {
     assert_eq!(status, 200);
     let total = app.count("SELECT count(*) FROM applications");
     assert!(html.contains(&format!("({total})")), "total shown");
+    // Cards show the wished centres.
+    let doc = scraper::Html::parse_document(&html);
+    let metas: Vec<String> = doc
+        .select(&scraper::Selector::parse(".stage-card .meta").unwrap())
+        .map(|e| e.text().collect())
+        .collect();
+    assert!(
+        metas.iter().any(|m| [
+            "Fleurance",
+            "Gondrin",
+            "Marciac",
+            "Plaisance",
+            "Vic-Fezensac"
+        ]
+        .iter()
+        .any(|c| m.contains(c))),
+        "{metas:?}"
+    );
     let new = app.count("SELECT count(*) FROM applications WHERE stage = 'nouvelle'");
     assert!(html.contains(&format!("Nouvelle <span class=\"count\">{new}</span>")));
 
