@@ -29,7 +29,20 @@ enum Command {
         command: UserCommand,
     },
     /// Charge les centres, des postes, une cinquantaine de candidats et un premier administrateur.
-    Demo,
+    Demo {
+        /// Ajoute ensuite N candidats synthétiques (une candidature chacun), pour les essais de
+        /// charge.
+        #[arg(long, value_name = "N")]
+        candidats: Option<usize>,
+        /// Graine du générateur de candidats (mêmes données pour la même graine et la même base).
+        #[arg(
+            long,
+            value_name = "GRAINE",
+            default_value_t = 32,
+            requires = "candidats"
+        )]
+        graine: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -96,7 +109,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || vocation::db::prepare(&settings)).await??;
             println!("Base de données à jour.");
         }
-        Command::Demo => load_demo(&settings).await?,
+        Command::Demo { candidats, graine } => {
+            load_demo(&settings).await?;
+            if let Some(count) = candidats {
+                generate(&settings, count, graine).await?;
+            }
+        }
         Command::User {
             command:
                 UserCommand::Add {
@@ -141,5 +159,21 @@ async fn load_demo(settings: &Settings) -> anyhow::Result<()> {
     })
     .await??;
     println!("{report}");
+    Ok(())
+}
+
+async fn generate(settings: &Settings, count: usize, seed: u64) -> anyhow::Result<()> {
+    let settings = settings.clone();
+    let started = std::time::Instant::now();
+    let added = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let pool = vocation::db::prepare(&settings)?;
+        let mut conn = pool.get()?;
+        vocation::demo::generate_candidates(&mut conn, count, seed)
+    })
+    .await??;
+    println!(
+        "{added} candidats générés en {:.1} s.",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -7,6 +7,7 @@ mod application_form;
 mod browser;
 mod cli;
 mod followups;
+mod generator;
 mod health;
 mod helpers;
 mod mail;
