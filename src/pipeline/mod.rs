@@ -260,67 +260,121 @@ fn board_source() -> _ {
 
 type BoardQuery = diesel::dsl::IntoBoxed<'static, board_source, diesel::pg::Pg>;
 
+/// Applies the board's filters to a boxed query over `board_source` (whatever it selects or
+/// groups by).
+macro_rules! board_filters {
+    ($query:expr, $filter:expr) => {{
+        let filter: &BoardFilter = $filter;
+        let mut q = $query;
+        let term = filter.q.trim();
+        if !term.is_empty() {
+            let like = format!(
+                "%{}%",
+                term.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            let by_name = candidates::first_name
+                .ilike(like.clone())
+                .or(candidates::last_name.ilike(like.clone()))
+                .or(candidates::email_normalized.ilike(like.clone()))
+                .or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "(candidates.first_name || ' ' || candidates.last_name) ILIKE ",
+                )
+                .bind::<diesel::sql_types::Text, _>(like.clone()));
+            let digits: String = term.chars().filter(|c| c.is_ascii_digit()).collect();
+            if digits.len() >= 4 {
+                // Phones are stored as +33…: search without the trunk zero.
+                let national = digits.strip_prefix('0').unwrap_or(&digits).to_owned();
+                q = q.filter(
+                    by_name
+                        .or(candidates::rpps.eq(digits.clone()).assume_not_null())
+                        .or(candidates::phone_normalized.like(format!("%{national}%"))),
+                );
+            } else {
+                q = q.filter(by_name);
+            }
+        }
+        if !filter.specialite.is_empty() {
+            if filter.specialite == "MG" {
+                q = q.filter(specialties::general_practice.eq(true));
+            } else {
+                q = q.filter(candidates::specialty_code.eq(filter.specialite.clone()));
+            }
+        }
+        if let Ok(centre) = filter.centre.parse::<i64>() {
+            q = q.filter(
+                candidates::id.eq_any(
+                    candidate_centres::table
+                        .filter(candidate_centres::centre_id.eq(centre))
+                        .select(candidate_centres::candidate_id),
+                ),
+            );
+        }
+        if let Some(wt) = WorkingTime::from_code(&filter.temps) {
+            q = q.filter(candidates::working_time.eq(wt));
+        }
+        if let Some(s) = crate::db::enums::Situation::from_code(&filter.situation) {
+            q = q.filter(candidates::situation.eq(s));
+        }
+        if let Some(d) = crate::web::form::parse_date(&filter.dispo_avant) {
+            q = q.filter(
+                candidates::available_from
+                    .le(d)
+                    .or(candidates::available_from.is_null()),
+            );
+        }
+        let source = filter.source.trim();
+        if !source.is_empty() {
+            q = q.filter(
+                applications::utm_campaign
+                    .eq(source.to_owned())
+                    .or(applications::utm_source.eq(source.to_owned()))
+                    .or(applications::heard_from.eq(source.to_owned())),
+            );
+        }
+        match filter.poste.as_str() {
+            "" => {}
+            "spontanee" => q = q.filter(applications::position_id.is_null()),
+            p => {
+                if let Ok(id) = p.parse::<i64>() {
+                    q = q.filter(applications::position_id.eq(id));
+                }
+            }
+        }
+        q
+    }};
+}
+
 /// The applications matching the board's filters; columns and counts narrow it further.
 fn filtered(filter: &BoardFilter) -> BoardQuery {
-    let mut q = board_source().into_boxed();
-    let term = filter.q.trim();
-    if !term.is_empty() {
-        let like = format!(
-            "%{}%",
-            term.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let by_name = candidates::first_name
-            .ilike(like.clone())
-            .or(candidates::last_name.ilike(like.clone()))
-            .or(candidates::email_normalized.ilike(like.clone()))
-            .or(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "(candidates.first_name || ' ' || candidates.last_name) ILIKE ",
-            )
-            .bind::<diesel::sql_types::Text, _>(like.clone()));
-        let digits: String = term.chars().filter(|c| c.is_ascii_digit()).collect();
-        if digits.len() >= 4 {
-            // Phones are stored as +33…: search without the trunk zero.
-            let national = digits.strip_prefix('0').unwrap_or(&digits).to_owned();
-            q = q.filter(
-                by_name
-                    .or(candidates::rpps.eq(digits.clone()).assume_not_null())
-                    .or(candidates::phone_normalized.like(format!("%{national}%"))),
-            );
-        } else {
-            q = q.filter(by_name);
-        }
-    }
-    if !filter.specialite.is_empty() {
-        if filter.specialite == "MG" {
-            q = q.filter(specialties::general_practice.eq(true));
-        } else {
-            q = q.filter(candidates::specialty_code.eq(filter.specialite.clone()));
-        }
-    }
-    if let Ok(centre) = filter.centre.parse::<i64>() {
-        q = q.filter(
-            candidates::id.eq_any(
-                candidate_centres::table
-                    .filter(candidate_centres::centre_id.eq(centre))
-                    .select(candidate_centres::candidate_id),
-            ),
-        );
-    }
-    if let Some(wt) = WorkingTime::from_code(&filter.temps) {
-        q = q.filter(candidates::working_time.eq(wt));
-    }
-    if let Some(s) = crate::db::enums::Situation::from_code(&filter.situation) {
-        q = q.filter(candidates::situation.eq(s));
-    }
-    if let Some(d) = crate::web::form::parse_date(&filter.dispo_avant) {
-        q = q.filter(
-            candidates::available_from
-                .le(d)
-                .or(candidates::available_from.is_null()),
-        );
-    }
+    board_filters!(board_source().into_boxed(), filter)
+}
+
+/// A column of the board.
+#[derive(Debug, Serialize)]
+pub struct Column {
+    pub stage: Stage,
+    pub label: &'static str,
+    pub count: i64,
+    pub cards: Vec<Card>,
+}
+
+/// Whether the filter looks at the candidate; if not, the applications table alone answers it.
+fn needs_candidates(filter: &BoardFilter) -> bool {
+    !filter.q.trim().is_empty()
+        || !filter.specialite.is_empty()
+        || filter.centre.parse::<i64>().is_ok()
+        || WorkingTime::from_code(&filter.temps).is_some()
+        || crate::db::enums::Situation::from_code(&filter.situation).is_some()
+        || crate::web::form::parse_date(&filter.dispo_avant).is_some()
+}
+
+/// The filters on the application itself (source, position), on the applications table alone.
+fn filtered_applications(
+    filter: &BoardFilter,
+) -> applications::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut q = applications::table.into_boxed();
     let source = filter.source.trim();
     if !source.is_empty() {
         q = q.filter(
@@ -342,62 +396,132 @@ fn filtered(filter: &BoardFilter) -> BoardQuery {
     q
 }
 
-/// A column of the board.
-#[derive(Debug, Serialize)]
-pub struct Column {
-    pub stage: Stage,
-    pub label: &'static str,
-    pub count: i64,
-    pub cards: Vec<Card>,
-}
+/// Up to this many matching applications, they are listed in one narrow query and paginated
+/// here, instead of one query per column.
+const SMALL_RESULT: i64 = 2_000;
 
 /// The board: one column per stage with its count and a page of cards, oldest in stage first.
 pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<Column>, bool)> {
     let page = filter.page.unwrap_or(1).clamp(1, 10_000);
-    let counts: Vec<(Stage, i64)> = applications::table
-        .filter(applications::id.eq_any(filtered(filter).select(applications::id)))
-        .group_by(applications::stage)
-        .select((applications::stage, diesel::dsl::count_star()))
-        .load(conn)?;
-    let mut columns = Vec::new();
-    let mut more = false;
-    for stage in Stage::ALL.iter().copied() {
-        let count = counts
+    let offset = (page - 1) * CARDS_PER_COLUMN;
+    let by_candidate = needs_candidates(filter);
+    let counts: Vec<(Stage, i64)> = if by_candidate {
+        board_filters!(
+            board_source()
+                .group_by(applications::stage)
+                .select((applications::stage, diesel::dsl::count_star()))
+                .into_boxed(),
+            filter
+        )
+        .load(conn)?
+    } else {
+        let mut q = applications::table
+            .group_by(applications::stage)
+            .select((applications::stage, diesel::dsl::count_star()))
+            .into_boxed();
+        let source = filter.source.trim();
+        if !source.is_empty() {
+            q = q.filter(
+                applications::utm_campaign
+                    .eq(source.to_owned())
+                    .or(applications::utm_source.eq(source.to_owned()))
+                    .or(applications::heard_from.eq(source.to_owned())),
+            );
+        }
+        match filter.poste.as_str() {
+            "" => {}
+            "spontanee" => q = q.filter(applications::position_id.is_null()),
+            p => {
+                if let Ok(id) = p.parse::<i64>() {
+                    q = q.filter(applications::position_id.eq(id));
+                }
+            }
+        }
+        q.load(conn)?
+    };
+    let count_of = |stage: Stage| {
+        counts
             .iter()
             .find(|(s, _)| *s == stage)
             .map(|(_, n)| *n)
-            .unwrap_or(0);
-        let cards: Vec<Card> = if count > (page - 1) * CARDS_PER_COLUMN {
-            filtered(filter)
-                .filter(applications::stage.eq(stage))
-                .select((
-                    applications::id,
-                    candidates::id,
-                    candidates::first_name,
-                    candidates::last_name,
-                    specialties::label,
-                    candidates::working_time,
-                    candidates::part_time_half_days,
-                    applications::stage,
-                    applications::stage_entered_at,
-                    positions::title.nullable(),
-                    diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
-                        WISHED_COMMUNES,
-                    ),
-                ))
-                .order((applications::stage_entered_at.asc(), applications::id.asc()))
-                .limit(CARDS_PER_COLUMN)
-                .offset((page - 1) * CARDS_PER_COLUMN)
-                .load(conn)?
-        } else {
-            Vec::new()
-        };
+            .unwrap_or(0)
+    };
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    // The applications shown, column by column.
+    let mut shown: Vec<i64> = Vec::new();
+    if total <= SMALL_RESULT {
+        let all: Vec<(i64, Stage)> = filtered(filter)
+            .select((applications::id, applications::stage))
+            .order((applications::stage_entered_at.asc(), applications::id.asc()))
+            .load(conn)?;
+        for stage in Stage::ALL.iter().copied() {
+            shown.extend(
+                all.iter()
+                    .filter(|(_, s)| *s == stage)
+                    .skip(offset as usize)
+                    .take(CARDS_PER_COLUMN as usize)
+                    .map(|(id, _)| *id),
+            );
+        }
+    } else {
+        for stage in Stage::ALL.iter().copied() {
+            if count_of(stage) <= offset {
+                continue;
+            }
+            let order = (applications::stage_entered_at.asc(), applications::id.asc());
+            let ids: Vec<i64> = if by_candidate {
+                filtered(filter)
+                    .filter(applications::stage.eq(stage))
+                    .select(applications::id)
+                    .order(order)
+                    .limit(CARDS_PER_COLUMN)
+                    .offset(offset)
+                    .load(conn)?
+            } else {
+                filtered_applications(filter)
+                    .filter(applications::stage.eq(stage))
+                    .select(applications::id)
+                    .order(order)
+                    .limit(CARDS_PER_COLUMN)
+                    .offset(offset)
+                    .load(conn)?
+            };
+            shown.extend(ids);
+        }
+    }
+    let mut cards: Vec<Card> = if shown.is_empty() {
+        Vec::new()
+    } else {
+        board_source()
+            .filter(applications::id.eq_any(&shown))
+            .select((
+                applications::id,
+                candidates::id,
+                candidates::first_name,
+                candidates::last_name,
+                specialties::label,
+                candidates::working_time,
+                candidates::part_time_half_days,
+                applications::stage,
+                applications::stage_entered_at,
+                positions::title.nullable(),
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+                    WISHED_COMMUNES,
+                ),
+            ))
+            .load(conn)?
+    };
+    cards.sort_by_key(|c| (c.stage_entered_at, c.application_id));
+    let mut columns = Vec::new();
+    let mut more = false;
+    for stage in Stage::ALL.iter().copied() {
+        let count = count_of(stage);
         more |= count > page * CARDS_PER_COLUMN;
         columns.push(Column {
             stage,
             label: stage.label(),
             count,
-            cards,
+            cards: cards.iter().filter(|c| c.stage == stage).cloned().collect(),
         });
     }
     Ok((columns, more))
