@@ -354,29 +354,9 @@ pub fn load(conn: &mut PgConnection) -> anyhow::Result<DemoReport> {
     })
 }
 
-/// More names for the generated candidates (`generate_candidates`): with 50,000 doctors, a name
-/// search should find a few hundred people, not a tenth of the base.
-const GEN_FIRST_NAMES: &[(&str, Civility)] = &[
-    ("Camille", Civility::Madame),
-    ("Julien", Civility::Monsieur),
-    ("Sophie", Civility::Madame),
-    ("Thomas", Civility::Monsieur),
-    ("Léa", Civility::Madame),
-    ("Nicolas", Civility::Monsieur),
-    ("Chloé", Civility::Madame),
-    ("Mathieu", Civility::Monsieur),
-    ("Inès", Civility::Madame),
-    ("Antoine", Civility::Monsieur),
-    ("Manon", Civility::Madame),
-    ("Hugo", Civility::Monsieur),
-    ("Sarah", Civility::Madame),
-    ("Pierre", Civility::Monsieur),
-    ("Élise", Civility::Madame),
-    ("Karim", Civility::Monsieur),
-    ("Aurélie", Civility::Madame),
-    ("Jean-Baptiste", Civility::Monsieur),
-    ("Marie", Civility::NotSaid),
-    ("Youssef", Civility::Monsieur),
+/// Names added to the demo's for the generated candidates (`generate_candidates`): with 50,000
+/// doctors, a name search should find a few hundred people, not a tenth of the base.
+const MORE_FIRST_NAMES: &[(&str, Civility)] = &[
     ("Anne", Civility::Madame),
     ("François", Civility::Monsieur),
     ("Isabelle", Civility::Madame),
@@ -419,31 +399,15 @@ const GEN_FIRST_NAMES: &[(&str, Civility)] = &[
     ("Loïc", Civility::Monsieur),
 ];
 
-const GEN_LAST_NAMES: &[&str] = &[
-    "Dupuy",
-    "Lacoste",
-    "Castaing",
-    "Fourcade",
-    "Soulé",
-    "Bordes",
-    "Lafitte",
-    "Cazaux",
-    "Daguzan",
-    "Abadie",
-    "Barrère",
-    "Ducasse",
-    "Larrieu",
-    "Pujol",
-    "Sarrade",
-    "Labat",
-    "Mansour",
-    "Nguyen",
-    "Rossi",
-    "Martin",
-    "Garcia",
-    "Bernard",
-    "Dubois",
-    "Lefèvre",
+/// Item `i` of `first` followed by `second`.
+fn pick<T: Copy>(first: &[T], second: &[T], i: usize) -> T {
+    first
+        .get(i)
+        .copied()
+        .unwrap_or_else(|| second[i - first.len()])
+}
+
+const MORE_LAST_NAMES: &[&str] = &[
     "Thomas",
     "Robert",
     "Richard",
@@ -738,8 +702,16 @@ pub fn generate_candidates(
         for i in 0..count {
             // Unique across runs: `base` is above every existing id and grows by `count` at least.
             let n = base + 1 + i as i64;
-            let (first, civility) = GEN_FIRST_NAMES[rng.gen_range(0..GEN_FIRST_NAMES.len())];
-            let last = GEN_LAST_NAMES[rng.gen_range(0..GEN_LAST_NAMES.len())];
+            let (first, civility) = pick(
+                FIRST_NAMES,
+                MORE_FIRST_NAMES,
+                rng.gen_range(0..FIRST_NAMES.len() + MORE_FIRST_NAMES.len()),
+            );
+            let last = pick(
+                LAST_NAMES,
+                MORE_LAST_NAMES,
+                rng.gen_range(0..LAST_NAMES.len() + MORE_LAST_NAMES.len()),
+            );
             let email = format!(
                 "{}.{}.{n}@{DEMO_EMAIL_DOMAIN}",
                 ascii_local(first),

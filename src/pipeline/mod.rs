@@ -324,6 +324,16 @@ macro_rules! board_filters {
                     .or(candidates::available_from.is_null()),
             );
         }
+        application_filters!(q, filter)
+    }};
+}
+
+/// The filters on the application itself (source or campaign, position), for a boxed query over
+/// `applications` or over `board_source`.
+macro_rules! application_filters {
+    ($query:expr, $filter:expr) => {{
+        let filter: &BoardFilter = $filter;
+        let mut q = $query;
         let source = filter.source.trim();
         if !source.is_empty() {
             q = q.filter(
@@ -374,26 +384,7 @@ fn needs_candidates(filter: &BoardFilter) -> bool {
 fn filtered_applications(
     filter: &BoardFilter,
 ) -> applications::BoxedQuery<'static, diesel::pg::Pg> {
-    let mut q = applications::table.into_boxed();
-    let source = filter.source.trim();
-    if !source.is_empty() {
-        q = q.filter(
-            applications::utm_campaign
-                .eq(source.to_owned())
-                .or(applications::utm_source.eq(source.to_owned()))
-                .or(applications::heard_from.eq(source.to_owned())),
-        );
-    }
-    match filter.poste.as_str() {
-        "" => {}
-        "spontanee" => q = q.filter(applications::position_id.is_null()),
-        p => {
-            if let Ok(id) = p.parse::<i64>() {
-                q = q.filter(applications::position_id.eq(id));
-            }
-        }
-    }
-    q
+    application_filters!(applications::table.into_boxed(), filter)
 }
 
 /// Up to this many matching applications, they are listed in one narrow query and paginated
