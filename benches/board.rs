@@ -24,9 +24,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,33 +35,14 @@ use diesel::sql_types::{BigInt, Text};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+#[path = "support/mod.rs"]
+mod support;
+use support::*;
+
 /// The quality bar: "pipeline board with 50,000 candidates — p95 < 100 ms per page".
 const TARGET_P95_MS: f64 = 100.0;
 const RECRUITER: &str = "bench-recruteur@cds32.test";
 const PASSWORD: &str = "un mot de passe de banc d'essai assez long";
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn admin_url() -> String {
-    std::env::var("BENCH_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@localhost:5432/postgres".to_owned())
-}
-
-fn database_url(name: &str) -> String {
-    let mut url = url::Url::parse(&admin_url()).expect("BENCH_ADMIN_URL is a URL");
-    url.set_path(&format!("/{name}"));
-    url.to_string()
-}
-
-fn admin() -> PgConnection {
-    PgConnection::establish(&admin_url())
-        .expect("PostgreSQL must run on localhost:5432 (see README: pg_ctlcluster … main start)")
-}
 
 /// The release binary cargo built for this bench, or `BENCH_BINARY` (to compare two builds).
 fn binary() -> PathBuf {
@@ -82,10 +62,6 @@ fn binary() -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // Resources cleaned up even on panic: the database, the service, the scratch directory.
 
-struct BenchDatabase {
-    name: String,
-}
-
 impl BenchDatabase {
     fn create() -> BenchDatabase {
         let name = format!("vocation_bench_board_{}", uuid::Uuid::new_v4().simple());
@@ -104,52 +80,8 @@ impl BenchDatabase {
     }
 }
 
-impl Drop for BenchDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&admin_url()) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn);
-        }
-    }
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The machine and the service's memory.
-
-fn proc_status_kb(pid: u32, key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with(key))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn mb(kb: u64) -> f64 {
-    kb as f64 / 1024.0
-}
 
 /// Samples the service's RSS every 50 ms and keeps the peak.
 struct RssSampler {
@@ -267,12 +199,6 @@ impl LoadProbe {
             other_pct: (100.0 * (busy - accounted) / capacity).max(0.0),
         }
     }
-}
-
-fn cpu_count() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
 }
 
 fn machine() -> (usize, String, String, u64) {
@@ -504,13 +430,6 @@ fn prepare_data(bin: &Path, db: &BenchDatabase, candidates: u64, seed: u64) -> D
 
 // ---------------------------------------------------------------------------------------------
 // The service and the recruiters.
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 fn hidden_value(html: &str, name: &str) -> Option<String> {
     let at = html.find(&format!("name=\"{name}\""))?;
@@ -827,14 +746,6 @@ fn run_service(
 }
 
 // ---------------------------------------------------------------------------------------------
-
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "PASS"
-    } else {
-        "FAIL"
-    }
-}
 
 fn report(run: &Run, requests: usize, warmup: usize) -> String {
     let (cpus, model, pg, mem_kb) = machine();

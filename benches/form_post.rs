@@ -17,15 +17,18 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
+
+#[path = "support/mod.rs"]
+mod support;
+use support::*;
 
 const RECRUITERS: &str = "recrutement@cds32.test";
 
@@ -35,29 +38,6 @@ const TARGET_P99_MS: f64 = 50.0;
 const TARGET_RSS_REST_MB: f64 = 50.0;
 const TARGET_RSS_LOAD_MB: f64 = 100.0;
 const TARGET_COLD_START_S: f64 = 2.0;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn admin_url() -> String {
-    std::env::var("BENCH_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@localhost:5432/postgres".to_owned())
-}
-
-fn database_url(name: &str) -> String {
-    let mut url = url::Url::parse(&admin_url()).expect("BENCH_ADMIN_URL is a URL");
-    url.set_path(&format!("/{name}"));
-    url.to_string()
-}
-
-fn admin() -> PgConnection {
-    PgConnection::establish(&admin_url())
-        .expect("PostgreSQL must run on localhost:5432 (see README: pg_ctlcluster … main start)")
-}
 
 /// The release binary cargo built for this bench.
 fn binary() -> PathBuf {
@@ -74,10 +54,6 @@ fn binary() -> PathBuf {
 
 // ---------------------------------------------------------------------------------------------
 // Resources cleaned up even on panic: databases, child processes, the scratch directory.
-
-struct BenchDatabase {
-    name: String,
-}
 
 impl BenchDatabase {
     fn create(label: &str) -> BenchDatabase {
@@ -97,52 +73,8 @@ impl BenchDatabase {
     }
 }
 
-impl Drop for BenchDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&admin_url()) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn);
-        }
-    }
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // /proc readings.
-
-fn proc_status_kb(pid: u32, key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with(key))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn mb(kb: u64) -> f64 {
-    kb as f64 / 1024.0
-}
 
 /// (command name, utime + stime in clock ticks) of a process.
 fn proc_cpu(pid: u32) -> Option<(String, u64)> {
@@ -361,13 +293,6 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
         .get_result::<Count>(conn)
         .map(|c| c.n)
         .unwrap_or(-1)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 fn service_command(bin: &Path, db_url: &str, scratch: &Path, port: u16) -> Command {
@@ -937,12 +862,6 @@ fn run_pgbench_phase(
 
 // ---------------------------------------------------------------------------------------------
 
-fn cpu_count() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
 fn machine() -> (usize, String, String) {
     let cpus = cpu_count();
     let model = std::fs::read_to_string("/proc/cpuinfo")
@@ -964,14 +883,6 @@ fn machine() -> (usize, String, String) {
         .map(|v| v.v)
         .unwrap_or_default();
     (cpus, model, pg)
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "PASS"
-    } else {
-        "FAIL"
-    }
 }
 
 fn main() {
