@@ -20,6 +20,8 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub staff: StaffSettings,
     pub pipeline: PipelineSettings,
+    pub offers: OfferSettings,
+    pub goal: GoalSettings,
     pub scheduler: SchedulerSettings,
     pub organisation: OrganisationSettings,
     pub privacy: PrivacySettings,
@@ -105,6 +107,42 @@ pub struct SecuritySettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SchedulerSettings {
     pub daily_digest_cron: String,
+    pub offer_expiry_cron: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OfferSettings {
+    /// Role codes (besides admin, who always may) allowed to approve an offer before it is sent.
+    pub approver_roles: Vec<String>,
+}
+
+/// The campaign's yearly goal, shown on the capacity page.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GoalSettings {
+    pub doctors_per_year: u32,
+    /// Full-time equivalents per year, in French or dotted notation ("10", "8,5").
+    pub fte_per_year: String,
+}
+
+impl GoalSettings {
+    /// The FTE goal in hundredths (checked at start-up).
+    pub fn fte_hundredths(&self) -> Option<i64> {
+        let text = self.fte_per_year.trim().replace(',', ".");
+        let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+        if int.is_empty()
+            || frac.len() > 2
+            || !(int.chars().chain(frac.chars())).all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        let int: i64 = int.parse().ok()?;
+        let frac: i64 = if frac.is_empty() {
+            0
+        } else {
+            format!("{frac:0<2}").parse().ok()?
+        };
+        Some(int * 100 + frac).filter(|h| *h > 0 && *h <= 100_000)
+    }
 }
 
 /// A cron expression as tokio-cron-scheduler wants it (seconds first): the usual 5-field form
@@ -270,6 +308,26 @@ impl Settings {
                 "mail.worker",
                 "max_attempts et lease_seconds doivent être au moins 1".into(),
             );
+        }
+        for role in &self.offers.approver_roles {
+            if crate::db::enums::StaffRole::from_code(role).is_none() {
+                return bad(
+                    "offers.approver_roles",
+                    format!("« {role} » n'est pas un rôle (admin, recruteur, communication)"),
+                );
+            }
+        }
+        if self.goal.fte_hundredths().is_none() {
+            return bad(
+                "goal.fte_per_year",
+                format!(
+                    "« {} » n'est pas un nombre d'ETP (par exemple 10 ou 8,5)",
+                    self.goal.fte_per_year
+                ),
+            );
+        }
+        if let Err(e) = normalize_cron(&self.scheduler.offer_expiry_cron) {
+            return bad("scheduler.offer_expiry_cron", e);
         }
         if self.security.secret_key.expose_secret().len() < 64 {
             return bad(

@@ -146,6 +146,18 @@ text_enum!(
 );
 
 text_enum!(
+    /// Where an offer stands. Draft, sent and accepted offers are live (one per application).
+    OfferStatus {
+        Draft => ("draft", "Brouillon"),
+        Sent => ("sent", "Envoyée"),
+        Accepted => ("accepted", "Acceptée"),
+        Declined => ("declined", "Déclinée"),
+        Expired => ("expired", "Expirée"),
+        Withdrawn => ("withdrawn", "Retirée"),
+    }
+);
+
+text_enum!(
     StaffRole {
         Admin => ("admin", "Administrateur"),
         Recruiter => ("recruteur", "Recruteur"),

@@ -134,6 +134,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    offer_allocations (id) {
+        id -> Int8,
+        offer_id -> Int8,
+        centre_id -> Int8,
+        half_days -> Int2,
+        fte_hundredths -> Int4,
+    }
+}
+
+diesel::table! {
+    offers (id) {
+        id -> Int8,
+        application_id -> Int8,
+        status -> Text,
+        working_time -> Text,
+        fte_hundredths -> Int4,
+        starts_on -> Date,
+        expires_on -> Date,
+        on_call_terms -> Text,
+        salary_note -> Text,
+        created_by -> Nullable<Int8>,
+        approved_by -> Nullable<Int8>,
+        approved_at -> Nullable<Timestamptz>,
+        sent_at -> Nullable<Timestamptz>,
+        answered_at -> Nullable<Timestamptz>,
+        decline_reason -> Nullable<Text>,
+        superseded_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     outbound_emails (id) {
         id -> Int8,
         kind -> Text,
@@ -152,6 +185,34 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         ics -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    placement_allocations (id) {
+        id -> Int8,
+        placement_id -> Int8,
+        centre_id -> Int8,
+        half_days -> Int2,
+        fte_hundredths -> Int4,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+        replaces_id -> Nullable<Int8>,
+        note -> Nullable<Text>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    placements (id) {
+        id -> Int8,
+        application_id -> Int8,
+        offer_id -> Int8,
+        started_on -> Date,
+        ended_on -> Nullable<Date>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -266,7 +327,14 @@ diesel::joinable!(meetings -> applications (application_id));
 diesel::joinable!(meetings -> centres (centre_id));
 diesel::joinable!(meetings -> staff_users (created_by));
 diesel::joinable!(outbound_emails -> applications (application_id));
+diesel::joinable!(offer_allocations -> centres (centre_id));
+diesel::joinable!(offer_allocations -> offers (offer_id));
+diesel::joinable!(offers -> applications (application_id));
 diesel::joinable!(outbound_emails -> candidates (candidate_id));
+diesel::joinable!(placement_allocations -> centres (centre_id));
+diesel::joinable!(placement_allocations -> placements (placement_id));
+diesel::joinable!(placements -> applications (application_id));
+diesel::joinable!(placements -> offers (offer_id));
 diesel::joinable!(position_centres -> centres (centre_id));
 diesel::joinable!(position_centres -> positions (position_id));
 diesel::joinable!(positions -> specialties (specialty_code));
@@ -285,7 +353,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     documents,
     login_attempts,
     meetings,
+    offer_allocations,
+    offers,
     outbound_emails,
+    placement_allocations,
+    placements,
     position_centres,
     positions,
     scheduled_runs,

@@ -2,14 +2,18 @@
 //! handles a raw string for these. Each error carries the French message shown next to the field.
 
 mod email;
+mod fte;
 mod name;
 mod phone;
 mod rpps;
+mod week;
 
 pub use email::EmailAddress;
+pub use fte::{format_hundredths, Fte};
 pub use name::{FreeText, PersonName};
 pub use phone::PhoneNumber;
 pub use rpps::Rpps;
+pub use week::{HalfDay, WeekPattern, WEEKDAYS};
 
 /// A value a person typed that cannot be accepted, with how to correct it (in French).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

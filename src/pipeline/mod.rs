@@ -156,36 +156,24 @@ pub fn move_application(
         if let Err(e) = check_move(current, req) {
             return Ok(Err(e));
         }
-        diesel::update(applications::table.find(req.application_id))
-            .set((
-                applications::stage.eq(req.to),
-                applications::stage_entered_at.eq(now),
-                applications::updated_at.eq(now),
-            ))
-            .execute(conn)?;
         let reason = match req.to {
-            Stage::Refused | Stage::Withdrawn => req.reason.clone(),
+            Stage::Refused | Stage::Withdrawn => req.reason.as_deref(),
             _ => None,
         };
-        diesel::insert_into(stage_history::table)
-            .values((
-                stage_history::application_id.eq(req.application_id),
-                stage_history::from_stage.eq(Some(current)),
-                stage_history::to_stage.eq(req.to),
-                stage_history::actor_id.eq(Some(actor_id)),
-                stage_history::reason.eq(reason),
-                stage_history::note.eq(req.note.as_deref().filter(|n| !n.trim().is_empty())),
-                stage_history::follow_up_on.eq(if req.to == Stage::Pool {
-                    req.follow_up_on
-                } else {
-                    None
-                }),
-                stage_history::created_at.eq(now),
-            ))
-            .execute(conn)?;
-        diesel::update(candidates::table.find(candidate_id))
-            .set(candidates::last_activity_at.eq(now))
-            .execute(conn)?;
+        record_move(
+            conn,
+            &RecordedMove {
+                application_id: req.application_id,
+                candidate_id,
+                from: current,
+                to: req.to,
+                actor_id: Some(actor_id),
+                reason,
+                note: req.note.as_deref(),
+                follow_up_on: req.follow_up_on.filter(|_| req.to == Stage::Pool),
+            },
+            now,
+        )?;
         if let Some(mut email) = email {
             email.candidate_id = Some(candidate_id);
             email.application_id = Some(req.application_id);
@@ -201,6 +189,50 @@ pub fn move_application(
         )?;
         Ok(Ok(()))
     })
+}
+
+/// A move already decided (by a recruiter's checked request, or by an offer being sent,
+/// accepted or started): the application's stage, its history and the candidate's activity.
+pub struct RecordedMove<'a> {
+    pub application_id: i64,
+    pub candidate_id: i64,
+    pub from: Stage,
+    pub to: Stage,
+    pub actor_id: Option<i64>,
+    pub reason: Option<&'a str>,
+    pub note: Option<&'a str>,
+    pub follow_up_on: Option<NaiveDate>,
+}
+
+/// Writes a move; the caller holds the application's row lock and has checked the move.
+pub fn record_move(
+    conn: &mut PgConnection,
+    m: &RecordedMove<'_>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(applications::table.find(m.application_id))
+        .set((
+            applications::stage.eq(m.to),
+            applications::stage_entered_at.eq(now),
+            applications::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::insert_into(stage_history::table)
+        .values((
+            stage_history::application_id.eq(m.application_id),
+            stage_history::from_stage.eq(Some(m.from)),
+            stage_history::to_stage.eq(m.to),
+            stage_history::actor_id.eq(m.actor_id),
+            stage_history::reason.eq(m.reason),
+            stage_history::note.eq(m.note.filter(|n| !n.trim().is_empty())),
+            stage_history::follow_up_on.eq(m.follow_up_on),
+            stage_history::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::update(candidates::table.find(m.candidate_id))
+        .set(candidates::last_activity_at.eq(now))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The board's filters, as typed in its form.

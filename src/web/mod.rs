@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod form;
 pub mod health;
 pub mod pipeline;
+pub mod places;
 pub mod public;
 pub mod rate_limit;
 pub mod staff;
@@ -163,6 +164,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             "/recrutement/documents/{id}",
             web::get().to(pipeline::download_document),
         )
+        .configure(places::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

@@ -1,0 +1,1 @@
+//! Offers, placements and centre capacity.

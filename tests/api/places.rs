@@ -1,0 +1,1 @@
+//! Centres and positions: the administrators' pages.
