@@ -33,33 +33,76 @@ pub async fn daily_digest(settings: Arc<Settings>, pool: PgPool, wake: Arc<Notif
     }
 }
 
-/// Starts the scheduler with the configured jobs; None when every job is disabled.
+/// Marks offers past their answer date as expired (Paris date). Idempotent: every instance
+/// may run it; the second finds nothing to do.
+pub async fn expire_offers(pool: PgPool) {
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive();
+    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let mut conn = pool.get()?;
+        Ok(crate::offers::expire_due(&mut conn, today)?)
+    })
+    .await;
+    match result {
+        Ok(Ok(0)) => {}
+        Ok(Ok(expired)) => tracing::info!(expired, "offers expired"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "offer expiry failed"),
+        Err(e) => tracing::warn!(error = %e, "offer expiry task failed"),
+    }
+}
+
+/// Starts the scheduler with the configured jobs; None when every job is disabled. Offers
+/// whose answer date passed while the service was stopped are expired at once.
 pub async fn start(
     settings: Arc<Settings>,
     pool: PgPool,
     wake: Arc<Notify>,
 ) -> anyhow::Result<Option<JobScheduler>> {
-    let Some(cron) = normalize_cron(&settings.scheduler.daily_digest_cron)
-        .map_err(|e| anyhow::anyhow!("scheduler.daily_digest_cron : {e}"))?
-    else {
+    let digest = normalize_cron(&settings.scheduler.daily_digest_cron)
+        .map_err(|e| anyhow::anyhow!("scheduler.daily_digest_cron : {e}"))?;
+    let expiry = normalize_cron(&settings.scheduler.offer_expiry_cron)
+        .map_err(|e| anyhow::anyhow!("scheduler.offer_expiry_cron : {e}"))?;
+    if expiry.is_some() {
+        tokio::spawn(expire_offers(pool.clone()));
+    }
+    if digest.is_none() && expiry.is_none() {
         return Ok(None);
-    };
+    }
     let scheduler = JobScheduler::new()
         .await
         .context("starting the scheduler")?;
-    let job = Job::new_async_tz(
-        cron.as_str(),
-        chrono_tz::Europe::Paris,
-        move |_id, _lock| {
-            let (settings, pool, wake) = (settings.clone(), pool.clone(), wake.clone());
-            Box::pin(async move { daily_digest(settings, pool, wake).await })
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("scheduler.daily_digest_cron « {cron} » : {e}"))?;
-    scheduler
-        .add(job)
-        .await
-        .context("adding the daily digest")?;
+    if let Some(cron) = digest {
+        let (settings, pool) = (settings.clone(), pool.clone());
+        let job = Job::new_async_tz(
+            cron.as_str(),
+            chrono_tz::Europe::Paris,
+            move |_id, _lock| {
+                let (settings, pool, wake) = (settings.clone(), pool.clone(), wake.clone());
+                Box::pin(async move { daily_digest(settings, pool, wake).await })
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("scheduler.daily_digest_cron « {cron} » : {e}"))?;
+        scheduler
+            .add(job)
+            .await
+            .context("adding the daily digest")?;
+    }
+    if let Some(cron) = expiry {
+        let job = Job::new_async_tz(
+            cron.as_str(),
+            chrono_tz::Europe::Paris,
+            move |_id, _lock| {
+                let pool = pool.clone();
+                Box::pin(async move { expire_offers(pool).await })
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("scheduler.offer_expiry_cron « {cron} » : {e}"))?;
+        scheduler
+            .add(job)
+            .await
+            .context("adding the offer expiry")?;
+    }
     scheduler.start().await.context("starting the scheduler")?;
     Ok(Some(scheduler))
 }

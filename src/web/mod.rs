@@ -5,6 +5,7 @@ pub mod assets;
 pub mod csrf;
 pub mod form;
 pub mod health;
+pub mod offers;
 pub mod pipeline;
 pub mod places;
 pub mod public;
@@ -165,6 +166,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
             web::get().to(pipeline::download_document),
         )
         .configure(places::configure)
+        .configure(offers::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

@@ -147,22 +147,53 @@ pub async fn candidate(
         .await?
         .ok_or(AppError::NotFound)?;
     let candidate_id = view.id;
-    let (meetings, centres, duplicates) = db(&state, move |conn| {
+    let today = crate::web::offers::paris_today();
+    let (meetings, centres, duplicates, offers, placements) = db(&state, move |conn| {
         Ok((
             crate::pipeline::meetings::for_candidate(conn, candidate_id)?,
             crate::centres::list_choosable(conn)?,
             candidates::possible_duplicates(conn, candidate_id)?,
+            crate::offers::for_candidate(conn, candidate_id)?,
+            crate::placements::for_candidate(conn, candidate_id, today)?,
         ))
     })
     .await?;
     let title = format!("{} {}", view.first_name, view.last_name);
+    // Each application carries its offers, and whether one may be drafted from its stage.
+    let mut candidate_json = serde_json::to_value(&view)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("candidate view: {e}")))?;
+    if let Some(apps) = candidate_json
+        .get_mut("applications")
+        .and_then(Value::as_array_mut)
+    {
+        for app in apps {
+            let id = app.get("id").and_then(Value::as_i64).unwrap_or_default();
+            let stage = app
+                .get("stage_code")
+                .and_then(Value::as_str)
+                .and_then(Stage::from_code);
+            let mine: Vec<&crate::offers::OfferView> =
+                offers.iter().filter(|o| o.application_id == id).collect();
+            let placed = placements.iter().any(|p| p.application_id == id);
+            if let Some(obj) = app.as_object_mut() {
+                obj.insert("offers".to_owned(), json!(mine));
+                obj.insert(
+                    "can_offer".to_owned(),
+                    json!(
+                        !placed && stage.is_some_and(|s| crate::offers::OFFER_STAGES.contains(&s))
+                    ),
+                );
+            }
+        }
+    }
     render(
         &state,
         &staff,
         "pipeline/candidate",
         &title,
         json!({
-            "candidate": view,
+            "candidate": candidate_json,
+            "placements": placements,
             "meetings": meetings,
             "duplicates": duplicates,
             "centres": centres.iter().map(|c| json!({"id": c.id, "commune": c.commune})).collect::<Vec<_>>(),

@@ -484,6 +484,7 @@ impl TestAppBuilder {
         s.storage.documents_dir = scratch.0.join("documents");
         s.recruiters.notify = self.recruiters.clone();
         s.scheduler.daily_digest_cron = self.digest_cron.clone();
+        s.scheduler.offer_expiry_cron = String::new();
         if let Some(url) = &self.database {
             s.database.url = SecretString::from(url.clone());
         }
