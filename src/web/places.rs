@@ -1,6 +1,519 @@
 //! Administrators' pages for centres and positions.
 
-use actix_web::web;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::centres::{self, Centre, CentreForm};
+use crate::db::enums::{CentreKind, CentreStatus};
+use crate::domain::format_hundredths;
+use crate::error::AppError;
+use crate::positions::{self, PositionForm};
+use crate::web::form::FieldErrors;
+use crate::web::staff::{page, staff_page, Staff};
+use crate::web::{db, AppState};
 
 /// Registers the centres' and positions' pages.
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/centres", web::get().to(centres_list))
+        .service(
+            web::resource("/admin/centres/nouveau")
+                .route(web::get().to(new_centre))
+                .route(web::post().to(create_centre)),
+        )
+        .service(
+            web::resource("/admin/centres/{id}")
+                .route(web::get().to(edit_centre))
+                .route(web::post().to(update_centre)),
+        )
+        .route("/admin/postes", web::get().to(positions_list))
+        .service(
+            web::resource("/admin/postes/nouveau")
+                .route(web::get().to(new_position))
+                .route(web::post().to(create_position)),
+        )
+        .service(
+            web::resource("/admin/postes/{id}")
+                .route(web::get().to(edit_position))
+                .route(web::post().to(update_position)),
+        );
+}
+
+/// An id from the path; anything else is a page that does not exist.
+fn path_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+/// Today in the département (which centres are closed depends on it).
+fn today() -> NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive()
+}
+
+/// "2,5 ETP".
+fn fte_label(hundredths: i32) -> String {
+    format!("{} ETP", format_hundredths(i64::from(hundredths)))
+}
+
+/// The error summary, in the order of the form's fields.
+fn summary(fields: &[(&'static str, &'static str)], errors: &FieldErrors) -> Vec<Value> {
+    fields
+        .iter()
+        .filter_map(|(id, label)| {
+            errors
+                .0
+                .get(id)
+                .map(|m| json!({ "field": id, "label": label, "message": m }))
+        })
+        .collect()
+}
+
+fn see_other(location: String) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// 200 without errors, 422 with; the title says so.
+fn status_and_title(errors: &FieldErrors, title: &str) -> (StatusCode, String) {
+    if errors.is_empty() {
+        (StatusCode::OK, title.to_owned())
+    } else {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Erreur – {title}"),
+        )
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SavedQuery {
+    enregistre: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Centres
+
+pub async fn centres_list(
+    state: web::Data<AppState>,
+    staff: Staff,
+    query: web::Query<SavedQuery>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    let all = db(&state, |conn| Ok(centres::list_by_name(conn)?)).await?;
+    let saved = query
+        .enregistre
+        .as_deref()
+        .and_then(|s| s.parse::<i64>().ok());
+    let notice = saved
+        .and_then(|id| all.iter().find(|c| c.id == id))
+        .map(|c| format!("Le centre « {} » est enregistré.", c.name));
+    let rows: Vec<Value> = all
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "name": c.name,
+                "kind": c.kind.label(),
+                "commune": c.commune,
+                "status": c.status.label(),
+                "opened_on": c.opened_on.map(|d| d.to_string()).unwrap_or_default(),
+                "closed_on": c.closed_on.map(|d| d.to_string()).unwrap_or_default(),
+                "capacity": fte_label(c.planned_fte_hundredths),
+            })
+        })
+        .collect();
+    let day = today();
+    let total: i32 = all
+        .iter()
+        .filter(|c| !c.closed_on_day(day))
+        .map(|c| c.planned_fte_hundredths)
+        .sum();
+    page(
+        &state,
+        &staff,
+        "admin/centres",
+        "Centres",
+        json!({ "centres": rows, "total": fte_label(total), "notice": notice }),
+    )
+}
+
+/// The centre form (new when `id` is None), with its values and per-field errors.
+fn render_centre(
+    state: &AppState,
+    staff: &Staff,
+    id: Option<i64>,
+    values: &CentreForm,
+    errors: &FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let kinds: Vec<Value> = CentreKind::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            json!({
+                "value": k.code(),
+                "label": k.label(),
+                "input_id": if i == 0 { "type".to_owned() } else { format!("type-{}", k.code()) },
+                "checked": values.kind == k.code(),
+            })
+        })
+        .collect();
+    let statuses: Vec<Value> = CentreStatus::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            json!({
+                "value": s.code(),
+                "label": s.label(),
+                "input_id": if i == 0 { "statut".to_owned() } else { format!("statut-{}", s.code()) },
+                "checked": values.statut == s.code(),
+            })
+        })
+        .collect();
+    let (status, title) = status_and_title(
+        errors,
+        if id.is_some() {
+            "Modifier un centre"
+        } else {
+            "Ajouter un centre"
+        },
+    );
+    let action = match id {
+        Some(id) => format!("/admin/centres/{id}"),
+        None => "/admin/centres/nouveau".to_owned(),
+    };
+    staff_page(
+        state,
+        staff,
+        "admin/centre",
+        &title,
+        status,
+        json!({
+            "heading": if id.is_some() { "Modifier un centre" } else { "Ajouter un centre" },
+            "action": action,
+            "values": values,
+            "errors": errors,
+            "summary": summary(centres::FORM_FIELDS, errors),
+            "kinds": kinds,
+            "statuses": statuses,
+        }),
+    )
+}
+
+async fn load_centre(state: &AppState, id: i64) -> Result<Centre, AppError> {
+    db(state, move |conn| Ok(centres::find(conn, id)?))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn new_centre(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    let values = CentreForm {
+        kind: CentreKind::Centre.code().to_owned(),
+        statut: CentreStatus::Planned.code().to_owned(),
+        capacite: "0".to_owned(),
+        ..Default::default()
+    };
+    render_centre(&state, &staff, None, &values, &FieldErrors::default())
+}
+
+pub async fn edit_centre(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    let id = path_id(&path)?;
+    let centre = load_centre(&state, id).await?;
+    render_centre(
+        &state,
+        &staff,
+        Some(id),
+        &CentreForm::from_centre(&centre),
+        &FieldErrors::default(),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CentreBody {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    values: CentreForm,
+}
+
+/// Creates (`id` None) or changes a centre; the form again with 422 when something is wrong.
+async fn save_centre(
+    state: &AppState,
+    staff: &Staff,
+    id: Option<i64>,
+    body: CentreBody,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    staff.check_csrf(&body.csrf)?;
+    if let Some(id) = id {
+        load_centre(state, id).await?;
+    }
+    let values = body.values;
+    let changes = match values.validate() {
+        Ok(changes) => changes,
+        Err(errors) => return render_centre(state, staff, id, &values, &errors),
+    };
+    let actor = staff.0.user_id;
+    let saved = db(state, move |conn| {
+        Ok(match id {
+            None => centres::create(conn, actor, &changes)?,
+            Some(id) => centres::update(conn, actor, id, &changes)?.map(|()| id),
+        })
+    })
+    .await?;
+    match saved {
+        Ok(id) => Ok(see_other(format!("/admin/centres?enregistre={id}"))),
+        Err(centres::SaveError::NotFound) => Err(AppError::NotFound),
+        Err(centres::SaveError::Taken(errors)) => render_centre(state, staff, id, &values, &errors),
+    }
+}
+
+pub async fn create_centre(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<CentreBody>,
+) -> Result<HttpResponse, AppError> {
+    save_centre(&state, &staff, None, form.into_inner()).await
+}
+
+pub async fn update_centre(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<CentreBody>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    let id = path_id(&path)?;
+    save_centre(&state, &staff, Some(id), form.into_inner()).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Positions
+
+pub async fn positions_list(
+    state: web::Data<AppState>,
+    staff: Staff,
+    query: web::Query<SavedQuery>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    let all = db(&state, |conn| Ok(positions::list_all(conn)?)).await?;
+    let saved = query
+        .enregistre
+        .as_deref()
+        .and_then(|s| s.parse::<i64>().ok());
+    let notice = saved
+        .and_then(|id| all.iter().find(|p| p.id == id))
+        .map(|p| format!("Le poste « {} » est enregistré.", p.title));
+    let rows: Vec<Value> = all
+        .iter()
+        .map(|p| {
+            let fte = if p.fte_min_hundredths == p.fte_max_hundredths {
+                fte_label(p.fte_min_hundredths)
+            } else {
+                format!(
+                    "{} à {}",
+                    format_hundredths(i64::from(p.fte_min_hundredths)),
+                    fte_label(p.fte_max_hundredths)
+                )
+            };
+            json!({
+                "id": p.id,
+                "title": p.title,
+                "specialty": p.specialty.clone().unwrap_or_default(),
+                "communes": p.communes.join(", "),
+                "fte": fte,
+                "published": p.published,
+            })
+        })
+        .collect();
+    page(
+        &state,
+        &staff,
+        "admin/positions",
+        "Postes",
+        json!({ "positions": rows, "notice": notice }),
+    )
+}
+
+/// The position form (new when `id` is None), with its values and per-field errors.
+async fn render_position(
+    state: &AppState,
+    staff: &Staff,
+    id: Option<i64>,
+    values: &PositionForm,
+    errors: &FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let all = db(state, |conn| Ok(centres::list_all(conn)?)).await?;
+    let day = today();
+    let centre_choices: Vec<Value> = all
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let state = if c.closed_on_day(day) {
+                Some("fermé")
+            } else if c.status == CentreStatus::Planned {
+                Some("en projet")
+            } else {
+                None
+            };
+            json!({
+                "id": c.id,
+                "input_id": if i == 0 { "centres".to_owned() } else { format!("centre-{}", c.id) },
+                "name": c.name,
+                "state": state,
+                "checked": values.centres.iter().any(|v| v.trim() == c.id.to_string()),
+            })
+        })
+        .collect();
+    let specialties: Vec<Value> = state
+        .specialties
+        .iter()
+        .map(|s| json!({ "value": s.code, "label": s.label, "selected": values.specialite == s.code }))
+        .collect();
+    let heading = if id.is_some() {
+        "Modifier un poste"
+    } else {
+        "Ajouter un poste"
+    };
+    let (status, title) = status_and_title(errors, heading);
+    let action = match id {
+        Some(id) => format!("/admin/postes/{id}"),
+        None => "/admin/postes/nouveau".to_owned(),
+    };
+    staff_page(
+        state,
+        staff,
+        "admin/position",
+        &title,
+        status,
+        json!({
+            "heading": heading,
+            "action": action,
+            "values": values,
+            "errors": errors,
+            "summary": summary(positions::FORM_FIELDS, errors),
+            "specialties": specialties,
+            "no_specialty": values.specialite.is_empty(),
+            "centres": centre_choices,
+        }),
+    )
+}
+
+pub async fn new_position(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    let values = PositionForm {
+        etp_min: "1".to_owned(),
+        etp_max: "1".to_owned(),
+        ..Default::default()
+    };
+    render_position(&state, &staff, None, &values, &FieldErrors::default()).await
+}
+
+pub async fn edit_position(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    let id = path_id(&path)?;
+    let (position, centre_ids) = db(&state, move |conn| Ok(positions::find(conn, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let values = PositionForm::from_position(&position, &centre_ids);
+    render_position(&state, &staff, Some(id), &values, &FieldErrors::default()).await
+}
+
+/// The urlencoded body, where `centres` repeats; and its CSRF token.
+fn position_body(body: &[u8]) -> (PositionForm, String) {
+    let mut values = PositionForm::default();
+    let mut csrf = String::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        let v = v.into_owned();
+        match k.as_ref() {
+            "csrf" => csrf = v,
+            "titre" => values.titre = v,
+            "specialite" => values.specialite = v,
+            "description" => values.description = v,
+            "centres" => values.centres.push(v),
+            "etp_min" => values.etp_min = v,
+            "etp_max" => values.etp_max = v,
+            "publie" => values.publie = !v.is_empty(),
+            _ => {}
+        }
+    }
+    (values, csrf)
+}
+
+/// Creates (`id` None) or changes a position; the form again with 422 when something is wrong.
+async fn save_position(
+    state: &AppState,
+    staff: &Staff,
+    id: Option<i64>,
+    body: &[u8],
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    let (values, csrf) = position_body(body);
+    staff.check_csrf(&csrf)?;
+    let all = db(state, move |conn| {
+        if let Some(id) = id {
+            positions::find(conn, id)?.ok_or(AppError::NotFound)?;
+        }
+        Ok(centres::list_all(conn)?)
+    })
+    .await?;
+    let codes: Vec<String> = state.specialties.iter().map(|s| s.code.clone()).collect();
+    let day = today();
+    let changes = match values.validate(&codes, &all, day) {
+        Ok(changes) => changes,
+        Err(errors) => return render_position(state, staff, id, &values, &errors).await,
+    };
+    let actor = staff.0.user_id;
+    let saved = db(state, move |conn| {
+        Ok(match id {
+            None => positions::create(conn, actor, &changes, day)?,
+            Some(id) => positions::update(conn, actor, id, &changes, day)?.map(|()| id),
+        })
+    })
+    .await?;
+    match saved {
+        Ok(id) => Ok(see_other(format!("/admin/postes?enregistre={id}"))),
+        Err(positions::SaveError::NotFound) => Err(AppError::NotFound),
+        Err(positions::SaveError::Invalid(errors)) => {
+            render_position(state, staff, id, &values, &errors).await
+        }
+    }
+}
+
+pub async fn create_position(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    save_position(&state, &staff, None, &body).await
+}
+
+pub async fn update_position(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    staff.require(&[])?;
+    let id = path_id(&path)?;
+    save_position(&state, &staff, Some(id), &body).await
+}
