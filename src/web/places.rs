@@ -142,12 +142,46 @@ pub async fn centres_list(
 }
 
 /// The centre form (new when `id` is None), with its values and per-field errors.
+/// The doctors working in a centre from today on: those to redeploy when it closes. Only
+/// allocations still running on its closing date, if it has one, are listed.
+async fn centre_doctors(
+    state: &AppState,
+    id: Option<i64>,
+) -> Result<
+    (
+        Vec<crate::placements::DoctorAtCentre>,
+        Option<chrono::NaiveDate>,
+    ),
+    AppError,
+> {
+    let Some(id) = id else {
+        return Ok((Vec::new(), None));
+    };
+    let today = crate::web::offers::paris_today();
+    db(state, move |conn| {
+        let closing = centres::find(conn, id)?.and_then(|c| c.closed_on);
+        let doctors = crate::placements::doctors_on(conn, today)?
+            .into_iter()
+            .filter(|(centre, d)| {
+                *centre == id && closing.is_none_or(|c| d.until.is_none_or(|u| u >= c))
+            })
+            .map(|(_, d)| d)
+            .collect();
+        Ok((doctors, closing))
+    })
+    .await
+}
+
 fn render_centre(
     state: &AppState,
     staff: &Staff,
     id: Option<i64>,
     values: &CentreForm,
     errors: &FieldErrors,
+    doctors: (
+        Vec<crate::placements::DoctorAtCentre>,
+        Option<chrono::NaiveDate>,
+    ),
 ) -> Result<HttpResponse, AppError> {
     let kinds: Vec<Value> = CentreKind::ALL
         .iter()
@@ -199,6 +233,8 @@ fn render_centre(
             "summary": summary(centres::FORM_FIELDS, errors),
             "kinds": kinds,
             "statuses": statuses,
+            "doctors": doctors.0,
+            "closing": doctors.1,
         }),
     )
 }
@@ -220,7 +256,14 @@ pub async fn new_centre(
         capacite: "0".to_owned(),
         ..Default::default()
     };
-    render_centre(&state, &staff, None, &values, &FieldErrors::default())
+    render_centre(
+        &state,
+        &staff,
+        None,
+        &values,
+        &FieldErrors::default(),
+        (Vec::new(), None),
+    )
 }
 
 pub async fn edit_centre(
@@ -231,12 +274,14 @@ pub async fn edit_centre(
     staff.require(&[])?;
     let id = path_id(&path)?;
     let centre = load_centre(&state, id).await?;
+    let doctors = centre_doctors(&state, Some(id)).await?;
     render_centre(
         &state,
         &staff,
         Some(id),
         &CentreForm::from_centre(&centre),
         &FieldErrors::default(),
+        doctors,
     )
 }
 
@@ -263,7 +308,10 @@ async fn save_centre(
     let values = body.values;
     let changes = match values.validate() {
         Ok(changes) => changes,
-        Err(errors) => return render_centre(state, staff, id, &values, &errors),
+        Err(errors) => {
+            let doctors = centre_doctors(state, id).await?;
+            return render_centre(state, staff, id, &values, &errors, doctors);
+        }
     };
     let actor = staff.0.user_id;
     let saved = db(state, move |conn| {
@@ -276,7 +324,10 @@ async fn save_centre(
     match saved {
         Ok(id) => Ok(see_other(format!("/admin/centres?enregistre={id}"))),
         Err(centres::SaveError::NotFound) => Err(AppError::NotFound),
-        Err(centres::SaveError::Taken(errors)) => render_centre(state, staff, id, &values, &errors),
+        Err(centres::SaveError::Taken(errors)) => {
+            let doctors = centre_doctors(state, id).await?;
+            render_centre(state, staff, id, &values, &errors, doctors)
+        }
     }
 }
 

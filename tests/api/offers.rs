@@ -741,6 +741,14 @@ async fn a_doctor_redeployed_from_a_closing_centre_keeps_their_history_and_total
         .execute(&mut app.conn())
         .unwrap();
     }
+    // The centre's page lists the doctors to redeploy before it closes.
+    let admin = app.staff(StaffRole::Admin).await;
+    let (_, centre_page) = admin.get_html(&format!("/admin/centres/{fleurance}")).await;
+    assert!(centre_page.contains("Médecins à redéployer avant la fermeture du"));
+    assert!(centre_page.contains("Claire Martin : jeudi, vendredi (0,4 ETP)"));
+    assert!(centre_page.contains(&format!(
+        "/recrutement/affectations/{placement}#redeploiement-{allocation}"
+    )));
     let path = format!("/recrutement/affectations/{placement}/redeploiement");
     let csrf = recruiter.csrf().await;
     // Thursday–Friday in Plaisance, but Monday morning is already worked in Vic-Fezensac.
@@ -830,6 +838,11 @@ async fn a_doctor_redeployed_from_a_closing_centre_keeps_their_history_and_total
         .map(|c| c.filled)
         .sum();
     assert_eq!(total, 100, "the doctor's total FTE is unchanged");
+    let (_, centre_page) = admin.get_html(&format!("/admin/centres/{fleurance}")).await;
+    assert!(
+        !centre_page.contains("Claire Martin"),
+        "nobody left to redeploy"
+    );
 
     let (_, page) = recruiter
         .get_html(&format!("/recrutement/affectations/{placement}"))
