@@ -402,7 +402,8 @@ fn offers_and_placements(conn: &mut PgConnection, centres: &[(i64, String)]) -> 
     };
     let as_refs = |v: &[String]| -> i16 { week(&v.iter().map(String::as_str).collect::<Vec<_>>()) };
     // Three weekly patterns, turn by turn: (working time, FTE, [(commune, half-days, FTE)]).
-    let patterns: Vec<(WorkingTime, i32, Vec<(&str, i16, i32)>)> = vec![
+    type Pattern<'a> = (WorkingTime, i32, Vec<(&'a str, i16, i32)>);
+    let patterns: Vec<Pattern> = vec![
         (
             WorkingTime::FullTime,
             100,
