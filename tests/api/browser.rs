@@ -20,6 +20,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
+use chrono::{Days, NaiveDate};
 use diesel::RunQueryDsl as _;
 use vocation::db::enums::StaffRole;
 
@@ -1094,6 +1095,482 @@ async fn focused(c: &Client) -> Value {
     )
     .await
     .expect("the focused element")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offers: from a draft to the capacity page
+
+/// Today in Paris, the day the service means.
+fn paris_today() -> NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive()
+}
+
+/// Types `day` into the date field labelled `label`, the way a person does: the digits of each
+/// part in the order the browser's locale shows them (Chromium moves on to the next part by
+/// itself). The field must then hold the day.
+async fn fill_date(c: &Client, label: &str, day: NaiveDate) {
+    let field = labelled(c, label).await;
+    assert_eq!(
+        field.attr("type").await.unwrap().as_deref(),
+        Some("date"),
+        "“{label}” is a date field"
+    );
+    let order = c
+        .execute(
+            "return new Intl.DateTimeFormat(navigator.language, \
+             { year: 'numeric', month: '2-digit', day: '2-digit' })\
+             .formatToParts(new Date(2001, 1, 3))\
+             .filter(p => p.type !== 'literal').map(p => p.type);",
+            vec![],
+        )
+        .await
+        .expect("the locale's order of a date's parts");
+    let order: Vec<String> = serde_json::from_value(order).expect("a list of parts");
+    let mut typed = String::new();
+    for part in &order {
+        match part.as_str() {
+            "day" => typed.push_str(&day.format("%d").to_string()),
+            "month" => typed.push_str(&day.format("%m").to_string()),
+            "year" => typed.push_str(&day.format("%Y").to_string()),
+            other => panic!("unexpected date part “{other}” in {order:?}"),
+        }
+    }
+    field.clear().await.expect("clear");
+    field.send_keys(&typed).await.expect("type the date");
+    assert_eq!(
+        field.prop("value").await.unwrap().as_deref(),
+        Some(day.to_string().as_str()),
+        "the field “{label}” holds the day typed as {typed} ({order:?})"
+    );
+}
+
+/// Whether the checkbox labelled `label` is ticked.
+async fn is_ticked(c: &Client, label: &str) -> bool {
+    labelled(c, label).await.is_selected().await.unwrap()
+}
+
+/// Ticks (or unticks) the checkbox labelled `label`. The half-days' labels are for screen
+/// readers only (the grid's headers say the day and the row the centre), so the box itself is
+/// clicked, as a sighted person does.
+async fn tick(c: &Client, label: &str, on: bool) {
+    let field = labelled(c, label).await;
+    assert_eq!(
+        field.attr("type").await.unwrap().as_deref(),
+        Some("checkbox"),
+        "“{label}”"
+    );
+    if field.is_selected().await.unwrap() != on {
+        field
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click “{label}”: {e}"));
+    }
+    assert_eq!(
+        field.is_selected().await.unwrap(),
+        on,
+        "“{label}” is {} after clicking it",
+        if on { "ticked" } else { "unticked" }
+    );
+}
+
+/// The half-days of a whole day, morning and afternoon, in a centre: their labels.
+fn whole_days(commune: &str, days: &[&str]) -> Vec<String> {
+    days.iter()
+        .flat_map(|d| {
+            [
+                format!("{commune}, {d} matin"),
+                format!("{commune}, {d} après-midi"),
+            ]
+        })
+        .collect()
+}
+
+/// The status badge next to the offer page's heading.
+async fn offer_badge(c: &Client) -> String {
+    c.find(Locator::Css("h1 .stage-badge"))
+        .await
+        .expect("the offer's status badge")
+        .text()
+        .await
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Presses `button` on the offer page and waits for the page to come back with `status`.
+async fn act_on_offer(c: &Client, offer: &str, button: &str, status_label: &str) {
+    press_button(c, button).await;
+    wait_until(
+        c,
+        &format!(
+            "location.pathname === '/recrutement/propositions/{offer}' && \
+             document.querySelector('h1 .stage-badge').innerText.trim() === {}",
+            json!(status_label)
+        ),
+        &format!("the offer “{status_label}” after “{button}”"),
+    )
+    .await;
+    assert_eq!(status(c).await, 200, "after “{button}”");
+}
+
+/// The text of `main`.
+async fn main_text(c: &Client) -> String {
+    c.find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The figures of the capacity table's row for `commune`: Statut, Prévus, Pourvus, Engagés,
+/// Manquants, Couverture.
+async fn capacity_row(c: &Client, commune: &str) -> Vec<String> {
+    let row = c
+        .execute(
+            r#"
+            const [commune] = arguments;
+            const table = document.querySelector('table.capacity-table');
+            if (!table) return null;
+            const row = Array.from(table.tBodies[0].rows)
+                .find(tr => tr.querySelector('th').innerText.includes(commune));
+            return row ? Array.from(row.cells).slice(1)
+                .map(td => td.innerText.replace(/\s+/g, ' ').trim()) : null;
+            "#,
+            vec![json!(commune)],
+        )
+        .await
+        .expect("read the capacity table");
+    serde_json::from_value(row)
+        .unwrap_or_else(|_| panic!("a row for {commune} in the capacity table"))
+}
+
+/// Opens the capacity page (today).
+async fn open_capacity(c: &Client, app: &TestApp) {
+    goto(c, app, "/capacite").await;
+    wait_for(c, "table.capacity-table").await;
+    assert_eq!(status(c).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recruiter_drafts_a_split_week_offer_which_an_admin_approves_and_the_capacity_page_follows(
+) {
+    in_browser(|app, c| async move {
+        // Every centre plans 2 FTE; a doctor has applied; a recruiter and an admin.
+        diesel::sql_query("UPDATE centres SET planned_fte_hundredths = 200")
+            .execute(&mut app.conn())
+            .unwrap();
+        assert_eq!(app.apply(&Fields::valid()).await.status(), 303);
+        let candidate = app.text("SELECT max(id) FROM candidates").unwrap();
+        let application = app.text("SELECT max(id) FROM applications").unwrap();
+        app.create_staff("julie.lafon@cds32.test", StaffRole::Recruiter);
+        app.create_staff("admin@cds32.test", StaffRole::Admin);
+        let mut report = String::new();
+
+        // The recruiter signs in, finds the doctor and moves her to the interview.
+        let candidate_page = format!("/recrutement/candidats/{candidate}");
+        goto(&c, &app, &candidate_page).await;
+        sign_in_with(&c, "julie.lafon@cds32.test", STAFF_PASSWORD).await;
+        wait_until(
+            &c,
+            &format!(
+                "location.pathname === '{candidate_page}' \
+                 && document.querySelector('.application') !== null"
+            ),
+            "the candidate page after signing in",
+        )
+        .await;
+        assert_eq!(heading(&c).await, "Claire Martin");
+        move_to_stage(&c, "Entretien").await;
+
+        // “Préparer une proposition” opens the form, filled from her wishes.
+        c.find(Locator::XPath(
+            "//a[starts-with(normalize-space(.), \"Préparer une proposition\")]",
+        ))
+            .await
+            .expect("the link to prepare an offer")
+            .click()
+            .await
+            .unwrap();
+        let form_page = format!("/recrutement/candidatures/{application}/proposition");
+        wait_until(
+            &c,
+            &format!(
+                "location.pathname === '{form_page}' && document.querySelector('.offer-form') !== null"
+            ),
+            "the offer form",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        assert_eq!(heading(&c).await, "Préparer une proposition");
+        assert!(
+            by_id(&c, "temps-partiel").await.is_selected().await.unwrap(),
+            "she wished to work part time"
+        );
+        assert_eq!(
+            labelled(&c, "Équivalent temps plein (ETP)")
+                .await
+                .prop("value")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("0,6"),
+            "six half-days wished: 0,6 ETP"
+        );
+        audit(&c, &form_page, &mut report).await;
+
+        // Full time, split between Vic-Fezensac (Monday–Wednesday) and Fleurance (Thursday–Friday).
+        let today = paris_today();
+        check(&c, Some("Temps de travail"), "Temps plein (1 ETP)").await;
+        fill(&c, "Équivalent temps plein (ETP)", "1").await;
+        fill_date(&c, "Date de prise de poste", today + Days::new(40)).await;
+        fill_date(&c, "Réponse attendue avant le", today + Days::new(20)).await;
+        let mut week = whole_days("Vic-Fezensac", &["lundi", "mardi", "mercredi"]);
+        week.extend(whole_days("Fleurance", &["jeudi", "vendredi"]));
+        for half_day in &week {
+            tick(&c, half_day, true).await;
+        }
+        fill(&c, "ETP à Vic-Fezensac", "0,6").await;
+        fill(
+            &c,
+            "Rémunération (note communiquée au médecin)",
+            "Grille des praticiens contractuels, échelon 4",
+        )
+        .await;
+
+        // Wednesday afternoon in Fleurance as well: refused, with everything kept.
+        let clash = "Fleurance, mercredi après-midi";
+        tick(&c, clash, true).await;
+        press_button(&c, "Enregistrer le brouillon").await;
+        let summary = wait_for(&c, ".error-summary").await;
+        assert_eq!(status(&c).await, 422);
+        let text = summary.text().await.unwrap();
+        assert!(text.contains("Le mercredi après-midi est prévu à"), "{text}");
+        let dangling = c
+            .execute(
+                "return Array.from(document.querySelectorAll('.error-summary a'))\
+                 .map(a => a.getAttribute('href'))\
+                 .filter(h => !h.startsWith('#') || !document.getElementById(h.slice(1)));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            dangling,
+            json!([]),
+            "each link of the summary leads to a field"
+        );
+        assert_eq!(
+            c.current_url().await.unwrap().path(),
+            form_page,
+            "the form comes back"
+        );
+        for half_day in week.iter().map(String::as_str).chain([clash]) {
+            assert!(is_ticked(&c, half_day).await, "“{half_day}” stays ticked");
+        }
+        assert!(!is_ticked(&c, "Fleurance, mercredi matin").await);
+        assert!(by_id(&c, "temps-plein").await.is_selected().await.unwrap());
+        for (label, value) in [
+            ("ETP à Vic-Fezensac", "0,6".to_owned()),
+            ("Date de prise de poste", (today + Days::new(40)).to_string()),
+            ("Réponse attendue avant le", (today + Days::new(20)).to_string()),
+            (
+                "Rémunération (note communiquée au médecin)",
+                "Grille des praticiens contractuels, échelon 4".to_owned(),
+            ),
+        ] {
+            assert_eq!(
+                labelled(&c, label).await.prop("value").await.unwrap(),
+                Some(value),
+                "“{label}” is kept"
+            );
+        }
+        assert_eq!(app.count("SELECT count(*) FROM offers"), 0);
+        audit(&c, &format!("{form_page} (with errors)"), &mut report).await;
+
+        // Without it, the draft is saved and waits for an administrator.
+        tick(&c, clash, false).await;
+        press_button(&c, "Enregistrer le brouillon").await;
+        wait_until(
+            &c,
+            "location.pathname.startsWith('/recrutement/propositions/') \
+             && document.querySelector('h1 .stage-badge') !== null",
+            "the offer page",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        let offer = app.text("SELECT max(id) FROM offers").expect("an offer");
+        let offer_page = format!("/recrutement/propositions/{offer}");
+        assert_eq!(c.current_url().await.unwrap().path(), offer_page);
+        assert_eq!(offer_badge(&c).await, "Brouillon");
+        let page = main_text(&c).await;
+        assert!(page.contains("En attente d'approbation"), "{page}");
+        assert!(page.contains("du lundi au mercredi"), "{page}");
+        assert!(
+            c.find(Locator::XPath(
+                "//button[normalize-space(.)=\"Approuver la proposition\"]"
+            ))
+            .await
+            .is_err(),
+            "a recruiter cannot approve"
+        );
+        assert_eq!(
+            app.count(&format!(
+                "SELECT sum(fte_hundredths) FROM offer_allocations WHERE offer_id = {offer}"
+            )),
+            100
+        );
+        audit(&c, &format!("{offer_page} (draft)"), &mut report).await;
+
+        // The admin approves it.
+        press_button(&c, "Se déconnecter").await;
+        wait_until(
+            &c,
+            "location.pathname === '/connexion'",
+            "the sign-in page after signing out",
+        )
+        .await;
+        sign_in_with(&c, "admin@cds32.test", STAFF_PASSWORD).await;
+        wait_until(&c, "location.pathname === '/espace'", "the admin's home").await;
+        goto(&c, &app, &offer_page).await;
+        assert_eq!(offer_badge(&c).await, "Brouillon");
+        act_on_offer(&c, &offer, "Approuver la proposition", "Brouillon").await;
+        let page = main_text(&c).await;
+        assert!(page.contains("Approuvée le"), "{page}");
+
+        // The recruiter, back, sends it to the doctor.
+        press_button(&c, "Se déconnecter").await;
+        wait_until(
+            &c,
+            "location.pathname === '/connexion'",
+            "the sign-in page after signing out",
+        )
+        .await;
+        goto(&c, &app, &offer_page).await;
+        sign_in_with(&c, "julie.lafon@cds32.test", STAFF_PASSWORD).await;
+        wait_until(
+            &c,
+            &format!(
+                "location.pathname === '{offer_page}' && document.querySelector('h1 .stage-badge') !== null"
+            ),
+            "the offer page after signing in",
+        )
+        .await;
+        act_on_offer(&c, &offer, "Envoyer la proposition au médecin", "Envoyée").await;
+        assert_eq!(
+            app.text(&format!(
+                "SELECT stage FROM applications WHERE id = {application}"
+            ))
+            .as_deref(),
+            Some("proposition")
+        );
+        audit(&c, &format!("{offer_page} (sent)"), &mut report).await;
+
+        // Sent is not filled: the capacity page still shows nobody at Vic-Fezensac.
+        open_capacity(&c, &app).await;
+        assert_eq!(
+            capacity_row(&c, "Vic-Fezensac").await[1..5],
+            ["2", "0", "0", "2"],
+            "Prévus, Pourvus, Engagés, Manquants once sent"
+        );
+
+        // She accepts and starts today.
+        goto(&c, &app, &offer_page).await;
+        act_on_offer(&c, &offer, "Le médecin accepte", "Acceptée").await;
+        audit(&c, &format!("{offer_page} (accepted)"), &mut report).await;
+        fill_date(&c, "Date de prise de poste", today).await;
+        press_button(&c, "Enregistrer la prise de poste").await;
+        wait_until(
+            &c,
+            "location.pathname.startsWith('/recrutement/affectations/') \
+             && document.querySelector('.week-table') !== null",
+            "the placement page",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        let placement = app.text("SELECT id FROM placements").expect("a placement");
+        let placement_page = format!("/recrutement/affectations/{placement}");
+        assert_eq!(c.current_url().await.unwrap().path(), placement_page);
+        assert_eq!(heading(&c).await, "Affectation de Claire Martin");
+        let week_rows = c
+            .execute(
+                r#"
+                const table = document.querySelector('table.week-table');
+                return [table.caption.innerText.trim()].concat(Array.from(table.tBodies[0].rows)
+                    .map(tr => Array.from(tr.cells).map(td => td.innerText.trim()).join(' | ')));
+                "#,
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            week_rows,
+            json!([
+                "Semaine type aujourd'hui",
+                "Lundi | Vic-Fezensac | Vic-Fezensac",
+                "Mardi | Vic-Fezensac | Vic-Fezensac",
+                "Mercredi | Vic-Fezensac | Vic-Fezensac",
+                "Jeudi | Fleurance | Fleurance",
+                "Vendredi | Fleurance | Fleurance",
+            ])
+        );
+        assert_eq!(
+            app.text(&format!(
+                "SELECT stage FROM applications WHERE id = {application}"
+            ))
+            .as_deref(),
+            Some("recrutee")
+        );
+        audit(&c, &placement_page, &mut report).await;
+
+        // The capacity page follows: 0,6 filled of 2 at Vic-Fezensac, 0,4 at Fleurance.
+        open_capacity(&c, &app).await;
+        assert_eq!(
+            capacity_row(&c, "Vic-Fezensac").await[1..5],
+            ["2", "0,6", "0", "1,4"],
+            "Prévus, Pourvus, Engagés, Manquants at Vic-Fezensac"
+        );
+        assert_eq!(
+            capacity_row(&c, "Fleurance").await[1..5],
+            ["2", "0,4", "0", "1,6"],
+            "Prévus, Pourvus, Engagés, Manquants at Fleurance"
+        );
+        let map = c
+            .find(Locator::Css("svg[role=img]"))
+            .await
+            .expect("the map, as an image");
+        let title = map
+            .find(Locator::Css("title"))
+            .await
+            .expect("the map has a title");
+        let title = c
+            .execute(
+                "return arguments[0].textContent.trim();",
+                vec![serde_json::to_value(&title).unwrap()],
+            )
+            .await
+            .unwrap();
+        assert!(
+            title
+                .as_str()
+                .is_some_and(|t| t.starts_with("Couverture des centres de santé du Gers")),
+            "{title}"
+        );
+        let page = main_text(&c).await;
+        assert!(
+            page.contains("Claire Martin : du lundi au mercredi (0,6 ETP)"),
+            "{page}"
+        );
+        audit(&c, "/capacite", &mut report).await;
+
+        assert!(
+            report.is_empty(),
+            "axe-core found WCAG 2.1 A/AA violations:\n{report}"
+        );
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
