@@ -1059,6 +1059,11 @@ async fn axe_finds_no_violations_on_the_staff_pages() {
             "/admin/utilisateurs",
             "/admin/modeles",
             "/admin/journal",
+            "/admin/centres",
+            "/admin/centres/1",
+            "/admin/centres/nouveau",
+            "/admin/postes",
+            "/admin/postes/nouveau",
         ] {
             goto(&c, &app, path).await;
             assert_eq!(status(&c).await, 200, "{path}");
