@@ -350,6 +350,28 @@ fn lock_offer(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Offer>> {
         .optional()
 }
 
+/// Locks an offer in `expected` status and its application: the offer, the application's
+/// stage and its candidate.
+fn lock_in_status(
+    conn: &mut PgConnection,
+    offer_id: i64,
+    expected: OfferStatus,
+) -> QueryResult<Result<(Offer, Stage, i64), OfferError>> {
+    let Some(offer) = lock_offer(conn, offer_id)? else {
+        return Ok(Err(OfferError::NotFound));
+    };
+    let Some((stage, candidate_id)) = lock_application(conn, offer.application_id)? else {
+        return Ok(Err(OfferError::ApplicationNotFound));
+    };
+    if offer.status != expected {
+        return Ok(Err(OfferError::WrongStatus(
+            offer.status.label(),
+            expected.label(),
+        )));
+    }
+    Ok(Ok((offer, stage, candidate_id)))
+}
+
 fn insert_allocations(
     conn: &mut PgConnection,
     offer_id: i64,
@@ -609,18 +631,11 @@ pub fn send(
     today: NaiveDate,
 ) -> OfferResult<()> {
     conn.transaction(|conn| {
-        let Some(offer) = lock_offer(conn, offer_id)? else {
-            return Ok(Err(OfferError::NotFound));
+        let (offer, stage, candidate_id) = match lock_in_status(conn, offer_id, OfferStatus::Draft)?
+        {
+            Ok(locked) => locked,
+            Err(e) => return Ok(Err(e)),
         };
-        let Some((stage, candidate_id)) = lock_application(conn, offer.application_id)? else {
-            return Ok(Err(OfferError::ApplicationNotFound));
-        };
-        if offer.status != OfferStatus::Draft {
-            return Ok(Err(OfferError::WrongStatus(
-                offer.status.label(),
-                OfferStatus::Draft.label(),
-            )));
-        }
         if offer.approved_at.is_none() {
             return Ok(Err(OfferError::NotApproved));
         }
@@ -736,18 +751,11 @@ pub fn answer(
     now: DateTime<Utc>,
 ) -> OfferResult<()> {
     conn.transaction(|conn| {
-        let Some(offer) = lock_offer(conn, offer_id)? else {
-            return Ok(Err(OfferError::NotFound));
+        let (offer, stage, candidate_id) = match lock_in_status(conn, offer_id, OfferStatus::Sent)?
+        {
+            Ok(locked) => locked,
+            Err(e) => return Ok(Err(e)),
         };
-        let Some((stage, candidate_id)) = lock_application(conn, offer.application_id)? else {
-            return Ok(Err(OfferError::ApplicationNotFound));
-        };
-        if offer.status != OfferStatus::Sent {
-            return Ok(Err(OfferError::WrongStatus(
-                offer.status.label(),
-                OfferStatus::Sent.label(),
-            )));
-        }
         let (status, reason, to) = match answer {
             Answer::Accepted => (OfferStatus::Accepted, None, Some(Stage::Accepted)),
             Answer::Declined { reason, close } => {
@@ -816,18 +824,11 @@ pub fn record_start(
     now: DateTime<Utc>,
 ) -> OfferResult<i64> {
     conn.transaction(|conn| {
-        let Some(offer) = lock_offer(conn, offer_id)? else {
-            return Ok(Err(OfferError::NotFound));
-        };
-        let Some((stage, candidate_id)) = lock_application(conn, offer.application_id)? else {
-            return Ok(Err(OfferError::ApplicationNotFound));
-        };
-        if offer.status != OfferStatus::Accepted {
-            return Ok(Err(OfferError::WrongStatus(
-                offer.status.label(),
-                OfferStatus::Accepted.label(),
-            )));
-        }
+        let (offer, stage, candidate_id) =
+            match lock_in_status(conn, offer_id, OfferStatus::Accepted)? {
+                Ok(locked) => locked,
+                Err(e) => return Ok(Err(e)),
+            };
         let placed: bool = diesel::select(diesel::dsl::exists(
             placements::table.filter(placements::offer_id.eq(offer_id)),
         ))
