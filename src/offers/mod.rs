@@ -14,7 +14,7 @@ use serde_json::json;
 pub use validate::{validate, AllocationDraft, OfferDraft, OfferErrors, RawAllocation, RawOffer};
 
 use crate::config::Settings;
-use crate::db::enums::{OfferStatus, Stage, WorkingTime};
+use crate::db::enums::{Civility, OfferStatus, Stage, WorkingTime};
 use crate::db::schema::{
     applications, candidates, centres, offer_allocations, offers, placement_allocations,
     placements, staff_users,
@@ -571,26 +571,18 @@ pub fn offer_email(
     let Some(view) = load(conn, offer_id)? else {
         return Ok(None);
     };
-    let (first, last, civility, email): (String, String, crate::db::enums::Civility, String) =
-        candidates::table
-            .find(view.candidate_id)
-            .select((
-                candidates::first_name,
-                candidates::last_name,
-                candidates::civility,
-                candidates::email,
-            ))
-            .first(conn)?;
+    let (first, last, civility, email): (String, String, Civility, String) = candidates::table
+        .find(view.candidate_id)
+        .select((
+            candidates::first_name,
+            candidates::last_name,
+            candidates::civility,
+            candidates::email,
+        ))
+        .first(conn)?;
     let greeting = match civility {
-        crate::db::enums::Civility::NotSaid => format!("{first} {last}"),
-        c => format!(
-            "{} {last}",
-            if c.code() == "madame" {
-                "Madame"
-            } else {
-                "Monsieur"
-            }
-        ),
+        Civility::NotSaid => format!("{first} {last}"),
+        c => format!("{} {last}", c.label()),
     };
     let half_days: u32 = view.allocations.iter().map(|a| a.half_day_count).sum();
     let data = json!({
