@@ -72,7 +72,6 @@ pub struct AllocationView {
     pub pattern: String,
     pub half_days: i16,
     pub half_day_count: u32,
-    pub days: [&'static str; 5],
 }
 
 impl AllocationView {
@@ -87,7 +86,6 @@ impl AllocationView {
             pattern: pattern.to_string(),
             half_days,
             half_day_count: pattern.count(),
-            days: pattern.by_day(),
         }
     }
 }

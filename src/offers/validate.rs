@@ -290,7 +290,8 @@ pub fn validate(
         }
         let share = match row.etp.trim() {
             "" => pattern.map(|p| {
-                Fte::from_hundredths((p.count() * 10).min(100) as i32).unwrap_or(Fte::FULL)
+                let share = p.count() as i32 * Fte::HALF_DAY.hundredths();
+                Fte::from_hundredths(share).unwrap_or(Fte::FULL)
             }),
             typed => match Fte::parse(typed) {
                 Ok(f) => Some(f),
