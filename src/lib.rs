@@ -1,6 +1,7 @@
 //! Vocation: the recruitment campaign of salaried doctors for a French département.
 
 pub mod applications;
+pub mod campaigns;
 pub mod candidates;
 pub mod centres;
 pub mod config;

@@ -180,6 +180,94 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// What a mailing contact is.
+    ContactKind {
+        Faculty => ("faculte", "Faculté de médecine"),
+        RetiredDoctor => ("medecin_retraite", "Médecin retraité"),
+        Doctor => ("medecin", "Médecin"),
+        Intern => ("interne", "Interne"),
+        Partner => ("partenaire", "Partenaire"),
+    }
+);
+
+text_enum!(
+    /// Why the département may write to a contact (RGPD art. 6).
+    LegalBasis {
+        LegitimateInterest => ("interet_legitime", "Intérêt légitime"),
+        Consent => ("consentement", "Consentement"),
+        PublicTask => ("mission_publique", "Mission d'intérêt public"),
+    }
+);
+
+text_enum!(
+    ContactStatus {
+        Active => ("active", "Actif"),
+        Unsubscribed => ("unsubscribed", "Désinscrit"),
+        Bounced => ("bounced", "Adresse invalide"),
+    }
+);
+
+text_enum!(
+    OrganisationKind {
+        Faculty => ("faculte", "Faculté de médecine"),
+        Establishment => ("etablissement", "Établissement de santé"),
+        Institution => ("institution", "Institution"),
+        Other => ("autre", "Autre"),
+    }
+);
+
+text_enum!(
+    /// Why an address is on the suppression list.
+    SuppressionReason {
+        Unsubscribed => ("desinscription", "Désinscription"),
+        UnknownMailbox => ("adresse_inconnue", "Adresse inconnue (rejet définitif)"),
+        Manual => ("manuelle", "Ajout manuel"),
+    }
+);
+
+text_enum!(
+    CampaignStatus {
+        Draft => ("brouillon", "Brouillon"),
+        Scheduled => ("programmee", "Programmée"),
+        Running => ("en_cours", "En cours"),
+        Paused => ("en_pause", "En pause"),
+        Finished => ("terminee", "Terminée"),
+        Cancelled => ("annulee", "Annulée"),
+    }
+);
+
+text_enum!(
+    ScheduleKind {
+        Now => ("maintenant", "Dès maintenant"),
+        At => ("date", "À une date et une heure"),
+        Cron => ("cron", "Récurrente"),
+    }
+);
+
+text_enum!(
+    /// One occurrence of a campaign.
+    RunStatus {
+        Planned => ("planifie", "Planifié"),
+        AwaitingConfirmation => ("a_confirmer", "En attente de confirmation"),
+        Sending => ("envoi", "Envoi en cours"),
+        Paused => ("pause", "En pause"),
+        Done => ("termine", "Terminé"),
+        Cancelled => ("annule", "Annulé"),
+    }
+);
+
+text_enum!(
+    /// One recipient of a run.
+    DeliveryStatus {
+        Pending => ("en_attente", "En attente"),
+        Sent => ("envoye", "Envoyé"),
+        Failed => ("echec", "Échec"),
+        Skipped => ("ecarte", "Écarté (désinscrit ou adresse supprimée)"),
+        Cancelled => ("annule", "Annulé"),
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

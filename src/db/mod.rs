@@ -20,6 +20,11 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
 
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, for the case-insensitive unique indexes on e-mail addresses and names.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// Why the database could not be reached, in one line with the URL tried (password masked).
 #[derive(Debug, thiserror::Error)]
 #[error("PostgreSQL injoignable à {url} : {reason}")]

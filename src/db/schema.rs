@@ -17,6 +17,8 @@ diesel::table! {
         privacy_accepted_at -> Timestamptz,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        campaign_id -> Nullable<Int8>,
+        delivery_id -> Nullable<Int8>,
     }
 }
 
@@ -313,6 +315,159 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    campaign_lists (campaign_id, list_id) {
+        campaign_id -> Int8,
+        list_id -> Int8,
+    }
+}
+
+diesel::table! {
+    campaign_runs (id) {
+        id -> Int8,
+        campaign_id -> Int8,
+        scheduled_for -> Timestamptz,
+        status -> Text,
+        recipients -> Int4,
+        next_slot_at -> Timestamptz,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> Int8,
+        name -> Text,
+        template_id -> Int8,
+        sender_name -> Text,
+        sender_email -> Text,
+        rate_per_minute -> Int4,
+        schedule_kind -> Text,
+        scheduled_at -> Nullable<Timestamptz>,
+        cron -> Nullable<Text>,
+        status -> Text,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contact_lists (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Int8,
+        email -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        organisation_id -> Nullable<Int8>,
+        kind -> Text,
+        tags -> Array<Text>,
+        city -> Text,
+        legal_basis -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Int8,
+        run_id -> Int8,
+        contact_id -> Nullable<Int8>,
+        email -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        smtp_code -> Nullable<Int4>,
+        message_id -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        unsubscribed_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    link_clicks (id) {
+        id -> Int8,
+        delivery_id -> Int8,
+        clicked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    list_members (list_id, contact_id) {
+        list_id -> Int8,
+        contact_id -> Int8,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mail_templates (id) {
+        id -> Int8,
+        name -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        updated_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organisations (id) {
+        id -> Int8,
+        name -> Text,
+        kind -> Text,
+        city -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    relay_pacing (relay) {
+        relay -> Text,
+        next_slot_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    suppressions (email) {
+        email -> Text,
+        reason -> Text,
+        detail -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(applications -> campaigns (campaign_id));
+diesel::joinable!(applications -> deliveries (delivery_id));
+diesel::joinable!(campaign_lists -> campaigns (campaign_id));
+diesel::joinable!(campaign_lists -> contact_lists (list_id));
+diesel::joinable!(campaign_runs -> campaigns (campaign_id));
+diesel::joinable!(campaigns -> mail_templates (template_id));
+diesel::joinable!(campaigns -> staff_users (created_by));
+diesel::joinable!(contacts -> organisations (organisation_id));
+diesel::joinable!(deliveries -> campaign_runs (run_id));
+diesel::joinable!(deliveries -> contacts (contact_id));
+diesel::joinable!(link_clicks -> deliveries (delivery_id));
+diesel::joinable!(list_members -> contact_lists (list_id));
+diesel::joinable!(list_members -> contacts (contact_id));
+diesel::joinable!(mail_templates -> staff_users (updated_by));
 diesel::joinable!(applications -> candidates (candidate_id));
 diesel::joinable!(applications -> positions (position_id));
 diesel::joinable!(audit_log -> staff_users (actor_id));
@@ -344,6 +499,18 @@ diesel::joinable!(stage_history -> applications (application_id));
 diesel::joinable!(stage_history -> staff_users (actor_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    campaign_lists,
+    campaign_runs,
+    campaigns,
+    contact_lists,
+    contacts,
+    deliveries,
+    link_clicks,
+    list_members,
+    mail_templates,
+    organisations,
+    relay_pacing,
+    suppressions,
     applications,
     audit_log,
     candidate_centres,

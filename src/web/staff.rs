@@ -59,6 +59,7 @@ impl Staff {
             "csrf": self.0.csrf_token,
             "is_admin": self.0.role == StaffRole::Admin,
             "is_recruiter": matches!(self.0.role, StaffRole::Admin | StaffRole::Recruiter),
+            "is_communication": matches!(self.0.role, StaffRole::Admin | StaffRole::Communication),
         })
     }
 }
@@ -156,13 +157,12 @@ fn safe_next(next: &str) -> &str {
 
 /// The staff home: what each role can do from here.
 pub async fn home(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, AppError> {
-    let is_communication = staff.0.role == StaffRole::Communication;
     page(
         &state,
         &staff,
         "staff/home",
         "Espace du personnel",
-        json!({ "is_communication": is_communication }),
+        json!({}),
     )
 }
 

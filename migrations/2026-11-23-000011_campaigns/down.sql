@@ -1,0 +1,13 @@
+ALTER TABLE applications DROP COLUMN delivery_id, DROP COLUMN campaign_id;
+DROP TABLE link_clicks;
+DROP TABLE relay_pacing;
+DROP TABLE deliveries;
+DROP TABLE campaign_runs;
+DROP TABLE campaign_lists;
+DROP TABLE campaigns;
+DROP TABLE mail_templates;
+DROP TABLE suppressions;
+DROP TABLE list_members;
+DROP TABLE contact_lists;
+DROP TABLE contacts;
+DROP TABLE organisations;

@@ -1,0 +1,8 @@
+//! Mailing campaigns: audiences (contacts, lists, organisations), the global suppression list,
+//! templates, campaigns, their runs and the per-recipient ledger of deliveries.
+//!
+//! The guarantees (design.md, « Mailing: what must hold ») live in [`runs`] (one run per
+//! campaign and scheduled time, deliveries materialised once) and [`sender`] (claims with
+//! `FOR UPDATE SKIP LOCKED` and a lease, no database connection held during SMTP).
+
+pub mod suppression;
