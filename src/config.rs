@@ -23,6 +23,7 @@ pub struct Settings {
     pub offers: OfferSettings,
     pub goal: GoalSettings,
     pub scheduler: SchedulerSettings,
+    pub campaigns: CampaignSettings,
     pub organisation: OrganisationSettings,
     pub privacy: PrivacySettings,
     pub log: LogSettings,
@@ -68,6 +69,7 @@ pub struct MailSettings {
     pub reply_to: String,
     pub smtp: SmtpSettings,
     pub worker: MailWorkerSettings,
+    pub dkim: DkimSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +88,44 @@ pub struct MailWorkerSettings {
     pub poll_interval_seconds: u64,
     pub max_attempts: i32,
     pub lease_seconds: i64,
+}
+
+/// DKIM signing of campaign mail; off while `selector` is empty.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DkimSettings {
+    pub selector: String,
+    pub domain: String,
+    /// A PEM file: RSA (PKCS#1 or PKCS#8) private key.
+    pub private_key_file: PathBuf,
+}
+
+/// The campaign senders and the scheduler of campaign runs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CampaignSettings {
+    /// Whether this instance sends campaign mail (every instance may: claims never overlap).
+    pub enabled: bool,
+    /// SMTP connections this instance opens at most for campaign mail.
+    pub connections: usize,
+    /// Messages per minute to the relay, all campaigns and instances together; 0 = no cap.
+    pub relay_max_per_minute: u32,
+    /// Deliveries claimed at a time by one connection.
+    pub batch_size: i64,
+    /// Seconds a claimed delivery stays reserved; after that another worker may send it.
+    pub lease_seconds: i64,
+    /// Attempts (4xx replies, timeouts, lost connections) before a delivery is marked failed.
+    pub max_attempts: i32,
+    /// First retry delay, doubled at each attempt (capped at one hour).
+    pub retry_base_seconds: i64,
+    /// How often idle senders look for work, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// A run due more than this long ago (the service was stopped) waits for confirmation.
+    pub late_after_minutes: i64,
+    /// When the scheduler looks for due occurrences of recurring campaigns (Europe/Paris).
+    pub tick_cron: String,
+    /// The rate proposed for a new campaign, in messages per minute.
+    pub default_rate_per_minute: i32,
+    /// Address for the mailto form of List-Unsubscribe; empty means organisation.contact_email.
+    pub unsubscribe_mailto: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -328,6 +368,36 @@ impl Settings {
         }
         if let Err(e) = normalize_cron(&self.scheduler.offer_expiry_cron) {
             return bad("scheduler.offer_expiry_cron", e);
+        }
+        if let Err(e) = normalize_cron(&self.campaigns.tick_cron) {
+            return bad("campaigns.tick_cron", e);
+        }
+        let c = &self.campaigns;
+        if c.connections < 1
+            || c.batch_size < 1
+            || c.lease_seconds < 1
+            || c.max_attempts < 1
+            || c.retry_base_seconds < 0
+            || c.poll_interval_ms < 1
+            || c.late_after_minutes < 0
+            || c.default_rate_per_minute < 1
+        {
+            return bad(
+                "campaigns",
+                "connexions, lot, bail, tentatives, intervalle et débit doivent être au moins 1"
+                    .into(),
+            );
+        }
+        if !self.mail.dkim.selector.is_empty()
+            && (self.mail.dkim.domain.is_empty() || !self.mail.dkim.private_key_file.is_file())
+        {
+            return bad(
+                "mail.dkim",
+                format!(
+                    "avec un sélecteur, il faut un domaine et une clé privée lisible ({})",
+                    self.mail.dkim.private_key_file.display()
+                ),
+            );
         }
         if self.security.secret_key.expose_secret().len() < 64 {
             return bad(

@@ -83,6 +83,15 @@ impl Templates {
         self.text.render_template(template, data)
     }
 
+    /// Renders an embedded template without HTML escaping (text e-mails).
+    pub fn render_text<T: Serialize>(
+        &self,
+        name: &str,
+        data: &T,
+    ) -> Result<String, handlebars::RenderError> {
+        self.text.render(name, data)
+    }
+
     /// Renders `templates/email/<name>/{subject,body.txt,body.html}.hbs`.
     pub fn render_email<T: Serialize>(
         &self,
