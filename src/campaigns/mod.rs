@@ -6,5 +6,6 @@
 //! `FOR UPDATE SKIP LOCKED` and a lease, no database connection held during SMTP).
 
 pub mod links;
+pub mod runs;
 pub mod suppression;
 pub mod template;
