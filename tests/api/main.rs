@@ -16,5 +16,6 @@ mod offers;
 mod pipeline;
 mod places;
 mod public_pages;
+mod smtp_server;
 mod staff;
 mod totp;
