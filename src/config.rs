@@ -95,7 +95,7 @@ pub struct MailWorkerSettings {
 pub struct DkimSettings {
     pub selector: String,
     pub domain: String,
-    /// A PEM file: RSA (PKCS#1 or PKCS#8) private key.
+    /// An RSA private key in PKCS#1 PEM (`openssl genrsa -traditional 2048`).
     pub private_key_file: PathBuf,
 }
 

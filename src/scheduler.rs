@@ -52,12 +52,38 @@ pub async fn expire_offers(pool: PgPool) {
     }
 }
 
+/// Creates the due runs of recurring campaigns (the scheduler only creates runs: the campaign
+/// senders start and send them). Runs are unique per campaign and time, so every instance may
+/// tick.
+pub async fn campaign_tick(settings: Arc<Settings>, pool: PgPool, wake: Arc<Notify>) {
+    let late = chrono::Duration::minutes(settings.campaigns.late_after_minutes);
+    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let mut conn = pool.get()?;
+        Ok(crate::campaigns::runs::create_cron_runs(
+            &mut conn,
+            chrono::Utc::now(),
+            late,
+        )?)
+    })
+    .await;
+    match result {
+        Ok(Ok(0)) => {}
+        Ok(Ok(created)) => {
+            tracing::info!(created, "campaign runs created");
+            wake.notify_waiters();
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "campaign tick failed"),
+        Err(e) => tracing::warn!(error = %e, "campaign tick task failed"),
+    }
+}
+
 /// Starts the scheduler with the configured jobs; None when every job is disabled. Offers
 /// whose answer date passed while the service was stopped are expired at once.
 pub async fn start(
     settings: Arc<Settings>,
     pool: PgPool,
     wake: Arc<Notify>,
+    campaign_wake: Arc<Notify>,
 ) -> anyhow::Result<Option<JobScheduler>> {
     let digest = normalize_cron(&settings.scheduler.daily_digest_cron)
         .map_err(|e| anyhow::anyhow!("scheduler.daily_digest_cron : {e}"))?;
@@ -66,12 +92,31 @@ pub async fn start(
     if expiry.is_some() {
         tokio::spawn(expire_offers(pool.clone()));
     }
-    if digest.is_none() && expiry.is_none() {
+    let tick = normalize_cron(&settings.campaigns.tick_cron)
+        .map_err(|e| anyhow::anyhow!("campaigns.tick_cron : {e}"))?;
+    if digest.is_none() && expiry.is_none() && tick.is_none() {
         return Ok(None);
     }
     let scheduler = JobScheduler::new()
         .await
         .context("starting the scheduler")?;
+    if let Some(cron) = tick {
+        let (settings, pool) = (settings.clone(), pool.clone());
+        let job = Job::new_async_tz(
+            cron.as_str(),
+            chrono_tz::Europe::Paris,
+            move |_id, _lock| {
+                let (settings, pool, wake) =
+                    (settings.clone(), pool.clone(), campaign_wake.clone());
+                Box::pin(async move { campaign_tick(settings, pool, wake).await })
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("campaigns.tick_cron « {cron} » : {e}"))?;
+        scheduler
+            .add(job)
+            .await
+            .context("adding the campaign tick")?;
+    }
     if let Some(cron) = digest {
         let (settings, pool) = (settings.clone(), pool.clone());
         let job = Job::new_async_tz(

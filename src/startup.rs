@@ -24,6 +24,7 @@ pub struct Application {
     pub pool: PgPool,
     pub dispatcher: Dispatcher,
     mail_wake: Arc<Notify>,
+    campaign_wake: Arc<Notify>,
     settings: Arc<Settings>,
 }
 
@@ -50,10 +51,12 @@ impl Application {
             .with_context(|| format!("impossible d'écouter sur {address}"))?;
         let port = listener.local_addr()?.port();
         let mail_wake = Arc::new(Notify::new());
+        let campaign_wake = Arc::new(Notify::new());
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             pool: pool.clone(),
             mail_wake: mail_wake.clone(),
+            campaign_wake: campaign_wake.clone(),
             specialties,
         });
         let route_settings = settings.clone();
@@ -76,6 +79,7 @@ impl Application {
             pool,
             dispatcher,
             mail_wake,
+            campaign_wake,
             settings,
         })
     }
@@ -90,10 +94,26 @@ impl Application {
             let poll = Duration::from_secs(self.settings.mail.worker.poll_interval_seconds.max(1));
             tokio::spawn(self.dispatcher.clone().run(self.mail_wake.clone(), poll))
         });
+        let campaign_tasks = if self.settings.campaigns.enabled {
+            match crate::campaigns::sender::CampaignSender::new(
+                self.settings.clone(),
+                self.pool.clone(),
+                self.campaign_wake.clone(),
+            ) {
+                Ok(sender) => sender.start(),
+                Err(e) => {
+                    self.server.handle().stop(false).await;
+                    return Err(std::io::Error::other(format!("{e:#}")));
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let scheduler = match crate::scheduler::start(
             self.settings.clone(),
             self.pool.clone(),
             self.mail_wake.clone(),
+            self.campaign_wake.clone(),
         )
         .await
         {
@@ -110,6 +130,9 @@ impl Application {
         }
         if let Some(worker) = worker {
             worker.abort();
+        }
+        for task in campaign_tasks {
+            task.abort();
         }
         result
     }

@@ -103,7 +103,7 @@ CREATE TABLE campaign_runs (
         CHECK (status IN ('planifie', 'a_confirmer', 'envoi', 'pause', 'termine', 'annule')),
     recipients integer NOT NULL DEFAULT 0,
     -- Pacing shared by every instance: the earliest time the next batch may be claimed.
-    next_slot_at timestamptz NOT NULL DEFAULT '-infinity',
+    next_slot_at timestamptz NOT NULL DEFAULT now(),
     created_at timestamptz NOT NULL DEFAULT now(),
     started_at timestamptz,
     finished_at timestamptz,
@@ -119,7 +119,7 @@ CREATE TABLE deliveries (
     status text NOT NULL DEFAULT 'en_attente'
         CHECK (status IN ('en_attente', 'envoye', 'echec', 'ecarte', 'annule')),
     attempts integer NOT NULL DEFAULT 0,
-    next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
     locked_until timestamptz,
     smtp_code integer,
     message_id text,
@@ -140,7 +140,7 @@ CREATE INDEX deliveries_contact_idx ON deliveries (contact_id);
 -- may go to that relay.
 CREATE TABLE relay_pacing (
     relay text PRIMARY KEY,
-    next_slot_at timestamptz NOT NULL DEFAULT '-infinity'
+    next_slot_at timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE link_clicks (

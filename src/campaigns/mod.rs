@@ -7,5 +7,6 @@
 
 pub mod links;
 pub mod runs;
+pub mod sender;
 pub mod suppression;
 pub mod template;

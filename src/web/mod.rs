@@ -5,6 +5,7 @@ pub mod assets;
 pub mod csrf;
 pub mod form;
 pub mod health;
+pub mod mailing;
 pub mod offers;
 pub mod pipeline;
 pub mod places;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// Wakes the mail worker when a message was queued.
     pub mail_wake: Arc<Notify>,
+    /// Wakes this instance's idle campaign senders when a run starts or resumes.
+    pub campaign_wake: Arc<Notify>,
     pub specialties: Vec<Specialty>,
 }
 
@@ -167,6 +170,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         )
         .configure(places::configure)
         .configure(offers::configure)
+        .configure(mailing::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

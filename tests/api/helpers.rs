@@ -485,6 +485,9 @@ impl TestAppBuilder {
         s.recruiters.notify = self.recruiters.clone();
         s.scheduler.daily_digest_cron = self.digest_cron.clone();
         s.scheduler.offer_expiry_cron = String::new();
+        // Campaign senders are started by the tests that need them (see campaign_settings).
+        s.campaigns.enabled = false;
+        s.campaigns.tick_cron = String::new();
         if let Some(url) = &self.database {
             s.database.url = SecretString::from(url.clone());
         }

@@ -507,12 +507,14 @@ async fn the_service_expires_overdue_offers_when_it_starts() {
         let mut s = vocation::config::Settings::load_for("test").unwrap();
         s.database.url = secrecy::SecretString::from(app.db.url.clone());
         s.scheduler.daily_digest_cron = String::new();
+        s.campaigns.tick_cron = String::new();
         s
     };
     let pool = vocation::db::prepare(&settings).unwrap();
     let scheduler = vocation::scheduler::start(
         std::sync::Arc::new(settings),
         pool,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
         std::sync::Arc::new(tokio::sync::Notify::new()),
     )
     .await

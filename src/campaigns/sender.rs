@@ -1,0 +1,983 @@
+//! The campaign senders: the delivery ledger's workers.
+//!
+//! Each instance runs `campaigns.connections` connection tasks, one recorder and one
+//! coordinator. A connection task claims a batch of deliveries of a sending run in one short
+//! transaction (`FOR UPDATE SKIP LOCKED`; the claim moves each row's `next_attempt_at` to the
+//! end of its lease, so an expired lease makes the row due again: at-least-once), renders and
+//! sends them over its own SMTP connection, and hands each outcome to the recorder. The
+//! recorder writes every outcome that arrived meanwhile in one UPDATE and acknowledges them;
+//! a connection sends its next message only once the previous outcome is committed, so a crash
+//! can repeat at most the message each connection had in flight. No database connection is
+//! held while talking SMTP.
+//!
+//! Pacing holds across instances: each run (and the relay, when capped) has a `next_slot_at`
+//! in PostgreSQL that every claim moves forward by the time its messages take at the rate.
+//!
+//! The SMTP socket is opened here with `TCP_NODELAY` (lettre does not set it; without it every
+//! message waits for a delayed ACK).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Double, Int4, Nullable, Text, Timestamptz};
+use lettre::message::dkim::{
+    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
+    DkimSigningKey,
+};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinHandle;
+
+use super::links;
+use super::runs;
+use super::template::{Compiled, Footer, Personalisation, TemplateSource};
+use crate::config::{MailTransportKind, Settings, SmtpTls};
+use crate::db::enums::{ContactKind, SuppressionReason};
+use crate::db::PgPool;
+
+// ---------------------------------------------------------------------------------------------
+// Claims
+
+/// One recipient to send to, with the contact's values for the template.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ClaimedDelivery {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub email: String,
+    #[diesel(sql_type = Int4)]
+    pub attempts: i32,
+    #[diesel(sql_type = Text)]
+    pub first_name: String,
+    #[diesel(sql_type = Text)]
+    pub last_name: String,
+    #[diesel(sql_type = Text)]
+    pub city: String,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub organisation: String,
+}
+
+/// A claimed batch: deliveries of one run, and what is needed to write to them.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct RunContext {
+    #[diesel(sql_type = BigInt)]
+    pub run_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub campaign_id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    next_slot_at: DateTime<Utc>,
+    #[diesel(sql_type = Int4)]
+    pub rate_per_minute: i32,
+    #[diesel(sql_type = Text)]
+    pub campaign_name: String,
+    #[diesel(sql_type = Text)]
+    pub sender_name: String,
+    #[diesel(sql_type = Text)]
+    pub sender_email: String,
+    #[diesel(sql_type = BigInt)]
+    pub template_id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    pub template_updated_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    pub subject: String,
+    #[diesel(sql_type = Text)]
+    pub body_text: String,
+    #[diesel(sql_type = Text)]
+    pub body_html: String,
+}
+
+#[derive(Debug)]
+pub enum Claim {
+    Work(Box<RunContext>, Vec<ClaimedDelivery>),
+    /// Runs are sending but none may be claimed now (pacing, backoff, another worker).
+    Wait(StdDuration),
+    /// Nothing is sending.
+    Idle,
+}
+
+/// The relay's shared per-minute cap, when there is one.
+#[derive(Debug, Clone)]
+pub struct RelayCap {
+    pub key: String,
+    pub per_minute: u32,
+}
+
+fn per_second(per_minute: i64) -> i64 {
+    (per_minute / 60).max(1)
+}
+
+fn slot_seconds(messages: usize, per_minute: i64) -> f64 {
+    messages as f64 * 60.0 / per_minute.max(1) as f64
+}
+
+/// Claims up to `batch` due deliveries of one sending run for `lease_seconds`, respecting the
+/// run's rate and the relay's cap. Deliveries whose address was suppressed (or whose contact
+/// left) since the run started are set aside here, at claim time.
+pub fn claim(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    batch: i64,
+    lease_seconds: i64,
+    relay: Option<&RelayCap>,
+) -> QueryResult<Claim> {
+    conn.transaction(|conn| {
+        diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn)?;
+        let picked: Option<RunContext> = diesel::sql_query(
+            "SELECT r.id AS run_id, r.campaign_id, r.next_slot_at, c.rate_per_minute, \
+                    c.name AS campaign_name, c.sender_name, c.sender_email, \
+                    t.id AS template_id, t.updated_at AS template_updated_at, \
+                    t.subject, t.body_text, t.body_html \
+             FROM campaign_runs r \
+             JOIN campaigns c ON c.id = r.campaign_id \
+             JOIN mail_templates t ON t.id = c.template_id \
+             WHERE r.status = 'envoi' \
+             ORDER BY r.next_slot_at, r.id \
+             LIMIT 1 FOR UPDATE OF r SKIP LOCKED",
+        )
+        .get_result(conn)
+        .optional()?;
+        let Some(run) = picked else {
+            let sending: bool = diesel::select(diesel::dsl::exists(
+                crate::db::schema::campaign_runs::table.filter(
+                    crate::db::schema::campaign_runs::status
+                        .eq(crate::db::enums::RunStatus::Sending),
+                ),
+            ))
+            .get_result(conn)?;
+            return Ok(if sending {
+                Claim::Wait(StdDuration::from_millis(20))
+            } else {
+                Claim::Idle
+            });
+        };
+        if run.next_slot_at > now {
+            return Ok(Claim::Wait(
+                (run.next_slot_at - now)
+                    .to_std()
+                    .unwrap_or(StdDuration::from_millis(10)),
+            ));
+        }
+        let mut limit = batch.min(per_second(i64::from(run.rate_per_minute)));
+        if let Some(cap) = relay.filter(|c| c.per_minute > 0) {
+            #[derive(QueryableByName)]
+            struct Slot {
+                #[diesel(sql_type = Timestamptz)]
+                next_slot_at: DateTime<Utc>,
+            }
+            diesel::sql_query(
+                "INSERT INTO relay_pacing (relay) VALUES ($1) ON CONFLICT DO NOTHING",
+            )
+            .bind::<Text, _>(&cap.key)
+            .execute(conn)?;
+            let slot: Slot = diesel::sql_query(
+                "SELECT next_slot_at FROM relay_pacing WHERE relay = $1 FOR UPDATE",
+            )
+            .bind::<Text, _>(&cap.key)
+            .get_result(conn)?;
+            if slot.next_slot_at > now {
+                return Ok(Claim::Wait(
+                    (slot.next_slot_at - now)
+                        .to_std()
+                        .unwrap_or(StdDuration::from_millis(10)),
+                ));
+            }
+            limit = limit.min(per_second(i64::from(cap.per_minute)));
+        }
+
+        #[derive(QueryableByName)]
+        struct Leased {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+        }
+        let lease_until = now + Duration::seconds(lease_seconds);
+        let leased: Vec<Leased> = diesel::sql_query(
+            "WITH picked AS ( \
+                 SELECT id FROM deliveries \
+                 WHERE run_id = $1 AND status = 'en_attente' AND next_attempt_at <= $2 \
+                 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             UPDATE deliveries d SET next_attempt_at = $4, locked_until = $4, \
+                 attempts = d.attempts + 1, updated_at = $2 \
+             FROM picked WHERE d.id = picked.id \
+             RETURNING d.id",
+        )
+        .bind::<BigInt, _>(run.run_id)
+        .bind::<Timestamptz, _>(now)
+        .bind::<BigInt, _>(limit)
+        .bind::<Timestamptz, _>(lease_until)
+        .load(conn)?;
+
+        if leased.is_empty() {
+            // Nothing due: finished, or waiting for leases and retries. Let other runs go first.
+            let next_due: Option<DateTime<Utc>> = {
+                use crate::db::schema::deliveries::dsl as d;
+                d::deliveries
+                    .filter(d::run_id.eq(run.run_id))
+                    .filter(d::status.eq(crate::db::enums::DeliveryStatus::Pending))
+                    .select(diesel::dsl::min(d::next_attempt_at))
+                    .first(conn)?
+            };
+            match next_due {
+                None => {
+                    runs::finish_completed_runs(conn, now)?;
+                }
+                Some(due) => {
+                    let next = due.min(now + Duration::seconds(1));
+                    diesel::sql_query("UPDATE campaign_runs SET next_slot_at = $2 WHERE id = $1")
+                        .bind::<BigInt, _>(run.run_id)
+                        .bind::<Timestamptz, _>(next)
+                        .execute(conn)?;
+                }
+            }
+            return Ok(Claim::Wait(StdDuration::from_millis(10)));
+        }
+        let ids: Vec<i64> = leased.iter().map(|l| l.id).collect();
+
+        // Suppression is checked again now: an address unsubscribed mid-run is not mailed.
+        diesel::sql_query(
+            "UPDATE deliveries d SET status = 'ecarte', locked_until = NULL, updated_at = $2, \
+                 last_error = 'adresse désinscrite ou supprimée pendant l''envoi' \
+             WHERE d.id = ANY($1) AND ( \
+                 d.contact_id IS NULL \
+                 OR EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(d.email)) \
+                 OR EXISTS (SELECT 1 FROM contacts c WHERE c.id = d.contact_id AND c.status <> 'active'))",
+        )
+        .bind::<Array<BigInt>, _>(&ids)
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)?;
+        let items: Vec<ClaimedDelivery> = diesel::sql_query(
+            "SELECT d.id, d.email, d.attempts, c.first_name, c.last_name, c.city, c.kind, \
+                    coalesce(o.name, '') AS organisation \
+             FROM deliveries d \
+             JOIN contacts c ON c.id = d.contact_id \
+             LEFT JOIN organisations o ON o.id = c.organisation_id \
+             WHERE d.id = ANY($1) AND d.status = 'en_attente' \
+             ORDER BY d.id",
+        )
+        .bind::<Array<BigInt>, _>(&ids)
+        .load(conn)?;
+
+        // Move the run's slot (and the relay's) by the time these messages take at the rate.
+        let n = ids.len();
+        diesel::sql_query(
+            "UPDATE campaign_runs SET next_slot_at = \
+                 greatest(next_slot_at, $2) + make_interval(secs => $3) WHERE id = $1",
+        )
+        .bind::<BigInt, _>(run.run_id)
+        .bind::<Timestamptz, _>(now)
+        .bind::<Double, _>(slot_seconds(n, i64::from(run.rate_per_minute)))
+        .execute(conn)?;
+        if let Some(cap) = relay.filter(|c| c.per_minute > 0) {
+            diesel::sql_query(
+                "UPDATE relay_pacing SET next_slot_at = \
+                     greatest(next_slot_at, $2) + make_interval(secs => $3) WHERE relay = $1",
+            )
+            .bind::<Text, _>(&cap.key)
+            .bind::<Timestamptz, _>(now)
+            .bind::<Double, _>(slot_seconds(n, i64::from(cap.per_minute)))
+            .execute(conn)?;
+        }
+        Ok(Claim::Work(Box::new(run), items))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outcomes
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeKind {
+    Sent,
+    /// 4xx, timeout, lost connection: try again later.
+    Retry,
+    /// 5xx or a message that cannot be built.
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub delivery_id: i64,
+    pub attempts: i32,
+    pub kind: OutcomeKind,
+    pub smtp_code: Option<i32>,
+    pub message_id: Option<String>,
+    pub detail: Option<String>,
+    /// The address to suppress (unknown mailbox).
+    pub suppress: Option<String>,
+}
+
+/// Delay before the next attempt after `attempts` failed ones: base, 2×base, 4×base… ≤ 1 h.
+pub fn backoff(base_seconds: i64, attempts: i32) -> Duration {
+    let exp = (attempts.clamp(1, 16) - 1) as u32;
+    Duration::seconds(base_seconds.saturating_mul(1_i64 << exp).min(3600))
+}
+
+/// Writes outcomes in one statement (plus the suppressions of unknown mailboxes).
+pub fn record(
+    conn: &mut PgConnection,
+    outcomes: &[Outcome],
+    now: DateTime<Utc>,
+    max_attempts: i32,
+    retry_base_seconds: i64,
+) -> QueryResult<()> {
+    let mut ids = Vec::with_capacity(outcomes.len());
+    let mut statuses = Vec::with_capacity(outcomes.len());
+    let mut codes = Vec::with_capacity(outcomes.len());
+    let mut message_ids = Vec::with_capacity(outcomes.len());
+    let mut errors = Vec::with_capacity(outcomes.len());
+    let mut next = Vec::with_capacity(outcomes.len());
+    for o in outcomes {
+        ids.push(o.delivery_id);
+        let status = match o.kind {
+            OutcomeKind::Sent => "envoye",
+            OutcomeKind::Retry if o.attempts < max_attempts => "en_attente",
+            OutcomeKind::Retry | OutcomeKind::Failed => "echec",
+        };
+        statuses.push(status);
+        codes.push(o.smtp_code);
+        message_ids.push(o.message_id.clone());
+        errors.push(o.detail.clone());
+        next.push(now + backoff(retry_base_seconds, o.attempts));
+    }
+    conn.transaction(|conn| {
+        diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn)?;
+        diesel::sql_query(
+            "UPDATE deliveries d SET status = v.status, smtp_code = v.code, \
+                 message_id = coalesce(v.mid, d.message_id), last_error = v.err, \
+                 sent_at = CASE WHEN v.status = 'envoye' THEN $7 ELSE d.sent_at END, \
+                 next_attempt_at = v.next, locked_until = NULL, updated_at = $7 \
+             FROM unnest($1::bigint[], $2::text[], $3::int4[], $4::text[], $5::text[], \
+                         $6::timestamptz[]) AS v(id, status, code, mid, err, next) \
+             WHERE d.id = v.id AND (d.status = 'en_attente' OR v.status = 'envoye')",
+        )
+        .bind::<Array<BigInt>, _>(&ids)
+        .bind::<Array<Text>, _>(&statuses)
+        .bind::<Array<Nullable<Int4>>, _>(&codes)
+        .bind::<Array<Nullable<Text>>, _>(&message_ids)
+        .bind::<Array<Nullable<Text>>, _>(&errors)
+        .bind::<Array<Timestamptz>, _>(&next)
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)?;
+        for email in outcomes.iter().filter_map(|o| o.suppress.as_deref()) {
+            super::suppression::suppress(
+                conn,
+                email,
+                SuppressionReason::UnknownMailbox,
+                "refus définitif du serveur (5.1.1)",
+            )?;
+        }
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transport
+
+/// Where campaign mail goes: an SMTP relay reached with our own sockets, or `.eml` files.
+#[derive(Clone)]
+enum Transport {
+    Smtp(Arc<Relay>),
+    File(AsyncFileTransport<Tokio1Executor>),
+}
+
+struct Relay {
+    host: String,
+    port: u16,
+    tls: SmtpTls,
+    credentials: Option<Credentials>,
+    timeout: StdDuration,
+    hello: ClientId,
+}
+
+impl Relay {
+    async fn connect(&self) -> Result<AsyncSmtpConnection, String> {
+        let connect = async {
+            if self.tls == SmtpTls::Tls {
+                // Implicit TLS: lettre opens the socket (without TCP_NODELAY; TLS relays are
+                // remote, where a delayed ACK matters less than on loopback).
+                let params = TlsParameters::new(self.host.clone()).map_err(|e| e.to_string())?;
+                return AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(self.timeout),
+                    &self.hello,
+                    Some(params),
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string());
+            }
+            let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+                .await
+                .map_err(|e| format!("connexion au relais impossible : {e}"))?;
+            stream.set_nodelay(true).map_err(|e| e.to_string())?;
+            let mut conn =
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            if self.tls == SmtpTls::Starttls {
+                let params = TlsParameters::new(self.host.clone()).map_err(|e| e.to_string())?;
+                conn.starttls(params, &self.hello)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(conn)
+        };
+        let mut conn = tokio::time::timeout(self.timeout, connect)
+            .await
+            .map_err(|_| "le relais SMTP ne répond pas".to_owned())??;
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(conn)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sender
+
+/// Compiled templates by id, with the version (updated_at) they were compiled from.
+type TemplateCache = HashMap<i64, (DateTime<Utc>, Arc<Compiled>)>;
+
+struct Inner {
+    pool: PgPool,
+    settings: Arc<Settings>,
+    transport: Transport,
+    relay_cap: Option<RelayCap>,
+    dkim: Option<DkimConfig>,
+    /// Host part of Message-IDs and List-Id.
+    domain: String,
+    secret: Vec<u8>,
+    mailto: String,
+    templates: Mutex<TemplateCache>,
+    /// Notified when a run starts or resumes (by a page of this instance).
+    wake: Arc<Notify>,
+}
+
+/// The campaign sender of one instance.
+#[derive(Clone)]
+pub struct CampaignSender {
+    inner: Arc<Inner>,
+}
+
+struct Record {
+    outcome: Outcome,
+    ack: oneshot::Sender<bool>,
+}
+
+fn load_dkim(settings: &Settings) -> anyhow::Result<Option<DkimConfig>> {
+    let d = &settings.mail.dkim;
+    if d.selector.is_empty() {
+        return Ok(None);
+    }
+    let pem = std::fs::read_to_string(&d.private_key_file).with_context(|| {
+        format!(
+            "mail.dkim.private_key_file {}",
+            d.private_key_file.display()
+        )
+    })?;
+    let key = DkimSigningKey::new(&pem, DkimSigningAlgorithm::Rsa).map_err(|e| {
+        anyhow::anyhow!("mail.dkim.private_key_file : clé RSA PKCS#1 illisible ({e:?})")
+    })?;
+    let headers = [
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "List-Id",
+    ]
+    .into_iter()
+    .map(HeaderName::new_from_ascii_str)
+    .collect();
+    Ok(Some(DkimConfig::new(
+        d.selector.clone(),
+        d.domain.clone(),
+        key,
+        headers,
+        DkimCanonicalization {
+            header: DkimCanonicalizationType::Relaxed,
+            body: DkimCanonicalizationType::Relaxed,
+        },
+    )))
+}
+
+/// The host of the public address (for Message-IDs), « localhost » if it has none.
+pub fn public_host(public_url: &str) -> String {
+    url::Url::parse(public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// A contact kind as it reads after « en tant que ».
+fn kind_phrase(code: &str) -> String {
+    let label = ContactKind::from_code(code).map_or("contact", ContactKind::label);
+    let mut chars = label.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Keeps a List-Id phrase to letters, digits, spaces and a few signs.
+fn list_id_phrase(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '\'' | '.'))
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl CampaignSender {
+    pub fn new(
+        settings: Arc<Settings>,
+        pool: PgPool,
+        wake: Arc<Notify>,
+    ) -> anyhow::Result<CampaignSender> {
+        let smtp = &settings.mail.smtp;
+        let domain = public_host(&settings.http.public_url);
+        let transport = match settings.mail.transport {
+            MailTransportKind::File => {
+                std::fs::create_dir_all(&settings.mail.outbox_dir)?;
+                Transport::File(AsyncFileTransport::<Tokio1Executor>::new(
+                    &settings.mail.outbox_dir,
+                ))
+            }
+            MailTransportKind::Smtp => Transport::Smtp(Arc::new(Relay {
+                host: smtp.host.clone(),
+                port: smtp.port,
+                tls: smtp.tls,
+                credentials: (!smtp.username.is_empty()).then(|| {
+                    Credentials::new(
+                        smtp.username.clone(),
+                        smtp.password.expose_secret().to_owned(),
+                    )
+                }),
+                timeout: StdDuration::from_secs(smtp.timeout_seconds.max(1)),
+                hello: ClientId::Domain(domain.clone()),
+            })),
+        };
+        let relay_cap = (settings.campaigns.relay_max_per_minute > 0).then(|| RelayCap {
+            key: format!("{}:{}", smtp.host, smtp.port),
+            per_minute: settings.campaigns.relay_max_per_minute,
+        });
+        let mailto = if settings.campaigns.unsubscribe_mailto.is_empty() {
+            settings.organisation.contact_email.clone()
+        } else {
+            settings.campaigns.unsubscribe_mailto.clone()
+        };
+        Ok(CampaignSender {
+            inner: Arc::new(Inner {
+                pool,
+                dkim: load_dkim(&settings)?,
+                secret: settings
+                    .security
+                    .secret_key
+                    .expose_secret()
+                    .as_bytes()
+                    .to_vec(),
+                settings,
+                transport,
+                relay_cap,
+                domain,
+                mailto,
+                templates: Mutex::new(HashMap::new()),
+                wake,
+            }),
+        })
+    }
+
+    /// Tells idle connections that work may be waiting (a campaign was started or resumed).
+    pub fn wake(&self) {
+        self.inner.wake.notify_waiters();
+    }
+
+    /// Starts the coordinator, the recorder and the connection tasks.
+    pub fn start(&self) -> Vec<JoinHandle<()>> {
+        let c = &self.inner.settings.campaigns;
+        let (tx, rx) = mpsc::channel::<Record>(c.connections * 2);
+        let mut tasks = vec![
+            tokio::spawn(self.clone().coordinate()),
+            tokio::spawn(self.clone().record_loop(rx)),
+        ];
+        for _ in 0..c.connections {
+            tasks.push(tokio::spawn(self.clone().connection_loop(tx.clone())));
+        }
+        tasks
+    }
+
+    fn poll(&self) -> StdDuration {
+        StdDuration::from_millis(self.inner.settings.campaigns.poll_interval_ms)
+    }
+
+    /// Starts due runs and closes finished ones, every poll interval.
+    async fn coordinate(self) {
+        let late = Duration::minutes(self.inner.settings.campaigns.late_after_minutes);
+        loop {
+            let pool = self.inner.pool.clone();
+            let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+                let mut conn = pool.get()?;
+                let now = Utc::now();
+                let started = runs::activate_due_runs(&mut conn, now, late)?;
+                runs::finish_completed_runs(&mut conn, now)?;
+                Ok(started)
+            })
+            .await;
+            match result {
+                Ok(Ok(0)) => {}
+                Ok(Ok(started)) => {
+                    tracing::info!(started, "campaign runs started");
+                    self.wake();
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "campaign coordinator: database error"),
+                Err(e) => tracing::warn!(error = %e, "campaign coordinator task failed"),
+            }
+            tokio::time::sleep(self.poll()).await;
+        }
+    }
+
+    /// Writes outcomes as they come, everything that arrived meanwhile in one statement.
+    async fn record_loop(self, mut rx: mpsc::Receiver<Record>) {
+        let max_attempts = self.inner.settings.campaigns.max_attempts;
+        let base = self.inner.settings.campaigns.retry_base_seconds;
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 512 {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            let outcomes: Vec<Outcome> = batch.iter().map(|r| r.outcome.clone()).collect();
+            let pool = self.inner.pool.clone();
+            let ok = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let mut conn = pool.get()?;
+                record(&mut conn, &outcomes, Utc::now(), max_attempts, base)?;
+                Ok(())
+            })
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+            if let Err(e) = &ok {
+                tracing::warn!(error = %e, "campaign outcomes not recorded; leases will expire");
+            }
+            for r in batch {
+                let _ = r.ack.send(ok.is_ok());
+            }
+        }
+    }
+
+    async fn connection_loop(self, recorder: mpsc::Sender<Record>) {
+        let c = &self.inner.settings.campaigns;
+        let (batch, lease) = (c.batch_size, c.lease_seconds);
+        let mut smtp: Option<AsyncSmtpConnection> = None;
+        loop {
+            let pool = self.inner.pool.clone();
+            let relay = self.inner.relay_cap.clone();
+            let claimed = tokio::task::spawn_blocking(move || -> anyhow::Result<Claim> {
+                let mut conn = pool.get()?;
+                Ok(claim(&mut conn, Utc::now(), batch, lease, relay.as_ref())?)
+            })
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+            match claimed {
+                Err(e) => {
+                    tracing::warn!(error = %e, "campaign sender: cannot claim");
+                    tokio::time::sleep(self.poll()).await;
+                }
+                Ok(Claim::Idle) => {
+                    if let Some(mut conn) = smtp.take() {
+                        let _ = conn.quit().await;
+                    }
+                    tokio::select! {
+                        _ = self.inner.wake.notified() => {}
+                        _ = tokio::time::sleep(self.poll()) => {}
+                    }
+                }
+                Ok(Claim::Wait(d)) => tokio::time::sleep(d.min(self.poll())).await,
+                Ok(Claim::Work(run, items)) => {
+                    let compiled = self.compiled(&run);
+                    for item in items {
+                        let outcome = match &compiled {
+                            Ok(compiled) => self.deliver(&mut smtp, &run, compiled, &item).await,
+                            Err(e) => Outcome {
+                                delivery_id: item.id,
+                                attempts: item.attempts,
+                                kind: OutcomeKind::Failed,
+                                smtp_code: None,
+                                message_id: None,
+                                detail: Some(e.clone()),
+                                suppress: None,
+                            },
+                        };
+                        let (ack, acked) = oneshot::channel();
+                        if recorder.send(Record { outcome, ack }).await.is_err() {
+                            return;
+                        }
+                        if acked.await != Ok(true) {
+                            // The database is unreachable: stop; the rest of the batch is
+                            // sent by whoever claims it when its lease ends.
+                            tokio::time::sleep(self.poll()).await;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The run's template, compiled once per version.
+    fn compiled(&self, run: &RunContext) -> Result<Arc<Compiled>, String> {
+        let mut cache = self.inner.templates.lock().expect("template cache");
+        if let Some((version, compiled)) = cache.get(&run.template_id) {
+            if *version == run.template_updated_at {
+                return Ok(compiled.clone());
+            }
+        }
+        let source = TemplateSource {
+            subject: run.subject.clone(),
+            body_text: run.body_text.clone(),
+            body_html: run.body_html.clone(),
+        };
+        let compiled = Arc::new(Compiled::compile(&source).map_err(|e| {
+            e.0.iter()
+                .map(|(f, m)| format!("{f} : {m}"))
+                .collect::<Vec<_>>()
+                .join(" ; ")
+        })?);
+        cache.insert(run.template_id, (run.template_updated_at, compiled.clone()));
+        Ok(compiled)
+    }
+
+    /// The stable Message-ID of a delivery: the same at every attempt.
+    pub fn message_id(&self, run_id: i64, delivery_id: i64) -> String {
+        format!("<campagne.{run_id}.{delivery_id}@{}>", self.inner.domain)
+    }
+
+    /// Builds one recipient's message (headers, DKIM signature).
+    pub fn build(
+        &self,
+        run: &RunContext,
+        compiled: &Compiled,
+        item: &ClaimedDelivery,
+    ) -> Result<Message, String> {
+        let i = &self.inner;
+        let public_url = i.settings.http.public_url.trim_end_matches('/');
+        let unsubscribe = links::unsubscribe_url(public_url, &i.secret, item.id);
+        let values = Personalisation::new(
+            &item.first_name,
+            &item.last_name,
+            &item.organisation,
+            &item.city,
+            links::click_url(public_url, &i.secret, item.id),
+            unsubscribe.clone(),
+        );
+        let kind = kind_phrase(&item.kind);
+        let footer = Footer {
+            org: &i.settings.organisation,
+            sender: &run.sender_name,
+            kind: &kind,
+            unsubscribe_url: &unsubscribe,
+        };
+        let email = compiled.render(&values, &footer)?;
+        let from = Mailbox::new(
+            Some(run.sender_name.clone()),
+            run.sender_email
+                .parse()
+                .map_err(|e| format!("adresse d'expédition invalide : {e}"))?,
+        );
+        let to_name = values.nom_complet.clone();
+        let to = Mailbox::new(
+            (!to_name.is_empty()).then_some(to_name),
+            item.email
+                .parse()
+                .map_err(|e| format!("adresse du destinataire invalide : {e}"))?,
+        );
+        let token = links::token(&i.secret, links::Purpose::Unsubscribe, item.id);
+        let mut message = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(email.subject)
+            .message_id(Some(self.message_id(run.run_id, item.id)))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!(
+                    "<{unsubscribe}>, <mailto:{}?subject=desinscription-{token}>",
+                    i.mailto
+                ),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Id"),
+                format!(
+                    "{} <campagne-{}.{}>",
+                    list_id_phrase(&run.campaign_name),
+                    run.campaign_id,
+                    i.domain
+                ),
+            ))
+            .multipart(MultiPart::alternative_plain_html(email.text, email.html))
+            .map_err(|e| format!("message impossible à construire : {e}"))?;
+        if let Some(dkim) = &i.dkim {
+            message.sign(dkim);
+        }
+        Ok(message)
+    }
+
+    async fn deliver(
+        &self,
+        smtp: &mut Option<AsyncSmtpConnection>,
+        run: &RunContext,
+        compiled: &Compiled,
+        item: &ClaimedDelivery,
+    ) -> Outcome {
+        let mut outcome = Outcome {
+            delivery_id: item.id,
+            attempts: item.attempts,
+            kind: OutcomeKind::Failed,
+            smtp_code: None,
+            message_id: None,
+            detail: None,
+            suppress: None,
+        };
+        let message = match self.build(run, compiled, item) {
+            Ok(m) => m,
+            Err(e) => {
+                outcome.detail = Some(e);
+                return outcome;
+            }
+        };
+        let message_id = self.message_id(run.run_id, item.id);
+        let result = match &self.inner.transport {
+            Transport::File(t) => t.send(message).await.map(|_| 250).map_err(|e| Refusal {
+                kind: OutcomeKind::Retry,
+                code: None,
+                detail: e.to_string(),
+            }),
+            Transport::Smtp(relay) => send_smtp(relay, smtp, &message).await,
+        };
+        match result {
+            Ok(code) => {
+                outcome.kind = OutcomeKind::Sent;
+                outcome.smtp_code = Some(code);
+                outcome.message_id = Some(message_id);
+            }
+            Err(r) => {
+                if r.kind == OutcomeKind::Failed && r.detail.contains("5.1.1") {
+                    outcome.suppress = Some(item.email.clone());
+                }
+                outcome.kind = r.kind;
+                outcome.smtp_code = r.code;
+                outcome.detail = Some(r.detail.chars().take(500).collect());
+            }
+        }
+        outcome
+    }
+}
+
+struct Refusal {
+    kind: OutcomeKind,
+    code: Option<i32>,
+    detail: String,
+}
+
+/// Sends over the task's connection, opening it if needed; any error drops it (lettre aborts a
+/// connection after a refusal) and the next message opens a new one.
+async fn send_smtp(
+    relay: &Relay,
+    smtp: &mut Option<AsyncSmtpConnection>,
+    message: &Message,
+) -> Result<i32, Refusal> {
+    if smtp.as_ref().is_some_and(|c| c.has_broken()) {
+        *smtp = None;
+    }
+    if smtp.is_none() {
+        *smtp = Some(relay.connect().await.map_err(|detail| Refusal {
+            kind: OutcomeKind::Retry,
+            code: None,
+            detail,
+        })?);
+    }
+    let conn = smtp.as_mut().expect("connection just opened");
+    let bytes = message.formatted();
+    let result = tokio::time::timeout(relay.timeout, conn.send(message.envelope(), &bytes)).await;
+    match result {
+        Ok(Ok(response)) => Ok(i32::from(u16::from(response.code()))),
+        Ok(Err(e)) => {
+            *smtp = None;
+            let code = e.status().map(|c| i32::from(u16::from(c)));
+            let kind = if e.is_permanent() || e.is_client() {
+                OutcomeKind::Failed
+            } else {
+                OutcomeKind::Retry
+            };
+            Err(Refusal {
+                kind,
+                code,
+                detail: e.to_string(),
+            })
+        }
+        Err(_) => {
+            *smtp = None;
+            Err(Refusal {
+                kind: OutcomeKind::Retry,
+                code: None,
+                detail: format!("pas de réponse du relais en {} s", relay.timeout.as_secs()),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_and_is_capped() {
+        assert_eq!(backoff(60, 1).num_seconds(), 60);
+        assert_eq!(backoff(60, 2).num_seconds(), 120);
+        assert_eq!(backoff(60, 10).num_seconds(), 3600);
+        assert_eq!(backoff(0, 5).num_seconds(), 0);
+    }
+
+    #[test]
+    fn pacing_spreads_a_minute_over_the_rate() {
+        assert_eq!(per_second(600), 10);
+        assert_eq!(per_second(30), 1);
+        assert!((slot_seconds(10, 600) - 1.0).abs() < 1e-9);
+        assert!((slot_seconds(1, 30) - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn phrases_for_footers_and_list_ids() {
+        assert_eq!(kind_phrase("medecin_retraite"), "médecin retraité");
+        assert_eq!(kind_phrase("??"), "contact");
+        assert_eq!(
+            list_id_phrase("Internes <2027>, promo « été »"),
+            "Internes 2027 promo été"
+        );
+        assert_eq!(
+            public_host("https://vocation.gers.fr/x"),
+            "vocation.gers.fr"
+        );
+    }
+}
