@@ -46,6 +46,8 @@ pub struct NewApplication {
     pub pool_consent: bool,
     pub privacy_notice_version: String,
     pub utm: Utm,
+    /// The campaign delivery whose tracked link led here (checked signature), if any.
+    pub delivery_id: Option<i64>,
     pub submission_key: Uuid,
 }
 
@@ -307,6 +309,14 @@ pub fn record(
                 }
             }
             None => {
+                // Attribution: the campaign whose tracked link the doctor followed.
+                let (delivery_id, campaign_id) = match app.delivery_id {
+                    Some(d) => match crate::campaigns::runs::campaign_of_delivery(conn, d)? {
+                        Some(c) => (Some(d), Some(c)),
+                        None => (None, None),
+                    },
+                    None => (None, None),
+                };
                 let application_id: i64 = diesel::insert_into(applications::table)
                     .values((
                         applications::candidate_id.eq(candidate_id),
@@ -318,6 +328,8 @@ pub fn record(
                         applications::utm_source.eq(&app.utm.source),
                         applications::utm_medium.eq(&app.utm.medium),
                         applications::utm_campaign.eq(&app.utm.campaign),
+                        applications::delivery_id.eq(delivery_id),
+                        applications::campaign_id.eq(campaign_id),
                         applications::submission_key.eq(app.submission_key),
                         applications::privacy_notice_version.eq(&app.privacy_notice_version),
                         applications::privacy_accepted_at.eq(now),

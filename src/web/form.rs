@@ -57,6 +57,8 @@ pub struct RawApplicationForm {
     pub vivier: bool,
     #[validate(length(max = 200, message = "Lien de campagne trop long."))]
     pub utm_source: String,
+    /// The signed token of a campaign's tracked link (attribution).
+    pub suivi: String,
     #[validate(length(max = 200, message = "Lien de campagne trop long."))]
     pub utm_medium: String,
     #[validate(length(max = 200, message = "Lien de campagne trop long."))]
@@ -183,6 +185,7 @@ pub async fn read(
             "consentement" => form.consentement = checked,
             "vivier" => form.vivier = checked,
             "utm_source" => form.utm_source = value,
+            "suivi" => form.suivi = value.chars().take(100).collect(),
             "utm_medium" => form.utm_medium = value,
             "utm_campaign" => form.utm_campaign = value,
             "soumission" => form.soumission = value,
@@ -489,6 +492,7 @@ pub fn validate(
             medium: optional(&raw.utm_medium),
             campaign: optional(&raw.utm_campaign),
         },
+        delivery_id: None,
         submission_key,
     })
 }

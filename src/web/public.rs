@@ -29,14 +29,14 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
         .body(body)
 }
 
-fn render(name: &str, data: &Value) -> Result<String, AppError> {
+pub(crate) fn render(name: &str, data: &Value) -> Result<String, AppError> {
     templates::global()
         .render_page(name, data)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering {name}: {e}")))
 }
 
 /// What every public page's layout needs.
-fn page(state: &AppState, title: &str, extra: Value) -> Value {
+pub(crate) fn page(state: &AppState, title: &str, extra: Value) -> Value {
     let mut v = json!({
         "title": title,
         "org": state.settings.organisation,
@@ -73,6 +73,7 @@ pub struct FormQuery {
     utm_source: Option<String>,
     utm_medium: Option<String>,
     utm_campaign: Option<String>,
+    suivi: Option<String>,
 }
 
 /// Values shown in the form's lists, with the chosen ones marked.
@@ -212,6 +213,7 @@ pub async fn application_form(
         utm_source: clip(q.utm_source),
         utm_medium: clip(q.utm_medium),
         utm_campaign: clip(q.utm_campaign),
+        suivi: q.suivi.unwrap_or_default().chars().take(100).collect(),
         soumission: Uuid::new_v4().to_string(),
         ..RawApplicationForm::default()
     };
@@ -324,7 +326,14 @@ pub async fn submit_application(
         }
     }
     let application = match (validated, cv_problem) {
-        (Ok(app), None) => app,
+        (Ok(mut app), None) => {
+            app.delivery_id = crate::campaigns::links::verify(
+                secret,
+                crate::campaigns::links::Purpose::Click,
+                &raw.suivi,
+            );
+            app
+        }
         (result, cv_problem) => {
             let mut errors = result.err().unwrap_or_default();
             if let Some(message) = cv_problem {
@@ -395,7 +404,7 @@ pub async fn submit_application(
     Ok(see_other(&format!("/candidature/merci/{key}")))
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()

@@ -1,0 +1,164 @@
+//! What campaign recipients reach without an account: the unsubscribe page (RFC 8058 one-click
+//! POST, and a confirmation page on GET that changes nothing) and tracked links to the form.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use super::public::{page, render, see_other};
+use super::{db, AppState};
+use crate::campaigns::{links, runs, suppression};
+use crate::error::AppError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/desinscription/{token}")
+            .route(web::get().to(unsubscribe_page))
+            .route(web::post().to(unsubscribe)),
+    )
+    .route("/c/{token}", web::get().to(follow_link));
+}
+
+fn secret(state: &AppState) -> Vec<u8> {
+    state
+        .settings
+        .security
+        .secret_key
+        .expose_secret()
+        .as_bytes()
+        .to_vec()
+}
+
+/// « c•••••@example.org »: enough to recognise one's address, not to read it over a shoulder.
+fn masked(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••••@{domain}")
+        }
+        None => "•••••".to_owned(),
+    }
+}
+
+enum Target {
+    /// A test send's inert link.
+    Test,
+    Invalid,
+    Delivery {
+        id: i64,
+        email: String,
+        done: bool,
+    },
+}
+
+async fn target(state: &web::Data<AppState>, token: &str) -> Result<Target, AppError> {
+    if token == "essai" {
+        return Ok(Target::Test);
+    }
+    let Some(id) = links::verify(&secret(state), links::Purpose::Unsubscribe, token) else {
+        return Ok(Target::Invalid);
+    };
+    db(state, move |conn| {
+        use crate::db::schema::deliveries;
+        use diesel::prelude::*;
+        let email: Option<String> = deliveries::table
+            .find(id)
+            .select(deliveries::email)
+            .first(conn)
+            .optional()?;
+        Ok(match email {
+            None => Target::Invalid,
+            Some(email) => {
+                let done = suppression::is_suppressed(conn, &email)?;
+                Target::Delivery { id, email, done }
+            }
+        })
+    })
+    .await
+}
+
+/// Unsubscribe pages are personal: no cache may keep them.
+fn respond(
+    state: &AppState,
+    status: StatusCode,
+    data: serde_json::Value,
+) -> Result<HttpResponse, AppError> {
+    let body = render("public/unsubscribe", &page(state, "Désinscription", data))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// GET: says what the link does and asks for confirmation; changes nothing (mail scanners
+/// follow links).
+pub async fn unsubscribe_page(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    match target(&state, &token).await? {
+        Target::Test => respond(&state, StatusCode::OK, json!({ "test": true })),
+        Target::Invalid => respond(&state, StatusCode::NOT_FOUND, json!({ "invalid": true })),
+        Target::Delivery { email, done, .. } => respond(
+            &state,
+            StatusCode::OK,
+            json!({ "confirm": !done, "already": done, "address": masked(&email), "token": token }),
+        ),
+    }
+}
+
+/// POST: unsubscribes at once, without cookie or login: the signed token is the permission.
+/// Mail clients send `List-Unsubscribe=One-Click` (RFC 8058); the page's button sends the
+/// same. Answers 200 with a page, never a redirect.
+pub async fn unsubscribe(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    match target(&state, &token).await? {
+        Target::Test => respond(&state, StatusCode::OK, json!({ "test": true })),
+        Target::Invalid => respond(&state, StatusCode::NOT_FOUND, json!({ "invalid": true })),
+        Target::Delivery { id, email, .. } => {
+            db(&state, move |conn| Ok(runs::unsubscribe(conn, id)?)).await?;
+            tracing::info!(delivery = id, "recipient unsubscribed");
+            respond(
+                &state,
+                StatusCode::OK,
+                json!({ "done": true, "address": masked(&email) }),
+            )
+        }
+    }
+}
+
+/// A tracked link: records the click and leads to the form, which carries the token so that
+/// the application is attributed to the campaign. A broken token still leads to the form.
+pub async fn follow_link(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let Some(id) = links::verify(&secret(&state), links::Purpose::Click, &token) else {
+        return Ok(see_other("/candidature"));
+    };
+    let campaign = db(&state, move |conn| Ok(runs::record_click(conn, id)?)).await;
+    match campaign {
+        Ok(Some(campaign)) => Ok(see_other(&format!(
+            "/candidature?utm_source=campagne&utm_medium=courriel&utm_campaign=campagne-{campaign}&suivi={token}"
+        ))),
+        // Unknown delivery, or the database is down: the doctor still gets the form.
+        Ok(None) | Err(_) => Ok(see_other("/candidature")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked;
+
+    #[test]
+    fn addresses_are_masked() {
+        assert_eq!(masked("claire.martin@example.org"), "c•••••@example.org");
+        assert_eq!(masked("nope"), "•••••");
+    }
+}

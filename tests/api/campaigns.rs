@@ -1,0 +1,797 @@
+//! The campaign ledger end to end: real PostgreSQL, real campaign senders, and the programmable
+//! SMTP server of `smtp_server.rs` answering each recipient as told.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use diesel::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use vocation::campaigns::links;
+use vocation::campaigns::runs::{self, CampaignInput, Schedule};
+use vocation::campaigns::sender::{self, CampaignSender, Claim};
+use vocation::config::{MailTransportKind, Settings, SmtpTls};
+
+use crate::helpers::{Fields, FormTokens, TestApp};
+use crate::smtp_server::{Behaviour, SmtpServer};
+
+/// Settings for a campaign sender of `app` writing to `smtp`, fast enough for tests.
+fn sender_settings(app: &TestApp, smtp: &SmtpServer) -> Settings {
+    let mut s = Settings::load_for("test").expect("settings");
+    s.database.url = SecretString::from(app.db.url.clone());
+    s.database.pool_size = 6;
+    s.http.public_url = "http://vocation.test".into();
+    s.mail.transport = MailTransportKind::Smtp;
+    s.mail.smtp.host = "127.0.0.1".into();
+    s.mail.smtp.port = smtp.port;
+    s.mail.smtp.tls = SmtpTls::None;
+    s.mail.smtp.timeout_seconds = 2;
+    s.scheduler.daily_digest_cron = String::new();
+    s.scheduler.offer_expiry_cron = String::new();
+    s.campaigns.enabled = true;
+    s.campaigns.connections = 2;
+    s.campaigns.batch_size = 10;
+    s.campaigns.lease_seconds = 30;
+    s.campaigns.max_attempts = 4;
+    s.campaigns.retry_base_seconds = 0;
+    s.campaigns.poll_interval_ms = 50;
+    s.campaigns.tick_cron = String::new();
+    s.check().expect("valid sender settings");
+    s
+}
+
+struct Running {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn start_sender(settings: Settings) -> Running {
+    let settings = Arc::new(settings);
+    let pool = vocation::db::prepare(&settings).expect("pool");
+    let sender = CampaignSender::new(settings, pool, Arc::new(Notify::new())).expect("sender");
+    let tasks = sender.start();
+    Running { tasks }
+}
+
+/// `n` active contacts `prefix-<i>@example.org` in a new list; returns the list id.
+fn seed_list(app: &TestApp, name: &str, prefix: &str, n: usize) -> i64 {
+    let mut conn = app.conn();
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let list: Id = diesel::sql_query("INSERT INTO contact_lists (name) VALUES ($1) RETURNING id")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result(&mut conn)
+        .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO contacts (email, first_name, last_name, kind, legal_basis, city) \
+         SELECT '{prefix}-' || i || '@example.org', 'Prénom' || i, 'Nom' || i, \
+                'medecin_retraite', 'interet_legitime', 'Auch' \
+         FROM generate_series(1, {n}) AS i ON CONFLICT DO NOTHING"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO list_members (list_id, contact_id) \
+         SELECT {}, id FROM contacts WHERE email LIKE '{prefix}-%@example.org'",
+        list.id
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    list.id
+}
+
+fn add_contact(app: &TestApp, list: i64, email: &str) {
+    let mut conn = app.conn();
+    diesel::sql_query(format!(
+        "WITH c AS (INSERT INTO contacts (email, first_name, kind, legal_basis) \
+                    VALUES ('{email}', 'Alex', 'medecin', 'interet_legitime') RETURNING id) \
+         INSERT INTO list_members (list_id, contact_id) SELECT {list}, id FROM c"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+}
+
+fn template(app: &TestApp) -> i64 {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    diesel::sql_query(
+        "INSERT INTO mail_templates (name, subject, body_text, body_html) VALUES \
+         ('Retraités ' || gen_random_uuid(), 'Bonjour {{prenom}} : exercer dans le Gers', \
+          'Bonjour {{prenom}} {{nom}},\n\nLe Gers recrute des médecins salariés. \
+Candidatez : {{lien_candidature}}\n\nBien cordialement', '') RETURNING id",
+    )
+    .get_result::<Id>(&mut app.conn())
+    .unwrap()
+    .id
+}
+
+fn campaign(app: &TestApp, lists: &[i64], rate: i32, schedule: Schedule) -> i64 {
+    let template = template(app);
+    runs::create(
+        &mut app.conn(),
+        &CampaignInput {
+            name: "Médecins retraités – automne".into(),
+            template_id: template,
+            list_ids: lists.to_vec(),
+            sender_name: "Recrutement CDS32".into(),
+            sender_email: "recrutement@vocation.test".into(),
+            rate_per_minute: rate,
+            schedule,
+        },
+        None,
+    )
+    .unwrap()
+}
+
+fn schedule_now(app: &TestApp, campaign: i64) {
+    runs::schedule(&mut app.conn(), campaign, Utc::now(), None).unwrap();
+}
+
+/// Waits until the SQL count reaches `n` (or panics after `secs`).
+async fn wait_count(app: &TestApp, sql: &str, n: i64, secs: u64) {
+    let start = Instant::now();
+    loop {
+        let got = app.count(sql);
+        if got == n {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "waited {secs} s for {sql} = {n}, got {got}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn status_of(app: &TestApp, email: &str) -> String {
+    app.text(&format!(
+        "SELECT status FROM deliveries WHERE email = '{email}'"
+    ))
+    .unwrap_or_default()
+}
+
+fn secret() -> Vec<u8> {
+    Settings::load_for("test")
+        .unwrap()
+        .security
+        .secret_key
+        .expose_secret()
+        .as_bytes()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn every_recipient_gets_one_message_with_the_list_headers() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let a = seed_list(&app, "Retraités", "r", 12);
+    let b = seed_list(&app, "Retraités bis", "r", 12); // the same people: deduplicated
+    add_contact(&app, b, "Deja.Desinscrit@example.org");
+    vocation::campaigns::suppression::suppress(
+        &mut app.conn(),
+        "deja.desinscrit@EXAMPLE.org",
+        vocation::db::enums::SuppressionReason::Unsubscribed,
+        "test",
+    )
+    .unwrap();
+    let id = campaign(&app, &[a, b], 6000, Schedule::Now);
+    schedule_now(&app, id);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT recipients FROM campaign_runs WHERE campaign_id = {id}"
+        )),
+        12,
+        "suppressed and duplicate addresses are not materialised"
+    );
+    let _sender = start_sender(sender_settings(&app, &smtp));
+    wait_count(
+        &app,
+        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
+        1,
+        20,
+    )
+    .await;
+    let per = smtp.per_recipient();
+    assert_eq!(per.len(), 12);
+    assert!(per.values().all(|n| *n == 1), "{per:?}");
+    assert!(!per.contains_key("deja.desinscrit@example.org"));
+
+    let run: i64 = app.count(&format!(
+        "SELECT id FROM campaign_runs WHERE campaign_id = {id}"
+    ));
+    let msg = smtp
+        .messages()
+        .into_iter()
+        .find(|m| m.rcpt_to[0] == "r-3@example.org")
+        .unwrap();
+    let delivery = app.count("SELECT id FROM deliveries WHERE email = 'r-3@example.org'");
+    let expected_id = format!("<campagne.{run}.{delivery}@vocation.test>");
+    assert_eq!(msg.message_id().as_deref(), Some(expected_id.as_str()));
+    assert_eq!(
+        app.text(&format!(
+            "SELECT message_id FROM deliveries WHERE id = {delivery}"
+        ))
+        .as_deref(),
+        Some(expected_id.as_str())
+    );
+    let unsubscribe = msg.header("List-Unsubscribe").unwrap();
+    let token = links::token(&secret(), links::Purpose::Unsubscribe, delivery);
+    assert!(
+        unsubscribe.contains(&format!("<http://vocation.test/desinscription/{token}>")),
+        "{unsubscribe}"
+    );
+    assert!(unsubscribe.contains("<mailto:"), "{unsubscribe}");
+    assert_eq!(
+        msg.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(msg
+        .header("List-Id")
+        .unwrap()
+        .contains(&format!("<campagne-{id}.vocation.test>")));
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&msg.data)
+        .unwrap();
+    assert_eq!(
+        parsed.subject(),
+        Some("Bonjour Prénom3 : exercer dans le Gers")
+    );
+    let text = parsed.body_text(0).unwrap();
+    assert!(text.contains("Bonjour Prénom3 Nom3,"), "{text}");
+    assert!(text.contains("Conseil départemental du Gers"), "{text}");
+    assert!(text.contains(&format!("desinscription/{token}")), "{text}");
+    assert!(text.contains("en tant que médecin retraité"), "{text}");
+    let html = parsed.body_html(0).unwrap();
+    assert!(html.contains(&format!(
+        "href=\"http://vocation.test/desinscription/{token}\""
+    )));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
+             WHERE r.campaign_id = {id} AND d.status = 'envoye' AND d.smtp_code = 250 \
+             AND d.sent_at IS NOT NULL"
+        )),
+        12
+    );
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_needs_no_cookie_and_get_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let list = seed_list(&app, "Internes", "i", 2);
+    let id = campaign(&app, &[list], 6000, Schedule::Now);
+    schedule_now(&app, id);
+    let _sender = start_sender(sender_settings(&app, &smtp));
+    smtp.wait_for(2, Duration::from_secs(10)).await;
+    let msg = smtp
+        .messages()
+        .into_iter()
+        .find(|m| m.rcpt_to[0] == "i-1@example.org")
+        .unwrap();
+    let header = msg.header("List-Unsubscribe").unwrap();
+    let path = header
+        .split("http://vocation.test")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .unwrap()
+        .to_owned();
+    // A client with no cookie store and no redirects, as a mail provider's one-click POST.
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = bare.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(get.headers().get("cache-control").unwrap(), "no-store");
+    let page = get.text().await.unwrap();
+    assert!(page.contains("Me désinscrire"), "{page}");
+    assert!(page.contains("i•••••@example.org"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM suppressions"),
+        0,
+        "GET changes nothing"
+    );
+
+    let post = bare
+        .post(app.url(&path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 200, "no redirect, no login");
+    assert!(post.text().await.unwrap().contains("C'est fait"));
+    assert_eq!(
+        app.text("SELECT reason FROM suppressions WHERE email = 'i-1@example.org'")
+            .as_deref(),
+        Some("desinscription")
+    );
+    assert_eq!(
+        app.text("SELECT status FROM contacts WHERE email = 'i-1@example.org'")
+            .as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE unsubscribed_at IS NOT NULL"),
+        1
+    );
+    // Again: still fine, nothing more.
+    let again = bare.post(app.url(&path)).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(app.count("SELECT count(*) FROM suppressions"), 1);
+    // A forged token is refused with a page, not a 500.
+    let forged = bare
+        .post(app.url("/desinscription/1.AAAAAAAAAAAAAAAAAAAAAA"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
+    let outcome = runs::outcome(&mut app.conn(), id).unwrap();
+    assert_eq!(outcome.unsubscribed, 1);
+}
+
+#[tokio::test]
+async fn each_smtp_answer_is_recorded_as_it_should() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let list = seed_list(&app, "Divers", "ok", 3);
+    for who in [
+        "unknown", "reject", "defer", "drop", "close", "slow", "always",
+    ] {
+        add_contact(&app, list, &format!("{who}@example.org"));
+    }
+    smtp.set_for("unknown@example.org", Behaviour::UnknownMailbox);
+    smtp.set_for("reject@example.org", Behaviour::Reject554);
+    smtp.set_for_times("defer@example.org", Behaviour::Defer451, 2);
+    smtp.set_for_times("drop@example.org", Behaviour::DropAfterData, 1);
+    smtp.set_for_times("close@example.org", Behaviour::Close421, 1);
+    smtp.set_for_times(
+        "slow@example.org",
+        Behaviour::Slow(Duration::from_secs(4)),
+        1,
+    );
+    smtp.set_for("always@example.org", Behaviour::Defer451);
+    let id = campaign(&app, &[list], 6000, Schedule::Now);
+    schedule_now(&app, id);
+    let _sender = start_sender(sender_settings(&app, &smtp));
+    wait_count(
+        &app,
+        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
+        1,
+        40,
+    )
+    .await;
+
+    for ok in ["ok-1", "ok-2", "ok-3"] {
+        assert_eq!(status_of(&app, &format!("{ok}@example.org")), "envoye");
+    }
+    // 550 5.1.1: failed at once, the address suppressed and the contact marked bounced.
+    assert_eq!(status_of(&app, "unknown@example.org"), "echec");
+    assert_eq!(
+        app.count("SELECT smtp_code FROM deliveries WHERE email = 'unknown@example.org'"),
+        550
+    );
+    assert_eq!(
+        app.text("SELECT reason FROM suppressions WHERE email = 'unknown@example.org'")
+            .as_deref(),
+        Some("adresse_inconnue")
+    );
+    assert_eq!(
+        app.text("SELECT status FROM contacts WHERE email = 'unknown@example.org'")
+            .as_deref(),
+        Some("bounced")
+    );
+    assert_eq!(smtp.attempts_for("unknown@example.org"), 1);
+    // 554 after DATA: failed, not suppressed.
+    assert_eq!(status_of(&app, "reject@example.org"), "echec");
+    assert_eq!(
+        app.count("SELECT count(*) FROM suppressions WHERE email = 'reject@example.org'"),
+        0
+    );
+    // 451 twice, then accepted on the third attempt.
+    assert_eq!(status_of(&app, "defer@example.org"), "envoye");
+    assert_eq!(
+        app.count("SELECT attempts FROM deliveries WHERE email = 'defer@example.org'"),
+        3
+    );
+    // Connection dropped after DATA, 421, and a reply slower than the timeout: retried, sent.
+    for retried in ["drop", "close", "slow"] {
+        let email = format!("{retried}@example.org");
+        assert_eq!(status_of(&app, &email), "envoye", "{retried}");
+        assert_eq!(
+            app.count(&format!(
+                "SELECT attempts FROM deliveries WHERE email = '{email}'"
+            )),
+            2,
+            "{retried}"
+        );
+    }
+    // 451 forever: failed after max_attempts (4), with the server's reply kept.
+    assert_eq!(status_of(&app, "always@example.org"), "echec");
+    assert_eq!(
+        app.count("SELECT attempts FROM deliveries WHERE email = 'always@example.org'"),
+        4
+    );
+    assert!(app
+        .text("SELECT last_error FROM deliveries WHERE email = 'always@example.org'")
+        .unwrap()
+        .contains("451"));
+    // « Retry the failed recipients »: the 554 one now goes through; the suppressed one does not.
+    smtp.set_for("reject@example.org", Behaviour::Accept);
+    smtp.set_for("always@example.org", Behaviour::Accept);
+    let retried = runs::retry_failed(&mut app.conn(), id, Utc::now(), None).unwrap();
+    assert_eq!(retried, 2, "the unknown mailbox is suppressed, not retried");
+    wait_count(
+        &app,
+        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
+        1,
+        20,
+    )
+    .await;
+    assert_eq!(status_of(&app, "reject@example.org"), "envoye");
+    assert_eq!(status_of(&app, "always@example.org"), "envoye");
+    assert_eq!(smtp.count_for("ok-1@example.org"), 1);
+}
+
+#[tokio::test]
+async fn an_address_unsubscribed_during_the_run_is_skipped() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let list = seed_list(&app, "Lente", "s", 6);
+    // 60 per minute: one message a second, time enough to unsubscribe the last one.
+    let id = campaign(&app, &[list], 60, Schedule::Now);
+    schedule_now(&app, id);
+    let _sender = start_sender(sender_settings(&app, &smtp));
+    smtp.wait_for(1, Duration::from_secs(10)).await;
+    let last = app.count("SELECT id FROM deliveries WHERE email = 's-6@example.org'");
+    let token = links::token(&secret(), links::Purpose::Unsubscribe, last);
+    let r = reqwest::Client::new()
+        .post(app.url(&format!("/desinscription/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    wait_count(
+        &app,
+        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
+        1,
+        20,
+    )
+    .await;
+    assert_eq!(status_of(&app, "s-6@example.org"), "ecarte");
+    assert_eq!(smtp.count_for("s-6@example.org"), 0);
+    assert_eq!(smtp.count(), 5);
+    // The pace held: five messages took about four seconds at least.
+    let times: Vec<Instant> = smtp.messages().iter().map(|m| m.at).collect();
+    let spread = *times.iter().max().unwrap() - *times.iter().min().unwrap();
+    assert!(spread >= Duration::from_millis(3500), "{spread:?}");
+}
+
+#[tokio::test]
+async fn two_senders_on_one_database_never_send_a_delivery_twice() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let list = seed_list(&app, "Nationale", "n", 300);
+    let id = campaign(&app, &[list], 100_000, Schedule::Now);
+    schedule_now(&app, id);
+    let mut settings = sender_settings(&app, &smtp);
+    settings.campaigns.connections = 3;
+    settings.campaigns.batch_size = 7;
+    let _one = start_sender(settings.clone());
+    let _two = start_sender(settings);
+    wait_count(
+        &app,
+        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
+        1,
+        60,
+    )
+    .await;
+    let per = smtp.per_recipient();
+    assert_eq!(per.len(), 300);
+    assert!(per.values().all(|n| *n == 1), "a delivery went twice");
+    assert!(smtp.max_connections_seen() >= 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE status = 'envoye' AND attempts = 1"),
+        300
+    );
+}
+
+#[tokio::test]
+async fn a_dead_workers_deliveries_are_sent_once_its_lease_ends() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let list = seed_list(&app, "Bail", "l", 20);
+    let id = campaign(&app, &[list], 100_000, Schedule::Now);
+    schedule_now(&app, id);
+    // A worker claims five deliveries for two seconds, then dies without a word.
+    let claimed = match sender::claim(&mut app.conn(), Utc::now(), 5, 2, None).unwrap() {
+        Claim::Work(_, items) => items,
+        other => panic!("expected work, got {other:?}"),
+    };
+    assert_eq!(claimed.len(), 5);
+    let started = Instant::now();
+    let _sender = start_sender(sender_settings(&app, &smtp));
+    smtp.wait_for(15, Duration::from_secs(10)).await;
+    for item in &claimed {
+        assert_eq!(
+            smtp.count_for(&item.email),
+            0,
+            "leased rows wait for the lease"
+        );
+    }
+    wait_count(
+        &app,
+        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
+        1,
+        20,
+    )
+    .await;
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    let per = smtp.per_recipient();
+    assert_eq!(per.len(), 20);
+    assert!(per.values().all(|n| *n == 1));
+    for item in &claimed {
+        assert_eq!(
+            app.count(&format!(
+                "SELECT attempts FROM deliveries WHERE id = {}",
+                item.id
+            )),
+            2
+        );
+    }
+}
+
+#[tokio::test]
+async fn pause_resume_and_cancel() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let list = seed_list(&app, "Pause", "p", 10);
+    let id = campaign(&app, &[list], 120, Schedule::Now);
+    schedule_now(&app, id);
+    let _sender = start_sender(sender_settings(&app, &smtp));
+    smtp.wait_for(1, Duration::from_secs(10)).await;
+    runs::pause(&mut app.conn(), id, None).unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await; // what was in flight lands
+    let at_pause = smtp.count();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(smtp.count(), at_pause, "nothing goes out while paused");
+    assert!(
+        runs::pause(&mut app.conn(), id, None).is_err(),
+        "already paused"
+    );
+    runs::resume(&mut app.conn(), id, None).unwrap();
+    smtp.wait_for(at_pause + 1, Duration::from_secs(10)).await;
+    assert!(smtp.count() > at_pause);
+    let cancelled = runs::cancel(&mut app.conn(), id, None).unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let sent = smtp.count();
+    assert!(
+        cancelled > 0 && sent < 10,
+        "{cancelled} cancelled, {sent} sent"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE status = 'annule'") as usize,
+        cancelled
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(smtp.count(), sent, "nothing after the cancellation");
+    assert_eq!(
+        app.text(&format!("SELECT status FROM campaigns WHERE id = {id}"))
+            .as_deref(),
+        Some("annulee")
+    );
+}
+
+#[tokio::test]
+async fn a_recurring_run_is_created_once_and_a_late_one_waits() {
+    let app = TestApp::spawn().await;
+    let list = seed_list(&app, "Cron", "c", 3);
+    let daily = campaign(&app, &[list], 600, Schedule::Cron("0 9 * * *".into()));
+    runs::schedule(&mut app.conn(), daily, Utc::now(), None).unwrap();
+    // Programmed the day before.
+    diesel::sql_query(format!(
+        "UPDATE campaigns SET updated_at = '2026-11-22T12:00:00Z' WHERE id = {daily}"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let late = chrono::Duration::minutes(30);
+    // 9:00 in Paris is 8:00 UTC; ten minutes later, two instances tick at once.
+    let tick = at("2026-11-23T08:10:00Z");
+    let (url1, url2) = (app.db.url.clone(), app.db.url.clone());
+    let t1 = std::thread::spawn(move || {
+        runs::create_cron_runs(&mut PgConnection::establish(&url1).unwrap(), tick, late).unwrap()
+    });
+    let t2 = std::thread::spawn(move || {
+        runs::create_cron_runs(&mut PgConnection::establish(&url2).unwrap(), tick, late).unwrap()
+    });
+    assert_eq!(t1.join().unwrap() + t2.join().unwrap(), 1);
+    assert_eq!(
+        runs::create_cron_runs(&mut app.conn(), tick, late).unwrap(),
+        0
+    );
+    assert_eq!(
+        app.text(&format!(
+            "SELECT status || ' ' || to_char(scheduled_for AT TIME ZONE 'UTC', 'HH24:MI') \
+             FROM campaign_runs WHERE campaign_id = {daily}"
+        ))
+        .as_deref(),
+        Some("planifie 08:00")
+    );
+    assert_eq!(
+        runs::activate_due_runs(&mut app.conn(), tick, late).unwrap(),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT recipients FROM campaign_runs WHERE campaign_id = {daily}"
+        )),
+        3
+    );
+    // The next day the service was down from 8:00 to 11:00 (UTC): the 9:00 run waits.
+    let after_outage = at("2026-11-24T10:00:00Z");
+    assert_eq!(
+        runs::create_cron_runs(&mut app.conn(), after_outage, late).unwrap(),
+        1
+    );
+    let waiting = app.count(&format!(
+        "SELECT id FROM campaign_runs WHERE campaign_id = {daily} AND status = 'a_confirmer'"
+    ));
+    assert!(waiting > 0);
+    assert_eq!(
+        runs::activate_due_runs(&mut app.conn(), after_outage, late).unwrap(),
+        0,
+        "a late run is not sent without confirmation"
+    );
+    runs::confirm_run(&mut app.conn(), waiting, after_outage, None).unwrap();
+    assert_eq!(
+        app.text(&format!(
+            "SELECT status FROM campaign_runs WHERE id = {waiting}"
+        ))
+        .as_deref(),
+        Some("envoi")
+    );
+    // A one-off campaign due during the outage waits too, and can be dropped.
+    let once = campaign(&app, &[list], 600, Schedule::At(at("2026-11-24T08:00:00Z")));
+    runs::schedule(&mut app.conn(), once, at("2026-11-23T12:00:00Z"), None).unwrap();
+    assert_eq!(
+        runs::activate_due_runs(&mut app.conn(), after_outage, late).unwrap(),
+        0
+    );
+    let run = app.count(&format!(
+        "SELECT id FROM campaign_runs WHERE campaign_id = {once} AND status = 'a_confirmer'"
+    ));
+    runs::skip_run(&mut app.conn(), run, None).unwrap();
+    assert_eq!(
+        app.text(&format!("SELECT status FROM campaigns WHERE id = {once}"))
+            .as_deref(),
+        Some("annulee")
+    );
+}
+
+#[tokio::test]
+async fn an_application_that_follows_a_tracked_link_is_attributed() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let list = seed_list(&app, "Clic", "k", 1);
+    let id = campaign(&app, &[list], 6000, Schedule::Now);
+    schedule_now(&app, id);
+    let _sender = start_sender(sender_settings(&app, &smtp));
+    smtp.wait_for(1, Duration::from_secs(10)).await;
+    let msg = smtp.messages().remove(0);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&msg.data)
+        .unwrap();
+    let text = parsed.body_text(0).unwrap().into_owned();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http://vocation.test/c/"))
+        .unwrap()
+        .trim_end_matches('.')
+        .replace("http://vocation.test", "");
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = bare.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/candidature?"), "{location}");
+    assert!(location.contains(&format!("utm_campaign=campagne-{id}")));
+    assert_eq!(app.count("SELECT count(*) FROM link_clicks"), 1);
+    // The form keeps the token; the application is attributed to the campaign.
+    let tokens: FormTokens = app.form_tokens(&location).await;
+    let (_, html) = app.get_html(&location).await;
+    let suivi = crate::helpers::hidden_value(&html, "suivi");
+    assert!(!suivi.is_empty());
+    let fields = Fields::valid().set("suivi", &suivi);
+    let posted = app.post_application(&tokens, &fields, None).await;
+    assert!(posted.status().is_redirection() || posted.status().is_success());
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM applications WHERE campaign_id = {id} AND delivery_id IS NOT NULL"
+        )),
+        1
+    );
+    // A forged token attributes nothing and still leads to the form.
+    let r = bare
+        .get(app.url("/c/1.AAAAAAAAAAAAAAAAAAAAAA"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/candidature");
+    let outcome = runs::outcome(&mut app.conn(), id).unwrap();
+    assert_eq!(
+        (
+            outcome.sent,
+            outcome.clicks,
+            outcome.clickers,
+            outcome.applications
+        ),
+        (1, 1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn messages_are_dkim_signed_over_the_list_headers_when_a_key_is_set() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let key = std::env::temp_dir().join(format!("dkim-{}.pem", uuid::Uuid::new_v4().simple()));
+    let out = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "{out:?}");
+    let list = seed_list(&app, "DKIM", "d", 1);
+    let id = campaign(&app, &[list], 6000, Schedule::Now);
+    schedule_now(&app, id);
+    let mut settings = sender_settings(&app, &smtp);
+    settings.mail.dkim.selector = "vocation".into();
+    settings.mail.dkim.domain = "vocation.test".into();
+    settings.mail.dkim.private_key_file = key.clone();
+    let _sender = start_sender(settings);
+    smtp.wait_for(1, Duration::from_secs(10)).await;
+    let _ = std::fs::remove_file(&key);
+    let signature = smtp.messages()[0].header("DKIM-Signature").expect("signed");
+    assert!(signature.contains("d=vocation.test"), "{signature}");
+    assert!(signature.contains("s=vocation"), "{signature}");
+    let signed: String = signature
+        .split(';')
+        .find(|p| p.trim_start().starts_with("h="))
+        .unwrap()
+        .to_ascii_lowercase();
+    for h in [
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "list-id",
+        "from",
+        "subject",
+    ] {
+        assert!(
+            signed.split([':', '=']).any(|x| x.trim() == h),
+            "{h} not in {signed}"
+        );
+    }
+}
