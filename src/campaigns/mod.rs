@@ -5,6 +5,7 @@
 //! campaign and scheduled time, deliveries materialised once) and [`sender`] (claims with
 //! `FOR UPDATE SKIP LOCKED` and a lease, no database connection held during SMTP).
 
+pub mod library;
 pub mod links;
 pub mod runs;
 pub mod sender;

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod campaigns;
 pub mod csrf;
 pub mod form;
 pub mod health;
@@ -171,6 +172,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .configure(places::configure)
         .configure(offers::configure)
         .configure(mailing::configure)
+        .configure(campaigns::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

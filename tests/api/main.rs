@@ -5,6 +5,7 @@ mod admin;
 mod application_form;
 #[cfg(feature = "browser")]
 mod browser;
+mod campaign_pages;
 mod campaigns;
 mod cli;
 mod followups;
