@@ -1679,12 +1679,9 @@ pub async fn campaign_action(
                     .await;
                 }
             }
-            let done = db(&state, move |conn| Ok(runs::schedule(conn, id, now, actor))).await?;
-            if done.is_ok() {
-                // A campaign sent « now » has its deliveries: wake the workers.
-                state.mail_wake.notify_one();
-            }
-            done.map(|()| "programmee".to_owned())
+            db(&state, move |conn| Ok(runs::schedule(conn, id, now, actor)))
+                .await?
+                .map(|()| "programmee".to_owned())
         }
         "deprogrammer" => db(&state, move |conn| Ok(runs::unschedule(conn, id, actor)))
             .await?
@@ -1721,7 +1718,11 @@ async fn lifecycle_outcome(
     done: Result<String, LifecycleError>,
 ) -> Result<HttpResponse, AppError> {
     match done {
-        Ok(fait) => Ok(see_other(format!("/campagnes/{id}?fait={fait}"))),
+        Ok(fait) => {
+            // A run may have started or resumed: this instance's idle senders look now.
+            state.campaign_wake.notify_waiters();
+            Ok(see_other(format!("/campagnes/{id}?fait={fait}")))
+        }
         Err(LifecycleError::NotFound) => Err(AppError::NotFound),
         Err(LifecycleError::Db(e)) => Err(e.into()),
         Err(e) => {
@@ -1757,16 +1758,11 @@ pub async fn run_decision(
     let actor = Some(staff.0.user_id);
     let now = Utc::now();
     let done = match decision.as_str() {
-        "envoyer" => {
-            let done = db(&state, move |conn| {
-                Ok(runs::confirm_run(conn, run, now, actor))
-            })
-            .await?;
-            if done.is_ok() {
-                state.mail_wake.notify_one();
-            }
-            done.map(|()| "envoyee".to_owned())
-        }
+        "envoyer" => db(&state, move |conn| {
+            Ok(runs::confirm_run(conn, run, now, actor))
+        })
+        .await?
+        .map(|()| "envoyee".to_owned()),
         "ne-pas-envoyer" => db(&state, move |conn| Ok(runs::skip_run(conn, run, actor)))
             .await?
             .map(|()| "ignoree".to_owned()),
