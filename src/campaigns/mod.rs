@@ -5,5 +5,6 @@
 //! campaign and scheduled time, deliveries materialised once) and [`sender`] (claims with
 //! `FOR UPDATE SKIP LOCKED` and a lease, no database connection held during SMTP).
 
+pub mod import;
 pub mod organisations;
 pub mod suppression;
