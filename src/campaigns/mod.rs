@@ -5,6 +5,7 @@
 //! campaign and scheduled time, deliveries materialised once) and [`sender`] (claims with
 //! `FOR UPDATE SKIP LOCKED` and a lease, no database connection held during SMTP).
 
+pub mod contacts;
 pub mod import;
 pub mod organisations;
 pub mod suppression;
