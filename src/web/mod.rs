@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod contacts;
 pub mod csrf;
 pub mod form;
 pub mod health;
@@ -167,6 +168,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         )
         .configure(places::configure)
         .configure(offers::configure)
+        .configure(contacts::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))
