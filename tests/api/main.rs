@@ -6,6 +6,7 @@ mod application_form;
 #[cfg(feature = "browser")]
 mod browser;
 mod cli;
+mod contacts;
 mod followups;
 mod generator;
 mod health;
