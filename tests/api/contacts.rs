@@ -826,3 +826,69 @@ fn the_cli_imports_a_file_into_a_new_list_and_prints_the_report() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_contact_joins_and_leaves_lists_from_its_page_and_the_list_page() {
+    let app = TestApp::spawn().await;
+    let c = comms(&app).await;
+    let a = c.create_list("Salon MG 2026").await;
+    let b = c.create_list("Relance").await;
+    c.import(a, b"email,type\nmarc@exemple.fr,medecin\n").await;
+    let id = app.count("SELECT id FROM contacts");
+
+    let (_, page) = c.staff.get_html(&format!("/contacts/{id}")).await;
+    assert!(
+        page.contains("Salon MG 2026") && page.contains("Ajouter à la liste"),
+        "{page}"
+    );
+    let r = c
+        .staff
+        .post_form(
+            &format!("/contacts/{id}/listes"),
+            &[("csrf", &c.csrf), ("liste", &b.to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM list_members WHERE contact_id = {id}"
+        )),
+        2
+    );
+
+    let (_, lists) = c.staff.get_html("/listes").await;
+    assert!(lists.contains("Relance"), "{lists}");
+    let r = c
+        .staff
+        .post_form(
+            &format!("/listes/{b}/membres/{id}/retirer"),
+            &[("csrf", &c.csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("/listes/{b}?retire=1"));
+    let r = c
+        .staff
+        .post_form(
+            &format!("/listes/{a}/membres/{id}/retirer"),
+            &[("csrf", &c.csrf), ("retour", "contact")],
+        )
+        .await;
+    assert_eq!(location(&r), format!("/contacts/{id}"));
+    assert_eq!(app.count("SELECT count(*) FROM list_members"), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts"),
+        1,
+        "the contact itself stays"
+    );
+
+    // The import page only takes multipart bodies.
+    let r = c
+        .staff
+        .post_form(
+            "/contacts/import",
+            &[("csrf", &c.csrf), ("liste", &a.to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), 415);
+}
