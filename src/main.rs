@@ -248,7 +248,7 @@ async fn contacts(settings: &Settings, command: ContactsCommand) -> anyhow::Resu
             let shown = file.display().to_string();
             let bytes = std::fs::read(&file)
                 .map_err(|e| anyhow::anyhow!("lecture de {shown} impossible : {e}"))?;
-            if let Err(e) = import::parse(&bytes) {
+            if let Err(e) = import::check_file(&bytes) {
                 anyhow::bail!("{shown} : {e}");
             }
             let filename = file

@@ -8,8 +8,9 @@
 //! Each row ends up in the report as added, already known (added to the list, or already in
 //! it), or rejected with the reason. A known address is never overwritten: only its empty fields
 //! are filled and tags added; its status never changes. A suppressed address is never brought
-//! back. An import is planned with a handful of queries and applied with batched statements
-//! (`unnest` arrays) in one transaction, so 100,000 rows take seconds, not minutes.
+//! back. The file is read row by row and checked against the database in chunks of 5,000 rows
+//! (a handful of queries each, writes batched with `unnest` arrays), all in one transaction: a
+//! preview runs the same code without writing. 100,000 rows take seconds, in little memory.
 
 use std::collections::{HashMap, HashSet};
 
@@ -42,6 +43,10 @@ pub const COLUMNS: [&str; 8] = [
 pub const MAX_TEXT: usize = 200;
 /// Most tags on one contact.
 pub const MAX_TAGS: usize = 30;
+/// Accepted rows a report keeps (the others are counted).
+const KEPT_SAMPLE: usize = 100;
+/// Rows checked against the database and written together.
+const CHUNK: usize = 5_000;
 /// Rejected rows kept in a stored report (the counts stay exact beyond).
 const MAX_STORED_REJECTED: usize = 10_000;
 /// Serialises imports: an address is looked up and inserted under this lock.
@@ -137,6 +142,7 @@ pub struct RawRow {
     pub legal_basis: String,
 }
 
+/// A whole file read at once (small files, tests). Imports read theirs row by row: [`read`].
 #[derive(Debug, Clone)]
 pub struct ParsedFile {
     pub delimiter: char,
@@ -192,9 +198,28 @@ fn first_line_of(text: &str, p: &csv::Position) -> u64 {
     line
 }
 
-/// Reads the file: encoding, delimiter, header, rows. Only file-level problems are errors;
-/// problems with one row are for [`check_row`].
-pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
+/// A file whose header is read, its rows still to come one at a time (a large file is never
+/// held twice in memory).
+pub struct Rows<'a> {
+    text: &'a str,
+    reader: csv::Reader<&'a [u8]>,
+    record: csv::StringRecord,
+    columns: Vec<Option<Column>>,
+    pub delimiter: char,
+    /// Header cells that name no known column (their values are ignored).
+    pub ignored_columns: Vec<String>,
+}
+
+fn malformed(e: csv::Error) -> FileError {
+    FileError::Malformed {
+        line: e.position().map(|p| p.line()).unwrap_or(0),
+        reason: e.to_string(),
+    }
+}
+
+/// Opens the file: encoding, delimiter, header. Only file-level problems are errors; problems
+/// with one row are for [`check_row`].
+pub fn read(bytes: &[u8]) -> Result<Rows<'_>, FileError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| FileError::NotUtf8 {
         line: 1 + bytes[..e.valid_up_to()]
@@ -212,17 +237,8 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut record = csv::StringRecord::new();
-    let malformed = |e: csv::Error| {
-        let line = e.position().map(|p| p.line()).unwrap_or(0);
-        FileError::Malformed {
-            line,
-            reason: e.to_string(),
-        }
-    };
 
     // The header: the first row that is not blank.
-    let mut columns: Vec<Option<Column>> = Vec::new();
-    let mut ignored_columns = Vec::new();
     loop {
         if !reader.read_record(&mut record).map_err(malformed)? {
             return Err(FileError::Empty);
@@ -231,6 +247,8 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
             break;
         }
     }
+    let mut columns: Vec<Option<Column>> = Vec::new();
+    let mut ignored_columns = Vec::new();
     let mut seen: Vec<Column> = Vec::new();
     for cell in record.iter() {
         let name = clean(cell);
@@ -260,40 +278,75 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
             found: found.chars().take(120).collect(),
         });
     }
-
-    let mut rows = Vec::new();
-    while reader.read_record(&mut record).map_err(malformed)? {
-        if record.iter().all(|c| c.trim().is_empty()) {
-            continue;
-        }
-        let mut row = RawRow {
-            line: record
-                .position()
-                .map(|p| first_line_of(text, p))
-                .unwrap_or(0),
-            ..RawRow::default()
-        };
-        for (cell, column) in record.iter().zip(&columns) {
-            let Some(column) = column else { continue };
-            let value = clean(cell);
-            match column {
-                Column::Email => row.email = value,
-                Column::FirstName => row.first_name = value,
-                Column::LastName => row.last_name = value,
-                Column::Organisation => row.organisation = value,
-                Column::Kind => row.kind = value,
-                Column::Tags => row.tags = value,
-                Column::City => row.city = value,
-                Column::LegalBasis => row.legal_basis = value,
-            }
-        }
-        rows.push(row);
-    }
-    Ok(ParsedFile {
+    Ok(Rows {
+        text,
+        reader,
+        record,
+        columns,
         delimiter: delimiter as char,
         ignored_columns,
-        rows,
     })
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Result<RawRow, FileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Err(e) => return Some(Err(malformed(e))),
+                Ok(false) => return None,
+                Ok(true) => {}
+            }
+            if self.record.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            let mut row = RawRow {
+                line: self
+                    .record
+                    .position()
+                    .map(|p| first_line_of(self.text, p))
+                    .unwrap_or(0),
+                ..RawRow::default()
+            };
+            for (cell, column) in self.record.iter().zip(&self.columns) {
+                let Some(column) = column else { continue };
+                let value = clean(cell);
+                match column {
+                    Column::Email => row.email = value,
+                    Column::FirstName => row.first_name = value,
+                    Column::LastName => row.last_name = value,
+                    Column::Organisation => row.organisation = value,
+                    Column::Kind => row.kind = value,
+                    Column::Tags => row.tags = value,
+                    Column::City => row.city = value,
+                    Column::LegalBasis => row.legal_basis = value,
+                }
+            }
+            return Some(Ok(row));
+        }
+    }
+}
+
+/// Reads the whole file at once.
+pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
+    let mut rows = read(bytes)?;
+    let all = rows.by_ref().collect::<Result<Vec<_>, _>>()?;
+    Ok(ParsedFile {
+        delimiter: rows.delimiter,
+        ignored_columns: rows.ignored_columns,
+        rows: all,
+    })
+}
+
+/// Reads the file through without keeping it: its number of rows, or why it cannot be read.
+pub fn check_file(bytes: &[u8]) -> Result<usize, FileError> {
+    let mut n = 0;
+    for row in read(bytes)? {
+        row?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// A kind written as its code or its French label, accents and case ignored.
@@ -494,11 +547,15 @@ pub struct Counts {
     pub organisations_created: usize,
 }
 
-/// Every row's outcome, in file order.
+/// What an import did, or would do: its counts, every rejected row with the reason, and the
+/// first rows kept (those of a large file are only counted).
 #[derive(Debug, Clone, Default)]
 pub struct Report {
-    pub rows: Vec<RowReport>,
     pub counts: Counts,
+    /// Every rejected row, in file order.
+    pub rejected: Vec<RowReport>,
+    /// The first rows kept, in file order.
+    pub kept: Vec<RowReport>,
     pub ignored_columns: Vec<String>,
     pub new_organisations: Vec<String>,
 }
@@ -557,7 +614,7 @@ impl Report {
         }
         if c.rejected > 0 {
             let _ = writeln!(out, "Lignes refusées :");
-            for r in self.rejected() {
+            for r in &self.rejected {
                 let email = if r.email.is_empty() {
                     "(sans adresse)"
                 } else {
@@ -569,12 +626,29 @@ impl Report {
         out
     }
 
-    pub fn rejected(&self) -> impl Iterator<Item = &RowReport> {
-        self.rows.iter().filter(|r| r.outcome == Outcome::Rejected)
+    /// Counts a row and keeps it if it is rejected or among the first kept.
+    fn record(&mut self, row: RowReport) {
+        self.counts.rows += 1;
+        match row.outcome {
+            Outcome::Added => self.counts.added += 1,
+            Outcome::AddedToList => self.counts.added_to_list += 1,
+            Outcome::AlreadyInList => self.counts.already_in_list += 1,
+            Outcome::Rejected => self.counts.rejected += 1,
+        }
+        if row.outcome == Outcome::Rejected {
+            self.rejected.push(row);
+        } else if self.kept.len() < KEPT_SAMPLE {
+            self.kept.push(row);
+        }
     }
 
     pub fn stored(&self) -> StoredReport {
-        let rejected: Vec<RowReport> = self.rejected().take(MAX_STORED_REJECTED).cloned().collect();
+        let rejected: Vec<RowReport> = self
+            .rejected
+            .iter()
+            .take(MAX_STORED_REJECTED)
+            .cloned()
+            .collect();
         StoredReport {
             counts: self.counts,
             rejected_not_kept: self.counts.rejected - rejected.len(),
@@ -617,15 +691,6 @@ struct Fill {
     tags: Vec<String>,
 }
 
-/// What applying the file to the list would do.
-pub struct Plan {
-    pub report: Report,
-    new_contacts: Vec<NewContact>,
-    fills: Vec<Fill>,
-    /// Known contacts to put in the list.
-    new_members: Vec<i64>,
-}
-
 fn suppressed_reason(reason: SuppressionReason, on: chrono::DateTime<chrono::Utc>) -> String {
     let day = on
         .with_timezone(&chrono_tz::Europe::Paris)
@@ -645,246 +710,276 @@ fn suppressed_reason(reason: SuppressionReason, on: chrono::DateTime<chrono::Utc
     }
 }
 
-/// Works out every row's outcome against the database, without writing anything.
-pub fn plan(
+/// An import while its rows go through, chunk by chunk.
+struct Run {
+    list_id: i64,
+    /// False for a preview: nothing is written.
+    write: bool,
+    report: Report,
+    /// Addresses (normalised) already kept, with their line: a later row with one is a duplicate.
+    claimed: HashMap<String, u64>,
+    /// Organisations named so far, by lower-cased name.
+    orgs: HashMap<String, OrgRef>,
+    /// The ids of the organisations the import creates (`report.new_organisations`), once
+    /// created.
+    created: Vec<Option<i64>>,
+}
+
+/// Reads the rows and works out each one's outcome against the database; with `write`, applies
+/// them (contacts, organisations, list membership) chunk by chunk. Call inside a transaction.
+fn run(
     conn: &mut PgConnection,
     list_id: i64,
-    file: ParsedFile,
+    rows: Rows<'_>,
     defaults: Defaults,
-) -> QueryResult<Plan> {
-    // Each row: its line, its address as written, and the checked row or why it is rejected.
-    // The file's strings move into the checked rows (100,000 rows: no copy kept).
-    let ParsedFile {
-        rows,
-        ignored_columns,
-        ..
-    } = file;
-    let checked: Vec<(u64, String, Result<CheckedRow, String>)> = rows
-        .into_iter()
-        .map(|raw| {
-            let (line, email) = (raw.line, raw.email.clone());
-            (line, email, check_row(raw, defaults))
-        })
-        .collect();
-    let keys: Vec<String> = checked
-        .iter()
-        .filter_map(|(_, _, r)| r.as_ref().ok())
-        .map(|r| r.email.normalized().to_owned())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-
-    let suppressed: HashMap<String, (SuppressionReason, chrono::DateTime<chrono::Utc>)> =
-        suppressions::table
-            .filter(suppressions::email.eq_any(&keys))
-            .select((
-                suppressions::email,
-                suppressions::reason,
-                suppressions::created_at,
-            ))
-            .load::<(String, SuppressionReason, chrono::DateTime<chrono::Utc>)>(conn)?
-            .into_iter()
-            .map(|(e, r, t)| (e, (r, t)))
-            .collect();
-
-    #[allow(clippy::type_complexity)]
-    let known_rows: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        Option<i64>,
-        String,
-        Vec<String>,
-    )> = contacts::table
-        .filter(lower(contacts::email).eq_any(&keys))
-        .select((
-            contacts::id,
-            lower(contacts::email),
-            contacts::first_name,
-            contacts::last_name,
-            contacts::organisation_id,
-            contacts::city,
-            contacts::tags,
-        ))
-        .load(conn)?;
-    let mut known: HashMap<String, Known> = HashMap::with_capacity(known_rows.len());
-    for (id, key, first_name, last_name, organisation_id, city, tags) in known_rows {
-        known.insert(
-            key,
-            Known {
-                id,
-                first_name,
-                last_name,
-                organisation_id,
-                city,
-                tags,
-            },
-        );
-    }
-    let known_ids: Vec<i64> = known.values().map(|k| k.id).collect();
-    let members: HashSet<i64> = list_members::table
-        .filter(list_members::list_id.eq(list_id))
-        .filter(list_members::contact_id.eq_any(&known_ids))
-        .select(list_members::contact_id)
-        .load::<i64>(conn)?
-        .into_iter()
-        .collect();
-
-    let org_keys: Vec<String> = checked
-        .iter()
-        .filter_map(|(_, _, r)| r.as_ref().ok())
-        .filter_map(|r| r.organisation.as_ref())
-        .map(|o| o.to_lowercase())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let mut orgs: HashMap<String, OrgRef> = HashMap::new();
-    for (id, key) in organisations::table
-        .filter(lower(organisations::name).eq_any(&org_keys))
-        .order(organisations::id.desc())
-        .select((organisations::id, lower(organisations::name)))
-        .load::<(i64, String)>(conn)?
-    {
-        // Ordered by id descending: the oldest organisation of that name wins.
-        orgs.insert(key, OrgRef::Existing(id));
-    }
-
-    let mut report = Report {
-        ignored_columns,
-        ..Report::default()
+    write: bool,
+) -> QueryResult<Result<Report, FileError>> {
+    let mut run = Run {
+        list_id,
+        write,
+        report: Report {
+            ignored_columns: rows.ignored_columns.clone(),
+            ..Report::default()
+        },
+        claimed: HashMap::new(),
+        orgs: HashMap::new(),
+        created: Vec::new(),
     };
-    let mut new_contacts = Vec::new();
-    let mut fills = Vec::new();
-    let mut new_members = Vec::new();
-    let mut claimed: HashMap<String, u64> = HashMap::new();
-    let mut org_for = |name: &str, report: &mut Report| -> OrgRef {
-        *orgs.entry(name.to_lowercase()).or_insert_with(|| {
+    let mut chunk: Vec<CheckedRow> = Vec::with_capacity(CHUNK);
+    for raw in rows {
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) => return Ok(Err(e)),
+        };
+        let (line, email) = (raw.line, raw.email.clone());
+        match check_row(raw, defaults) {
+            Ok(row) => {
+                chunk.push(row);
+                if chunk.len() == CHUNK {
+                    run.chunk(
+                        conn,
+                        std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)),
+                    )?;
+                }
+            }
+            Err(reason) => run.report.record(RowReport {
+                line,
+                email,
+                outcome: Outcome::Rejected,
+                reason,
+            }),
+        }
+    }
+    run.chunk(conn, chunk)?;
+    let mut report = run.report;
+    // Rows refused on their own were recorded before those of their chunk.
+    report.rejected.sort_by_key(|r| r.line);
+    report.counts.organisations_created = report.new_organisations.len();
+    Ok(Ok(report))
+}
+
+impl Run {
+    /// The organisation of that name: a known one, or one the import creates.
+    fn org_for(&mut self, name: &str) -> OrgRef {
+        let (report, created) = (&mut self.report, &mut self.created);
+        *self.orgs.entry(name.to_lowercase()).or_insert_with(|| {
             report.new_organisations.push(name.to_owned());
+            created.push(None);
             OrgRef::New(report.new_organisations.len() - 1)
         })
-    };
+    }
 
-    for (line, email, checked) in checked {
-        let outcome = |outcome: Outcome, reason: String| RowReport {
-            line,
-            email,
-            outcome,
-            reason,
-        };
-        let row = match checked {
-            Ok(row) => row,
-            Err(reason) => {
-                report.rows.push(outcome(Outcome::Rejected, reason));
+    fn chunk(&mut self, conn: &mut PgConnection, rows: Vec<CheckedRow>) -> QueryResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = rows
+            .iter()
+            .map(|r| r.email.normalized().to_owned())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let suppressed: HashMap<String, (SuppressionReason, chrono::DateTime<chrono::Utc>)> =
+            suppressions::table
+                .filter(suppressions::email.eq_any(&keys))
+                .select((
+                    suppressions::email,
+                    suppressions::reason,
+                    suppressions::created_at,
+                ))
+                .load::<(String, SuppressionReason, chrono::DateTime<chrono::Utc>)>(conn)?
+                .into_iter()
+                .map(|(e, r, t)| (e, (r, t)))
+                .collect();
+        #[allow(clippy::type_complexity)]
+        let known_rows: Vec<(
+            i64,
+            String,
+            String,
+            String,
+            Option<i64>,
+            String,
+            Vec<String>,
+        )> = contacts::table
+            .filter(lower(contacts::email).eq_any(&keys))
+            .select((
+                contacts::id,
+                lower(contacts::email),
+                contacts::first_name,
+                contacts::last_name,
+                contacts::organisation_id,
+                contacts::city,
+                contacts::tags,
+            ))
+            .load(conn)?;
+        let mut known: HashMap<String, Known> = HashMap::with_capacity(known_rows.len());
+        for (id, key, first_name, last_name, organisation_id, city, tags) in known_rows {
+            known.insert(
+                key,
+                Known {
+                    id,
+                    first_name,
+                    last_name,
+                    organisation_id,
+                    city,
+                    tags,
+                },
+            );
+        }
+        let known_ids: Vec<i64> = known.values().map(|k| k.id).collect();
+        let members: HashSet<i64> = list_members::table
+            .filter(list_members::list_id.eq(self.list_id))
+            .filter(list_members::contact_id.eq_any(&known_ids))
+            .select(list_members::contact_id)
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect();
+        let org_keys: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.organisation.as_ref())
+            .map(|o| o.to_lowercase())
+            .filter(|k| !self.orgs.contains_key(k))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !org_keys.is_empty() {
+            // Ordered by id descending: the oldest organisation of a name wins.
+            for (id, key) in organisations::table
+                .filter(lower(organisations::name).eq_any(&org_keys))
+                .order(organisations::id.desc())
+                .select((organisations::id, lower(organisations::name)))
+                .load::<(i64, String)>(conn)?
+            {
+                self.orgs.insert(key, OrgRef::Existing(id));
+            }
+        }
+
+        let mut new_contacts = Vec::new();
+        let mut fills = Vec::new();
+        let mut new_members = Vec::new();
+        for row in rows {
+            let key = row.email.normalized().to_owned();
+            let outcome = |outcome: Outcome, reason: String| RowReport {
+                line: row.line,
+                email: row.email.as_str().to_owned(),
+                outcome,
+                reason,
+            };
+            if let Some((reason, on)) = suppressed.get(&key) {
+                let r = outcome(Outcome::Rejected, suppressed_reason(*reason, *on));
+                self.report.record(r);
                 continue;
             }
-        };
-        let key = row.email.normalized().to_owned();
-        if let Some((reason, on)) = suppressed.get(&key) {
-            report
-                .rows
-                .push(outcome(Outcome::Rejected, suppressed_reason(*reason, *on)));
-            continue;
-        }
-        if let Some(first) = claimed.get(&key) {
-            report.rows.push(outcome(
-                Outcome::Rejected,
-                format!(
-                    "Doublon de la ligne {first} du fichier (même adresse, majuscules et \
-                     minuscules confondues)."
-                ),
-            ));
-            continue;
-        }
-        claimed.insert(key.clone(), row.line);
-        let Some(contact) = known.get(&key) else {
-            let org = row.organisation.as_deref().map(|o| org_for(o, &mut report));
-            let reason = match org {
-                Some(OrgRef::New(i)) => format!(
-                    "Nouveau contact ; organisation « {} » créée.",
-                    report.new_organisations[i]
-                ),
-                _ => "Nouveau contact.".to_owned(),
+            if let Some(first) = self.claimed.get(&key) {
+                let r = outcome(
+                    Outcome::Rejected,
+                    format!(
+                        "Doublon de la ligne {first} du fichier (même adresse, majuscules et \
+                         minuscules confondues)."
+                    ),
+                );
+                self.report.record(r);
+                continue;
+            }
+            self.claimed.insert(key.clone(), row.line);
+            let Some(contact) = known.get(&key) else {
+                let org = row.organisation.as_deref().map(|o| self.org_for(o));
+                let reason = match org {
+                    Some(OrgRef::New(i)) => format!(
+                        "Nouveau contact ; organisation « {} » créée.",
+                        self.report.new_organisations[i]
+                    ),
+                    _ => "Nouveau contact.".to_owned(),
+                };
+                let r = outcome(Outcome::Added, reason);
+                self.report.record(r);
+                new_contacts.push(NewContact { row, org });
+                continue;
             };
-            report.rows.push(outcome(Outcome::Added, reason));
-            new_contacts.push(NewContact { row, org });
-            continue;
-        };
-        let mut fill = Fill {
-            id: contact.id,
-            first_name: String::new(),
-            last_name: String::new(),
-            city: String::new(),
-            org: None,
-            tags: Vec::new(),
-        };
-        let mut completed: Vec<&str> = Vec::new();
-        if contact.first_name.is_empty() && !row.first_name.is_empty() {
-            fill.first_name = row.first_name.clone();
-            completed.push("prénom");
+            let mut fill = Fill {
+                id: contact.id,
+                first_name: String::new(),
+                last_name: String::new(),
+                city: String::new(),
+                org: None,
+                tags: Vec::new(),
+            };
+            let mut completed: Vec<&str> = Vec::new();
+            if contact.first_name.is_empty() && !row.first_name.is_empty() {
+                fill.first_name = row.first_name.clone();
+                completed.push("prénom");
+            }
+            if contact.last_name.is_empty() && !row.last_name.is_empty() {
+                fill.last_name = row.last_name.clone();
+                completed.push("nom");
+            }
+            if let (None, Some(name)) = (contact.organisation_id, row.organisation.as_deref()) {
+                fill.org = Some(self.org_for(name));
+                completed.push("organisation");
+            }
+            if contact.city.is_empty() && !row.city.is_empty() {
+                fill.city = row.city.clone();
+                completed.push("ville");
+            }
+            let have: HashSet<String> = contact.tags.iter().map(|t| t.to_lowercase()).collect();
+            fill.tags = row
+                .tags
+                .iter()
+                .filter(|t| !have.contains(&t.to_lowercase()))
+                .cloned()
+                .collect();
+            if !fill.tags.is_empty() {
+                completed.push("étiquettes ajoutées");
+            }
+            let in_list = members.contains(&contact.id);
+            let mut reason = if in_list {
+                "Adresse déjà connue et déjà dans la liste".to_owned()
+            } else {
+                "Adresse déjà connue : ajoutée à la liste".to_owned()
+            };
+            if completed.is_empty() {
+                reason.push_str(" ; rien d'autre n'est modifié.");
+            } else {
+                reason.push_str(&format!(
+                    " ; complété : {} (rien d'autre n'est modifié).",
+                    completed.join(", ")
+                ));
+                self.report.counts.completed += 1;
+                fills.push(fill);
+            }
+            let r = if in_list {
+                outcome(Outcome::AlreadyInList, reason)
+            } else {
+                new_members.push(contact.id);
+                outcome(Outcome::AddedToList, reason)
+            };
+            self.report.record(r);
         }
-        if contact.last_name.is_empty() && !row.last_name.is_empty() {
-            fill.last_name = row.last_name.clone();
-            completed.push("nom");
+        if self.write {
+            self.execute(conn, new_contacts, fills, new_members)?;
         }
-        if let (None, Some(name)) = (contact.organisation_id, row.organisation.as_deref()) {
-            fill.org = Some(org_for(name, &mut report));
-            completed.push("organisation");
-        }
-        if contact.city.is_empty() && !row.city.is_empty() {
-            fill.city = row.city.clone();
-            completed.push("ville");
-        }
-        let have: HashSet<String> = contact.tags.iter().map(|t| t.to_lowercase()).collect();
-        fill.tags = row
-            .tags
-            .iter()
-            .filter(|t| !have.contains(&t.to_lowercase()))
-            .cloned()
-            .collect();
-        if !fill.tags.is_empty() {
-            completed.push("étiquettes ajoutées");
-        }
-        let in_list = members.contains(&contact.id);
-        let mut reason = if in_list {
-            "Adresse déjà connue et déjà dans la liste".to_owned()
-        } else {
-            "Adresse déjà connue : ajoutée à la liste".to_owned()
-        };
-        if completed.is_empty() {
-            reason.push_str(" ; rien d'autre n'est modifié.");
-        } else {
-            reason.push_str(&format!(
-                " ; complété : {} (rien d'autre n'est modifié).",
-                completed.join(", ")
-            ));
-            report.counts.completed += 1;
-            fills.push(fill);
-        }
-        if in_list {
-            report.rows.push(outcome(Outcome::AlreadyInList, reason));
-        } else {
-            new_members.push(contact.id);
-            report.rows.push(outcome(Outcome::AddedToList, reason));
-        }
+        Ok(())
     }
-    // Only organisations a kept row uses are created: a rejected row creates none.
-    report.counts.rows = report.rows.len();
-    for r in &report.rows {
-        match r.outcome {
-            Outcome::Added => report.counts.added += 1,
-            Outcome::AddedToList => report.counts.added_to_list += 1,
-            Outcome::AlreadyInList => report.counts.already_in_list += 1,
-            Outcome::Rejected => report.counts.rejected += 1,
-        }
-    }
-    report.counts.organisations_created = report.new_organisations.len();
-    Ok(Plan {
-        report,
-        new_contacts,
-        fills,
-        new_members,
-    })
 }
 
 #[derive(QueryableByName)]
@@ -899,23 +994,30 @@ fn join_tags(tags: &[String]) -> String {
     tags.join(&TAG_SEPARATOR.to_string())
 }
 
-impl Plan {
-    /// Writes the plan. Call inside the transaction (and under the lock) it was made in.
-    fn execute(self, conn: &mut PgConnection, list_id: i64) -> QueryResult<Report> {
-        let Plan {
-            report,
-            new_contacts,
-            fills,
-            new_members,
-        } = self;
+impl Run {
+    /// Writes what a chunk's rows need. Only empty fields of known contacts change.
+    fn execute(
+        &mut self,
+        conn: &mut PgConnection,
+        new_contacts: Vec<NewContact>,
+        fills: Vec<Fill>,
+        new_members: Vec<i64>,
+    ) -> QueryResult<()> {
+        let list_id = self.list_id;
         // Organisations named by the file and not known yet, of kind « autre ».
-        let mut org_ids: Vec<i64> = Vec::new();
-        if !report.new_organisations.is_empty() {
+        let to_create: Vec<usize> = (0..self.created.len())
+            .filter(|i| self.created[*i].is_none())
+            .collect();
+        if !to_create.is_empty() {
+            let names: Vec<&str> = to_create
+                .iter()
+                .map(|i| self.report.new_organisations[*i].as_str())
+                .collect();
             diesel::sql_query(
                 "INSERT INTO organisations (name, kind) \
                  SELECT n, 'autre' FROM unnest($1::text[]) AS n ON CONFLICT DO NOTHING",
             )
-            .bind::<Array<Text>, _>(&report.new_organisations)
+            .bind::<Array<Text>, _>(&names)
             .execute(conn)?;
             #[derive(QueryableByName)]
             struct OrgId {
@@ -923,21 +1025,22 @@ impl Plan {
                 id: Option<i64>,
             }
             // Matched with PostgreSQL's lower() on both sides, as the unique index does.
-            for r in diesel::sql_query(
+            let ids = diesel::sql_query(
                 "SELECT (SELECT o.id FROM organisations o WHERE lower(o.name) = lower(n.name) \
                          ORDER BY o.id LIMIT 1) AS id \
                  FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord) ORDER BY n.ord",
             )
-            .bind::<Array<Text>, _>(&report.new_organisations)
-            .load::<OrgId>(conn)?
-            {
-                org_ids.push(r.id.ok_or(diesel::result::Error::NotFound)?);
+            .bind::<Array<Text>, _>(&names)
+            .load::<OrgId>(conn)?;
+            for (i, r) in to_create.iter().zip(ids) {
+                self.created[*i] = Some(r.id.ok_or(diesel::result::Error::NotFound)?);
             }
         }
+        let created = &self.created;
         let resolve = |org: Option<OrgRef>| match org {
             None => None,
             Some(OrgRef::Existing(id)) => Some(id),
-            Some(OrgRef::New(i)) => org_ids.get(i).copied(),
+            Some(OrgRef::New(i)) => created.get(i).copied().flatten(),
         };
 
         let mut member_ids = new_members;
@@ -1062,7 +1165,7 @@ impl Plan {
             .bind::<Array<BigInt>, _>(&member_ids)
             .execute(conn)?;
         }
-        Ok(report)
+        Ok(())
     }
 }
 
@@ -1208,15 +1311,11 @@ pub fn preview(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Result<Re
     let Some(bytes) = content(conn, id)? else {
         return Ok(None);
     };
-    let parsed = parse(&bytes);
-    drop(bytes);
-    let file = match parsed {
-        Ok(f) => f,
+    let rows = match read(&bytes) {
+        Ok(rows) => rows,
         Err(e) => return Ok(Some(Err(e))),
     };
-    Ok(Some(Ok(
-        plan(conn, record.list_id, file, record.defaults)?.report
-    )))
+    run(conn, record.list_id, rows, record.defaults, false).map(Some)
 }
 
 /// Why a staged import was not applied.
@@ -1257,14 +1356,14 @@ pub fn apply(
             let report = find(conn, id)?.and_then(|r| r.report).unwrap_or_default();
             return Ok(Err(ApplyError::AlreadyApplied(report)));
         }
-        let parsed = parse(&bytes);
+        // Read through first, so that an unreadable file writes nothing.
+        if let Err(e) = check_file(&bytes) {
+            return Ok(Err(ApplyError::File(e)));
+        }
+        let rows = read(&bytes).map_err(|_| diesel::result::Error::RollbackTransaction)?;
+        let report = run(conn, list_id, rows, Defaults::from_json(&defaults), true)?
+            .map_err(|_| diesel::result::Error::RollbackTransaction)?;
         drop(bytes);
-        let file = match parsed {
-            Ok(f) => f,
-            Err(e) => return Ok(Err(ApplyError::File(e))),
-        };
-        let report =
-            plan(conn, list_id, file, Defaults::from_json(&defaults))?.execute(conn, list_id)?;
         let stored = serde_json::to_string(&report.stored())
             .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
         diesel::sql_query(
@@ -1304,7 +1403,7 @@ pub fn import_file(
     content: &[u8],
     defaults: Defaults,
 ) -> QueryResult<Result<(i64, Report), ApplyError>> {
-    if let Err(e) = parse(content) {
+    if let Err(e) = check_file(content) {
         return Ok(Err(ApplyError::File(e)));
     }
     conn.transaction(|conn| {

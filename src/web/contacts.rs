@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::campaigns::contacts::{self, ContactFilter, ContactForm, ListForm};
-use crate::campaigns::import::{self, Defaults, Outcome, RowReport};
+use crate::campaigns::import::{self, Defaults, RowReport};
 use crate::campaigns::organisations::{self, OrganisationForm};
 use crate::db::enums::{ContactKind, ContactStatus, LegalBasis, OrganisationKind, StaffRole};
 use crate::domain::EmailAddress;
@@ -822,7 +822,7 @@ pub async fn upload(
             "fichier",
             "Choisissez un fichier CSV, ou collez son contenu dans la zone de texte.",
         );
-    } else if let Err(e) = import::parse(&content) {
+    } else if let Err(e) = import::check_file(&content) {
         errors.add("fichier", e.to_string());
     }
     let (Some(list_id), Some(kind), Some(legal_basis), true) =
@@ -935,14 +935,14 @@ pub async fn import_page(
         }
         (None, _, Some(Ok(report))) => {
             let rejected: Vec<Value> = report
-                .rejected()
+                .rejected
+                .iter()
                 .take(PREVIEW_REJECTED)
                 .map(row_view)
                 .collect();
             let to_add: Vec<Value> = report
-                .rows
+                .kept
                 .iter()
-                .filter(|r| r.outcome != Outcome::Rejected)
                 .take(PREVIEW_ADDED)
                 .map(row_view)
                 .collect();

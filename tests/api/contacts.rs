@@ -892,3 +892,75 @@ async fn a_contact_joins_and_leaves_lists_from_its_page_and_the_list_page() {
         .await;
     assert_eq!(r.status(), 415);
 }
+
+#[test]
+fn a_large_file_goes_through_in_chunks_with_duplicates_and_organisations_across_them() {
+    use vocation::campaigns::{contacts, import};
+    let db = TestDatabase::create();
+    let mut conn = db.connect();
+    let mut csv = String::from("email,organisation,type,base_legale\n");
+    for i in 0..12_000 {
+        let org = if i % 5_500 == 0 {
+            "Centre hospitalier d'Auch"
+        } else {
+            ""
+        };
+        csv.push_str(&format!("m{i}@exemple.fr,{org},medecin,interet_legitime\n"));
+    }
+    // Line 2's address again, two chunks later, in other letters.
+    csv.push_str("M0@EXEMPLE.FR,,medecin,interet_legitime\n");
+    let (list, _) = contacts::ensure_list(&mut conn, "Grande").unwrap().unwrap();
+    let (_, report) = import::import_file(
+        &mut conn,
+        list,
+        None,
+        "grande.csv",
+        csv.as_bytes(),
+        import::Defaults::default(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(report.counts.rows, 12_001);
+    assert_eq!(report.counts.added, 12_000);
+    assert_eq!(report.counts.rejected, 1);
+    assert_eq!(report.rejected[0].line, 12_002);
+    assert!(report.rejected[0].reason.contains("Doublon de la ligne 2"));
+    assert_eq!(report.new_organisations, ["Centre hospitalier d'Auch"]);
+    use diesel::prelude::*;
+    use vocation::db::schema::{contacts as c, list_members, organisations};
+    assert_eq!(
+        organisations::table
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap(),
+        1
+    );
+    let with_org: Vec<Option<i64>> = c::table
+        .filter(c::organisation_id.is_not_null())
+        .select(c::organisation_id)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(with_org.len(), 3, "rows 0, 5500 and 11000");
+    assert!(with_org.iter().all(|o| *o == with_org[0]));
+    assert_eq!(
+        list_members::table
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap(),
+        12_000
+    );
+
+    let (_, again) = import::import_file(
+        &mut conn,
+        list,
+        None,
+        "grande.csv",
+        csv.as_bytes(),
+        import::Defaults::default(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(again.counts.already_in_list, 12_000);
+    assert_eq!(again.counts.rejected, 1);
+    assert_eq!(again.counts.organisations_created, 0);
+}
