@@ -147,6 +147,8 @@ pub fn load(conn: &mut PgConnection) -> anyhow::Result<DemoReport> {
         } else {
             None
         };
+        crate::campaigns::organisations::load_faculties(conn)?;
+        demo_audiences(conn)?;
 
         let already = candidates::table
             .filter(candidates::email_normalized.like(format!("%@{DEMO_EMAIL_DOMAIN}")))
@@ -353,6 +355,49 @@ pub fn load(conn: &mut PgConnection) -> anyhow::Result<DemoReport> {
             admin_password,
         })
     })
+}
+
+/// Two mailing lists of a few contacts each (example.org addresses), each imported once when
+/// its list is created.
+const DEMO_LISTS: [(&str, &str); 2] = [
+    (
+        "Internes de Toulouse (démo)",
+        "email;prenom;nom;organisation;type;etiquettes;ville;base_legale\n\
+         camille.roux@example.org;Camille;Roux;Faculté de santé – départements de médecine Purpan et Rangueil – Université de Toulouse (ex-Toulouse III Paul Sabatier);interne;promo 2027|médecine générale;Toulouse;interet_legitime\n\
+         julien.faure@example.org;Julien;Faure;Faculté de santé – départements de médecine Purpan et Rangueil – Université de Toulouse (ex-Toulouse III Paul Sabatier);interne;promo 2027;Toulouse;interet_legitime\n\
+         lea.garcia@example.org;Léa;Garcia;;interne;promo 2028|pédiatrie;Toulouse;consentement\n\
+         hugo.mercier@example.org;Hugo;Mercier;;interne;promo 2027;Blagnac;interet_legitime\n\
+         ines.lambert@example.org;Inès;Lambert;;interne;médecine générale;Colomiers;consentement\n",
+    ),
+    (
+        "Médecins retraités du Gers (démo)",
+        "email;prenom;nom;organisation;type;etiquettes;ville;base_legale\n\
+         jean.dupuy@example.org;Jean;Dupuy;;medecin_retraite;gers;Auch;interet_legitime\n\
+         marie.lacoste@example.org;Marie;Lacoste;;medecin_retraite;gers|cumul emploi-retraite;Condom;interet_legitime\n\
+         pierre.bordes@example.org;Pierre;Bordes;;medecin_retraite;gers;Lectoure;consentement\n\
+         anne.castex@example.org;Anne;Castex;Ordre des médecins du Gers;partenaire;gers;Auch;mission_publique\n\
+         louis.saint-martin@example.org;Louis;Saint-Martin;;medecin_retraite;gers;Mirande;interet_legitime\n",
+    ),
+];
+
+fn demo_audiences(conn: &mut PgConnection) -> anyhow::Result<()> {
+    use crate::campaigns::{contacts, import};
+    for (name, csv) in DEMO_LISTS {
+        let (list_id, created) = contacts::ensure_list(conn, name)?
+            .map_err(|m| anyhow::anyhow!("liste de démonstration : {m}"))?;
+        if created {
+            import::import_file(
+                conn,
+                list_id,
+                None,
+                "demo.csv",
+                csv.as_bytes(),
+                import::Defaults::default(),
+            )?
+            .map_err(|e| anyhow::anyhow!("import de démonstration : {e:?}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Planned capacity for the centres that have none yet, and offers for the demo's applications

@@ -28,6 +28,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Contacts des campagnes : import et export CSV.
+    Contacts {
+        #[command(subcommand)]
+        command: ContactsCommand,
+    },
     /// Charge les centres, des postes, une cinquantaine de candidats et un premier administrateur.
     Demo {
         /// Ajoute ensuite N candidats synthétiques (une candidature chacun), pour les essais de
@@ -42,6 +47,35 @@ enum Command {
             requires = "candidats"
         )]
         graine: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContactsCommand {
+    /// Importe un fichier CSV (en-tête : email, prenom, nom, organisation, type, etiquettes,
+    /// ville, base_legale) dans une liste, créée si besoin ; affiche le bilan et les lignes
+    /// refusées.
+    Import {
+        /// Nom de la liste (créée si elle n'existe pas).
+        #[arg(long = "list", value_name = "NOM")]
+        list: String,
+        /// Le fichier CSV (séparateur , ou ; ; UTF-8).
+        #[arg(value_name = "FICHIER")]
+        file: std::path::PathBuf,
+        /// Type des contacts dont la colonne « type » est vide (faculte, medecin_retraite,
+        /// medecin, interne, partenaire).
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+        /// Base légale des contacts dont la colonne « base_legale » est vide
+        /// (interet_legitime, consentement, mission_publique).
+        #[arg(long = "base-legale", value_name = "BASE")]
+        legal_basis: Option<String>,
+    },
+    /// Écrit les contacts (d'une liste, ou tous) en CSV sur la sortie standard, dans les
+    /// colonnes de l'import.
+    Export {
+        #[arg(long = "list", value_name = "NOM")]
+        list: Option<String>,
     },
 }
 
@@ -115,6 +149,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 generate(&settings, count, graine).await?;
             }
         }
+        Command::Contacts { command } => contacts(&settings, command).await?,
         Command::User {
             command:
                 UserCommand::Add {
@@ -175,5 +210,92 @@ async fn generate(settings: &Settings, count: usize, seed: u64) -> anyhow::Resul
         "{added} candidats générés en {:.1} s.",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+async fn contacts(settings: &Settings, command: ContactsCommand) -> anyhow::Result<()> {
+    use vocation::campaigns::{contacts, import};
+    let settings = settings.clone();
+    match command {
+        ContactsCommand::Import {
+            list,
+            file,
+            kind,
+            legal_basis,
+        } => {
+            let defaults = import::Defaults {
+                kind: kind
+                    .map(|k| {
+                        import::parse_kind(&k).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "type « {k} » inconnu : faculte, medecin_retraite, medecin, \
+                                 interne ou partenaire"
+                            )
+                        })
+                    })
+                    .transpose()?,
+                legal_basis: legal_basis
+                    .map(|b| {
+                        import::parse_legal_basis(&b).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "base légale « {b} » inconnue : interet_legitime, consentement \
+                                 ou mission_publique"
+                            )
+                        })
+                    })
+                    .transpose()?,
+            };
+            let shown = file.display().to_string();
+            let bytes = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("lecture de {shown} impossible : {e}"))?;
+            if let Err(e) = import::check_file(&bytes) {
+                anyhow::bail!("{shown} : {e}");
+            }
+            let filename = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+                let pool = vocation::db::prepare(&settings)?;
+                let mut conn = pool.get()?;
+                let (list_id, created) = contacts::ensure_list(&mut conn, &list)
+                    .map_err(anyhow::Error::new)?
+                    .map_err(|m| anyhow::anyhow!("liste « {list} » : {m}"))?;
+                let name = contacts::find_list(&mut conn, list_id)?
+                    .map(|l| l.name)
+                    .unwrap_or(list);
+                match import::import_file(&mut conn, list_id, None, &filename, &bytes, defaults)? {
+                    Ok((_, report)) => Ok(report.text(&name, created)),
+                    Err(import::ApplyError::File(e)) => anyhow::bail!("{filename} : {e}"),
+                    Err(e) => anyhow::bail!("import impossible : {e:?}"),
+                }
+            })
+            .await??;
+            print!("{text}");
+        }
+        ContactsCommand::Export { list } => {
+            let out = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+                let pool = vocation::db::prepare(&settings)?;
+                let mut conn = pool.get()?;
+                let list_id = match &list {
+                    None => None,
+                    Some(name) => Some(
+                        contacts::find_list_by_name(&mut conn, name)?
+                            .ok_or_else(|| anyhow::anyhow!("liste « {name} » introuvable"))?
+                            .id,
+                    ),
+                };
+                let rows = import::export_rows(&mut conn, list_id)?;
+                let mut out = Vec::with_capacity(96 * (rows.len() + 1));
+                import::write_csv(&rows, &mut out, false)?;
+                Ok(out)
+            })
+            .await??;
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&out)?;
+            stdout.flush()?;
+        }
+    }
     Ok(())
 }

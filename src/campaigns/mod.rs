@@ -5,8 +5,11 @@
 //! campaign and scheduled time, deliveries materialised once) and [`sender`] (claims with
 //! `FOR UPDATE SKIP LOCKED` and a lease, no database connection held during SMTP).
 
+pub mod contacts;
+pub mod import;
 pub mod library;
 pub mod links;
+pub mod organisations;
 pub mod runs;
 pub mod sender;
 pub mod suppression;

@@ -500,6 +500,7 @@ diesel::joinable!(stage_history -> staff_users (actor_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     campaign_lists,
+    contact_imports,
     campaign_runs,
     campaigns,
     contact_lists,
@@ -535,3 +536,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     stage_email_templates,
     stage_history,
 );
+
+diesel::table! {
+    contact_imports (id) {
+        id -> Int8,
+        list_id -> Int8,
+        uploaded_by -> Nullable<Int8>,
+        filename -> Text,
+        content -> Bytea,
+        defaults -> Jsonb,
+        created_at -> Timestamptz,
+        applied_at -> Nullable<Timestamptz>,
+        report -> Nullable<Jsonb>,
+    }
+}
+
+diesel::joinable!(contact_imports -> contact_lists (list_id));
+diesel::joinable!(contact_imports -> staff_users (uploaded_by));

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod assets;
 pub mod campaigns;
+pub mod contacts;
 pub mod csrf;
 pub mod form;
 pub mod health;
@@ -173,6 +174,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .configure(offers::configure)
         .configure(mailing::configure)
         .configure(campaigns::configure)
+        .configure(contacts::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

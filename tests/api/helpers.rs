@@ -664,6 +664,26 @@ impl StaffClient {
         let (_, html) = self.get_html("/recrutement").await;
         hidden_value(&html, "csrf")
     }
+
+    /// The session's CSRF token, read from a page this member may see (`/espace` for all).
+    pub async fn csrf_from(&self, path: &str) -> String {
+        let (status, html) = self.get_html(path).await;
+        assert_eq!(status, 200, "GET {path}: {html}");
+        hidden_value(&html, "csrf")
+    }
+
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}{}", self.base, path))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 pub fn hidden_value(html: &str, name: &str) -> String {

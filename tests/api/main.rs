@@ -8,6 +8,7 @@ mod browser;
 mod campaign_pages;
 mod campaigns;
 mod cli;
+mod contacts;
 mod followups;
 mod generator;
 mod health;
