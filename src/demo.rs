@@ -395,10 +395,56 @@ fn demo_audiences(conn: &mut PgConnection) -> anyhow::Result<()> {
                 import::Defaults::default(),
             )?
             .map_err(|e| anyhow::anyhow!("import de démonstration : {e:?}"))?;
+            if name.starts_with("Médecins retraités") {
+                demo_campaign(conn, list_id)?;
+            }
         }
     }
     Ok(())
 }
+
+/// A campaign template and a draft campaign to the retired doctors, ready to be programmed.
+fn demo_campaign(conn: &mut PgConnection, list_id: i64) -> anyhow::Result<()> {
+    use crate::campaigns::runs::{self, CampaignInput, Schedule};
+    use crate::db::schema::mail_templates;
+    let template_id: i64 = diesel::insert_into(mail_templates::table)
+        .values((
+            mail_templates::name.eq("Médecins retraités – exercer dans le Gers (démo)"),
+            mail_templates::subject.eq("{{prenom}}, le Gers recrute des médecins salariés"),
+            mail_templates::body_text.eq(DEMO_TEMPLATE_TEXT),
+            mail_templates::body_html.eq(""),
+        ))
+        .returning(mail_templates::id)
+        .get_result(conn)?;
+    runs::create(
+        conn,
+        &CampaignInput {
+            name: "Médecins retraités – automne (démo)".into(),
+            template_id,
+            list_ids: vec![list_id],
+            sender_name: "Recrutement CDS32".into(),
+            sender_email: "recrutement@localhost".into(),
+            rate_per_minute: 600,
+            schedule: Schedule::Now,
+        },
+        None,
+    )?;
+    Ok(())
+}
+
+const DEMO_TEMPLATE_TEXT: &str = "Bonjour {{nom_complet}},
+
+Le Département du Gers salarie des médecins dans ses centres de santé d'Auch, Fleurance, \
+Vic-Fezensac et Plaisance, et dans ses antennes de Gondrin et Marciac. Le cumul emploi-retraite \
+est possible, à temps partiel si vous le souhaitez : une ou plusieurs demi-journées par semaine, \
+sans gestion administrative ni permanence imposée.
+
+Pour en savoir plus ou nous faire part de votre intérêt, il suffit de remplir le formulaire : \
+{{lien_candidature}}
+
+Nous serions heureux d'échanger avec vous.
+
+L'équipe de recrutement du Centre départemental de santé";
 
 /// Planned capacity for the centres that have none yet, and offers for the demo's applications
 /// at « Proposition » (sent), « Acceptée » (accepted) and « Recrutée » (accepted, and the doctor
