@@ -7,6 +7,7 @@ mod application_form;
 mod browser;
 mod campaigns;
 mod cli;
+mod crash;
 mod followups;
 mod generator;
 mod health;
