@@ -7,8 +7,10 @@
 //! sends them over its own SMTP connection, and hands each outcome to the recorder. The
 //! recorder writes every outcome that arrived meanwhile in one UPDATE and acknowledges them;
 //! a connection sends its next message only once the previous outcome is committed, so a crash
-//! can repeat at most the message each connection had in flight. No database connection is
-//! held while talking SMTP.
+//! can repeat at most the message each connection had in flight. A connection starts no message
+//! of its batch after half the lease (the rest is claimed again when the lease ends): past the
+//! lease, another connection may claim and send it too. No database connection is held while
+//! talking SMTP.
 //!
 //! Pacing holds across instances: each run (and the relay, when capped) has a `next_slot_at`
 //! in PostgreSQL that every claim moves forward by the time its messages take at the rate.
@@ -18,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration as StdDuration;
+use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
@@ -689,6 +691,8 @@ impl CampaignSender {
         loop {
             let pool = self.inner.pool.clone();
             let relay = self.inner.relay_cap.clone();
+            // No later than the lease's start in the database (taken inside the claim).
+            let claimed_at = Instant::now();
             let claimed = tokio::task::spawn_blocking(move || -> anyhow::Result<Claim> {
                 let mut conn = pool.get()?;
                 Ok(claim(&mut conn, Utc::now(), batch, lease, relay.as_ref())?)
@@ -713,7 +717,16 @@ impl CampaignSender {
                 Ok(Claim::Wait(d)) => tokio::time::sleep(d.min(self.poll())).await,
                 Ok(Claim::Work(run, items)) => {
                     let compiled = self.compiled(&run);
-                    for item in items {
+                    // The batch is ours only until its lease ends: then any connection may
+                    // claim what is left of it and send it too. So no message is started after
+                    // half the lease, which leaves the other half for the one in flight; the
+                    // rest is claimed again when the lease ends.
+                    let stop_at =
+                        claimed_at + StdDuration::from_secs(u64::try_from(lease).unwrap_or(0)) / 2;
+                    for (i, item) in items.into_iter().enumerate() {
+                        if i > 0 && Instant::now() >= stop_at {
+                            break;
+                        }
                         let outcome = match &compiled {
                             Ok(compiled) => self.deliver(&mut smtp, &run, compiled, &item).await,
                             Err(e) => Outcome {

@@ -9,6 +9,7 @@ mod campaign_pages;
 mod campaigns;
 mod cli;
 mod contacts;
+mod crash;
 mod followups;
 mod generator;
 mod health;
