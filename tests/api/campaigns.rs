@@ -585,9 +585,17 @@ async fn pause_resume_and_cancel() {
         cancelled > 0 && sent < 10,
         "{cancelled} cancelled, {sent} sent"
     );
+    // A delivery being sent at the moment of the cancellation still goes out and is then
+    // recorded as sent: at most one per connection is taken back from the cancelled count.
+    let still_cancelled =
+        app.count("SELECT count(*) FROM deliveries WHERE status = 'annule'") as usize;
+    assert!(
+        still_cancelled <= cancelled && still_cancelled + 2 >= cancelled,
+        "{still_cancelled} of {cancelled}"
+    );
     assert_eq!(
-        app.count("SELECT count(*) FROM deliveries WHERE status = 'annule'") as usize,
-        cancelled
+        app.count("SELECT count(*) FROM deliveries WHERE status = 'en_attente'"),
+        0
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(smtp.count(), sent, "nothing after the cancellation");

@@ -41,6 +41,16 @@ fn migrations_fingerprint() -> String {
         hasher.update(m.name().to_string().as_bytes());
         hasher.update(b"\n");
     }
+    // The SQL too: a migration edited before it lands must not reuse a stale template.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("migrations directory")
+        .filter_map(|e| e.ok().map(|e| e.path().join("up.sql")))
+        .collect();
+    files.sort();
+    for f in files {
+        hasher.update(std::fs::read(&f).unwrap_or_default());
+    }
     hasher
         .finalize()
         .iter()
