@@ -1,11 +1,12 @@
 //! Browser tests (feature `browser`): a real headless Chromium, driven through chromedriver,
-//! uses the public pages the way a doctor would, and the staff pages the way a recruiter would:
-//! fields are found by their visible label, the keyboard alone is enough, and axe-core finds no
-//! WCAG 2.1 A/AA violation.
+//! uses the public pages the way a doctor would, and the staff pages the way a recruiter or a
+//! communications officer would: fields are found by their visible label, the keyboard alone is
+//! enough, and axe-core finds no WCAG 2.1 A/AA violation.
 //!
 //! Each test starts its own chromedriver on a free port and its own Chromium profile, and
 //! closes both at the end, even when an assertion fails.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::net::TcpListener;
@@ -22,9 +23,12 @@ use serde_json::{json, Value};
 
 use chrono::{Days, NaiveDate};
 use diesel::RunQueryDsl as _;
+use vocation::campaigns::links::{self, Purpose};
 use vocation::db::enums::StaffRole;
 
+use crate::campaigns::{secret, sender_settings, start_sender};
 use crate::helpers::{Fields, TempDir, TestApp, RECRUITERS, STAFF_PASSWORD};
+use crate::smtp_server::SmtpServer;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -1192,11 +1196,11 @@ fn whole_days(commune: &str, days: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The status badge next to the offer page's heading.
-async fn offer_badge(c: &Client) -> String {
+/// The status badge next to the page's heading (an offer's, a campaign's).
+async fn heading_badge(c: &Client) -> String {
     c.find(Locator::Css("h1 .stage-badge"))
         .await
-        .expect("the offer's status badge")
+        .expect("a status badge in the heading")
         .text()
         .await
         .unwrap()
@@ -1409,7 +1413,7 @@ async fn a_recruiter_drafts_a_split_week_offer_which_an_admin_approves_and_the_c
         let offer = app.text("SELECT max(id) FROM offers").expect("an offer");
         let offer_page = format!("/recrutement/propositions/{offer}");
         assert_eq!(c.current_url().await.unwrap().path(), offer_page);
-        assert_eq!(offer_badge(&c).await, "Brouillon");
+        assert_eq!(heading_badge(&c).await, "Brouillon");
         let page = main_text(&c).await;
         assert!(page.contains("En attente d'approbation"), "{page}");
         assert!(page.contains("du lundi au mercredi"), "{page}");
@@ -1440,7 +1444,7 @@ async fn a_recruiter_drafts_a_split_week_offer_which_an_admin_approves_and_the_c
         sign_in_with(&c, "admin@cds32.test", STAFF_PASSWORD).await;
         wait_until(&c, "location.pathname === '/espace'", "the admin's home").await;
         goto(&c, &app, &offer_page).await;
-        assert_eq!(offer_badge(&c).await, "Brouillon");
+        assert_eq!(heading_badge(&c).await, "Brouillon");
         act_on_offer(&c, &offer, "Approuver la proposition", "Brouillon").await;
         let page = main_text(&c).await;
         assert!(page.contains("Approuvée le"), "{page}");
@@ -1579,6 +1583,680 @@ async fn a_recruiter_drafts_a_split_week_offer_which_an_admin_approves_and_the_c
 }
 
 // ---------------------------------------------------------------------------------------------
+// Campaigns: a communications officer from a CSV file to a finished run
+
+/// The 23 people of the CSV file: first name, last name, town (addresses are made from them).
+const RETIRED_DOCTORS: [(&str, &str, &str); 23] = [
+    ("Jeanne", "Abadie", "Auch"),
+    ("Pierre", "Baylac", "Condom"),
+    ("Marie", "Castex", "Mirande"),
+    ("Louis", "Dubarry", "Lectoure"),
+    ("Anne", "Escoubet", "Eauze"),
+    ("Henri", "Fourcade", "Nogaro"),
+    ("Odile", "Garros", "Samatan"),
+    ("Michel", "Haurie", "Vic-Fezensac"),
+    ("Colette", "Idrac", "Fleurance"),
+    ("Bernard", "Jouanolou", "Gimont"),
+    ("Sylvie", "Labat", "Masseube"),
+    ("Alain", "Marsan", "Riscle"),
+    ("Monique", "Nadau", "Plaisance"),
+    ("Jacques", "Orliac", "Marciac"),
+    ("Francoise", "Pujos", "Lombez"),
+    ("Gerard", "Quillet", "Mauvezin"),
+    ("Nicole", "Rivals", "Aignan"),
+    ("Claude", "Sarrade", "Cazaubon"),
+    ("Martine", "Tabarly", "Valence-sur-Baise"),
+    ("Daniel", "Ustou", "Montesquiou"),
+    ("Brigitte", "Verdier", "Saramon"),
+    ("Robert", "Wagner", "Seissan"),
+    ("Yvette", "Zamora", "Barran"),
+];
+
+fn retired_doctor_email(first: &str, last: &str) -> String {
+    format!(
+        "{}.{}@exemple.fr",
+        first.to_lowercase(),
+        last.to_lowercase()
+    )
+}
+
+/// The CSV file as a spreadsheet exports it: the 23 people, an invalid address after the
+/// eighth, and the first person again (in capitals) at the end. Returns the file's text and the
+/// line numbers of the invalid address and of the duplicate.
+fn retired_doctors_csv() -> (String, usize, usize) {
+    let mut lines = vec!["email,prenom,nom,ville".to_owned()];
+    let mut invalid_line = 0;
+    for (i, (first, last, town)) in RETIRED_DOCTORS.iter().enumerate() {
+        if i == 8 {
+            lines.push("paul.roques.exemple.fr,Paul,Roques,Auch".to_owned());
+            invalid_line = lines.len();
+        }
+        lines.push(format!(
+            "{},{first},{last},{town}",
+            retired_doctor_email(first, last)
+        ));
+    }
+    lines.push("JEANNE.ABADIE@EXEMPLE.FR,Jeanne,Abadie,Auch".to_owned());
+    let duplicate_line = lines.len();
+    (lines.join("\r\n") + "\r\n", invalid_line, duplicate_line)
+}
+
+/// The rows of the table whose caption is `caption`: each cell's text, spaces collapsed.
+async fn table_rows(c: &Client, caption: &str) -> Vec<Vec<String>> {
+    let rows = c
+        .execute(
+            r#"
+            const [caption] = arguments;
+            const norm = e => e.innerText.replace(/\s+/g, ' ').trim();
+            const table = Array.from(document.querySelectorAll('table'))
+                .find(t => t.caption && norm(t.caption) === caption);
+            if (!table) return null;
+            return Array.from(table.tBodies[0].rows)
+                .map(tr => Array.from(tr.cells).map(norm));
+            "#,
+            vec![json!(caption)],
+        )
+        .await
+        .expect("read a table");
+    serde_json::from_value(rows).unwrap_or_else(|_| panic!("a table titled “{caption}”"))
+}
+
+/// The text of the element `css`, spaces collapsed.
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+        .text()
+        .await
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Follows the link whose visible text is `text`.
+async fn follow(c: &Client, text: &str) {
+    c.find(Locator::XPath(&format!(
+        "//a[normalize-space(.)=\"{text}\"]"
+    )))
+    .await
+    .unwrap_or_else(|e| panic!("no link “{text}”: {e}"))
+    .click()
+    .await
+    .unwrap_or_else(|e| panic!("follow “{text}”: {e}"));
+}
+
+/// What the page's script shows of the (only) run, recorded by a `MutationObserver` at each
+/// change from the moment it is installed: a reload would lose the record.
+const RECORD_PROGRESS: &str = r#"
+    const region = document.getElementById('progression-envois');
+    const field = name => region.querySelector('[data-field="' + name + '"]').textContent.trim();
+    const snapshot = () => {
+        const bar = region.querySelector('progress');
+        const s = {
+            status: field('status_label'),
+            sent: field('sent'),
+            pending: field('pending'),
+            percent: field('percent'),
+            value: bar.value,
+            max: bar.max,
+            endShown: !document.getElementById('progression-fin').hidden,
+        };
+        const last = window.progressSeen[window.progressSeen.length - 1];
+        if (!last || JSON.stringify(last) !== JSON.stringify(s)) window.progressSeen.push(s);
+    };
+    window.progressSeen = [];
+    snapshot();
+    new MutationObserver(snapshot).observe(region,
+        { subtree: true, childList: true, characterData: true, attributes: true });
+    return window.progressSeen;
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_communications_officer_imports_contacts_and_watches_a_campaign_finish() {
+    in_browser(|app, c| async move {
+        let smtp = SmtpServer::start();
+        let _sender = start_sender(sender_settings(&app, &smtp));
+        app.create_staff("lea.garcia@cds32.test", StaffRole::Communication);
+        diesel::sql_query("UPDATE staff_users SET display_name = 'Léa Garcia'")
+            .execute(&mut app.conn())
+            .unwrap();
+        let mut report = String::new();
+
+        // She signs in on her way to the contacts.
+        goto(&c, &app, "/contacts").await;
+        assert_eq!(c.current_url().await.unwrap().path(), "/connexion");
+        sign_in_with(&c, "lea.garcia@cds32.test", STAFF_PASSWORD).await;
+        wait_until(
+            &c,
+            "location.pathname === '/contacts' && document.querySelector('h1') !== null",
+            "the contacts after signing in",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        assert_eq!(heading(&c).await, "Contacts (0)");
+        assert_eq!(text_of(&c, ".who").await, "Léa Garcia (Communication)");
+
+        // A new list.
+        let list_name = "Médecins retraités – Gers";
+        follow(&c, "Listes").await;
+        wait_until(&c, "location.pathname === '/listes'", "the lists").await;
+        fill(&c, "Nom de la liste", list_name).await;
+        fill(
+            &c,
+            "Description (facultative)",
+            "Médecins retraités du département, salon de septembre",
+        )
+        .await;
+        press_button(&c, "Créer la liste").await;
+        wait_until(
+            &c,
+            "location.pathname.startsWith('/listes/') && document.querySelector('h1') !== null",
+            "the new list's page",
+        )
+        .await;
+        assert_eq!(heading(&c).await, format!("Liste « {list_name} »"));
+        let list = app.text("SELECT id FROM contact_lists").expect("the list");
+        let list_page = format!("/listes/{list}");
+        assert_eq!(c.current_url().await.unwrap().path(), list_page);
+
+        // The import page, from the list: the list is already chosen.
+        follow(&c, "Importer dans cette liste").await;
+        wait_until(
+            &c,
+            "location.pathname === '/contacts/import' \
+             && document.getElementById('fichier') !== null",
+            "the import page",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        assert_eq!(heading(&c).await, "Importer des contacts");
+        let chosen = c
+            .execute(
+                "const s = document.getElementById('liste'); \
+                 return s.options[s.selectedIndex].text;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(chosen, json!(list_name));
+        audit(&c, "/contacts/import", &mut report).await;
+
+        // The file, chosen through the file input as from the file picker.
+        let (csv, invalid_line, duplicate_line) = retired_doctors_csv();
+        let scratch = TempDir::new();
+        let file = scratch.0.join("medecins-retraites.csv");
+        std::fs::write(&file, &csv).unwrap();
+        labelled(&c, "Fichier CSV")
+            .await
+            .send_keys(file.to_str().unwrap())
+            .await
+            .expect("choose the file");
+        let picked = c
+            .execute(
+                "const f = document.getElementById('fichier').files; \
+                 return f.length === 1 ? [f[0].name, f[0].size] : null;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(picked, json!(["medecins-retraites.csv", csv.len()]));
+        select(&c, "Type de contact", "Médecin retraité").await;
+        press_button(&c, "Voir l'aperçu de l'import").await;
+        wait_until(
+            &c,
+            "location.pathname.startsWith('/contacts/import/') \
+             && document.getElementById('compte-refuses') !== null",
+            "the import preview",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        let import_page = c.current_url().await.unwrap().path().to_owned();
+        assert_eq!(
+            heading(&c).await,
+            format!("Aperçu de l'import dans la liste « {list_name} »")
+        );
+        assert!(main_text(&c).await.contains("Rien n'est encore importé."));
+        for (id, expected) in [
+            ("compte-ajoutes", "23"),
+            ("compte-ajoutes-liste", "0"),
+            ("compte-deja", "0"),
+            ("compte-refuses", "2"),
+        ] {
+            assert_eq!(text_of(&c, &format!("#{id}")).await, expected, "#{id}");
+        }
+        let check_rejected = |rows: Vec<Vec<String>>| {
+            assert_eq!(rows.len(), 2, "{rows:?}");
+            assert_eq!(rows[0][0], invalid_line.to_string(), "{rows:?}");
+            assert_eq!(rows[0][1], "paul.roques.exemple.fr", "{rows:?}");
+            assert_eq!(rows[0][2], "Refusé", "{rows:?}");
+            assert!(rows[0][3].starts_with("Adresse invalide"), "{rows:?}");
+            assert_eq!(rows[1][0], duplicate_line.to_string(), "{rows:?}");
+            assert_eq!(rows[1][1], "JEANNE.ABADIE@EXEMPLE.FR", "{rows:?}");
+            assert_eq!(rows[1][2], "Refusé", "{rows:?}");
+            assert!(
+                rows[1][3].starts_with("Doublon de la ligne 2 du fichier"),
+                "{rows:?}"
+            );
+        };
+        check_rejected(table_rows(&c, "Lignes refusées et raison").await);
+        assert_eq!(app.count("SELECT count(*) FROM contacts"), 0, "nothing yet");
+        audit(&c, "the import preview", &mut report).await;
+
+        // Confirmed: the report.
+        press_button(&c, "Confirmer l'import").await;
+        wait_until(
+            &c,
+            "new URLSearchParams(location.search).get('applique') === '1' \
+             && document.getElementById('compte-refuses') !== null",
+            "the import report",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        assert_eq!(c.current_url().await.unwrap().path(), import_page);
+        assert_eq!(
+            heading(&c).await,
+            format!("Bilan de l'import dans la liste « {list_name} »")
+        );
+        assert_eq!(
+            text_of(&c, ".notice--success").await,
+            "L'import est terminé."
+        );
+        assert_eq!(text_of(&c, "#compte-ajoutes").await, "23");
+        assert_eq!(text_of(&c, "#compte-refuses").await, "2");
+        check_rejected(table_rows(&c, "Lignes refusées et raison").await);
+        assert!(main_text(&c).await.contains("medecins-retraites.csv"));
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id \
+                 WHERE m.list_id = {list} AND c.kind = 'medecin_retraite'"
+            )),
+            23
+        );
+        audit(&c, "the import report", &mut report).await;
+
+        // The list, and the contacts.
+        follow(&c, &format!("← Retour à la liste « {list_name} »")).await;
+        wait_until(
+            &c,
+            &format!(
+                "location.pathname === '{list_page}' \
+                 && document.getElementById('membres') !== null"
+            ),
+            "the list's page",
+        )
+        .await;
+        let page = main_text(&c).await;
+        assert!(page.contains("23 contacts, dont 23 joignables"), "{page}");
+        let imports = table_rows(&c, "Imports, les plus récents d'abord").await;
+        assert_eq!(imports.len(), 1, "{imports:?}");
+        assert_eq!(
+            imports[0][1..],
+            [
+                "medecins-retraites.csv",
+                "Léa Garcia",
+                "25",
+                "23",
+                "0 + 0",
+                "2"
+            ],
+            "Fichier, Par, Lignes, Ajoutés, Déjà connus, Refusés"
+        );
+        audit(&c, &list_page, &mut report).await;
+        follow(&c, "Contacts").await;
+        wait_until(
+            &c,
+            "location.pathname === '/contacts' && document.querySelector('table') !== null",
+            "the contacts",
+        )
+        .await;
+        assert_eq!(heading(&c).await, "Contacts (23)");
+        audit(&c, "/contacts", &mut report).await;
+
+        // A template: first with a variable that does not exist, refused at its field.
+        let template_name = "Retraités – rentrée";
+        follow(&c, "Modèles de campagne").await;
+        wait_until(
+            &c,
+            "location.pathname === '/campagnes/modeles'",
+            "the templates",
+        )
+        .await;
+        follow(&c, "Nouveau modèle").await;
+        wait_until(
+            &c,
+            "location.pathname === '/campagnes/modeles/nouveau' \
+             && document.getElementById('texte') !== null",
+            "the template editor",
+        )
+        .await;
+        fill(&c, "Nom du modèle", template_name).await;
+        fill(&c, "Objet", "Bonjour {{prenom}}, le Gers recrute").await;
+        let wrong = "Bonjour {{prenom}},\n\nCher confrère {{titre_honorifique}}, le Gers salarie \
+                     des médecins.\n\nCandidatez : {{lien_candidature}}";
+        fill(&c, "Texte du message", wrong).await;
+        press_button(&c, "Enregistrer le modèle").await;
+        let message = wait_for(&c, "#texte-error").await;
+        assert_eq!(status(&c).await, 422);
+        assert!(message.is_displayed().await.unwrap());
+        let text = message.text().await.unwrap();
+        assert!(text.contains("titre_honorifique"), "{text}");
+        assert!(text.contains("prenom"), "the names one may use: {text}");
+        let field = labelled(&c, "Texte du message").await;
+        assert_eq!(field.attr("id").await.unwrap().as_deref(), Some("texte"));
+        assert_eq!(
+            field.attr("aria-invalid").await.unwrap().as_deref(),
+            Some("true")
+        );
+        let described_by = field.attr("aria-describedby").await.unwrap().unwrap();
+        assert!(
+            described_by
+                .split_whitespace()
+                .any(|id| id == "texte-error"),
+            "{described_by}"
+        );
+        assert_eq!(field.prop("value").await.unwrap().as_deref(), Some(wrong));
+        let same_field = c
+            .execute(
+                "return document.getElementById('texte-error').closest('.field') \
+                 === document.getElementById('texte').closest('.field');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            same_field,
+            json!(true),
+            "the message is in the field's block"
+        );
+        assert!(
+            c.find(Locator::Css(".error-summary a[href=\"#texte\"]"))
+                .await
+                .is_ok(),
+            "the summary links to the field"
+        );
+        assert!(
+            c.find(Locator::Css("#objet-error")).await.is_err(),
+            "the subject is fine"
+        );
+        assert_eq!(app.count("SELECT count(*) FROM mail_templates"), 0);
+        audit(&c, "the template editor (with an error)", &mut report).await;
+
+        // Then right.
+        let right = "Bonjour {{prenom}},\n\nLe département du Gers salarie des médecins dans \
+                     ses centres de santé.\n\nCandidatez : {{lien_candidature}}";
+        fill(&c, "Texte du message", right).await;
+        press_button(&c, "Enregistrer le modèle").await;
+        wait_until(
+            &c,
+            "/^\\/campagnes\\/modeles\\/\\d+$/.test(location.pathname) \
+             && document.querySelector('.notice--success') !== null",
+            "the saved template",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        assert_eq!(
+            text_of(&c, ".notice--success").await,
+            "Le modèle est enregistré."
+        );
+        let template = app
+            .text("SELECT id FROM mail_templates")
+            .expect("a template");
+
+        // Its preview, with the example values and then a contact's.
+        follow(&c, "Aperçu et envoi d'essai").await;
+        let preview_page = format!("/campagnes/modeles/{template}/apercu");
+        wait_until(
+            &c,
+            &format!(
+                "location.pathname === '{preview_page}' \
+                 && document.querySelector('pre.email-text') !== null"
+            ),
+            "the preview",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        let preview = text_of(&c, "pre.email-text").await;
+        assert!(preview.starts_with("Bonjour Camille,"), "{preview}");
+        fill(
+            &c,
+            "Voir l'aperçu avec les valeurs d'un contact",
+            "colette.idrac@exemple.fr",
+        )
+        .await;
+        press_button(&c, "Afficher l'aperçu pour ce contact").await;
+        wait_until(
+            &c,
+            "document.querySelector('pre.email-text') !== null \
+             && document.querySelector('pre.email-text').innerText.startsWith('Bonjour Colette,')",
+            "the preview with Colette Idrac's values",
+        )
+        .await;
+        let page = main_text(&c).await;
+        assert!(
+            page.contains("Bonjour Colette, le Gers recrute"),
+            "the subject: {page}"
+        );
+        let preview = text_of(&c, "pre.email-text").await;
+        assert!(preview.contains("Candidatez : http"), "the link: {preview}");
+        audit(&c, "the template preview", &mut report).await;
+
+        // The campaign form, sent as it comes: refused, with the reasons.
+        follow(&c, "Campagnes").await;
+        wait_until(&c, "location.pathname === '/campagnes'", "the campaigns").await;
+        follow(&c, "Nouvelle campagne").await;
+        wait_until(
+            &c,
+            "location.pathname === '/campagnes/nouvelle' \
+             && document.getElementById('modele') !== null",
+            "the campaign form",
+        )
+        .await;
+        press_button(&c, "Enregistrer le brouillon").await;
+        let summary = wait_for(&c, ".error-summary").await;
+        assert_eq!(status(&c).await, 422);
+        for field in ["nom", "modele", "listes"] {
+            assert!(
+                c.find(Locator::Css(&format!(
+                    ".error-summary a[href=\"#{field}\"]"
+                )))
+                .await
+                .is_ok(),
+                "the summary names “{field}”: {}",
+                summary.text().await.unwrap()
+            );
+        }
+        assert_eq!(app.count("SELECT count(*) FROM campaigns"), 0);
+        audit(&c, "/campagnes/nouvelle (with errors)", &mut report).await;
+
+        // Filled: a draft, then programmed to go now at 120 messages a minute.
+        fill(&c, "Nom de la campagne", "Retraités – rentrée").await;
+        select(&c, "Modèle du message", template_name).await;
+        check(
+            &c,
+            Some("Listes de destinataires"),
+            &format!("{list_name} (23 contact(s) actif(s))"),
+        )
+        .await;
+        fill(&c, "Nom de l'expéditeur", "Recrutement CDS32").await;
+        fill(&c, "Adresse de l'expéditeur", "recrutement@gers.test").await;
+        fill(&c, "Rythme d'envoi, en messages par minute", "120").await;
+        check(&c, Some("Quand envoyer"), "Dès maintenant").await;
+        press_button(&c, "Enregistrer le brouillon").await;
+        wait_until(
+            &c,
+            "/^\\/campagnes\\/\\d+$/.test(location.pathname) \
+             && document.querySelector('h1 .stage-badge') !== null",
+            "the campaign's page",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        let campaign = app.text("SELECT id FROM campaigns").expect("a campaign");
+        let campaign_page = format!("/campagnes/{campaign}");
+        assert_eq!(c.current_url().await.unwrap().path(), campaign_page);
+        assert_eq!(heading_badge(&c).await, "Brouillon");
+        press_button(&c, "Programmer").await;
+        wait_until(
+            &c,
+            "new URLSearchParams(location.search).get('fait') === 'programmee' \
+             && document.querySelector('#progression-envois progress') !== null",
+            "the campaign's page once programmed",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        assert_eq!(heading_badge(&c).await, "En cours");
+        assert_eq!(
+            text_of(&c, ".notice--success").await,
+            "La campagne est programmée : l'envoi a commencé."
+        );
+        let bar = labelled(&c, "Avancement").await;
+        assert_eq!(bar.tag_name().await.unwrap(), "progress");
+        assert!(bar.is_displayed().await.unwrap());
+        let first = c.execute(RECORD_PROGRESS, vec![]).await.unwrap();
+        let first = &first[0];
+        assert_eq!(first["status"], json!("Envoi en cours"), "{first}");
+        assert_eq!(first["max"], json!(23), "{first}");
+        audit(&c, "the campaign's page (sending)", &mut report).await;
+
+        // The page's script follows the run to its end, without a reload.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let seen = loop {
+            let seen = c
+                .execute("return window.progressSeen;", vec![])
+                .await
+                .expect("the states seen (the page was not reloaded)");
+            let seen = seen.as_array().expect("the states seen").clone();
+            if seen.last().is_some_and(|s| s["endShown"] == json!(true)) {
+                break seen;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "the page's script did not show the end of the run within 60 s; it showed \
+                     {seen:#?}\nthe runs: {:?}\nthe deliveries: {:?}\nmessages received: {}",
+                    app.text(
+                        "SELECT string_agg(status || ' ' || coalesce(finished_at::text, '-'), ', ') \
+                         FROM campaign_runs"
+                    ),
+                    app.text(
+                        "SELECT string_agg(s, ', ') FROM (SELECT status || ': ' || count(*) AS s \
+                         FROM deliveries GROUP BY status) d"
+                    ),
+                    smtp.count()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let last = seen.last().unwrap();
+        assert_eq!(
+            *last,
+            json!({
+                "status": "Terminé",
+                "sent": "23",
+                "pending": "0",
+                "percent": "100",
+                "value": 23,
+                "max": 23,
+                "endShown": true,
+            }),
+            "{seen:#?}"
+        );
+        let sent: Vec<u64> = seen
+            .iter()
+            .map(|s| s["sent"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{seen:#?}");
+        assert!(
+            seen[1..].iter().any(|s| {
+                let n: u64 = s["sent"].as_str().unwrap().parse().unwrap();
+                s["status"] == json!("Envoi en cours") && 0 < n && n < 23
+            }),
+            "the script showed the run under way: {seen:#?}"
+        );
+        assert_eq!(text_of(&c, "[data-field=\"failed\"]").await, "0");
+        audit(
+            &c,
+            "the campaign's page (finished, as updated)",
+            &mut report,
+        )
+        .await;
+
+        // Every address got its message, once.
+        assert_eq!(smtp.wait_for(23, Duration::from_secs(30)).await, 23);
+        let expected: HashMap<String, usize> = RETIRED_DOCTORS
+            .iter()
+            .map(|(first, last, _)| (retired_doctor_email(first, last), 1))
+            .collect();
+        assert_eq!(smtp.per_recipient(), expected);
+        assert_eq!(smtp.count(), 23);
+        let to_colette: Vec<_> = smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.rcpt_to == ["colette.idrac@exemple.fr"])
+            .collect();
+        let body = mail_parser::MessageParser::default()
+            .parse(&to_colette[0].data)
+            .expect("a message")
+            .body_text(0)
+            .expect("a text part")
+            .into_owned();
+        assert!(body.starts_with("Bonjour Colette,"), "{body}");
+        assert!(
+            body.contains("Candidatez : http://vocation.test/c/"),
+            "{body}"
+        );
+
+        // Reloaded, the page gives the outcome.
+        let finished =
+            format!("SELECT count(*) FROM campaigns WHERE id = {campaign} AND status = 'terminee'");
+        let deadline = Instant::now() + WAIT;
+        while app.count(&finished) != 1 {
+            assert!(Instant::now() < deadline, "the campaign is not finished");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        goto(&c, &app, &campaign_page).await;
+        assert_eq!(status(&c).await, 200);
+        assert_eq!(heading_badge(&c).await, "Terminée");
+        let page = main_text(&c).await;
+        assert!(page.contains("Messages envoyés\n23"), "{page}");
+        audit(&c, "the campaign's page (finished)", &mut report).await;
+
+        // One recipient opens the unsubscribe link: the page asks, and changes nothing yet.
+        let delivery: i64 = app
+            .text("SELECT id FROM deliveries WHERE email = 'jeanne.abadie@exemple.fr'")
+            .expect("Jeanne Abadie's delivery")
+            .parse()
+            .unwrap();
+        let token = links::token(&secret(), Purpose::Unsubscribe, delivery);
+        goto(&c, &app, &format!("/desinscription/{token}")).await;
+        assert_eq!(status(&c).await, 200);
+        assert_eq!(heading(&c).await, "Désinscription");
+        let page = main_text(&c).await;
+        assert!(page.contains("j•••••@exemple.fr"), "{page}");
+        assert_eq!(app.count("SELECT count(*) FROM suppressions"), 0);
+        audit(&c, "/desinscription/… (confirmation)", &mut report).await;
+        press_button(&c, "Me désinscrire").await;
+        wait_until(
+            &c,
+            "document.querySelector('main [role=status]') !== null",
+            "the unsubscription done",
+        )
+        .await;
+        assert!(main_text(&c).await.contains("C'est fait"));
+        assert_eq!(
+            app.text("SELECT reason FROM suppressions").as_deref(),
+            Some("desinscription")
+        );
+        audit(&c, "/desinscription/… (done)", &mut report).await;
+
+        assert!(
+            report.is_empty(),
+            "axe-core found WCAG 2.1 A/AA violations:\n{report}"
+        );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // axe-core
 
 fn axe_source() -> &'static str {
@@ -1601,8 +2279,57 @@ fn axe_source() -> &'static str {
     })
 }
 
-/// Runs axe-core on the page shown and appends its WCAG 2.1 A/AA violations to `report`.
+/// Runs axe-core on the page shown and appends its WCAG 2.1 A/AA violations to `report`, then
+/// what axe-core only lists for review (see [`labels_and_ids`]).
 async fn audit(c: &Client, page: &str, report: &mut String) {
+    axe(c, page, report).await;
+    labels_and_ids(c, page, report).await;
+}
+
+/// Checks in the browser itself what axe-core leaves "to review" (`duplicate-id-aria`): an id
+/// carried by several elements, and a label whose control the browser cannot find (its `for`
+/// names nothing, or an id that an earlier element carries: the label then names no field for
+/// a screen reader, nor does clicking it move to the field).
+async fn labels_and_ids(c: &Client, page: &str, report: &mut String) {
+    const CHECK: &str = r#"
+        const short = e => e.outerHTML.replace(/\s+/g, ' ').slice(0, 160);
+        const byId = new Map();
+        for (const e of document.querySelectorAll('[id]')) {
+            byId.set(e.id, (byId.get(e.id) || []).concat([e]));
+        }
+        return {
+            duplicates: Array.from(byId.entries()).filter(([, es]) => es.length > 1)
+                .map(([id, es]) => ({ id, html: es.map(short) })),
+            unlabelled: Array.from(document.querySelectorAll('label[for]'))
+                .filter(l => l.control === null).map(short),
+        };
+    "#;
+    let found = c
+        .execute(CHECK, vec![])
+        .await
+        .expect("look for duplicate ids");
+    for d in found["duplicates"].as_array().expect("duplicates") {
+        let _ = writeln!(
+            report,
+            "\n{page}: [serious] duplicate id — the id “{}” is carried by several elements",
+            d["id"].as_str().unwrap_or("?")
+        );
+        for html in d["html"].as_array().into_iter().flatten() {
+            let _ = writeln!(report, "    {}", html.as_str().unwrap_or(""));
+        }
+    }
+    for html in found["unlabelled"].as_array().expect("labels") {
+        let _ = writeln!(
+            report,
+            "\n{page}: [critical] label without control — the browser finds no field for this \
+             label\n    {}",
+            html.as_str().unwrap_or("")
+        );
+    }
+}
+
+/// Runs axe-core on the page shown and appends its WCAG 2.1 A/AA violations to `report`.
+async fn axe(c: &Client, page: &str, report: &mut String) {
     // WebDriver's scripts are not subject to the page's Content-Security-Policy.
     c.execute(axe_source(), vec![])
         .await

@@ -18,7 +18,7 @@ use crate::helpers::{Fields, FormTokens, TestApp};
 use crate::smtp_server::{Behaviour, SmtpServer};
 
 /// Settings for a campaign sender of `app` writing to `smtp`, fast enough for tests.
-fn sender_settings(app: &TestApp, smtp: &SmtpServer) -> Settings {
+pub(crate) fn sender_settings(app: &TestApp, smtp: &SmtpServer) -> Settings {
     let mut s = Settings::load_for("test").expect("settings");
     s.database.url = SecretString::from(app.db.url.clone());
     s.database.pool_size = 6;
@@ -42,7 +42,7 @@ fn sender_settings(app: &TestApp, smtp: &SmtpServer) -> Settings {
     s
 }
 
-struct Running {
+pub(crate) struct Running {
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -54,7 +54,7 @@ impl Drop for Running {
     }
 }
 
-fn start_sender(settings: Settings) -> Running {
+pub(crate) fn start_sender(settings: Settings) -> Running {
     let settings = Arc::new(settings);
     let pool = vocation::db::prepare(&settings).expect("pool");
     let sender = CampaignSender::new(settings, pool, Arc::new(Notify::new())).expect("sender");
@@ -165,7 +165,7 @@ fn status_of(app: &TestApp, email: &str) -> String {
     .unwrap_or_default()
 }
 
-fn secret() -> Vec<u8> {
+pub(crate) fn secret() -> Vec<u8> {
     Settings::load_for("test")
         .unwrap()
         .security
