@@ -13,6 +13,8 @@ use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::form::error_summary;
+use super::see_other;
 use crate::campaigns::library::{
     self, CampaignRef, MailTemplate, PreviewContact, SaveError, TemplateForm,
 };
@@ -88,30 +90,11 @@ fn path_id(raw: &str) -> Result<i64, AppError> {
     raw.parse().map_err(|_| AppError::NotFound)
 }
 
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
-
 /// « 01/12/2026 à 09:00 », Paris time.
 fn paris(t: DateTime<Utc>) -> String {
     t.with_timezone(&Paris)
         .format("%d/%m/%Y à %H:%M")
         .to_string()
-}
-
-/// The error summary, in the order of the form's fields.
-fn summary(fields: &[(&'static str, &'static str)], errors: &FieldErrors) -> Vec<Value> {
-    fields
-        .iter()
-        .filter_map(|(id, label)| {
-            errors
-                .0
-                .get(id)
-                .map(|m| json!({ "field": id, "label": label, "message": m }))
-        })
-        .collect()
 }
 
 /// The urlencoded body as pairs (lists repeat a key); invalid UTF-8 is replaced, not refused.
@@ -259,7 +242,7 @@ fn render_editor(
             "action": action,
             "values": values,
             "errors": errors,
-            "summary": summary(library::FORM_FIELDS, errors),
+            "summary": error_summary(library::FORM_FIELDS, errors),
             "problem": context.problem,
             "notice": context.notice,
             "variables": variables(),
@@ -594,7 +577,7 @@ fn render_preview(
             "search": forms.search,
             "recipient": forms.recipient,
             "errors": forms.errors,
-            "summary": summary(PREVIEW_FIELDS, &forms.errors),
+            "summary": error_summary(PREVIEW_FIELDS, &forms.errors),
             "notice": forms.notice,
         }),
     )
@@ -1211,7 +1194,7 @@ async fn render_campaign_form(
             "action": action,
             "values": values,
             "errors": errors,
-            "summary": summary(CAMPAIGN_FIELDS, errors),
+            "summary": error_summary(CAMPAIGN_FIELDS, errors),
             "problem": problem,
             "templates": template_choices,
             "no_template": values.modele.trim().is_empty(),

@@ -8,6 +8,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::form::error_summary;
+use super::see_other;
 use crate::campaigns::contacts::{self, ContactFilter, ContactForm, ListForm};
 use crate::campaigns::import::{self, Defaults, RowReport};
 use crate::campaigns::organisations::{self, OrganisationForm};
@@ -87,25 +89,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn path_id(raw: &str) -> Result<i64, AppError> {
     raw.parse().map_err(|_| AppError::NotFound)
-}
-
-fn see_other(location: impl Into<String>) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.into()))
-        .finish()
-}
-
-/// The error summary, in the order of the form's fields.
-fn summary(fields: &[(&'static str, &'static str)], errors: &FieldErrors) -> Vec<Value> {
-    fields
-        .iter()
-        .filter_map(|(id, label)| {
-            errors
-                .0
-                .get(id)
-                .map(|m| json!({ "field": id, "label": label, "message": m }))
-        })
-        .collect()
 }
 
 /// 200 without errors, 422 with; the title says so.
@@ -369,7 +352,7 @@ async fn render_contact(
             "action": match id { Some(id) => format!("/contacts/{id}"), None => "/contacts/nouveau".to_owned() },
             "values": values,
             "errors": errors,
-            "summary": summary(contacts::FORM_FIELDS, errors),
+            "summary": error_summary(contacts::FORM_FIELDS, errors),
             "organisations": org_options,
             "no_organisation": values.organisation.trim().is_empty(),
             "kinds": radios(ContactKind::ALL, "type", &values.kind, |k| k.code(), |k| k.label()),
@@ -736,7 +719,7 @@ async fn render_import_form(
             "bases": options(LegalBasis::ALL, base, |b| b.code(), |b| b.label()),
             "contenu": contenu,
             "errors": errors,
-            "summary": summary(UPLOAD_FIELDS, errors),
+            "summary": error_summary(UPLOAD_FIELDS, errors),
             "max_mb": MAX_UPLOAD_BYTES / (1024 * 1024),
         }),
     )
@@ -1086,7 +1069,7 @@ async fn render_suppressions(
             "pagination": pagination("/contacts/desinscriptions", &[("q", text.clone())], page_no, total),
             "values": values,
             "errors": errors,
-            "summary": summary(SUPPRESSION_FIELDS, errors),
+            "summary": error_summary(SUPPRESSION_FIELDS, errors),
             "notice": notice,
         }),
     )
@@ -1182,7 +1165,7 @@ async fn render_organisations(
             "organisations": rows,
             "values": values,
             "errors": errors,
-            "summary": summary(organisations::FORM_FIELDS, errors),
+            "summary": error_summary(organisations::FORM_FIELDS, errors),
             "kinds": radios(OrganisationKind::ALL, "type", &values.kind, |k| k.code(), |k| k.label()),
             "notice": notice,
         }),
@@ -1288,7 +1271,7 @@ async fn render_lists(
             "lists": lists,
             "values": values,
             "errors": errors,
-            "summary": summary(contacts::LIST_FIELDS, errors),
+            "summary": error_summary(contacts::LIST_FIELDS, errors),
         }),
     )
 }

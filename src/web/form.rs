@@ -510,6 +510,23 @@ pub fn describe_half_days(half_days: i16) -> String {
     }
 }
 
+/// The error summary shown above a staff form: one entry per field in error, in the form's
+/// order, each linking to its field.
+pub fn error_summary(
+    fields: &[(&'static str, &'static str)],
+    errors: &FieldErrors,
+) -> Vec<serde_json::Value> {
+    fields
+        .iter()
+        .filter_map(|(id, label)| {
+            errors
+                .0
+                .get(id)
+                .map(|m| serde_json::json!({ "field": id, "label": label, "message": m }))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,8 @@ use actix_web::{web, HttpResponse};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use super::public::{page, render, see_other};
+use super::public::{page, render};
+use super::see_other;
 use super::{db, AppState};
 use crate::campaigns::{links, runs, suppression};
 use crate::error::AppError;
@@ -144,7 +145,7 @@ pub async fn follow_link(
     };
     let campaign = db(&state, move |conn| Ok(runs::record_click(conn, id)?)).await;
     match campaign {
-        Ok(Some(campaign)) => Ok(see_other(&format!(
+        Ok(Some(campaign)) => Ok(see_other(format!(
             "/candidature?utm_source=campagne&utm_medium=courriel&utm_campaign=campagne-{campaign}&suivi={token}"
         ))),
         // Unknown delivery, or the database is down: the doctor still gets the form.

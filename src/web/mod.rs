@@ -40,6 +40,13 @@ pub struct AppState {
     pub specialties: Vec<Specialty>,
 }
 
+/// 303 See Other: after a form is handled, the browser loads the next page with GET.
+pub fn see_other(location: impl Into<String>) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location.into()))
+        .finish()
+}
+
 /// Runs diesel code for a handler on the blocking pool.
 pub async fn db<T, F>(state: &AppState, f: F) -> Result<T, AppError>
 where

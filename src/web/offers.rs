@@ -1,12 +1,13 @@
 //! Recruiters' pages for offers and placements, and everyone's capacity page.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::see_other;
 use crate::centres::{self, Centre};
 use crate::db::enums::{StaffRole, WorkingTime};
 use crate::db::schema::{applications, candidates};
@@ -50,12 +51,6 @@ pub fn paris_today() -> NaiveDate {
     Utc::now()
         .with_timezone(&chrono_tz::Europe::Paris)
         .date_naive()
-}
-
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
 }
 
 fn may_approve(state: &AppState, staff: &Staff) -> bool {

@@ -1,11 +1,13 @@
 //! Administrators' pages for centres and positions.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::form::error_summary;
+use super::see_other;
 use crate::centres::{self, Centre, CentreForm};
 use crate::db::enums::{CentreKind, CentreStatus};
 use crate::domain::format_hundredths;
@@ -56,25 +58,6 @@ fn today() -> NaiveDate {
 /// "2,5 ETP".
 fn fte_label(hundredths: i32) -> String {
     format!("{} ETP", format_hundredths(i64::from(hundredths)))
-}
-
-/// The error summary, in the order of the form's fields.
-fn summary(fields: &[(&'static str, &'static str)], errors: &FieldErrors) -> Vec<Value> {
-    fields
-        .iter()
-        .filter_map(|(id, label)| {
-            errors
-                .0
-                .get(id)
-                .map(|m| json!({ "field": id, "label": label, "message": m }))
-        })
-        .collect()
-}
-
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
 }
 
 /// 200 without errors, 422 with; the title says so.
@@ -230,7 +213,7 @@ fn render_centre(
             "action": action,
             "values": values,
             "errors": errors,
-            "summary": summary(centres::FORM_FIELDS, errors),
+            "summary": error_summary(centres::FORM_FIELDS, errors),
             "kinds": kinds,
             "statuses": statuses,
             "doctors": doctors.0,
@@ -454,7 +437,7 @@ async fn render_position(
             "action": action,
             "values": values,
             "errors": errors,
-            "summary": summary(positions::FORM_FIELDS, errors),
+            "summary": error_summary(positions::FORM_FIELDS, errors),
             "specialties": specialties,
             "no_specialty": values.specialite.is_empty(),
             "centres": centre_choices,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::see_other;
 use crate::applications::{self, NewApplication, Recorded};
 use crate::centres::{self, Centre};
 use crate::db::enums::{Civility, HeardFrom, Situation, WorkingTime};
@@ -287,7 +288,7 @@ pub async fn submit_application(
     if !raw.site_web.trim().is_empty() {
         // Only robots fill the hidden field: answer as if all went well, record nothing.
         tracing::info!("application form honeypot filled; nothing recorded");
-        return Ok(see_other(&format!("/candidature/merci/{}", Uuid::new_v4())));
+        return Ok(see_other(format!("/candidature/merci/{}", Uuid::new_v4())));
     }
 
     let specialty_codes: Vec<String> = state.specialties.iter().map(|s| s.code.clone()).collect();
@@ -401,13 +402,7 @@ pub async fn submit_application(
             return Err(e);
         }
     }
-    Ok(see_other(&format!("/candidature/merci/{key}")))
-}
-
-pub(crate) fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
+    Ok(see_other(format!("/candidature/merci/{key}")))
 }
 
 /// The data both e-mails are rendered from.
