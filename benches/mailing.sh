@@ -15,6 +15,7 @@
 #   SIZE         smtp-source body length in bytes, -l (default 5000)
 #   PG_URL       PostgreSQL server, without database (default postgres://postgres@localhost:5432)
 #   SKIP_BUILD   1: do not run `cargo build --release` (it is quick when up to date)
+#   BINARY       another build of vocation to measure (to compare two versions); no build then
 #   KEEP_DB      1: keep the database at the end (to inspect it); it is dropped otherwise
 #   PG_LOG_MS    a number of ms: PostgreSQL logs the bench database's statements slower than
 #                that, with their duration (profiling; 0 logs them all, into the server's log)
@@ -49,7 +50,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PF="$ROOT/target/postfix"
 SINK_BIN="$PF/usr/sbin/smtp-sink"
 SOURCE_BIN="$PF/usr/sbin/smtp-source"
-VOCATION="$ROOT/target/release/vocation"
+VOCATION=${BINARY:-$ROOT/target/release/vocation}
 DB="vocation_bench_mail_$$_$(date +%s)"
 WORK=$(mktemp -d /tmp/vocation-bench-mail.XXXXXX)
 CLK_TCK=$(getconf CLK_TCK)
@@ -121,6 +122,14 @@ busy_percent() { # before after
     echo "scale=0; 100 * ($b1 - $b0) / ($t1 - $t0)" | bc
 }
 
+# The machine's CPU used by other processes than ours, in % of all CPUs, over a window.
+others_percent() { # before after our-cpu-seconds
+    local b0 t0 b1 t1
+    read -r b0 t0 <<<"$1"
+    read -r b1 t1 <<<"$2"
+    echo "scale=3; x = 100 * ($b1 - $b0 - ($3) * $CLK_TCK) / ($t1 - $t0); scale=0; if (x < 0) 0 else x / 1" | bc
+}
+
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 now() { echo "$EPOCHREALTIME"; }
@@ -160,15 +169,18 @@ fi
 for tool in bc ss psql; do command -v "$tool" >/dev/null || die "$tool is needed"; done
 
 # --- 2. The service, release build ----------------------------------------------------------
-if [[ "$SKIP_BUILD" != 1 || ! -x "$VOCATION" ]]; then
+if [[ -z "${BINARY:-}" && ( "$SKIP_BUILD" != 1 || ! -x "$VOCATION" ) ]]; then
     log "cargo build --release"
     (cd "$ROOT" && cargo build --release --quiet --bin vocation)
 fi
 
+[[ -x "$VOCATION" ]] || die "no binary at $VOCATION"
+log "binary: $VOCATION"
 log "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- 3. smtp-source into smtp-sink: the reference ------------------------------------------
-# Sets SRC_S (seconds), SRC_N (sink's count), SRC_CPU (smtp-source's CPU seconds), SRC_SINKCPU, SRC_LOAD, SRC_BUSY.
+# Sets SRC_S (seconds), SRC_N (sink's count), SRC_CPU (smtp-source's CPU seconds), SRC_SINKCPU,
+# SRC_BYTES, SRC_LOAD, SRC_BUSY and SRC_OTHERS (other processes' share of the CPUs).
 run_source() { # label
     local port j0 j1 user sys
     port=$(free_port)
@@ -186,6 +198,7 @@ run_source() { # label
     sleep 0.2
     stop_sink
     SRC_SINKCPU=$SINK_CPU
+    SRC_OTHERS=$(others_percent "$j0" "$j1" "$SRC_CPU + $SINK_CPU")
     SRC_BYTES=$SINK_BYTES
     SRC_N=$(sink_count "$WORK/sink-$1.out")
     SRC_BUSY=$(busy_percent "$j0" "$j1")
@@ -193,7 +206,7 @@ run_source() { # label
 
 log "smtp-source: $COUNT messages of $SIZE bytes over $CONNECTIONS connections"
 run_source source1
-SRC1_S=$SRC_S SRC1_N=$SRC_N SRC1_SINKCPU=$SRC_SINKCPU SRC1_CPU=$SRC_CPU SRC1_BYTES=$SRC_BYTES SRC1_LOAD=$SRC_LOAD SRC1_BUSY=$SRC_BUSY
+SRC1_S=$SRC_S SRC1_N=$SRC_N SRC1_SINKCPU=$SRC_SINKCPU SRC1_CPU=$SRC_CPU SRC1_BYTES=$SRC_BYTES SRC1_LOAD=$SRC_LOAD SRC1_BUSY=$SRC_BUSY SRC1_OTHERS=$SRC_OTHERS
 [[ "${SRC1_N:-0}" == "$COUNT" ]] || die "smtp-sink counted $SRC1_N messages from smtp-source, not $COUNT"
 
 # --- 4. The service ---------------------------------------------------------------------------
@@ -327,6 +340,7 @@ SERVICE_PID=""
 sleep 0.2
 stop_sink
 SVC_SINKCPU=$SINK_CPU
+SVC_OTHERS=$(others_percent "$J0" "$J1" "$SVC_CPU + $PG_CPU + $SVC_SINKCPU")
 SVC_BYTES=$SINK_BYTES
 SVC_SINK_N=$(sink_count "$WORK/sink-service.out")
 
@@ -345,7 +359,7 @@ ATTEMPTS=$(sql -c "SELECT sum(attempts) FROM deliveries WHERE run_id = $RUN")
 # --- 5. smtp-source again, after the service ------------------------------------------------
 log "smtp-source again"
 run_source source2
-SRC2_S=$SRC_S SRC2_N=$SRC_N SRC2_SINKCPU=$SRC_SINKCPU SRC2_LOAD=$SRC_LOAD SRC2_BUSY=$SRC_BUSY
+SRC2_S=$SRC_S SRC2_N=$SRC_N SRC2_SINKCPU=$SRC_SINKCPU SRC2_LOAD=$SRC_LOAD SRC2_BUSY=$SRC_BUSY SRC2_OTHERS=$SRC_OTHERS
 [[ "${SRC2_N:-0}" == "$COUNT" ]] || die "smtp-sink counted $SRC2_N messages from smtp-source, not $COUNT"
 
 # --- 6. Report --------------------------------------------------------------------------------
@@ -357,18 +371,20 @@ ms_per_msg() { echo "scale=3; 1000 * $1 / $COUNT" | bc | sed 's/^\./0./'; }
 
 echo
 echo "Campaign mailing: $COUNT messages, $CONNECTIONS connections, batch $BATCH_SIZE"
-printf '%-28s %9s %9s %8s %6s %10s %6s %5s\n' tool messages seconds msg/s ratio "peak RSS" load busy
-printf '%-28s %9s %9.2f %8s %6s %10s %6s %4s%%\n' "smtp-source (before)" "$SRC1_N" "$SRC1_S" \
-    "$(rate "$SRC1_S")" "$(ratio "$SRC1_S")" - "$SRC1_LOAD" "$SRC1_BUSY"
-printf '%-28s %9s %9.2f %8s %6s %10s %6s %4s%%\n' "smtp-source (after)" "$SRC2_N" "$SRC2_S" \
-    "$(rate "$SRC2_S")" "$(ratio "$SRC2_S")" - "$SRC2_LOAD" "$SRC2_BUSY"
-printf '%-28s %9s %9.2f %8s %6s %10s %6s %4s%%\n' "vocation (ledger)" "$SENT" "$LEDGER_S" \
-    "$(rate "$LEDGER_S")" "$(ratio "$LEDGER_S")" "$(mb "$RSS_HWM") MB" "$SVC_LOAD" \
-    "$(busy_percent "$J0" "$J1")"
-printf '%-28s %9s %9.2f %8s %6s %10s\n' "vocation (end to end)" "$SENT" "$E2E_S" \
-    "$(rate "$E2E_S")" "$(ratio "$E2E_S")" "$(mb "$RSS_HWM") MB"
+printf '%-24s %9s %8s %7s %6s %9s %5s %5s %7s\n' tool messages seconds msg/s ratio "peak RSS" load busy others
+row() { # label messages seconds rss load busy others
+    printf '%-24s %9s %8.2f %7s %6s %9s %5s %5s %7s\n' "$1" "$2" "$3" "$(rate "$3")" \
+        "$(ratio "$3")" "$4" "$5" "$6" "$7"
+}
+row "smtp-source (before)" "$SRC1_N" "$SRC1_S" - "$SRC1_LOAD" "$SRC1_BUSY%" "$SRC1_OTHERS%"
+row "smtp-source (after)" "$SRC2_N" "$SRC2_S" - "$SRC2_LOAD" "$SRC2_BUSY%" "$SRC2_OTHERS%"
+row "vocation (ledger)" "$SENT" "$LEDGER_S" "$(mb "$RSS_HWM") MB" "$SVC_LOAD" \
+    "$(busy_percent "$J0" "$J1")%" "$SVC_OTHERS%"
+row "vocation (end to end)" "$SENT" "$E2E_S" "$(mb "$RSS_HWM") MB" "" "" ""
 echo
 echo "ratio: smtp-source's best time / this row's time (target for vocation (ledger): >= 0.4)"
+echo "load: 1-min load average at the start; busy: the CPUs' busy share during the phase; others:"
+echo "  the share used by processes other than the phase's own (service, its backends, sink, source)"
 echo "vocation: first message sent $FIRST_S s after started_at (materialising $COUNT deliveries);"
 echo "  end to end from our INSERT of the run to finished_at; script's wall clock $WALL_S s"
 echo "RSS: at rest $(mb "$RSS_REST") MB, peak sampled VmRSS $(mb "$RSS_MAX") MB, VmHWM $(mb "$RSS_HWM") MB (target < 100 MB)"
