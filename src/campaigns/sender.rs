@@ -198,21 +198,37 @@ pub fn claim(
             limit = limit.min(per_second(i64::from(cap.per_minute)));
         }
 
+        // One statement leases the batch and returns what rendering needs, with the suppression
+        // verdict of each row: the deliveries are reached through the leased ids only, so the
+        // plan does not depend on the statistics of a table a run has just filled.
         #[derive(QueryableByName)]
         struct Leased {
-            #[diesel(sql_type = BigInt)]
-            id: i64,
+            #[diesel(embed)]
+            item: ClaimedDelivery,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            suppressed: bool,
         }
         let lease_until = now + Duration::seconds(lease_seconds);
         let leased: Vec<Leased> = diesel::sql_query(
             "WITH picked AS ( \
                  SELECT id FROM deliveries \
                  WHERE run_id = $1 AND status = 'en_attente' AND next_attempt_at <= $2 \
-                 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             UPDATE deliveries d SET next_attempt_at = $4, locked_until = $4, \
-                 attempts = d.attempts + 1, updated_at = $2 \
-             FROM picked WHERE d.id = picked.id \
-             RETURNING d.id",
+                 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED), \
+             leased AS ( \
+                 UPDATE deliveries d SET next_attempt_at = $4, locked_until = $4, \
+                     attempts = d.attempts + 1, updated_at = $2 \
+                 FROM picked WHERE d.id = picked.id \
+                 RETURNING d.id, d.email, d.attempts, d.contact_id) \
+             SELECT l.id, l.email, l.attempts, coalesce(c.first_name, '') AS first_name, \
+                    coalesce(c.last_name, '') AS last_name, coalesce(c.city, '') AS city, \
+                    coalesce(c.kind, '') AS kind, coalesce(o.name, '') AS organisation, \
+                    (c.id IS NULL OR c.status <> 'active' \
+                     OR EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(l.email))) \
+                        AS suppressed \
+             FROM leased l \
+             LEFT JOIN contacts c ON c.id = l.contact_id \
+             LEFT JOIN organisations o ON o.id = c.organisation_id \
+             ORDER BY l.id",
         )
         .bind::<BigInt, _>(run.run_id)
         .bind::<Timestamptz, _>(now)
@@ -244,34 +260,25 @@ pub fn claim(
             }
             return Ok(Claim::Wait(StdDuration::from_millis(10)));
         }
-        let ids: Vec<i64> = leased.iter().map(|l| l.id).collect();
+        let n = leased.len();
 
         // Suppression is checked again now: an address unsubscribed mid-run is not mailed.
-        diesel::sql_query(
-            "UPDATE deliveries d SET status = 'ecarte', locked_until = NULL, updated_at = $2, \
-                 last_error = 'adresse désinscrite ou supprimée pendant l''envoi' \
-             WHERE d.id = ANY($1) AND ( \
-                 d.contact_id IS NULL \
-                 OR EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(d.email)) \
-                 OR EXISTS (SELECT 1 FROM contacts c WHERE c.id = d.contact_id AND c.status <> 'active'))",
-        )
-        .bind::<Array<BigInt>, _>(&ids)
-        .bind::<Timestamptz, _>(now)
-        .execute(conn)?;
-        let items: Vec<ClaimedDelivery> = diesel::sql_query(
-            "SELECT d.id, d.email, d.attempts, c.first_name, c.last_name, c.city, c.kind, \
-                    coalesce(o.name, '') AS organisation \
-             FROM deliveries d \
-             JOIN contacts c ON c.id = d.contact_id \
-             LEFT JOIN organisations o ON o.id = c.organisation_id \
-             WHERE d.id = ANY($1) AND d.status = 'en_attente' \
-             ORDER BY d.id",
-        )
-        .bind::<Array<BigInt>, _>(&ids)
-        .load(conn)?;
+        let (suppressed, items): (Vec<Leased>, Vec<Leased>) =
+            leased.into_iter().partition(|l| l.suppressed);
+        if !suppressed.is_empty() {
+            let ids: Vec<i64> = suppressed.iter().map(|l| l.item.id).collect();
+            diesel::sql_query(
+                "UPDATE deliveries d SET status = 'ecarte', locked_until = NULL, updated_at = $2, \
+                     last_error = 'adresse désinscrite ou supprimée pendant l''envoi' \
+                 WHERE d.id = ANY($1)",
+            )
+            .bind::<Array<BigInt>, _>(&ids)
+            .bind::<Timestamptz, _>(now)
+            .execute(conn)?;
+        }
+        let items: Vec<ClaimedDelivery> = items.into_iter().map(|l| l.item).collect();
 
         // Move the run's slot (and the relay's) by the time these messages take at the rate.
-        let n = ids.len();
         diesel::sql_query(
             "UPDATE campaign_runs SET next_slot_at = \
                  greatest(next_slot_at, $2) + make_interval(secs => $3) WHERE id = $1",
