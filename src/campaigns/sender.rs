@@ -44,7 +44,7 @@ use super::links;
 use super::runs;
 use super::template::{Compiled, Footer, Personalisation, TemplateSource};
 use crate::config::{MailTransportKind, Settings, SmtpTls};
-use crate::db::enums::{ContactKind, SuppressionReason};
+use crate::db::enums::SuppressionReason;
 use crate::db::PgPool;
 
 // ---------------------------------------------------------------------------------------------
@@ -532,16 +532,6 @@ pub fn public_host(public_url: &str) -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-/// A contact kind as it reads after « en tant que ».
-fn kind_phrase(code: &str) -> String {
-    let label = ContactKind::from_code(code).map_or("contact", ContactKind::label);
-    let mut chars = label.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 /// Keeps a List-Id phrase to letters, digits, spaces and a few signs.
 fn list_id_phrase(name: &str) -> String {
     name.chars()
@@ -808,7 +798,7 @@ impl CampaignSender {
             links::click_url(public_url, &i.secret, item.id),
             unsubscribe.clone(),
         );
-        let kind = kind_phrase(&item.kind);
+        let kind = super::template::as_recipient(&item.kind);
         let footer = Footer {
             org: &i.settings.organisation,
             sender: &run.sender_name,
@@ -989,8 +979,6 @@ mod tests {
 
     #[test]
     fn phrases_for_footers_and_list_ids() {
-        assert_eq!(kind_phrase("medecin_retraite"), "médecin retraité");
-        assert_eq!(kind_phrase("??"), "contact");
         assert_eq!(
             list_id_phrase("Internes <2027>, promo « été »"),
             "Internes 2027 promo été"

@@ -85,9 +85,29 @@ pub struct Footer<'a> {
     pub org: &'a OrganisationSettings,
     /// The campaign's sender name.
     pub sender: &'a str,
-    /// What the recipient is to us (« médecin retraité »), so they know why they receive it.
+    /// Why the recipient receives it (« en tant que médecin retraité »), see [`as_recipient`].
     pub kind: &'a str,
     pub unsubscribe_url: &'a str,
+}
+
+/// « en tant que médecin retraité », « en tant qu'interne »: what the recipient is to us, as
+/// the footer says it, from a contact kind's code.
+pub fn as_recipient(kind_code: &str) -> String {
+    use crate::db::enums::ContactKind;
+    let what = match ContactKind::from_code(kind_code) {
+        Some(ContactKind::Faculty) => "contact d'une faculté de médecine".to_owned(),
+        Some(k) => k.label().to_lowercase(),
+        None => "contact".to_owned(),
+    };
+    let elide = what
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiouyéèêàâîïôûh".contains(c));
+    if elide {
+        format!("en tant qu'{what}")
+    } else {
+        format!("en tant que {what}")
+    }
 }
 
 /// Why a template was refused, per field (« objet », « texte », « html »).
@@ -409,6 +429,20 @@ mod tests {
             "<p>Bonjour Camille,</p>\n<p>Postulez : <a href=\"https://gers.example/candidature\" \
              style=\"color:#000091;\">https://gers.example/candidature</a>.<br>\nMerci &lt;3</p>\n"
         );
+    }
+
+    #[test]
+    fn the_footer_says_why_with_french_elision() {
+        assert_eq!(
+            as_recipient("medecin_retraite"),
+            "en tant que médecin retraité"
+        );
+        assert_eq!(as_recipient("interne"), "en tant qu'interne");
+        assert_eq!(
+            as_recipient("faculte"),
+            "en tant que contact d'une faculté de médecine"
+        );
+        assert_eq!(as_recipient("??"), "en tant que contact");
     }
 
     #[test]

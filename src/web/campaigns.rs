@@ -21,7 +21,7 @@ use crate::campaigns::library::{
 use crate::campaigns::runs::{
     self, Campaign, CampaignInput, LifecycleError, Outcome, RunProgress, Schedule,
 };
-use crate::campaigns::template::{Compiled, Footer, Personalisation, VARIABLES};
+use crate::campaigns::template::{as_recipient, Compiled, Footer, Personalisation, VARIABLES};
 use crate::db::enums::{CampaignStatus, ContactKind, RunStatus, ScheduleKind, StaffRole};
 use crate::domain::EmailAddress;
 use crate::error::AppError;
@@ -476,7 +476,7 @@ fn render_message(
     let (values, kind) = match contact {
         None => (
             Personalisation::sample(&url),
-            ContactKind::Faculty.label().to_lowercase(),
+            as_recipient(ContactKind::Faculty.code()),
         ),
         Some(c) => (
             Personalisation::new(
@@ -487,9 +487,7 @@ fn render_message(
                 format!("{url}/candidature"),
                 format!("{url}/desinscription/essai"),
             ),
-            ContactKind::from_code(&c.kind)
-                .map(|k| k.label().to_lowercase())
-                .unwrap_or_else(|| "contact".to_owned()),
+            as_recipient(&c.kind),
         ),
     };
     let compiled = Compiled::check(&template.source(), &url).map_err(|e| {
