@@ -915,12 +915,7 @@ pub fn outcome(conn: &mut PgConnection, campaign_id: i64) -> QueryResult<Outcome
 /// Records a click on a tracked link; returns the campaign it belongs to.
 pub fn record_click(conn: &mut PgConnection, delivery_id: i64) -> QueryResult<Option<i64>> {
     use crate::db::schema::link_clicks;
-    let campaign: Option<i64> = deliveries::table
-        .inner_join(campaign_runs::table)
-        .filter(deliveries::id.eq(delivery_id))
-        .select(campaign_runs::campaign_id)
-        .first(conn)
-        .optional()?;
+    let campaign = campaign_of_delivery(conn, delivery_id)?;
     if campaign.is_some() {
         diesel::insert_into(link_clicks::table)
             .values(link_clicks::delivery_id.eq(delivery_id))

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::form::error_summary;
+use super::path_id;
 use super::see_other;
 use crate::campaigns::library::{
     self, CampaignRef, MailTemplate, PreviewContact, SaveError, TemplateForm,
@@ -84,11 +85,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
-
-/// An id from the path; anything else is a page that does not exist.
-fn path_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
 
 /// « 01/12/2026 à 09:00 », Paris time.
 fn paris(t: DateTime<Utc>) -> String {

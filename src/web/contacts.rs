@@ -2,13 +2,15 @@
 //! confirmation) and export, the suppression list and organisations.
 
 use actix_multipart::Multipart;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::form::error_summary;
+use super::form::status_and_title;
+use super::path_id;
 use super::see_other;
 use crate::campaigns::contacts::{self, ContactFilter, ContactForm, ListForm};
 use crate::campaigns::import::{self, Defaults, RowReport};
@@ -86,22 +88,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-fn path_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
-
-/// 200 without errors, 422 with; the title says so.
-fn status_and_title(errors: &FieldErrors, title: &str) -> (StatusCode, String) {
-    if errors.is_empty() {
-        (StatusCode::OK, title.to_owned())
-    } else {
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("Erreur – {title}"),
-        )
-    }
-}
 
 /// Radio buttons for an enumeration: the first carries the field's id (the summary links to
 /// it), the others `field-code`.

@@ -527,6 +527,21 @@ pub fn error_summary(
         .collect()
 }
 
+/// A staff form's status and page title: 200 without errors, 422 with, and the title says so.
+pub fn status_and_title(
+    errors: &FieldErrors,
+    title: &str,
+) -> (actix_web::http::StatusCode, String) {
+    if errors.is_empty() {
+        (actix_web::http::StatusCode::OK, title.to_owned())
+    } else {
+        (
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Erreur – {title}"),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,11 @@ pub fn see_other(location: impl Into<String>) -> HttpResponse {
         .finish()
 }
 
+/// An id from the path; anything else is a page that does not exist.
+pub fn path_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
 /// Runs diesel code for a handler on the blocking pool.
 pub async fn db<T, F>(state: &AppState, f: F) -> Result<T, AppError>
 where

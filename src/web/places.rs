@@ -1,12 +1,13 @@
 //! Administrators' pages for centres and positions.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::form::error_summary;
+use super::form::status_and_title;
+use super::path_id;
 use super::see_other;
 use crate::centres::{self, Centre, CentreForm};
 use crate::db::enums::{CentreKind, CentreStatus};
@@ -43,11 +44,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// An id from the path; anything else is a page that does not exist.
-fn path_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
-
 /// Today in the département (which centres are closed depends on it).
 fn today() -> NaiveDate {
     chrono::Utc::now()
@@ -58,18 +54,6 @@ fn today() -> NaiveDate {
 /// "2,5 ETP".
 fn fte_label(hundredths: i32) -> String {
     format!("{} ETP", format_hundredths(i64::from(hundredths)))
-}
-
-/// 200 without errors, 422 with; the title says so.
-fn status_and_title(errors: &FieldErrors, title: &str) -> (StatusCode, String) {
-    if errors.is_empty() {
-        (StatusCode::OK, title.to_owned())
-    } else {
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("Erreur – {title}"),
-        )
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]
