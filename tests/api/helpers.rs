@@ -76,9 +76,14 @@ pub fn template_database() -> &'static str {
             #[diesel(sql_type = diesel::sql_types::Text)]
             datname: String,
         }
+        // Templates of other migration sets are dropped only once they are a day old: another
+        // checkout (a colleague's worktree) may be testing with them right now.
         let existing: Vec<Db> = diesel::sql_query(
-            "SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'vocation_tmpl_%'",
+            "SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'vocation_tmpl_%' \
+             AND (datname = $1 OR coalesce(shobj_description(oid, 'pg_database'), '0')::bigint \
+                  < extract(epoch FROM now())::bigint - 86400)",
         )
+        .bind::<diesel::sql_types::Text, _>(&name)
         .load(&mut admin)
         .unwrap();
         let mut present = false;
@@ -109,6 +114,13 @@ pub fn template_database() -> &'static str {
             ))
             .execute(&mut admin)
             .unwrap();
+            let created = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            diesel::sql_query(format!("COMMENT ON DATABASE \"{name}\" IS '{created}'"))
+                .execute(&mut admin)
+                .unwrap();
         }
         diesel::sql_query("SELECT pg_advisory_unlock(861370002)")
             .execute(&mut admin)
