@@ -88,6 +88,9 @@ pub struct MailWorkerSettings {
     pub poll_interval_seconds: u64,
     pub max_attempts: i32,
     pub lease_seconds: i64,
+    /// First retry delay after a 4xx or a network error, doubled at each attempt (capped at
+    /// one hour).
+    pub retry_base_seconds: i64,
 }
 
 /// DKIM signing of campaign mail; off while `selector` is empty.
@@ -343,7 +346,10 @@ impl Settings {
                 "obligatoire quand mail.transport = \"smtp\"".into(),
             );
         }
-        if self.mail.worker.max_attempts < 1 || self.mail.worker.lease_seconds < 1 {
+        if self.mail.worker.max_attempts < 1
+            || self.mail.worker.lease_seconds < 1
+            || self.mail.worker.retry_base_seconds < 0
+        {
             return bad(
                 "mail.worker",
                 "max_attempts et lease_seconds doivent être au moins 1".into(),

@@ -107,10 +107,11 @@ pub fn claim_due(
     })
 }
 
-/// Delay before attempt `n + 1` after `n` failed attempts: 30 s, 1 min, 2 min… capped at 1 h.
-pub fn backoff(attempts: i32) -> chrono::Duration {
+/// Delay before attempt `n + 1` after `n` failed attempts: base, 2×base, 4×base… capped at 1 h
+/// (30 s, 1 min, 2 min… with the default base).
+pub fn backoff(base_seconds: i64, attempts: i32) -> chrono::Duration {
     let exp = attempts.clamp(1, 8) - 1;
-    let seconds = (30_i64 << exp).min(3600);
+    let seconds = base_seconds.saturating_mul(1_i64 << exp).min(3600);
     chrono::Duration::seconds(seconds)
 }
 
@@ -125,9 +126,10 @@ fn record(
     id: i64,
     outcome: &Outcome,
     attempts: i32,
-    max_attempts: i32,
+    limits: (i32, i64),
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
+    let (max_attempts, retry_base_seconds) = limits;
     let row = outbound_emails::table.filter(outbound_emails::id.eq(id));
     match outcome {
         Outcome::Sent => diesel::update(row)
@@ -140,7 +142,7 @@ fn record(
             .execute(conn),
         Outcome::Retry(detail) if attempts < max_attempts => diesel::update(row)
             .set((
-                outbound_emails::next_attempt_at.eq(now + backoff(attempts)),
+                outbound_emails::next_attempt_at.eq(now + backoff(retry_base_seconds, attempts)),
                 outbound_emails::locked_until.eq(None::<DateTime<Utc>>),
                 outbound_emails::last_error.eq(detail),
             ))
@@ -165,6 +167,7 @@ pub struct Dispatcher {
     pub reply_to: Option<Mailbox>,
     pub max_attempts: i32,
     pub lease_seconds: i64,
+    pub retry_base_seconds: i64,
 }
 
 impl Dispatcher {
@@ -180,6 +183,7 @@ impl Dispatcher {
             },
             max_attempts: settings.mail.worker.max_attempts,
             lease_seconds: settings.mail.worker.lease_seconds,
+            retry_base_seconds: settings.mail.worker.retry_base_seconds,
         })
     }
 
@@ -234,13 +238,13 @@ impl Dispatcher {
         }
         if !outcomes.is_empty() {
             let pool = self.pool.clone();
-            let max_attempts = self.max_attempts;
+            let limits = (self.max_attempts, self.retry_base_seconds);
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let mut conn = pool.get()?;
                 let now = Utc::now();
                 conn.transaction(|conn| {
                     for (id, attempts, outcome) in &outcomes {
-                        record(conn, *id, outcome, *attempts, max_attempts, now)?;
+                        record(conn, *id, outcome, *attempts, limits, now)?;
                     }
                     QueryResult::Ok(())
                 })?;
@@ -284,9 +288,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(1).num_seconds(), 30);
-        assert_eq!(backoff(2).num_seconds(), 60);
-        assert_eq!(backoff(3).num_seconds(), 120);
-        assert_eq!(backoff(20).num_seconds(), 3600);
+        assert_eq!(backoff(30, 1).num_seconds(), 30);
+        assert_eq!(backoff(30, 2).num_seconds(), 60);
+        assert_eq!(backoff(30, 3).num_seconds(), 120);
+        assert_eq!(backoff(30, 20).num_seconds(), 3600);
+        assert_eq!(backoff(2, 3).num_seconds(), 8);
     }
 }

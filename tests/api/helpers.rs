@@ -479,6 +479,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Uses this database instead of a clone of the template (a private PostgreSQL cluster).
+    pub fn database_url(mut self, url: &str) -> Self {
+        self.database = Some(url.to_owned());
+        self
+    }
+
     pub fn recruiters(mut self, list: &[&str]) -> Self {
         self.recruiters = list.iter().map(|s| s.to_string()).collect();
         self

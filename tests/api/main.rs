@@ -10,6 +10,7 @@ mod campaigns;
 mod cli;
 mod contacts;
 mod crash;
+mod faults;
 mod followups;
 mod generator;
 mod health;

@@ -100,17 +100,23 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts a server that accepts everything and keeps every message it accepts.
     pub fn start() -> SmtpServer {
-        SmtpServer::launch(true)
+        SmtpServer::launch(true, 0)
     }
 
     /// Starts a server that keeps no message: only the count, the per-recipient counts and the
     /// Message-IDs (for tests sending tens of thousands of messages). [`SmtpServer::messages`]
     /// stays empty.
     pub fn start_counting_only() -> SmtpServer {
-        SmtpServer::launch(false)
+        SmtpServer::launch(false, 0)
     }
 
-    fn launch(keep_messages: bool) -> SmtpServer {
+    /// Starts a server that accepts everything on this port (the port of a server stopped
+    /// before: the same relay, back after an outage).
+    pub fn start_on(port: u16) -> SmtpServer {
+        SmtpServer::launch(true, port)
+    }
+
+    fn launch(keep_messages: bool, port: u16) -> SmtpServer {
         let shared = Arc::new(Shared::new(keep_messages));
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel();
@@ -125,7 +131,7 @@ impl SmtpServer {
                     .build()
                     .expect("a tokio runtime for the SMTP server");
                 runtime.block_on(async move {
-                    let listener = match listen() {
+                    let listener = match listen(port) {
                         Ok(listener) => listener,
                         Err(e) => {
                             let _ = port_tx.send(Err(e));
@@ -394,9 +400,10 @@ impl Drop for OpenConnection {
     }
 }
 
-fn listen() -> io::Result<TcpListener> {
+fn listen(port: u16) -> io::Result<TcpListener> {
     let socket = TcpSocket::new_v4()?;
-    socket.bind(([127, 0, 0, 1], 0).into())?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(([127, 0, 0, 1], port).into())?;
     socket.listen(BACKLOG)
 }
 
