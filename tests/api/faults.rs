@@ -427,6 +427,58 @@ async fn submit_stream(
     log
 }
 
+/// Meanwhile, other public pages (and a failed sign-in) are asked for: each answers as usual or
+/// with the French 503 page, never anything else. Returns (503 answers, other answers).
+async fn probe_pages(base: String, stop: Arc<AtomicBool>) -> (usize, Vec<(String, u16)>) {
+    let client = client();
+    let mut unavailable = 0;
+    let mut unexpected = Vec::new();
+    let csrf = client
+        .get(format!("{base}/connexion"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|html| crate::helpers::hidden_value(&html, "csrf"))
+        .unwrap_or_default();
+    while !stop.load(Ordering::SeqCst) {
+        let requests = [
+            ("GET /", client.get(format!("{base}/"))),
+            (
+                "GET /candidature/merci/{key}",
+                client.get(format!("{base}/candidature/merci/{}", uuid::Uuid::new_v4())),
+            ),
+            (
+                "POST /connexion",
+                client.post(format!("{base}/connexion")).form(&[
+                    ("csrf", csrf.as_str()),
+                    ("courriel", "personne@cds32.test"),
+                    ("mot_de_passe", "pas le bon mot de passe"),
+                    ("suite", "/recrutement"),
+                ]),
+            ),
+        ];
+        for (what, request) in requests {
+            match request.send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let body = r.text().await.unwrap_or_default();
+                    if status == 503 {
+                        assert_french_503(&body);
+                        unavailable += 1;
+                    } else if status >= 500 {
+                        unexpected.push((what.to_owned(), status));
+                    }
+                }
+                Err(_) => unexpected.push((what.to_owned(), 0)),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (unavailable, unexpected)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_restarted_during_form_submissions_loses_no_accepted_application() {
     let pg = PrivatePostgres::start();
@@ -444,6 +496,7 @@ async fn postgres_restarted_during_form_submissions_loses_no_accepted_applicatio
             ))
         })
         .collect();
+    let prober = tokio::spawn(probe_pages(app.address.clone(), stop.clone()));
 
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before_stop = count(
@@ -465,6 +518,7 @@ async fn postgres_restarted_during_form_submissions_loses_no_accepted_applicatio
     for c in clients {
         logs.push(c.await.expect("a client task"));
     }
+    let (pages_unavailable, pages_unexpected) = prober.await.expect("the page prober");
 
     let succeeded: Vec<&String> = logs.iter().flat_map(|l| &l.succeeded).collect();
     let unavailable: usize = logs.iter().map(|l| l.unavailable).sum();
@@ -474,11 +528,18 @@ async fn postgres_restarted_during_form_submissions_loses_no_accepted_applicatio
     report!(
         "faults: PostgreSQL stopped {} s during {CLIENTS} clients' submissions: {} accepted \
          ({before_stop} before the stop, {after} after the restart), {unavailable} answers 503, \
-         {resubmitted} double submissions, {} other answers",
+         {resubmitted} double submissions, {} other answers; other pages: {pages_unavailable} \
+         answers 503, {} other 5xx",
         DATABASE_DOWN.as_secs(),
         succeeded.len(),
-        unexpected.len()
+        unexpected.len(),
+        pages_unexpected.len()
     );
+    assert!(
+        pages_unexpected.is_empty(),
+        "other pages answered 5xx other than 503: {pages_unexpected:?}"
+    );
+    assert!(pages_unavailable > 0, "the other pages saw the outage too");
     assert!(
         unexpected.is_empty(),
         "only 303 or 503 are acceptable: {unexpected:?}"
