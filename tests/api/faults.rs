@@ -796,10 +796,9 @@ async fn the_outbox_sends_every_queued_email_once_the_relay_is_back() {
 /// The test app's settings with mail going to `port` (the programmable relay).
 fn app_settings_for_relay(app: &TestApp, port: u16) -> Settings {
     let scratch = TempDir::new();
-    let smtp = crate::helpers::TestSmtp::start();
     let mut s = TestApp::builder()
         .database_url(&app.db.url)
-        .settings(&app.db, &smtp, &scratch);
+        .settings(&app.db, &app.smtp, &scratch);
     s.mail.smtp.port = port;
     s.mail.smtp.timeout_seconds = 2;
     s
