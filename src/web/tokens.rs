@@ -21,10 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(tokens_page))
             .route(web::post().to(create_token)),
     )
-    .route(
-        "/espace/jetons/{id}/revoquer",
-        web::post().to(revoke_token),
-    );
+    .route("/espace/jetons/{id}/revoquer", web::post().to(revoke_token));
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,7 +38,15 @@ async fn render(
 ) -> Result<HttpResponse, AppError> {
     let user_id = staff.0.user_id;
     let tokens = db(state, move |conn| Ok(api_tokens::list(conn, user_id)?)).await?;
-    let mut data = json!({ "tokens": tokens });
+    // Every key the template reads is present (strict mode), then what this response adds.
+    let mut data = json!({
+        "tokens": tokens,
+        "created": null,
+        "notice": null,
+        "summary": [],
+        "errors": {},
+        "values": { "nom": "" },
+    });
     if let (Some(obj), Value::Object(extra)) = (data.as_object_mut(), extra) {
         obj.extend(extra);
     }

@@ -14,6 +14,7 @@ mod followups;
 mod generator;
 mod health;
 mod helpers;
+mod json_api;
 mod mail;
 mod migrations;
 mod offers;

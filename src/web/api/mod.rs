@@ -235,22 +235,21 @@ impl FromRequest for ApiStaff {
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().map(str::to_owned));
         Box::pin(async move {
-            let token = match header {
-                None => {
-                    return Err(Problem::unauthorized(
+            let token =
+                match header {
+                    None => return Err(Problem::unauthorized(
                         "Cette ressource exige un jeton d'API : en-tête « Authorization: Bearer \
                          <jeton> ». Créez un jeton sur la page /espace/jetons.",
                         false,
-                    ))
-                }
-                Some(Ok(value)) => match value.split_once(' ') {
-                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                        token.trim().to_owned()
-                    }
-                    _ => String::new(),
-                },
-                Some(Err(_)) => String::new(),
-            };
+                    )),
+                    Some(Ok(value)) => match value.split_once(' ') {
+                        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                            token.trim().to_owned()
+                        }
+                        _ => String::new(),
+                    },
+                    Some(Err(_)) => String::new(),
+                };
             let refused = || {
                 Problem::unauthorized(
                     "Jeton d'API invalide, révoqué, ou dont le compte est désactivé.",
@@ -988,7 +987,10 @@ pub async fn move_stage(
     }
     let note = body.note.unwrap_or_default();
     if note.chars().count() > 5000 {
-        errors.push(field("note", "La note est trop longue (5 000 caractères au plus)."));
+        errors.push(field(
+            "note",
+            "La note est trop longue (5 000 caractères au plus).",
+        ));
     }
     let follow_up_on = match body.relance.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -1024,7 +1026,11 @@ pub async fn move_stage(
     .await?;
     match outcome {
         Ok(()) => {
-            tracing::info!(application_id, to = to.code(), "stage moved through the API");
+            tracing::info!(
+                application_id,
+                to = to.code(),
+                "stage moved through the API"
+            );
             Ok(HttpResponse::Ok().json(application_detail(&state, application_id).await?))
         }
         Err(MoveError::NotFound) => Err(Problem::not_found("Cette candidature n'existe pas.")),
@@ -1158,7 +1164,8 @@ pub async fn campaign_statistics(
     .await?;
     let (campaign, runs, outcome) =
         found.ok_or_else(|| Problem::not_found("Cette campagne n'existe pas."))?;
-    let unexpected = |e: serde_json::Error| Problem::from(crate::error::AppError::Unexpected(e.into()));
+    let unexpected =
+        |e: serde_json::Error| Problem::from(crate::error::AppError::Unexpected(e.into()));
     Ok(HttpResponse::Ok().json(StatistiquesCampagne {
         campagne_id: id,
         statut: campaign.status.code().to_owned(),

@@ -27,10 +27,11 @@ pub struct FieldError {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
     /// What kind of problem this is (`urn:vocation:probleme:…`).
-    #[serde(rename = "type")]
-    pub kind: String,
+    #[serde(rename = "type", serialize_with = "as_urn")]
+    #[schema(value_type = String, example = "urn:vocation:probleme:validation")]
+    pub kind: &'static str,
     /// A short French summary of the kind of problem.
-    pub title: String,
+    pub title: &'static str,
     /// The HTTP status code.
     pub status: u16,
     /// What happened this time, in French.
@@ -43,11 +44,20 @@ pub struct Problem {
     pub headers: Vec<(header::HeaderName, String)>,
 }
 
+fn as_urn<S: serde::Serializer>(kind: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("urn:vocation:probleme:{kind}"))
+}
+
 impl Problem {
-    pub fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Problem {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Problem {
         Problem {
-            kind: format!("urn:vocation:probleme:{kind}"),
-            title: title.to_owned(),
+            kind,
+            title,
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
@@ -303,8 +313,7 @@ pub fn from_json_error(e: &serde_json::Error) -> Problem {
                             .to_owned(),
                     }],
                 )
-            } else if message.starts_with("invalid type") || message.starts_with("invalid value")
-            {
+            } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
                 Problem::malformed(
                     format!(
                         "Une valeur n'a pas le type attendu ({place}) : textes entre guillemets, \
@@ -326,17 +335,16 @@ pub fn from_json_error(e: &serde_json::Error) -> Problem {
 /// What actix's JSON extractor reports, as a problem.
 pub fn from_json_payload_error(e: &JsonPayloadError) -> Problem {
     match e {
-        JsonPayloadError::OverflowKnownLength { limit, .. } | JsonPayloadError::Overflow { limit } => {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "trop-volumineux",
-                "Envoi trop volumineux",
-                format!(
-                    "Le corps dépasse {} Ko : rien n'a été lu ni enregistré.",
-                    limit / 1024
-                ),
-            )
-        }
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "trop-volumineux",
+            "Envoi trop volumineux",
+            format!(
+                "Le corps dépasse {} Ko : rien n'a été lu ni enregistré.",
+                limit / 1024
+            ),
+        ),
         JsonPayloadError::ContentType => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "format-non-pris-en-charge",
