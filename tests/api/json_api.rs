@@ -164,6 +164,12 @@ async fn the_openapi_document_describes_every_registered_route() {
         "bearer"
     );
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    let required = &doc["components"]["schemas"]["CandidatureEntree"]["required"];
+    assert!(
+        required.as_array().unwrap().contains(&json!("courriel")),
+        "{required}"
+    );
+    assert!(!required.as_array().unwrap().contains(&json!("rpps")));
     assert!(doc["paths"]["/api/v1/candidats"]["get"]["security"].is_array());
     assert!(doc["paths"]["/api/v1/postes"]["get"]["security"].is_null());
 

@@ -326,21 +326,29 @@ pub async fn list_positions(state: web::Data<AppState>) -> Result<HttpResponse, 
 #[serde(default, deny_unknown_fields)]
 pub struct CandidatureEntree {
     /// `madame`, `monsieur` or `non_precise`.
+    #[schema(required = true)]
     pub civilite: String,
+    #[schema(required = true)]
     pub prenom: String,
+    #[schema(required = true)]
     pub nom: String,
+    #[schema(required = true)]
     pub courriel: String,
+    #[schema(required = true)]
     pub telephone: String,
     /// 11 digits with a Luhn key, optional.
     pub rpps: Option<String>,
     /// A specialty code of the list (SM54 for general practice…).
+    #[schema(required = true)]
     pub specialite: String,
     /// `interne`, `jeune_diplome`, `remplacant`, `liberal`, `salarie`, `retraite`,
     /// `diplome_etranger`…
+    #[schema(required = true)]
     pub situation: String,
     /// AAAA-MM-JJ or JJ/MM/AAAA.
     pub disponibilite: Option<String>,
     /// `temps_plein` or `temps_partiel`.
+    #[schema(required = true)]
     pub temps_travail: String,
     /// Half-days per week for part time, 1 to 9.
     pub demi_journees: Option<i16>,
@@ -356,6 +364,7 @@ pub struct CandidatureEntree {
     /// A published position's id; absent for a spontaneous application.
     pub poste: Option<i64>,
     /// Consent to the processing of the data (required).
+    #[schema(required = true)]
     pub consentement: bool,
     /// Consent to be kept in the pool after the process.
     pub vivier: bool,
