@@ -1,5 +1,6 @@
 //! Vocation: the recruitment campaign of salaried doctors for a French département.
 
+pub mod api_tokens;
 pub mod applications;
 pub mod campaigns;
 pub mod candidates;

@@ -605,3 +605,56 @@ pub fn edit_values(
         ..Default::default()
     }))
 }
+
+/// A candidate in a list (the JSON API's candidate list).
+#[derive(Debug, Clone, Queryable)]
+pub struct CandidateSummary {
+    pub id: i64,
+    pub civility: Civility,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub rpps: Option<String>,
+    pub specialty_code: String,
+    pub specialty: String,
+    pub situation: Situation,
+    pub available_from: Option<NaiveDate>,
+    pub working_time: WorkingTime,
+    pub part_time_half_days: Option<i16>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The candidates with these ids, in id order.
+pub fn summaries(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<CandidateSummary>> {
+    candidates::table
+        .inner_join(specialties::table)
+        .filter(candidates::id.eq_any(ids))
+        .order(candidates::id.asc())
+        .select((
+            candidates::id,
+            candidates::civility,
+            candidates::first_name,
+            candidates::last_name,
+            candidates::email,
+            candidates::phone,
+            candidates::rpps,
+            candidates::specialty_code,
+            specialties::label,
+            candidates::situation,
+            candidates::available_from,
+            candidates::working_time,
+            candidates::part_time_half_days,
+            candidates::created_at,
+        ))
+        .load(conn)
+}
+
+/// The candidate an application belongs to.
+pub fn of_application(conn: &mut PgConnection, application_id: i64) -> QueryResult<Option<i64>> {
+    applications::table
+        .find(application_id)
+        .select(applications::candidate_id)
+        .first(conn)
+        .optional()
+}

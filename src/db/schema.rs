@@ -553,3 +553,18 @@ diesel::table! {
 
 diesel::joinable!(contact_imports -> contact_lists (list_id));
 diesel::joinable!(contact_imports -> staff_users (uploaded_by));
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Int8,
+        staff_user_id -> Int8,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(api_tokens -> staff_users (staff_user_id));
+diesel::allow_tables_to_appear_in_same_query!(api_tokens, staff_users);

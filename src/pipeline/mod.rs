@@ -613,6 +613,74 @@ pub fn neutralize_cell(value: &str) -> String {
     }
 }
 
+/// A page of the candidates having an application that matches the board's filters (by id),
+/// with how many there are in all: the JSON API's candidate list.
+pub fn candidate_ids_page(
+    conn: &mut PgConnection,
+    filter: &BoardFilter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<i64>, i64)> {
+    let total: i64 = filtered(filter)
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "count(DISTINCT candidates.id)",
+        ))
+        .get_result(conn)?;
+    let ids = filtered(filter)
+        .select(candidates::id)
+        .distinct()
+        .order(candidates::id.asc())
+        .limit(limit)
+        .offset(offset)
+        .load(conn)?;
+    Ok((ids, total))
+}
+
+/// A page of the applications matching the board's filters (and a stage, if given), oldest
+/// first, with how many there are in all: the JSON API's application list.
+pub fn applications_page(
+    conn: &mut PgConnection,
+    filter: &BoardFilter,
+    stage: Option<Stage>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<ExportRow>, i64)> {
+    let in_stage = |q: BoardQuery| match stage {
+        Some(s) => q.filter(applications::stage.eq(s)),
+        None => q,
+    };
+    let total: i64 = in_stage(filtered(filter)).count().get_result(conn)?;
+    let rows = in_stage(filtered(filter))
+        .select((
+            applications::id,
+            applications::created_at,
+            applications::stage,
+            applications::stage_entered_at,
+            candidates::last_name,
+            candidates::first_name,
+            candidates::email,
+            candidates::phone,
+            candidates::rpps,
+            specialties::label,
+            candidates::situation,
+            candidates::available_from,
+            candidates::working_time,
+            candidates::part_time_half_days,
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+                WISHED_COMMUNES,
+            ),
+            positions::title.nullable(),
+            applications::heard_from,
+            applications::utm_source,
+            applications::utm_campaign,
+        ))
+        .order(applications::id.asc())
+        .limit(limit)
+        .offset(offset)
+        .load(conn)?;
+    Ok((rows, total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

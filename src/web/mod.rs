@@ -1,6 +1,7 @@
 //! HTTP: routes, security headers, state shared by handlers.
 
 pub mod admin;
+pub mod api;
 pub mod assets;
 pub mod campaigns;
 pub mod contacts;
@@ -14,6 +15,7 @@ pub mod places;
 pub mod public;
 pub mod rate_limit;
 pub mod staff;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -187,6 +189,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .configure(mailing::configure)
         .configure(campaigns::configure)
         .configure(contacts::configure)
+        .configure(|cfg| api::configure(cfg, settings))
+        .configure(tokens::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

@@ -100,12 +100,13 @@ fn choices<T: Copy>(
         .collect()
 }
 
-struct FormLists {
+/// The centres and published positions an application may choose from.
+pub(crate) struct FormLists {
     centres: Vec<Centre>,
     positions: Vec<PublishedPosition>,
 }
 
-async fn load_lists(state: &AppState) -> Result<FormLists, AppError> {
+pub(crate) async fn load_lists(state: &AppState) -> Result<FormLists, AppError> {
     db(state, |conn| {
         Ok(FormLists {
             centres: centres::list_choosable(conn)?,
@@ -291,19 +292,7 @@ pub async fn submit_application(
         return Ok(see_other(format!("/candidature/merci/{}", Uuid::new_v4())));
     }
 
-    let specialty_codes: Vec<String> = state.specialties.iter().map(|s| s.code.clone()).collect();
-    let centre_ids: Vec<i64> = lists.centres.iter().map(|c| c.id).collect();
-    let position_ids: Vec<i64> = lists.positions.iter().map(|p| p.id).collect();
-    let validated = form::validate(
-        &raw,
-        &form::Choices {
-            specialty_codes: &specialty_codes,
-            centre_ids: &centre_ids,
-            published_position_ids: &position_ids,
-            privacy_notice_version: &state.settings.privacy.notice_version,
-            today: Utc::now().date_naive(),
-        },
-    );
+    let validated = validate_application(&state, &raw, &lists);
     let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     let mut cv_problem = None;
     if let Some(cv) = &raw.cv {
@@ -363,23 +352,8 @@ pub async fn submit_application(
         None => None,
     };
 
-    let email_data = email_context(&state, &application, &lists);
-    let recruiters = state.settings.recruiters.notify.clone();
-    let domain = state.settings.mail_domain();
-    let recipient = application.email.as_str().to_owned();
-    let stored = cv_file.clone();
     let key = application.submission_key;
-    let outcome = db(&state, move |conn| {
-        let now = Utc::now();
-        Ok(applications::record(
-            conn,
-            &application,
-            stored.as_ref(),
-            now,
-            |recorded| application_emails(recorded, email_data, &recipient, &recruiters, &domain),
-        )?)
-    })
-    .await;
+    let outcome = record_application(&state, application, cv_file.clone(), &lists).await;
 
     match outcome {
         Ok(Recorded::AlreadyReceived { application_id }) => {
@@ -391,10 +365,7 @@ pub async fn submit_application(
                 documents::discard(&state.settings.storage.documents_dir, file);
             }
         }
-        Ok(recorded) => {
-            tracing::info!(application_id = recorded.application_id(), outcome = ?recorded, "application recorded");
-            state.mail_wake.notify_one();
-        }
+        Ok(_) => {}
         Err(e) => {
             if let Some(file) = &cv_file {
                 documents::discard(&state.settings.storage.documents_dir, file);
@@ -403,6 +374,58 @@ pub async fn submit_application(
         }
     }
     Ok(see_other(format!("/candidature/merci/{key}")))
+}
+
+/// Checks what was typed against the current lists: the rules of the form, for the form and
+/// the JSON API alike.
+pub(crate) fn validate_application(
+    state: &AppState,
+    raw: &RawApplicationForm,
+    lists: &FormLists,
+) -> Result<NewApplication, FieldErrors> {
+    let specialty_codes: Vec<String> = state.specialties.iter().map(|s| s.code.clone()).collect();
+    let centre_ids: Vec<i64> = lists.centres.iter().map(|c| c.id).collect();
+    let position_ids: Vec<i64> = lists.positions.iter().map(|p| p.id).collect();
+    form::validate(
+        raw,
+        &form::Choices {
+            specialty_codes: &specialty_codes,
+            centre_ids: &centre_ids,
+            published_position_ids: &position_ids,
+            privacy_notice_version: &state.settings.privacy.notice_version,
+            today: Utc::now().date_naive(),
+        },
+    )
+}
+
+/// Records a valid application (merging the candidate, completing an open application, once per
+/// submission key) with the confirmation and the recruiters' notification queued in the same
+/// transaction; wakes the mail worker. Shared by the form and the JSON API.
+pub(crate) async fn record_application(
+    state: &AppState,
+    application: NewApplication,
+    cv_file: Option<documents::StoredFile>,
+    lists: &FormLists,
+) -> Result<Recorded, AppError> {
+    let email_data = email_context(state, &application, lists);
+    let recruiters = state.settings.recruiters.notify.clone();
+    let domain = state.settings.mail_domain();
+    let recipient = application.email.as_str().to_owned();
+    let recorded = db(state, move |conn| {
+        Ok(applications::record(
+            conn,
+            &application,
+            cv_file.as_ref(),
+            Utc::now(),
+            |recorded| application_emails(recorded, email_data, &recipient, &recruiters, &domain),
+        )?)
+    })
+    .await?;
+    if !matches!(recorded, Recorded::AlreadyReceived { .. }) {
+        tracing::info!(application_id = recorded.application_id(), outcome = ?recorded, "application recorded");
+        state.mail_wake.notify_one();
+    }
+    Ok(recorded)
 }
 
 /// The data both e-mails are rendered from.

@@ -2404,3 +2404,48 @@ async fn axe(c: &Client, page: &str, report: &mut String) {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The API tokens page
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_tokens_page_works_by_its_labels_and_axe_finds_no_violations() {
+    in_browser(|app, c| async move {
+        app.create_staff("jetons@cds32.test", StaffRole::Recruiter);
+        let mut report = String::new();
+        goto(&c, &app, "/connexion").await;
+        sign_in_with(&c, "jetons@cds32.test", STAFF_PASSWORD).await;
+        wait_until(&c, "location.pathname !== '/connexion'", "signed in").await;
+        goto(&c, &app, "/espace/jetons").await;
+        assert_eq!(status(&c).await, 200);
+        audit(&c, "/espace/jetons", &mut report).await;
+
+        // Sent without a name: the message is tied to the field.
+        press_button(&c, "Créer le jeton").await;
+        wait_for(&c, ".error-summary").await;
+        assert_eq!(status(&c).await, 422);
+        audit(&c, "/espace/jetons (error)", &mut report).await;
+
+        fill(&c, "Nom du jeton", "Tableau de bord RH").await;
+        press_button(&c, "Créer le jeton").await;
+        wait_for(&c, "#jeton-cree").await;
+        assert_eq!(status(&c).await, 200);
+        let token = labelled(&c, "Jeton").await.prop("value").await.unwrap();
+        assert!(token.is_some_and(|t| t.starts_with("voc_")));
+        audit(&c, "/espace/jetons (created)", &mut report).await;
+        assert_eq!(app.count("SELECT count(*) FROM api_tokens"), 1);
+
+        press_button(&c, "Révoquer le jeton Tableau de bord RH").await;
+        wait_until(&c, "location.search === '?revoque=1'", "the revocation").await;
+        audit(&c, "/espace/jetons (revoked)", &mut report).await;
+        assert_eq!(
+            app.count("SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL"),
+            1
+        );
+        assert!(
+            report.is_empty(),
+            "axe-core found WCAG 2.1 A/AA violations:\n{report}"
+        );
+    })
+    .await;
+}

@@ -15,6 +15,7 @@ mod followups;
 mod generator;
 mod health;
 mod helpers;
+mod json_api;
 mod mail;
 mod migrations;
 mod offers;

@@ -1,0 +1,160 @@
+//! The staff page where each member creates API tokens (shown once) and revokes them.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::api_tokens;
+use crate::error::AppError;
+use crate::web::form::{error_summary, FieldErrors};
+use crate::web::staff::{staff_page, Staff};
+use crate::web::{db, path_id, see_other, AppState};
+
+pub const PATH: &str = "/espace/jetons";
+const FIELDS: &[(&str, &str)] = &[("nom", "Nom du jeton")];
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(PATH)
+            .route(web::get().to(tokens_page))
+            .route(web::post().to(create_token)),
+    )
+    .route("/espace/jetons/{id}/revoquer", web::post().to(revoke_token));
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Query {
+    #[serde(default)]
+    revoque: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    extra: Value,
+) -> Result<HttpResponse, AppError> {
+    let user_id = staff.0.user_id;
+    let tokens = db(state, move |conn| Ok(api_tokens::list(conn, user_id)?)).await?;
+    // Every key the template reads is present (strict mode), then what this response adds.
+    let mut data = json!({
+        "tokens": tokens,
+        "created": null,
+        "notice": null,
+        "summary": [],
+        "errors": {},
+        "values": { "nom": "" },
+    });
+    if let (Some(obj), Value::Object(extra)) = (data.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    let title = if status == StatusCode::OK {
+        "Jetons d'API"
+    } else {
+        "Erreur – Jetons d'API"
+    };
+    staff_page(state, staff, "staff/tokens", title, status, data)
+}
+
+pub async fn tokens_page(
+    state: web::Data<AppState>,
+    staff: Staff,
+    query: web::Query<Query>,
+) -> Result<HttpResponse, AppError> {
+    let notice = query
+        .revoque
+        .is_some()
+        .then_some("Le jeton a été révoqué : il ne donne plus accès à l'API.");
+    render(&state, &staff, StatusCode::OK, json!({ "notice": notice })).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    nom: String,
+}
+
+pub async fn create_token(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<CreateForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.check_csrf(&form.csrf)?;
+    let name = match api_tokens::parse_name(&form.nom) {
+        Ok(name) => name,
+        Err(message) => {
+            let mut errors = FieldErrors::default();
+            errors.add("nom", message);
+            return render(
+                &state,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({
+                    "errors": errors,
+                    "summary": error_summary(FIELDS, &errors),
+                    "values": { "nom": form.nom },
+                }),
+            )
+            .await;
+        }
+    };
+    let user_id = staff.0.user_id;
+    let stored_name = name.clone();
+    let (token_id, token) = db(&state, move |conn| {
+        let (id, token) = api_tokens::create(conn, user_id, &stored_name, Utc::now())?;
+        crate::staff::auth::audit(
+            conn,
+            Some(user_id),
+            "creation_jeton_api",
+            "api_token",
+            Some(id),
+            "",
+        )?;
+        Ok((id, token))
+    })
+    .await?;
+    tracing::info!(token_id, "API token created");
+    // Shown once, on this very response (not after a redirect: it must never be stored).
+    render(
+        &state,
+        &staff,
+        StatusCode::OK,
+        json!({ "created": { "name": name, "token": token } }),
+    )
+    .await
+}
+
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<crate::web::staff::CsrfOnly>,
+) -> Result<HttpResponse, AppError> {
+    staff.check_csrf(&form.csrf)?;
+    let token_id = path_id(&path)?;
+    let user_id = staff.0.user_id;
+    let revoked = db(&state, move |conn| {
+        let revoked = api_tokens::revoke(conn, user_id, token_id, Utc::now())?;
+        if revoked {
+            crate::staff::auth::audit(
+                conn,
+                Some(user_id),
+                "revocation_jeton_api",
+                "api_token",
+                Some(token_id),
+                "",
+            )?;
+        }
+        Ok(revoked)
+    })
+    .await?;
+    if !revoked {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(token_id, "API token revoked");
+    Ok(see_other(format!("{PATH}?revoque=1")))
+}
