@@ -73,6 +73,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         last_activity_at -> Timestamptz,
+        anonymised_at -> Nullable<Timestamptz>,
+        consent_reminder_sent_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -553,3 +555,15 @@ diesel::table! {
 
 diesel::joinable!(contact_imports -> contact_lists (list_id));
 diesel::joinable!(contact_imports -> staff_users (uploaded_by));
+
+diesel::table! {
+    privacy_runs (id) {
+        id -> Int8,
+        run_on -> Date,
+        anonymised_retention -> Int4,
+        anonymised_without_consent -> Int4,
+        documents_deleted -> Int4,
+        consent_reminders -> Int4,
+        created_at -> Timestamptz,
+    }
+}

@@ -9,6 +9,7 @@ pub mod form;
 pub mod health;
 pub mod mailing;
 pub mod offers;
+pub mod personal_data;
 pub mod pipeline;
 pub mod places;
 pub mod public;
@@ -187,6 +188,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .configure(mailing::configure)
         .configure(campaigns::configure)
         .configure(contacts::configure)
+        .configure(|c| personal_data::configure(c, settings))
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

@@ -17,6 +17,7 @@ mod helpers;
 mod mail;
 mod migrations;
 mod offers;
+mod personal_data;
 mod pipeline;
 mod places;
 mod public_pages;
