@@ -416,7 +416,7 @@ fn anonymise(
         .select(applications::id);
     // The history is append-only; the database lets a note's text, and nothing else, go.
     diesel::update(stage_history::table)
-        .filter(stage_history::application_id.eq_any(their_applications.clone()))
+        .filter(stage_history::application_id.eq_any(their_applications))
         .filter(stage_history::note.is_not_null())
         .set(stage_history::note.eq(None::<String>))
         .execute(conn)?;

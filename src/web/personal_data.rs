@@ -232,8 +232,8 @@ fn done_message(code: &str) -> Option<&'static str> {
         "desistement-impossible" => "Cette candidature est déjà close : il n'y a rien à retirer.",
         "vivier-oui" => "Merci : votre accord pour rester dans notre vivier est enregistré.",
         "vivier-non" => {
-            "Votre accord est retiré : vos données seront anonymisées à la fin de vos \
-             candidatures en cours."
+            "Votre accord est retiré : sans recrutement, vos données seront anonymisées \
+             dans le délai indiqué à la rubrique « Vivier »."
         }
         _ => return None,
     })

@@ -193,6 +193,23 @@ async fn a_forged_token_or_another_candidates_id_is_a_404_and_changes_nothing() 
     )
     .await;
     assert_eq!(r.status().as_u16(), 404);
+    // A genuine link cannot withdraw someone else's application.
+    let pauls_application = app.count(&format!(
+        "SELECT id FROM applications WHERE candidate_id = {paul}"
+    ));
+    let r = post(
+        &app,
+        &format!("{path}/desistement"),
+        &[
+            ("csrf", &csrf),
+            ("candidature", &pauls_application.to_string()),
+        ],
+    )
+    .await;
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("desistement-impossible"));
     for garbage in [
         "/mes-donnees/1",
         "/mes-donnees/abc",
@@ -748,4 +765,27 @@ async fn the_consent_renewal_email_is_sent_once_and_its_button_renews_consent() 
     let later = vocation::privacy::apply_retention(&mut conn, &settings, Utc::now()).unwrap();
     assert_eq!(later.consent_reminders, 0);
     assert!(!is_anonymised(&app, c.near_consent_end));
+}
+
+#[tokio::test]
+async fn asking_for_links_is_rate_limited() {
+    let app = TestApp::builder().form_burst(2).spawn().await;
+    let csrf = csrf_of(&app, "/mes-donnees").await;
+    for _ in 0..2 {
+        let r = post(
+            &app,
+            "/mes-donnees",
+            &[("csrf", &csrf), ("courriel", CLAIRE)],
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let r = post(
+        &app,
+        "/mes-donnees",
+        &[("csrf", &csrf), ("courriel", CLAIRE)],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().contains_key("retry-after"));
 }
