@@ -657,6 +657,18 @@ async fn the_daily_job_anonymises_what_is_due_once_and_records_it() {
     assert!(detail.starts_with("1 anonymisé(s)"), "{detail}");
     assert!(!detail.contains("exemple.fr"));
 
+    // Two anonymised candidates are not offered to recruiters as duplicates of each other.
+    assert!(
+        vocation::candidates::possible_duplicates(&mut conn, c.old_pool)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        vocation::candidates::possible_duplicates(&mut conn, c.ended_without_consent)
+            .unwrap()
+            .is_empty()
+    );
+
     // The same day again: already done.
     assert!(
         vocation::privacy::run_daily(&mut conn, &settings, today, Utc::now())
