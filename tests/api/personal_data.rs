@@ -546,6 +546,22 @@ async fn erasure_is_refused_while_an_offer_is_live_or_after_a_placement() {
     assert_eq!(r.status().as_u16(), 409);
     let html = r.text().await.unwrap();
     assert!(html.contains("vous travaillez ou avez travaillé avec nous"));
+    // The page and the export show the offer and the placement.
+    let (status, html) = app.get_html(&path).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Proposition n°"), "the offer is shown");
+    assert!(html.contains("Engagement n°"), "the placement is shown");
+    let export: Value = app
+        .get(&format!("{path}/export.json"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(export["data"]["offers"][0]["status"], "Acceptée");
+    assert_eq!(
+        export["data"]["placements"][0]["application_id"],
+        application
+    );
     assert_eq!(
         app.text(&format!("SELECT email FROM candidates WHERE id = {id}")),
         Some(CLAIRE.into())
