@@ -27,6 +27,7 @@ pub struct Settings {
     pub organisation: OrganisationSettings,
     pub privacy: PrivacySettings,
     pub log: LogSettings,
+    pub accessibility: AccessibilitySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +232,21 @@ pub struct PrivacySettings {
     pub dpo_contact: String,
     pub retention_years: u32,
     pub notice_version: String,
+    /// The statement at /donnees-personnelles: what the data is for, on which legal bases,
+    /// who receives it, and where to complain.
+    pub purposes: Vec<String>,
+    pub legal_bases: Vec<String>,
+    pub recipients: String,
+    pub dpo_address: String,
+    pub authority: String,
+    /// Days a private link (/mes-donnees/…) stays valid.
+    pub link_days: u32,
+    /// Months after the end of their process that candidates without pool consent are kept.
+    pub no_consent_months: u32,
+    /// Days before the pool consent runs out that the candidate is offered to renew it.
+    pub consent_reminder_days: u32,
+    /// When the retention job runs (Europe/Paris); empty disables it.
+    pub retention_cron: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -375,6 +391,15 @@ impl Settings {
         if let Err(e) = normalize_cron(&self.scheduler.offer_expiry_cron) {
             return bad("scheduler.offer_expiry_cron", e);
         }
+        if let Err(e) = normalize_cron(&self.privacy.retention_cron) {
+            return bad("privacy.retention_cron", e);
+        }
+        if self.privacy.link_days == 0 || self.privacy.retention_years == 0 {
+            return bad(
+                "privacy",
+                "link_days et retention_years doivent être au moins 1".into(),
+            );
+        }
         if let Err(e) = normalize_cron(&self.campaigns.tick_cron) {
             return bad("campaigns.tick_cron", e);
         }
@@ -509,4 +534,21 @@ mod tests {
         let e = s.check().unwrap_err().to_string();
         assert!(e.contains("mail.from"), "{e}");
     }
+}
+
+/// The accessibility statement at /accessibilite (RGAA).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct AccessibilitySettings {
+    /// « totalement conforme », « partiellement conforme » or « non conforme ».
+    pub status: String,
+    /// When the statement was drawn up, as shown (« 23 novembre 2026 »).
+    pub established_on: String,
+    /// Who checked the pages and how, when an audit was done; empty: self-assessment.
+    pub audit: String,
+    /// Content known not to be accessible, one sentence each.
+    pub non_accessible: Vec<String>,
+    /// Content exempted (disproportionate burden) or out of scope, one sentence each.
+    pub exemptions: Vec<String>,
+    /// Where to report a problem; empty: organisation.contact_email.
+    pub contact_email: String,
 }

@@ -16,6 +16,7 @@ pub mod offers;
 pub mod pipeline;
 pub mod placements;
 pub mod positions;
+pub mod privacy;
 pub mod scheduler;
 pub mod specialties;
 pub mod staff;

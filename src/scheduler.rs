@@ -77,6 +77,35 @@ pub async fn campaign_tick(settings: Arc<Settings>, pool: PgPool, wake: Arc<Noti
     }
 }
 
+/// Runs the personal-data retention job for today (Paris date) if no instance did yet:
+/// anonymisation of candidates kept too long, and offers to renew pool consent.
+pub async fn privacy_retention(settings: Arc<Settings>, pool: PgPool, wake: Arc<Notify>) {
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        crate::privacy::run_daily(&mut conn, &settings, today, now)
+    })
+    .await;
+    match result {
+        Ok(Ok(None)) => {}
+        Ok(Ok(Some(report))) => {
+            tracing::info!(
+                anonymised_retention = report.anonymised_retention,
+                anonymised_without_consent = report.anonymised_without_consent,
+                documents_deleted = report.documents_deleted,
+                consent_reminders = report.consent_reminders,
+                "personal data retention applied"
+            );
+            if report.consent_reminders > 0 {
+                wake.notify_one();
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "personal data retention failed"),
+        Err(e) => tracing::warn!(error = %e, "personal data retention task failed"),
+    }
+}
+
 /// Starts the scheduler with the configured jobs; None when every job is disabled. Offers
 /// whose answer date passed while the service was stopped are expired at once.
 pub async fn start(
@@ -94,7 +123,9 @@ pub async fn start(
     }
     let tick = normalize_cron(&settings.campaigns.tick_cron)
         .map_err(|e| anyhow::anyhow!("campaigns.tick_cron : {e}"))?;
-    if digest.is_none() && expiry.is_none() && tick.is_none() {
+    let retention = normalize_cron(&settings.privacy.retention_cron)
+        .map_err(|e| anyhow::anyhow!("privacy.retention_cron : {e}"))?;
+    if digest.is_none() && expiry.is_none() && tick.is_none() && retention.is_none() {
         return Ok(None);
     }
     let scheduler = JobScheduler::new()
@@ -116,6 +147,22 @@ pub async fn start(
             .add(job)
             .await
             .context("adding the campaign tick")?;
+    }
+    if let Some(cron) = retention {
+        let (settings, pool, wake) = (settings.clone(), pool.clone(), wake.clone());
+        let job = Job::new_async_tz(
+            cron.as_str(),
+            chrono_tz::Europe::Paris,
+            move |_id, _lock| {
+                let (settings, pool, wake) = (settings.clone(), pool.clone(), wake.clone());
+                Box::pin(async move { privacy_retention(settings, pool, wake).await })
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("privacy.retention_cron « {cron} » : {e}"))?;
+        scheduler
+            .add(job)
+            .await
+            .context("adding the personal data retention job")?;
     }
     if let Some(cron) = digest {
         let (settings, pool) = (settings.clone(), pool.clone());

@@ -12,6 +12,8 @@ use sha2::Sha256;
 pub enum Purpose {
     Unsubscribe,
     Click,
+    /// A candidate's private link to their personal data (expiring).
+    PersonalData,
 }
 
 impl Purpose {
@@ -19,6 +21,7 @@ impl Purpose {
         match self {
             Purpose::Unsubscribe => b"desinscription:",
             Purpose::Click => b"clic:",
+            Purpose::PersonalData => b"mes-donnees:",
         }
     }
 }
@@ -27,10 +30,22 @@ impl Purpose {
 const SIGNATURE_BYTES: usize = 16;
 
 fn mac(secret: &[u8], purpose: Purpose, delivery_id: i64) -> Hmac<Sha256> {
+    mac_of(secret, purpose, &delivery_id.to_string())
+}
+
+fn mac_of(secret: &[u8], purpose: Purpose, message: &str) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
     mac.update(purpose.tag());
-    mac.update(delivery_id.to_string().as_bytes());
+    mac.update(message.as_bytes());
     mac
+}
+
+/// A decimal number as tokens carry it: digits only, at most 19 of them.
+fn number(text: &str) -> Option<i64> {
+    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 pub fn token(secret: &[u8], purpose: Purpose, delivery_id: i64) -> String {
@@ -56,6 +71,32 @@ pub fn verify(secret: &[u8], purpose: Purpose, token: &str) -> Option<i64> {
         .verify_truncated_left(&given)
         .ok()
         .map(|_| id)
+}
+
+/// A token for `id` that is meant to hold until `expires` (Unix seconds): both are signed, so
+/// neither can be changed; whether the time has passed is the caller's question.
+pub fn expiring_token(secret: &[u8], purpose: Purpose, id: i64, expires: i64) -> String {
+    let message = format!("{id}.{expires}");
+    let sig = mac_of(secret, purpose, &message).finalize().into_bytes();
+    format!(
+        "{message}.{}",
+        URL_SAFE_NO_PAD.encode(&sig[..SIGNATURE_BYTES])
+    )
+}
+
+/// The id and expiry time an expiring token stands for, if its signature holds.
+pub fn verify_expiring(secret: &[u8], purpose: Purpose, token: &str) -> Option<(i64, i64)> {
+    let mut parts = token.splitn(3, '.');
+    let (id, expires, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    let (id_value, expires_value) = (number(id)?, number(expires)?);
+    let given = URL_SAFE_NO_PAD.decode(sig).ok()?;
+    if given.len() != SIGNATURE_BYTES {
+        return None;
+    }
+    mac_of(secret, purpose, &format!("{id}.{expires}"))
+        .verify_truncated_left(&given)
+        .ok()
+        .map(|_| (id_value, expires_value))
 }
 
 pub fn unsubscribe_url(public_url: &str, secret: &[u8], delivery_id: i64) -> String {
@@ -84,6 +125,26 @@ mod tests {
         assert_eq!(verify(KEY, Purpose::Unsubscribe, &t), Some(42));
         assert_eq!(verify(KEY, Purpose::Click, &t), None);
         assert_eq!(verify(b"other", Purpose::Unsubscribe, &t), None);
+    }
+
+    #[test]
+    fn expiring_tokens_sign_their_id_and_time() {
+        let t = expiring_token(KEY, Purpose::PersonalData, 42, 1_900_000_000);
+        assert_eq!(
+            verify_expiring(KEY, Purpose::PersonalData, &t),
+            Some((42, 1_900_000_000))
+        );
+        let sig = t.rsplit('.').next().unwrap();
+        assert_eq!(
+            verify_expiring(KEY, Purpose::PersonalData, &format!("43.1900000000.{sig}")),
+            None
+        );
+        assert_eq!(
+            verify_expiring(KEY, Purpose::PersonalData, &format!("42.1999999999.{sig}")),
+            None
+        );
+        assert_eq!(verify_expiring(KEY, Purpose::Click, &t), None);
+        assert_eq!(verify(KEY, Purpose::PersonalData, &t), None);
     }
 
     #[test]

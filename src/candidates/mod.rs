@@ -393,8 +393,10 @@ pub fn possible_duplicates(
     conn: &mut PgConnection,
     id: i64,
 ) -> QueryResult<Vec<PossibleDuplicate>> {
+    // Anonymised candidates (blank e-mail, phone and names) are nobody's duplicate.
     let me: Option<(String, String, String, String, Option<String>)> = candidates::table
         .find(id)
+        .filter(candidates::anonymised_at.is_null())
         .select((
             candidates::email_normalized,
             candidates::phone_normalized,
@@ -414,6 +416,7 @@ pub fn possible_duplicates(
         .sql(")");
     let mut q = candidates::table
         .filter(candidates::id.ne(id))
+        .filter(candidates::anonymised_at.is_null())
         .filter(
             candidates::email_normalized
                 .eq(email)

@@ -73,6 +73,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         last_activity_at -> Timestamptz,
+        anonymised_at -> Nullable<Timestamptz>,
+        consent_reminder_sent_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -568,3 +570,15 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> staff_users (staff_user_id));
 diesel::allow_tables_to_appear_in_same_query!(api_tokens, staff_users);
+
+diesel::table! {
+    privacy_runs (id) {
+        id -> Int8,
+        run_on -> Date,
+        anonymised_retention -> Int4,
+        anonymised_without_consent -> Int4,
+        documents_deleted -> Int4,
+        consent_reminders -> Int4,
+        created_at -> Timestamptz,
+    }
+}

@@ -46,6 +46,10 @@ pub const WITHDRAWAL_REASONS: &[(&str, &str)] = &[
     ("autre_offre", "Autre offre acceptée"),
     ("personnel", "Raisons personnelles"),
     ("sans_reponse", "Sans nouvelles du candidat"),
+    (
+        crate::privacy::SELF_WITHDRAWAL,
+        "Retrait par le candidat (page « Mes données »)",
+    ),
     ("autre", "Autre raison"),
 ];
 

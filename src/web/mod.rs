@@ -10,6 +10,7 @@ pub mod form;
 pub mod health;
 pub mod mailing;
 pub mod offers;
+pub mod personal_data;
 pub mod pipeline;
 pub mod places;
 pub mod public;
@@ -191,6 +192,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .configure(contacts::configure)
         .configure(|cfg| api::configure(cfg, settings))
         .configure(tokens::configure)
+        .configure(|c| personal_data::configure(c, settings))
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

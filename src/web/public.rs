@@ -411,13 +411,25 @@ pub(crate) async fn record_application(
     let recruiters = state.settings.recruiters.notify.clone();
     let domain = state.settings.mail_domain();
     let recipient = application.email.as_str().to_owned();
+    let settings = state.settings.clone();
     let recorded = db(state, move |conn| {
+        let now = Utc::now();
+        let data_link = |candidate_id| crate::privacy::link_url(&settings, candidate_id, now);
         Ok(applications::record(
             conn,
             &application,
             cv_file.as_ref(),
-            Utc::now(),
-            |recorded| application_emails(recorded, email_data, &recipient, &recruiters, &domain),
+            now,
+            |recorded| {
+                application_emails(
+                    recorded,
+                    email_data,
+                    &recipient,
+                    &recruiters,
+                    &domain,
+                    data_link,
+                )
+            },
         )?)
     })
     .await?;
@@ -489,13 +501,19 @@ fn application_emails(
     recipient: &str,
     recruiters: &[String],
     domain: &str,
+    data_link: impl Fn(i64) -> String,
 ) -> anyhow::Result<Vec<NewOutboundEmail>> {
-    let (new, merged) = match recorded {
-        Recorded::New { merged, .. } => (true, merged),
-        Recorded::Completed { .. } => (false, true),
+    let (new, merged, candidate_id) = match recorded {
+        Recorded::New {
+            merged,
+            candidate_id,
+            ..
+        } => (true, merged, candidate_id),
+        Recorded::Completed { candidate_id, .. } => (false, true, candidate_id),
         Recorded::AlreadyReceived { .. } => return Ok(Vec::new()),
     };
     data["application_id"] = json!(recorded.application_id());
+    data["data_url"] = json!(data_link(candidate_id));
     data["completed"] = json!(!new);
     data["merged"] = json!(merged);
     let mut emails = vec![NewOutboundEmail::new(
@@ -504,6 +522,8 @@ fn application_emails(
         render_email("application_confirmation", &data)?,
         new_message_id(domain),
     )];
+    // The private link is the doctor's alone.
+    data["data_url"] = Value::Null;
     if new {
         let notification = render_email("recruiter_notification", &data)?;
         for address in recruiters {
@@ -561,7 +581,18 @@ pub async fn privacy(state: web::Data<AppState>) -> Result<HttpResponse, AppErro
 pub async fn accessibility(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let body = render(
         "public/accessibility",
-        &page(&state, "Accessibilité", json!({})),
+        &page(
+            &state,
+            "Accessibilité",
+            json!({
+                "accessibility": state.settings.accessibility,
+                "accessibility_contact": if state.settings.accessibility.contact_email.is_empty() {
+                    &state.settings.organisation.contact_email
+                } else {
+                    &state.settings.accessibility.contact_email
+                },
+            }),
+        ),
     )?;
     Ok(html(StatusCode::OK, body))
 }

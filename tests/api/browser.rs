@@ -2449,3 +2449,93 @@ async fn the_api_tokens_page_works_by_its_labels_and_axe_finds_no_violations() {
     })
     .await;
 }
+
+// « Mes données »
+
+#[tokio::test(flavor = "multi_thread")]
+async fn axe_finds_no_violations_on_the_personal_data_pages() {
+    in_browser(|app, c| async move {
+        let mut report = String::new();
+        let r = app.apply(&Fields::valid()).await;
+        assert_eq!(r.status().as_u16(), 303);
+        app.dispatch_all_pending_emails().await;
+        let mail = app
+            .smtp
+            .received_by("claire.martin@exemple.fr")
+            .into_iter()
+            .next()
+            .expect("the confirmation e-mail");
+        let text = mail.text();
+        let start = text
+            .find("http://vocation.test/mes-donnees/")
+            .expect("the private link");
+        let link = text[start + "http://vocation.test".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        let settings = TestApp::builder().settings(&app.db, &app.smtp, &TempDir::new());
+        let expired = vocation::privacy::link_url_until(
+            &settings,
+            1,
+            chrono::Utc::now() - chrono::Duration::days(1),
+        )
+        .trim_start_matches("http://vocation.test")
+        .to_owned();
+
+        for (path, expected) in [
+            (link.clone(), 200),
+            (format!("{link}/effacement"), 200),
+            ("/mes-donnees".to_owned(), 200),
+            (expired, 410),
+            ("/donnees-personnelles".to_owned(), 200),
+            ("/accessibilite".to_owned(), 200),
+        ] {
+            goto(&c, &app, &path).await;
+            assert_eq!(status(&c).await, expected, "{path}");
+            audit(&c, &path, &mut report).await;
+        }
+
+        // The renewal form with an error, then its neutral answer.
+        goto(&c, &app, "/mes-donnees").await;
+        fill(
+            &c,
+            "Adresse électronique de votre candidature",
+            "pas une adresse",
+        )
+        .await;
+        press_button(&c, "Recevoir mon lien").await;
+        wait_for(&c, "#courriel-error").await;
+        assert_eq!(status(&c).await, 422);
+        audit(&c, "/mes-donnees (with an error)", &mut report).await;
+        fill(
+            &c,
+            "Adresse électronique de votre candidature",
+            "claire.martin@exemple.fr",
+        )
+        .await;
+        press_button(&c, "Recevoir mon lien").await;
+        wait_for(&c, "[role=status]").await;
+        audit(&c, "/mes-donnees (sent)", &mut report).await;
+
+        // Withdrawing from the page, then the erasure step sent without its confirmation.
+        goto(&c, &app, &link).await;
+        press_button(&c, "Retirer la candidature n° 1").await;
+        wait_for(&c, "#message").await;
+        audit(&c, "/mes-donnees/… (withdrawn)", &mut report).await;
+        goto(&c, &app, &format!("{link}/effacement")).await;
+        press_button(&c, "Effacer mes données").await;
+        wait_for(&c, "#confirmation-error").await;
+        audit(&c, "/mes-donnees/…/effacement (with an error)", &mut report).await;
+        assert_eq!(
+            app.count("SELECT count(*) FROM applications WHERE stage = 'desistement'"),
+            1
+        );
+
+        assert!(
+            report.is_empty(),
+            "axe-core found WCAG 2.1 A/AA violations:\n{report}"
+        );
+    })
+    .await;
+}

@@ -513,6 +513,7 @@ impl TestAppBuilder {
         s.recruiters.notify = self.recruiters.clone();
         s.scheduler.daily_digest_cron = self.digest_cron.clone();
         s.scheduler.offer_expiry_cron = String::new();
+        s.privacy.retention_cron = String::new();
         // Campaign senders are started by the tests that need them (see campaign_settings).
         s.campaigns.enabled = false;
         s.campaigns.tick_cron = String::new();

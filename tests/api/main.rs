@@ -19,6 +19,7 @@ mod json_api;
 mod mail;
 mod migrations;
 mod offers;
+mod personal_data;
 mod pipeline;
 mod places;
 mod public_pages;
