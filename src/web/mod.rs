@@ -8,6 +8,7 @@ pub mod csrf;
 pub mod form;
 pub mod health;
 pub mod mailing;
+pub mod metrics;
 pub mod offers;
 pub mod pipeline;
 pub mod places;
@@ -38,6 +39,8 @@ pub struct AppState {
     /// Wakes this instance's idle campaign senders when a run starts or resumes.
     pub campaign_wake: Arc<Notify>,
     pub specialties: Vec<Specialty>,
+    /// This instance's Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// 303 See Other: after a form is handled, the browser loads the next page with GET.
@@ -187,6 +190,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .configure(mailing::configure)
         .configure(campaigns::configure)
         .configure(contacts::configure)
+        .configure(metrics::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

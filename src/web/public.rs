@@ -393,6 +393,9 @@ pub async fn submit_application(
         }
         Ok(recorded) => {
             tracing::info!(application_id = recorded.application_id(), outcome = ?recorded, "application recorded");
+            if matches!(recorded, Recorded::New { .. }) {
+                state.metrics.application_received();
+            }
             state.mail_wake.notify_one();
         }
         Err(e) => {
