@@ -2,8 +2,8 @@
 //!
 //! Counted as things happen, per instance: HTTP requests by method, route pattern (never the
 //! raw path: paths carry private tokens) and status, their latency, applications received,
-//! scheduler runs. Read from PostgreSQL at scrape time: campaign deliveries by status and the
-//! queue depths. Those are global figures (every instance reports the same), read with a short
+//! scheduler runs. Read from PostgreSQL at scrape time: the deliveries of the runs in progress
+//! by status, and the queue depths. Those are global figures (every instance reports the same), read with a short
 //! statement timeout; counters could not see what other instances or earlier lives of the
 //! process did, and the campaign senders would have to report every status change. Read from
 //! the r2d2 pool at scrape time: connections and idle connections.
@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -20,6 +20,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::db::enums::DeliveryStatus;
+use crate::db::schema::campaign_runs;
 use crate::db::PgPool;
 
 /// The longest a scrape's queries may run; past it the database figures are skipped.
@@ -114,7 +115,8 @@ impl Metrics {
         let deliveries = Family::<StatusLabels, Gauge>::default();
         registry.register(
             "campaign_deliveries",
-            "Campaign deliveries in the database by status (all instances, read at scrape time)",
+            "Deliveries of the campaign runs being sent or paused, by status \
+             (all instances, read at scrape time)",
             deliveries.clone(),
         );
         let queue_depth = Family::<QueueLabels, Gauge>::default();
@@ -281,17 +283,31 @@ fn read_queues(pool: &PgPool) -> anyhow::Result<QueueFigures> {
             "SET LOCAL statement_timeout = {SCRAPE_STATEMENT_TIMEOUT_MS}"
         ))
         .execute(conn)?;
-        let deliveries: Vec<StatusCount> =
-            diesel::sql_query("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
-                .load(conn)?;
+        // The runs in progress first, then their deliveries through the (run_id, …) index: the
+        // whole table grows with every run (about 200 ms to count a million rows on two
+        // cores), a run in progress is what an operator watches (25 ms for 50,000).
+        let active: Vec<i64> = campaign_runs::table
+            .filter(campaign_runs::status.eq_any(["envoi", "pause"]))
+            .select(campaign_runs::id)
+            .load(conn)?;
+        let deliveries: Vec<StatusCount> = if active.is_empty() {
+            Vec::new()
+        } else {
+            diesel::sql_query(
+                "SELECT status, count(*) AS n FROM deliveries WHERE run_id = ANY($1) \
+                 GROUP BY status",
+            )
+            .bind::<Array<BigInt>, _>(&active)
+            .load(conn)?
+        };
         // Both use the partial indexes the workers scan.
         let pending_emails: Count =
             diesel::sql_query("SELECT count(*) AS n FROM outbound_emails WHERE status = 'pending'")
                 .get_result(conn)?;
-        let pending_deliveries = deliveries
-            .iter()
-            .find(|d| d.status == DeliveryStatus::Pending.code())
-            .map_or(0, |d| d.n);
+        let pending_deliveries: Count =
+            diesel::sql_query("SELECT count(*) AS n FROM deliveries WHERE status = 'en_attente'")
+                .get_result(conn)?;
+        let pending_deliveries = pending_deliveries.n;
         Ok(QueueFigures {
             deliveries: deliveries.into_iter().map(|d| (d.status, d.n)).collect(),
             pending_emails: pending_emails.n,

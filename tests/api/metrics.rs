@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer};
+use diesel::sql_types::{BigInt, Integer, Text};
 use secrecy::SecretString;
 use vocation::campaigns::runs::{self, CampaignInput, Schedule};
 use vocation::startup::Application;
@@ -181,10 +181,17 @@ async fn requests_are_counted_by_route_pattern_and_applications_when_recorded() 
 }
 
 #[tokio::test]
-async fn campaign_deliveries_are_reported_by_status_as_postgresql_holds_them() {
+async fn deliveries_of_runs_in_progress_are_reported_by_status_as_postgresql_holds_them() {
     let app = TestApp::spawn().await;
     let mut conn = app.conn();
-    let run = run_with_recipients(&mut conn, 5);
+    let run = run_with_recipients(&mut conn, "Internes", 5);
+    assert_eq!(
+        app.text(&format!(
+            "SELECT status FROM campaign_runs WHERE id = {run}"
+        ))
+        .as_deref(),
+        Some("envoi")
+    );
     // Two of them sent, one failed: as the senders would have recorded.
     diesel::sql_query(format!(
         "UPDATE deliveries SET status = 'envoye', sent_at = now() WHERE id IN \
@@ -195,6 +202,18 @@ async fn campaign_deliveries_are_reported_by_status_as_postgresql_holds_them() {
     diesel::sql_query(format!(
         "UPDATE deliveries SET status = 'echec' WHERE id = \
          (SELECT max(id) FROM deliveries WHERE run_id = {run})"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    // A finished run is history (the reports show it): not counted.
+    let old = run_with_recipients(&mut conn, "Anciens", 3);
+    diesel::sql_query(format!(
+        "UPDATE deliveries SET status = 'envoye', sent_at = now() WHERE run_id = {old}"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE campaign_runs SET status = 'termine', finished_at = now() WHERE id = {old}"
     ))
     .execute(&mut conn)
     .unwrap();
@@ -219,6 +238,28 @@ async fn campaign_deliveries_are_reported_by_status_as_postgresql_holds_them() {
     assert_eq!(
         sample(&samples, r#"vocation_queue_depth{queue="deliveries"}"#),
         2.0
+    );
+
+    // Paused, the run is still in progress; once it ends its figures leave the gauge.
+    diesel::sql_query(format!(
+        "UPDATE campaign_runs SET status = 'pause' WHERE id = {run}"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    let (_, samples) = scrape(&app).await;
+    assert_eq!(
+        sample(&samples, r#"vocation_campaign_deliveries{status="envoye"}"#),
+        2.0
+    );
+    diesel::sql_query(format!(
+        "UPDATE campaign_runs SET status = 'annule' WHERE id = {run}"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    let (_, samples) = scrape(&app).await;
+    assert_eq!(
+        sample(&samples, r#"vocation_campaign_deliveries{status="envoye"}"#),
+        0.0
     );
 }
 
@@ -309,41 +350,43 @@ async fn disabled_metrics_answer_404() {
 }
 
 /// A campaign run started now for `n` contacts; its deliveries are all pending.
-fn run_with_recipients(conn: &mut PgConnection, n: i32) -> i64 {
+fn run_with_recipients(conn: &mut PgConnection, list_name: &str, n: i32) -> i64 {
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = BigInt)]
         id: i64,
     }
-    let list =
-        diesel::sql_query("INSERT INTO contact_lists (name) VALUES ('Internes') RETURNING id")
-            .get_result::<Id>(conn)
-            .unwrap()
-            .id;
+    let list = diesel::sql_query("INSERT INTO contact_lists (name) VALUES ($1) RETURNING id")
+        .bind::<Text, _>(list_name)
+        .get_result::<Id>(conn)
+        .unwrap()
+        .id;
     diesel::sql_query(
         "WITH c AS ( \
              INSERT INTO contacts (email, first_name, last_name, kind, legal_basis, city) \
-             SELECT 'interne-' || i || '@example.org', 'P' || i, 'N' || i, \
+             SELECT $3 || '-' || i || '@example.org', 'P' || i, 'N' || i, \
                     'interne', 'interet_legitime', 'Auch' \
              FROM generate_series(1, $1) AS i RETURNING id) \
          INSERT INTO list_members (list_id, contact_id) SELECT $2, id FROM c",
     )
     .bind::<Integer, _>(n)
     .bind::<BigInt, _>(list)
+    .bind::<Text, _>(list_name.to_lowercase())
     .execute(conn)
     .unwrap();
     let template = diesel::sql_query(
         "INSERT INTO mail_templates (name, subject, body_text, body_html) \
-         VALUES ('Internes', 'Bonjour', 'Bonjour {{prenom}}', '<p>Bonjour {{prenom}}</p>') \
+         VALUES ($1, 'Bonjour', 'Bonjour {{prenom}}', '<p>Bonjour {{prenom}}</p>') \
          RETURNING id",
     )
+    .bind::<Text, _>(list_name)
     .get_result::<Id>(conn)
     .unwrap()
     .id;
     let campaign = runs::create(
         conn,
         &CampaignInput {
-            name: "Internes – métriques".into(),
+            name: format!("{list_name} – métriques"),
             template_id: template,
             list_ids: vec![list],
             sender_name: "Recrutement CDS32".into(),
