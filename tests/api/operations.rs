@@ -524,3 +524,69 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
     );
     assert_eq!(smtp.received().len() as i64, sent);
 }
+
+#[tokio::test]
+async fn a_stopping_mail_worker_finishes_its_message_and_releases_the_rest_of_its_claim() {
+    use crate::smtp_server::{Behaviour, SmtpServer};
+    let app = crate::helpers::TestApp::spawn().await;
+    for (i, email) in ["a.durand@exemple.fr", "b.petit@exemple.fr"]
+        .iter()
+        .enumerate()
+    {
+        let fields = Fields::valid()
+            .set("courriel", email)
+            .set("telephone", &format!("06 12 34 56 7{i}"))
+            .without("rpps");
+        assert_eq!(app.apply(&fields).await.status(), 303);
+    }
+    let queued = app.count("SELECT count(*) FROM outbound_emails WHERE status = 'pending'");
+    assert!(queued >= 3, "{queued}");
+
+    // A relay that takes its time over each message: the stop comes while the first is sent.
+    let smtp = SmtpServer::start();
+    smtp.set_default(Behaviour::Slow(Duration::from_millis(500)));
+    let mut settings = Settings::load_for("test").unwrap();
+    settings.mail.transport = MailTransportKind::Smtp;
+    settings.mail.smtp.host = "127.0.0.1".into();
+    settings.mail.smtp.port = smtp.port;
+    settings.mail.smtp.tls = vocation::config::SmtpTls::None;
+    let mut dispatcher = app.dispatcher.clone();
+    dispatcher.mailer = vocation::mail::Mailer::from_settings(&settings.mail).unwrap();
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(dispatcher.clone().run(
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+        Duration::from_secs(60),
+        stopped,
+    ));
+    let start = Instant::now();
+    while smtp.connections_open() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the worker never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the worker stops")
+        .unwrap();
+
+    // The message in flight went out and is recorded; the others are free again, untried.
+    assert_eq!(smtp.count(), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbound_emails WHERE status = 'sent'"),
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM outbound_emails WHERE status = 'pending' \
+             AND locked_until IS NULL AND attempts = 0"
+        ),
+        queued - 1
+    );
+    // The next worker sends them at once.
+    smtp.set_default(Behaviour::Accept);
+    assert_eq!(dispatcher.dispatch_all().await.unwrap() as i64, queued - 1);
+}
