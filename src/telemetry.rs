@@ -57,7 +57,9 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
             .get::<tracing_actix_web::RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
-        tracing::info_span!(
+        // At error level so that the span (and its request id) stays enabled whatever
+        // `log.level` is: a `warn` setting must still tie its lines to their request.
+        tracing::error_span!(
             "request",
             request_id = %request_id,
             method = method_label(request.method()),
