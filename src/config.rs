@@ -490,20 +490,27 @@ impl Settings {
                 ),
             );
         }
-        let from_localhost = self
-            .mail
-            .from
-            .parse::<Mailbox>()
-            .is_ok_and(|m| m.email.domain().eq_ignore_ascii_case("localhost"));
-        if from_localhost {
-            return bad(
-                "mail.from",
-                format!(
-                    "« {} » est l'adresse d'exemple en @localhost : donnez l'adresse \
-                     d'expédition réelle du service",
-                    self.mail.from
-                ),
-            );
+        let at_localhost = |address: &str| {
+            address
+                .parse::<Mailbox>()
+                .is_ok_and(|m| m.email.domain().eq_ignore_ascii_case("localhost"))
+        };
+        for (key, address) in [
+            ("mail.from", &self.mail.from),
+            (
+                "organisation.contact_email",
+                &self.organisation.contact_email,
+            ),
+        ] {
+            if at_localhost(address) {
+                return bad(
+                    key,
+                    format!(
+                        "« {address} » est l'adresse d'exemple en @localhost : donnez l'adresse \
+                         réelle du service (expédition, contact des candidats et désinscription)"
+                    ),
+                );
+            }
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ pub struct Application {
     campaign_wake: Arc<Notify>,
     settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
+    signals: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -76,11 +77,14 @@ impl Application {
                 .configure(|cfg| http::routes(cfg, &route_settings))
                 .default_service(web::to(http::public::not_found))
         })
-        // On SIGTERM or SIGINT (actix listens for both): stop accepting, give requests in flight
-        // up to 20 s to finish, then run_until_stopped stops the workers.
+        // Signals are handled in run_until_stopped (actix would stop at once on SIGINT): on
+        // SIGTERM or SIGINT stop accepting, give requests in flight up to 20 s to finish.
+        .disable_signals()
         .shutdown_timeout(20)
         .listen(listener)?
         .run();
+        // Listening starts here, before any request can be answered.
+        let signals = tokio::spawn(stop_on_signal(server.handle(), StopSignals::listen()));
         Ok(Application {
             port,
             server,
@@ -90,6 +94,7 @@ impl Application {
             campaign_wake,
             settings,
             metrics,
+            signals,
         })
     }
 
@@ -141,6 +146,7 @@ impl Application {
         };
         tracing::info!(port = self.port, "Vocation listening");
         let result = self.server.await;
+        self.signals.abort();
         tracing::info!("HTTP server stopped; stopping the workers");
         let _ = stop_worker.send(true);
         if let Some(mut scheduler) = scheduler {
@@ -158,5 +164,67 @@ impl Application {
             task.abort();
         }
         result
+    }
+}
+
+/// SIGTERM and SIGINT, listened for from creation on (until then they would kill the process).
+struct StopSignals {
+    #[cfg(unix)]
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => {
+                    tracing::warn!(
+                        "cannot listen for SIGTERM/SIGINT: they stop the service at once"
+                    );
+                    None
+                }
+            };
+            StopSignals { streams }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        match self.streams.as_mut() {
+            Some((term, int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// The first SIGTERM or SIGINT stops the server gracefully; a second one stops it at once.
+async fn stop_on_signal(server: actix_web::dev::ServerHandle, mut signals: StopSignals) {
+    signals.next().await;
+    tracing::info!("stop signal received: finishing the requests in flight");
+    let graceful = server.stop(true);
+    tokio::pin!(graceful);
+    tokio::select! {
+        _ = &mut graceful => {}
+        _ = signals.next() => {
+            tracing::warn!("second stop signal: stopping at once");
+            server.stop(false).await;
+        }
     }
 }

@@ -20,6 +20,7 @@ fn production_like() -> Settings {
     s.mail.transport = MailTransportKind::Smtp;
     s.mail.smtp.host = "smtp.gers.fr".into();
     s.mail.from = "Recrutement CDS32 <recrutement@gers.fr>".into();
+    s.organisation.contact_email = "recrutement@gers.fr".into();
     s.http.public_url = "https://recrutement.gers.fr".into();
     s.security.secret_key = SecretString::from(STRONG_KEY.to_owned());
     s
@@ -81,7 +82,7 @@ fn production_refuses_the_development_key_and_weak_keys() {
 }
 
 #[test]
-fn production_refuses_an_http_public_url_and_a_localhost_sender() {
+fn production_refuses_an_http_public_url_and_localhost_addresses() {
     let mut s = production_like();
     s.http.public_url = "http://recrutement.gers.fr".into();
     let e = refusal(&s);
@@ -92,6 +93,11 @@ fn production_refuses_an_http_public_url_and_a_localhost_sender() {
     s.mail.from = "Recrutement <recrutement@localhost>".into();
     let e = refusal(&s);
     assert!(e.contains("mail.from"), "{e}");
+
+    let mut s = production_like();
+    s.organisation.contact_email = "recrutement@localhost".into();
+    let e = refusal(&s);
+    assert!(e.contains("organisation.contact_email"), "{e}");
 }
 
 #[test]
@@ -135,6 +141,10 @@ fn vocation_serve_refuses_to_start_in_production_with_bad_settings() {
             .env("VOCATION__SECURITY__SECRET_KEY", STRONG_KEY)
             .env("VOCATION__HTTP__PUBLIC_URL", "https://recrutement.gers.fr")
             .env("VOCATION__MAIL__FROM", "Recrutement <recrutement@gers.fr>")
+            .env(
+                "VOCATION__ORGANISATION__CONTACT_EMAIL",
+                "recrutement@gers.fr",
+            )
             .env(
                 "VOCATION__DATABASE__URL",
                 "postgres://postgres@127.0.0.1:1/jamais",
@@ -219,9 +229,10 @@ impl Serve {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn sigterm(&self) {
+    /// Sends a signal by name (TERM, INT).
+    fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -321,7 +332,8 @@ async fn json_logs_carry_the_request_id_and_no_personal_data_or_tokens() {
     assert_eq!(r.status(), 200);
     assert_eq!(db_count(&db, "SELECT count(*) FROM applications"), 1);
 
-    serve.sigterm();
+    // Ctrl-C stops the service cleanly too.
+    serve.signal("INT");
     assert!(serve.wait_exit().success(), "{}", serve.logs());
     let logs = serve.logs();
 
@@ -381,6 +393,21 @@ fn db_count(db: &TestDatabase, sql: &str) -> i64 {
         .get_result::<N>(&mut db.connect())
         .unwrap()
         .n
+}
+
+/// The status of an interim (1xx) response, which has no body.
+fn read_interim(stream: &mut TcpStream) -> u16 {
+    let mut head = Vec::new();
+    let mut byte = [0_u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "connection closed");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("status line: {head}"))
 }
 
 /// One HTTP/1.1 response read from a raw connection (the service always sends Content-Length
@@ -470,13 +497,16 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
             .unwrap();
         assert_eq!(read_response(&mut stream).0, 200);
         // Then the application, its body sent in two halves around the signal.
+        // With `Expect: 100-continue` the server says when it has read the head and begun
+        // the request: from then on the request is in flight.
         let head = format!(
             "POST /candidature HTTP/1.1\r\nHost: vocation.test\r\nCookie: {cookie}\r\n\
              Content-Type: multipart/form-data; boundary={boundary}\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
+             Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
             body.len()
         );
         stream.write_all(head.as_bytes()).unwrap();
+        assert_eq!(read_interim(&mut stream), 100);
         let half = body.len() / 2;
         stream.write_all(&body[..half]).unwrap();
         stream.flush().unwrap();
@@ -486,7 +516,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
     .unwrap();
     let (mut stream, body, half) = in_flight;
 
-    serve.sigterm();
+    serve.signal("TERM");
     // The server stops accepting: new connections are refused soon after the signal.
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_ok() {
