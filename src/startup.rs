@@ -77,7 +77,7 @@ impl Application {
                 .configure(|cfg| http::routes(cfg, &route_settings))
                 .default_service(web::to(http::public::not_found))
         })
-        // Signals are handled in run_until_stopped (actix would stop at once on SIGINT): on
+        // Signals are handled by stop_on_signal below (actix would stop at once on SIGINT): on
         // SIGTERM or SIGINT stop accepting, give requests in flight up to 20 s to finish.
         .disable_signals()
         .shutdown_timeout(20)
