@@ -28,6 +28,7 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     pub log: LogSettings,
     pub accessibility: AccessibilitySettings,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -262,6 +263,14 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// `/metrics`, in the Prometheus (OpenMetrics) text format.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// When not empty, scrapes must send `Authorization: Bearer <token>`; others get 401.
+    pub token: SecretString,
+}
+
 /// A configuration problem, phrased for the person starting the service.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration invalide : {0}")]
@@ -305,6 +314,9 @@ impl Settings {
             .try_deserialize()
             .map_err(|e| ConfigError(e.to_string()))?;
         settings.check()?;
+        if environment == PRODUCTION {
+            settings.check_production()?;
+        }
         Ok(settings)
     }
 
@@ -473,6 +485,67 @@ impl Settings {
         Ok(())
     }
 
+    /// What production adds to `check`: a real mail relay, a strong secret key, HTTPS links.
+    /// Run by `load_for("production")`; tests call it on settings changed in code.
+    pub fn check_production(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| {
+            Err(ConfigError(format!(
+                "clé `{key}` (environnement {PRODUCTION}) : {why}"
+            )))
+        };
+        if self.mail.transport == MailTransportKind::File {
+            return bad(
+                "mail.transport",
+                "le transport « file » range les courriels dans un dossier sans les envoyer ; \
+                 configurez un relais : mail.transport = \"smtp\" et mail.smtp.*"
+                    .into(),
+            );
+        }
+        if let Err(why) = secret_key_strength(self.security.secret_key.expose_secret()) {
+            return bad(
+                "security.secret_key",
+                format!(
+                    "{why} ; générez-en une, par exemple avec « openssl rand -base64 48 », et \
+                     donnez-la par VOCATION__SECURITY__SECRET_KEY"
+                ),
+            );
+        }
+        if !self.http.public_url.starts_with("https://") {
+            return bad(
+                "http.public_url",
+                format!(
+                    "« {} » n'est pas en https : les cookies du personnel perdraient l'attribut \
+                     Secure, HSTS ne serait pas envoyé et les liens de désinscription en un clic \
+                     doivent être en https (RFC 8058)",
+                    self.http.public_url
+                ),
+            );
+        }
+        let at_localhost = |address: &str| {
+            address
+                .parse::<Mailbox>()
+                .is_ok_and(|m| m.email.domain().eq_ignore_ascii_case("localhost"))
+        };
+        for (key, address) in [
+            ("mail.from", &self.mail.from),
+            (
+                "organisation.contact_email",
+                &self.organisation.contact_email,
+            ),
+        ] {
+            if at_localhost(address) {
+                return bad(
+                    key,
+                    format!(
+                        "« {address} » est l'adresse d'exemple en @localhost : donnez l'adresse \
+                         réelle du service (expédition, contact des candidats et désinscription)"
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub fn database_url(&self) -> &str {
         self.database.url.expose_secret()
     }
@@ -493,6 +566,64 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.http.public_url.starts_with("https://")
     }
+}
+
+/// The environment whose settings `check_production` checks (`VOCATION_ENV=production`).
+pub const PRODUCTION: &str = "production";
+
+/// Why a secret key is too weak for production: the development key shipped in
+/// `config/default.toml`, fewer than 64 characters, or little variety (few distinct characters,
+/// a repeated pattern, under 128 bits by the key's own character frequencies).
+pub fn secret_key_strength(key: &str) -> Result<(), String> {
+    let shipped = config::Config::builder()
+        .add_source(config::File::from_str(
+            EMBEDDED_DEFAULTS,
+            config::FileFormat::Toml,
+        ))
+        .build()
+        .and_then(|c| c.get_string("security.secret_key"))
+        .ok();
+    if shipped.as_deref() == Some(key) {
+        return Err("c'est la clé de développement livrée avec Vocation".into());
+    }
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() < 64 {
+        return Err(format!(
+            "{} caractères ; il en faut au moins 64",
+            chars.len()
+        ));
+    }
+    let mut counts = std::collections::HashMap::new();
+    for c in &chars {
+        *counts.entry(*c).or_insert(0_usize) += 1;
+    }
+    if counts.len() < 10 {
+        return Err(format!(
+            "trop peu variée ({} caractères différents ; au moins 10)",
+            counts.len()
+        ));
+    }
+    let repeats = (1..=chars.len() / 2).any(|period| {
+        chars.len() % period == 0 && chars[period..] == chars[..chars.len() - period]
+    });
+    if repeats {
+        return Err("elle répète un même motif".into());
+    }
+    let n = chars.len() as f64;
+    let bits: f64 = counts
+        .values()
+        .map(|&k| {
+            let p = k as f64 / n;
+            -p * p.log2() * n
+        })
+        .sum();
+    if bits < 128.0 {
+        return Err(format!(
+            "trop prévisible (environ {} bits d'après ses caractères ; au moins 128)",
+            bits as u32
+        ));
+    }
+    Ok(())
 }
 
 /// A database URL with its password replaced, safe to print.

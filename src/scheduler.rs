@@ -10,10 +10,16 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::config::{normalize_cron, Settings};
 use crate::db::PgPool;
+use crate::metrics::Metrics;
 use crate::pipeline::followups;
 
 /// Runs the daily digest for today (Paris date) if no instance did yet.
-pub async fn daily_digest(settings: Arc<Settings>, pool: PgPool, wake: Arc<Notify>) {
+pub async fn daily_digest(
+    settings: Arc<Settings>,
+    pool: PgPool,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+) {
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::Europe::Paris)
         .date_naive();
@@ -22,6 +28,7 @@ pub async fn daily_digest(settings: Arc<Settings>, pool: PgPool, wake: Arc<Notif
         followups::queue_daily_digest(&mut conn, &settings, today)
     })
     .await;
+    metrics.scheduler_run("daily_digest", matches!(result, Ok(Ok(_))));
     match result {
         Ok(Ok(0)) => {}
         Ok(Ok(queued)) => {
@@ -35,7 +42,7 @@ pub async fn daily_digest(settings: Arc<Settings>, pool: PgPool, wake: Arc<Notif
 
 /// Marks offers past their answer date as expired (Paris date). Idempotent: every instance
 /// may run it; the second finds nothing to do.
-pub async fn expire_offers(pool: PgPool) {
+pub async fn expire_offers(pool: PgPool, metrics: Arc<Metrics>) {
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::Europe::Paris)
         .date_naive();
@@ -44,6 +51,7 @@ pub async fn expire_offers(pool: PgPool) {
         Ok(crate::offers::expire_due(&mut conn, today)?)
     })
     .await;
+    metrics.scheduler_run("offer_expiry", matches!(result, Ok(Ok(_))));
     match result {
         Ok(Ok(0)) => {}
         Ok(Ok(expired)) => tracing::info!(expired, "offers expired"),
@@ -55,7 +63,12 @@ pub async fn expire_offers(pool: PgPool) {
 /// Creates the due runs of recurring campaigns (the scheduler only creates runs: the campaign
 /// senders start and send them). Runs are unique per campaign and time, so every instance may
 /// tick.
-pub async fn campaign_tick(settings: Arc<Settings>, pool: PgPool, wake: Arc<Notify>) {
+pub async fn campaign_tick(
+    settings: Arc<Settings>,
+    pool: PgPool,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+) {
     let late = chrono::Duration::minutes(settings.campaigns.late_after_minutes);
     let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
         let mut conn = pool.get()?;
@@ -66,6 +79,7 @@ pub async fn campaign_tick(settings: Arc<Settings>, pool: PgPool, wake: Arc<Noti
         )?)
     })
     .await;
+    metrics.scheduler_run("campaign_tick", matches!(result, Ok(Ok(_))));
     match result {
         Ok(Ok(0)) => {}
         Ok(Ok(created)) => {
@@ -114,12 +128,30 @@ pub async fn start(
     wake: Arc<Notify>,
     campaign_wake: Arc<Notify>,
 ) -> anyhow::Result<Option<JobScheduler>> {
+    start_with_metrics(
+        settings,
+        pool,
+        wake,
+        campaign_wake,
+        Arc::new(Metrics::new()),
+    )
+    .await
+}
+
+/// `start`, counting each job's runs in `metrics` (what the service does).
+pub async fn start_with_metrics(
+    settings: Arc<Settings>,
+    pool: PgPool,
+    wake: Arc<Notify>,
+    campaign_wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Option<JobScheduler>> {
     let digest = normalize_cron(&settings.scheduler.daily_digest_cron)
         .map_err(|e| anyhow::anyhow!("scheduler.daily_digest_cron : {e}"))?;
     let expiry = normalize_cron(&settings.scheduler.offer_expiry_cron)
         .map_err(|e| anyhow::anyhow!("scheduler.offer_expiry_cron : {e}"))?;
     if expiry.is_some() {
-        tokio::spawn(expire_offers(pool.clone()));
+        tokio::spawn(expire_offers(pool.clone(), metrics.clone()));
     }
     let tick = normalize_cron(&settings.campaigns.tick_cron)
         .map_err(|e| anyhow::anyhow!("campaigns.tick_cron : {e}"))?;
@@ -132,14 +164,18 @@ pub async fn start(
         .await
         .context("starting the scheduler")?;
     if let Some(cron) = tick {
-        let (settings, pool) = (settings.clone(), pool.clone());
+        let (settings, pool, metrics) = (settings.clone(), pool.clone(), metrics.clone());
         let job = Job::new_async_tz(
             cron.as_str(),
             chrono_tz::Europe::Paris,
             move |_id, _lock| {
-                let (settings, pool, wake) =
-                    (settings.clone(), pool.clone(), campaign_wake.clone());
-                Box::pin(async move { campaign_tick(settings, pool, wake).await })
+                let (settings, pool, wake, metrics) = (
+                    settings.clone(),
+                    pool.clone(),
+                    campaign_wake.clone(),
+                    metrics.clone(),
+                );
+                Box::pin(async move { campaign_tick(settings, pool, wake, metrics).await })
             },
         )
         .map_err(|e| anyhow::anyhow!("campaigns.tick_cron « {cron} » : {e}"))?;
@@ -165,13 +201,18 @@ pub async fn start(
             .context("adding the personal data retention job")?;
     }
     if let Some(cron) = digest {
-        let (settings, pool) = (settings.clone(), pool.clone());
+        let (settings, pool, metrics) = (settings.clone(), pool.clone(), metrics.clone());
         let job = Job::new_async_tz(
             cron.as_str(),
             chrono_tz::Europe::Paris,
             move |_id, _lock| {
-                let (settings, pool, wake) = (settings.clone(), pool.clone(), wake.clone());
-                Box::pin(async move { daily_digest(settings, pool, wake).await })
+                let (settings, pool, wake, metrics) = (
+                    settings.clone(),
+                    pool.clone(),
+                    wake.clone(),
+                    metrics.clone(),
+                );
+                Box::pin(async move { daily_digest(settings, pool, wake, metrics).await })
             },
         )
         .map_err(|e| anyhow::anyhow!("scheduler.daily_digest_cron « {cron} » : {e}"))?;
@@ -185,8 +226,8 @@ pub async fn start(
             cron.as_str(),
             chrono_tz::Europe::Paris,
             move |_id, _lock| {
-                let pool = pool.clone();
-                Box::pin(async move { expire_offers(pool).await })
+                let (pool, metrics) = (pool.clone(), metrics.clone());
+                Box::pin(async move { expire_offers(pool, metrics).await })
             },
         )
         .map_err(|e| anyhow::anyhow!("scheduler.offer_expiry_cron « {cron} » : {e}"))?;

@@ -8,13 +8,15 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::db::{self, PgPool};
 use crate::mail::outbox::Dispatcher;
+use crate::metrics::Metrics;
 use crate::specialties;
+use crate::telemetry::RequestSpan;
 use crate::templates;
 use crate::web::{self as http, AppState};
 
@@ -26,6 +28,8 @@ pub struct Application {
     mail_wake: Arc<Notify>,
     campaign_wake: Arc<Notify>,
     settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+    signals: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -52,12 +56,14 @@ impl Application {
         let port = listener.local_addr()?.port();
         let mail_wake = Arc::new(Notify::new());
         let campaign_wake = Arc::new(Notify::new());
+        let metrics = Arc::new(Metrics::new());
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             pool: pool.clone(),
             mail_wake: mail_wake.clone(),
             campaign_wake: campaign_wake.clone(),
             specialties,
+            metrics: metrics.clone(),
         });
         let route_settings = settings.clone();
         let server = HttpServer::new(move || {
@@ -66,13 +72,19 @@ impl Application {
                 .app_data(http::query_config())
                 .app_data(http::form_config())
                 .wrap(http::security_headers(&route_settings))
-                .wrap(TracingLogger::default())
+                .wrap(actix_web::middleware::from_fn(http::metrics::observe))
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(|cfg| http::routes(cfg, &route_settings))
                 .default_service(web::to(http::public::not_found))
         })
+        // Signals are handled by stop_on_signal below (actix would stop at once on SIGINT): on
+        // SIGTERM or SIGINT stop accepting, give requests in flight up to 20 s to finish.
+        .disable_signals()
         .shutdown_timeout(20)
         .listen(listener)?
         .run();
+        // Listening starts here, before any request can be answered.
+        let signals = tokio::spawn(stop_on_signal(server.handle(), StopSignals::listen()));
         Ok(Application {
             port,
             server,
@@ -81,6 +93,8 @@ impl Application {
             mail_wake,
             campaign_wake,
             settings,
+            metrics,
+            signals,
         })
     }
 
@@ -88,11 +102,17 @@ impl Application {
         self.port
     }
 
-    /// Runs the web server, and the mail worker if enabled, until the server stops.
+    /// Runs the web server, and the mail worker if enabled, until the server stops (SIGTERM,
+    /// SIGINT): then the scheduler stops and the mail worker finishes its current message.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop_worker, worker_stop) = watch::channel(false);
         let worker = self.settings.mail.worker.enabled.then(|| {
             let poll = Duration::from_secs(self.settings.mail.worker.poll_interval_seconds.max(1));
-            tokio::spawn(self.dispatcher.clone().run(self.mail_wake.clone(), poll))
+            tokio::spawn(
+                self.dispatcher
+                    .clone()
+                    .run(self.mail_wake.clone(), poll, worker_stop),
+            )
         });
         let campaign_tasks = if self.settings.campaigns.enabled {
             match crate::campaigns::sender::CampaignSender::new(
@@ -109,11 +129,12 @@ impl Application {
         } else {
             Vec::new()
         };
-        let scheduler = match crate::scheduler::start(
+        let scheduler = match crate::scheduler::start_with_metrics(
             self.settings.clone(),
             self.pool.clone(),
             self.mail_wake.clone(),
             self.campaign_wake.clone(),
+            self.metrics.clone(),
         )
         .await
         {
@@ -125,15 +146,85 @@ impl Application {
         };
         tracing::info!(port = self.port, "Vocation listening");
         let result = self.server.await;
+        self.signals.abort();
+        tracing::info!("HTTP server stopped; stopping the workers");
+        let _ = stop_worker.send(true);
         if let Some(mut scheduler) = scheduler {
             let _ = scheduler.shutdown().await;
         }
-        if let Some(worker) = worker {
-            worker.abort();
+        if let Some(mut worker) = worker {
+            // The message in flight gets its SMTP timeout, and a little more to be recorded.
+            let grace = Duration::from_secs(self.settings.mail.smtp.timeout_seconds + 5);
+            if tokio::time::timeout(grace, &mut worker).await.is_err() {
+                tracing::warn!("mail worker did not stop in time; its claims wait for their lease");
+                worker.abort();
+            }
         }
         for task in campaign_tasks {
             task.abort();
         }
         result
+    }
+}
+
+/// SIGTERM and SIGINT, listened for from creation on (until then they would kill the process).
+struct StopSignals {
+    #[cfg(unix)]
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => {
+                    tracing::warn!(
+                        "cannot listen for SIGTERM/SIGINT: they stop the service at once"
+                    );
+                    None
+                }
+            };
+            StopSignals { streams }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        match self.streams.as_mut() {
+            Some((term, int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// The first SIGTERM or SIGINT stops the server gracefully; a second one stops it at once.
+async fn stop_on_signal(server: actix_web::dev::ServerHandle, mut signals: StopSignals) {
+    signals.next().await;
+    tracing::info!("stop signal received: finishing the requests in flight");
+    let graceful = server.stop(true);
+    tokio::pin!(graceful);
+    tokio::select! {
+        _ = &mut graceful => {}
+        _ = signals.next() => {
+            tracing::warn!("second stop signal: stopping at once");
+            server.stop(false).await;
+        }
     }
 }

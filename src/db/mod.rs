@@ -133,7 +133,10 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
+    // Log lines written on the blocking thread keep the request's span (and its request id).
+    let span = tracing::Span::current();
     actix_web::web::block(move || {
+        let _entered = span.enter();
         let mut conn = pool
             .get()
             .map_err(|e| AppError::Unavailable(anyhow::Error::new(e)))?;

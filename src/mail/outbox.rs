@@ -11,7 +11,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use lettre::message::Mailbox;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use crate::config::Settings;
 use crate::db::enums::EmailStatus;
@@ -158,6 +158,21 @@ fn record(
     .map(|_| ())
 }
 
+/// Gives claimed messages back untouched: no lease, and the attempt counted at claim time
+/// undone (nothing was tried).
+fn release(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(outbound_emails::table.filter(outbound_emails::id.eq_any(ids)))
+        .set((
+            outbound_emails::locked_until.eq(None::<DateTime<Utc>>),
+            outbound_emails::attempts.eq(outbound_emails::attempts - 1),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// What the worker needs to send: the transport and the sender identity.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -189,6 +204,15 @@ impl Dispatcher {
 
     /// Sends one batch of due messages; returns how many were claimed.
     pub async fn dispatch_batch(&self) -> anyhow::Result<usize> {
+        self.dispatch_batch_until(None).await
+    }
+
+    /// Sends one batch, but once `stop` turns true sends no further message: the claimed ones
+    /// not yet sent are released at once (lease and attempt given back) for the next worker.
+    async fn dispatch_batch_until(
+        &self,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> anyhow::Result<usize> {
         let pool = self.pool.clone();
         let lease = self.lease_seconds;
         let claimed = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -198,7 +222,12 @@ impl Dispatcher {
         .await??;
         let count = claimed.len();
         let mut outcomes = Vec::with_capacity(count);
+        let mut unsent = Vec::new();
         for email in claimed {
+            if stop.is_some_and(|s| *s.borrow()) {
+                unsent.push(email.id);
+                continue;
+            }
             let rendered = RenderedEmail {
                 subject: email.subject.clone(),
                 text: email.body_text.clone(),
@@ -236,7 +265,13 @@ impl Dispatcher {
             }
             outcomes.push((email.id, email.attempts, outcome));
         }
-        if !outcomes.is_empty() {
+        if !outcomes.is_empty() || !unsent.is_empty() {
+            if !unsent.is_empty() {
+                tracing::info!(
+                    released = unsent.len(),
+                    "mail worker stopping: claims released"
+                );
+            }
             let pool = self.pool.clone();
             let limits = (self.max_attempts, self.retry_base_seconds);
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -246,7 +281,7 @@ impl Dispatcher {
                     for (id, attempts, outcome) in &outcomes {
                         record(conn, *id, outcome, *attempts, limits, now)?;
                     }
-                    QueryResult::Ok(())
+                    release(conn, &unsent)
                 })?;
                 Ok(())
             })
@@ -257,9 +292,19 @@ impl Dispatcher {
 
     /// Sends until nothing is due (tests call this instead of waiting for the worker).
     pub async fn dispatch_all(&self) -> anyhow::Result<usize> {
+        self.dispatch_all_until(None).await
+    }
+
+    async fn dispatch_all_until(
+        &self,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> anyhow::Result<usize> {
         let mut total = 0;
         loop {
-            let n = self.dispatch_batch().await?;
+            if stop.is_some_and(|s| *s.borrow()) {
+                return Ok(total);
+            }
+            let n = self.dispatch_batch_until(stop).await?;
             if n == 0 {
                 return Ok(total);
             }
@@ -267,18 +312,29 @@ impl Dispatcher {
         }
     }
 
-    /// The worker: wakes when told a message was queued, or every `poll` otherwise.
-    pub async fn run(self, wake: Arc<Notify>, poll: Duration) {
+    /// The worker: wakes when told a message was queued, or every `poll` otherwise. When
+    /// `stop` turns true it finishes the message it is sending, records it, releases the rest
+    /// of its claim and returns.
+    pub async fn run(self, wake: Arc<Notify>, poll: Duration, mut stop: watch::Receiver<bool>) {
         loop {
-            match self.dispatch_all().await {
+            match self.dispatch_all_until(Some(&stop)).await {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "mail worker could not reach the database"),
+            }
+            if *stop.borrow() {
+                break;
             }
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(poll) => {}
+                // A dropped sender also means stop.
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() || stop.has_changed().is_err() {
+                break;
             }
         }
+        tracing::info!("mail worker stopped");
     }
 }
 

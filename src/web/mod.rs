@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod form;
 pub mod health;
 pub mod mailing;
+pub mod metrics;
 pub mod offers;
 pub mod personal_data;
 pub mod pipeline;
@@ -41,6 +42,8 @@ pub struct AppState {
     /// Wakes this instance's idle campaign senders when a run starts or resumes.
     pub campaign_wake: Arc<Notify>,
     pub specialties: Vec<Specialty>,
+    /// This instance's Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// 303 See Other: after a form is handled, the browser loads the next page with GET.
@@ -193,6 +196,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .configure(|cfg| api::configure(cfg, settings))
         .configure(tokens::configure)
         .configure(|c| personal_data::configure(c, settings))
+        .configure(metrics::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

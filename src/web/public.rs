@@ -433,6 +433,9 @@ pub(crate) async fn record_application(
         )?)
     })
     .await?;
+    if matches!(recorded, Recorded::New { .. }) {
+        state.metrics.application_received();
+    }
     if !matches!(recorded, Recorded::AlreadyReceived { .. }) {
         tracing::info!(application_id = recorded.application_id(), outcome = ?recorded, "application recorded");
         state.mail_wake.notify_one();

@@ -726,7 +726,9 @@ async fn the_outbox_sends_every_queued_email_once_the_relay_is_back() {
     let pool = vocation::db::build_pool(&settings).expect("pool");
     let dispatcher = Dispatcher::new(&settings, pool).expect("dispatcher");
     let wake = Arc::new(Notify::new());
-    let worker = tokio::spawn(dispatcher.run(wake.clone(), Duration::from_millis(200)));
+    // Kept until the end of the test: a dropped sender stops the worker.
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(dispatcher.run(wake.clone(), Duration::from_millis(200), stop_rx));
 
     // The relay fails, then applications come in.
     smtp.set_default(Behaviour::Close421);
