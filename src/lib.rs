@@ -15,6 +15,7 @@ pub mod offers;
 pub mod pipeline;
 pub mod placements;
 pub mod positions;
+pub mod reports;
 pub mod scheduler;
 pub mod specialties;
 pub mod staff;

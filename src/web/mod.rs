@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod places;
 pub mod public;
 pub mod rate_limit;
+pub mod reports;
 pub mod staff;
 
 use std::sync::Arc;
@@ -187,6 +188,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .configure(mailing::configure)
         .configure(campaigns::configure)
         .configure(contacts::configure)
+        .configure(reports::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

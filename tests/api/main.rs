@@ -20,6 +20,7 @@ mod offers;
 mod pipeline;
 mod places;
 mod public_pages;
+mod reports;
 mod smtp_server;
 mod staff;
 mod totp;
