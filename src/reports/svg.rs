@@ -85,7 +85,8 @@ fn max_value(bars: &[Bar]) -> f64 {
 
 /// Horizontal bars, one per row: label on the left, bar, then its text.
 pub fn bar_chart(caption: &Caption<'_>, bars: &[Bar]) -> String {
-    const WIDTH: u32 = 760;
+    // Room after the longest bar for its text (about 30 characters).
+    const WIDTH: u32 = 900;
     const LABEL_END: f64 = 250.0;
     const BAR_START: f64 = 260.0;
     const BAR_SPAN: f64 = 300.0;

@@ -611,17 +611,19 @@ pub async fn index(
             );
         }
     };
-    let mut parts = Vec::new();
-    for part in [Part::Funnel, Part::Sources, Part::Profiles, Part::Pool] {
-        let list = figures(&state, part, period).await?;
-        parts.push(
-            list.iter()
-                .map(|f| figure_view(f, period))
-                .collect::<Vec<_>>(),
-        );
-    }
-    let [funnel, sources, profiles, pool] = <[Vec<serde_json::Value>; 4]>::try_from(parts)
-        .map_err(|_| AppError::Unexpected(anyhow::anyhow!("reports: four parts expected")))?;
+    // The four parts query the database side by side (each on its own connection).
+    let (funnel, sources, profiles, pool) = futures_util::future::try_join4(
+        figures(&state, Part::Funnel, period),
+        figures(&state, Part::Sources, period),
+        figures(&state, Part::Profiles, period),
+        figures(&state, Part::Pool, period),
+    )
+    .await?;
+    let views = |list: Vec<Figure>| -> Vec<serde_json::Value> {
+        list.iter().map(|f| figure_view(f, period)).collect()
+    };
+    let (funnel, sources, profiles, pool) =
+        (views(funnel), views(sources), views(profiles), views(pool));
     staff_page(
         &state,
         &staff,
