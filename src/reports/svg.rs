@@ -122,7 +122,8 @@ pub fn bar_chart(caption: &Caption<'_>, bars: &[Bar]) -> String {
 
 /// A funnel: the bars centred on one axis, narrowing stage after stage.
 pub fn funnel(caption: &Caption<'_>, steps: &[Bar]) -> String {
-    const WIDTH: u32 = 760;
+    // As wide as the bar charts, so that both are drawn at the same scale on the page.
+    const WIDTH: u32 = 900;
     const LABEL_END: f64 = 170.0;
     const CENTRE: f64 = 375.0;
     const SPAN: f64 = 380.0;
