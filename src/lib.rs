@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod placements;
 pub mod positions;
 pub mod privacy;
+pub mod reports;
 pub mod scheduler;
 pub mod specialties;
 pub mod staff;

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod places;
 pub mod public;
 pub mod rate_limit;
+pub mod reports;
 pub mod staff;
 pub mod tokens;
 
@@ -197,6 +198,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .configure(tokens::configure)
         .configure(|c| personal_data::configure(c, settings))
         .configure(metrics::configure)
+        .configure(reports::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))
         .route("/healthz", web::get().to(health::healthz))

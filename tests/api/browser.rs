@@ -1082,6 +1082,60 @@ async fn axe_finds_no_violations_on_the_staff_pages() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn axe_finds_no_violations_on_the_reports() {
+    in_browser(|app, c| async move {
+        vocation::demo::load(&mut app.conn()).unwrap();
+        app.create_staff("communication@cds32.test", StaffRole::Communication);
+        let mut report = String::new();
+        goto(&c, &app, "/connexion?suite=%2Frapports").await;
+        sign_in_with(&c, "communication@cds32.test", STAFF_PASSWORD).await;
+        wait_until(
+            &c,
+            "location.pathname === '/rapports' && document.querySelector('svg.chart') !== null",
+            "the reports with their charts",
+        )
+        .await;
+        assert_eq!(status(&c).await, 200);
+        // The demo's history gives a funnel; its table opens with the keyboard-usable summary.
+        assert!(c
+            .find(Locator::Css(
+                "svg[aria-labelledby='graphique-entonnoir-titre graphique-entonnoir-desc']"
+            ))
+            .await
+            .is_ok());
+        audit(&c, "/rapports", &mut report).await;
+        c.execute(
+            "document.querySelectorAll('details').forEach(d => d.open = true)",
+            vec![],
+        )
+        .await
+        .expect("open the tables");
+        audit(&c, "/rapports (tables open)", &mut report).await;
+
+        // A period chosen through the form, then a wrong one.
+        fill_date(&c, "Du", NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()).await;
+        press_button(&c, "Afficher").await;
+        wait_until(
+            &c,
+            "new URLSearchParams(location.search).get('du') === '2000-01-01' \
+             && document.querySelector('.report-range') !== null",
+            "the reports for the chosen period",
+        )
+        .await;
+        goto(&c, &app, "/rapports?du=31%2F02%2F2026").await;
+        wait_for(&c, ".error-summary").await;
+        assert_eq!(status(&c).await, 422);
+        audit(&c, "/rapports (wrong date)", &mut report).await;
+
+        assert!(
+            report.is_empty(),
+            "axe-core found WCAG 2.1 A/AA violations:\n{report}"
+        );
+    })
+    .await;
+}
+
 /// What has the focus: id, class, text, and whether it is visibly focused.
 async fn focused(c: &Client) -> Value {
     c.execute(

@@ -25,6 +25,7 @@ mod personal_data;
 mod pipeline;
 mod places;
 mod public_pages;
+mod reports;
 mod smtp_server;
 mod staff;
 mod totp;
