@@ -94,20 +94,20 @@ impl Application {
             let poll = Duration::from_secs(self.settings.mail.worker.poll_interval_seconds.max(1));
             tokio::spawn(self.dispatcher.clone().run(self.mail_wake.clone(), poll))
         });
-        let campaign_tasks = if self.settings.campaigns.enabled {
+        let campaign_sender = if self.settings.campaigns.enabled {
             match crate::campaigns::sender::CampaignSender::new(
                 self.settings.clone(),
                 self.pool.clone(),
                 self.campaign_wake.clone(),
             ) {
-                Ok(sender) => sender.start(),
+                Ok(sender) => Some(sender.start()),
                 Err(e) => {
                     self.server.handle().stop(false).await;
                     return Err(std::io::Error::other(format!("{e:#}")));
                 }
             }
         } else {
-            Vec::new()
+            None
         };
         let scheduler = match crate::scheduler::start(
             self.settings.clone(),
@@ -131,8 +131,10 @@ impl Application {
         if let Some(worker) = worker {
             worker.abort();
         }
-        for task in campaign_tasks {
-            task.abort();
+        // Messages being sent finish and are recorded; claimed but unsent deliveries go back
+        // to the queue at once instead of waiting for their lease.
+        if let Some(sender) = campaign_sender {
+            sender.shutdown().await;
         }
         result
     }
