@@ -11,7 +11,7 @@
 # Options (environment):
 #   COUNT        messages (default 100000)
 #   CONNECTIONS  SMTP connections, for smtp-source (-s) and the service (default 16)
-#   BATCH_SIZE   deliveries claimed per claim by a connection (default 50, the service's default)
+#   BATCH_SIZE   deliveries claimed per claim by a connection (default 200, the service's default)
 #   SIZE         smtp-source body length in bytes, -l (default 5000)
 #   PG_URL       PostgreSQL server, without database (default postgres://postgres@localhost:5432)
 #   SKIP_BUILD   1: do not run `cargo build --release` (it is quick when up to date)
@@ -41,7 +41,7 @@ set -euo pipefail
 
 COUNT=${COUNT:-100000}
 CONNECTIONS=${CONNECTIONS:-16}
-BATCH_SIZE=${BATCH_SIZE:-50}
+BATCH_SIZE=${BATCH_SIZE:-200}
 SIZE=${SIZE:-5000}
 PG_URL=${PG_URL:-postgres://postgres@localhost:5432}
 SKIP_BUILD=${SKIP_BUILD:-0}
