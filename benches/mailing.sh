@@ -11,7 +11,7 @@
 # Options (environment):
 #   COUNT        messages (default 100000)
 #   CONNECTIONS  SMTP connections, for smtp-source (-s) and the service (default 16)
-#   BATCH_SIZE   deliveries claimed per claim by a connection (default 50, the service's default)
+#   BATCH_SIZE   deliveries claimed per claim by a connection (default 200, the service's default)
 #   SIZE         smtp-source body length in bytes, -l (default 5000)
 #   PG_URL       PostgreSQL server, without database (default postgres://postgres@localhost:5432)
 #   SKIP_BUILD   1: do not run `cargo build --release` (it is quick when up to date)
@@ -21,6 +21,9 @@
 #                that, with their duration (profiling; 0 logs them all, into the server's log)
 #   DUMP_DIR     a directory: the sink of the service's phase writes every message it receives
 #                there, one file each (to look at them; use a small COUNT)
+#   DKIM         1: the service signs every message with DKIM (a new RSA-2048 key made with
+#                openssl, relaxed/relaxed, the List-Unsubscribe headers in the signed set)
+#   PERF_OUT     a file: `perf record -g` samples the service during its run into it (profiling)
 #
 # What is measured, and how (see BENCHMARKS.md, "Campaign mailing"):
 #   - smtp-source: wall clock of the smtp-source process (connect, send COUNT messages, quit);
@@ -38,13 +41,15 @@ set -euo pipefail
 
 COUNT=${COUNT:-100000}
 CONNECTIONS=${CONNECTIONS:-16}
-BATCH_SIZE=${BATCH_SIZE:-50}
+BATCH_SIZE=${BATCH_SIZE:-200}
 SIZE=${SIZE:-5000}
 PG_URL=${PG_URL:-postgres://postgres@localhost:5432}
 SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP_DB=${KEEP_DB:-0}
 DUMP_DIR=${DUMP_DIR:-}
 PG_LOG_MS=${PG_LOG_MS:-}
+DKIM=${DKIM:-0}
+PERF_OUT=${PERF_OUT:-}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PF="$ROOT/target/postfix"
@@ -58,6 +63,7 @@ CLK_TCK=$(getconf CLK_TCK)
 SINK_PID=""
 SERVICE_PID=""
 SAMPLER_PID=""
+PERF_PID=""
 DB_CREATED=0
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -67,7 +73,7 @@ die() { log "ERROR: $*"; exit 1; }
 cleanup() {
     local status=$?
     set +e
-    for pid in "$SAMPLER_PID" "$SERVICE_PID" "$SINK_PID"; do
+    for pid in "$PERF_PID" "$SAMPLER_PID" "$SERVICE_PID" "$SINK_PID"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null
             wait "$pid" 2>/dev/null
@@ -273,7 +279,14 @@ if [[ -n "$DUMP_DIR" ]]; then
 fi
 start_sink "$SINK_PORT" "$WORK/sink-service.out" "$DUMP_DIR"
 
-log "service: $CONNECTIONS connections, batches of $BATCH_SIZE, relay 127.0.0.1:$SINK_PORT"
+DKIM_ENV=()
+if [[ "$DKIM" == 1 ]]; then
+    command -v openssl >/dev/null || die "openssl is needed for DKIM=1"
+    openssl genrsa -traditional -out "$WORK/dkim.pem" 2048 2>/dev/null
+    DKIM_ENV=(VOCATION__MAIL__DKIM__SELECTOR=banc VOCATION__MAIL__DKIM__DOMAIN=vocation.gers.fr
+              VOCATION__MAIL__DKIM__PRIVATE_KEY_FILE="$WORK/dkim.pem")
+fi
+log "service: $CONNECTIONS connections, batches of $BATCH_SIZE, relay 127.0.0.1:$SINK_PORT, DKIM $DKIM"
 VOCATION__HTTP__PORT=$HTTP_PORT \
 VOCATION__HTTP__PUBLIC_URL="https://vocation.gers.fr" \
 VOCATION__DATABASE__POOL_SIZE=$((CONNECTIONS + 4)) \
@@ -289,7 +302,7 @@ VOCATION__CAMPAIGNS__BATCH_SIZE=$BATCH_SIZE \
 VOCATION__CAMPAIGNS__TICK_CRON="" \
 VOCATION__SCHEDULER__DAILY_DIGEST_CRON="" \
 VOCATION__SCHEDULER__OFFER_EXPIRY_CRON="" \
-    "$VOCATION" serve >"$WORK/service.log" 2>&1 &
+    env "${DKIM_ENV[@]}" "$VOCATION" serve >"$WORK/service.log" 2>&1 &
 SERVICE_PID=$!
 for _ in $(seq 100); do
     curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/readyz" 2>/dev/null && break
@@ -311,6 +324,11 @@ RSS_REST=$(awk '/^VmRSS/ {print $2}' "/proc/$SERVICE_PID/status")
 ) &
 SAMPLER_PID=$!
 
+if [[ -n "$PERF_OUT" ]]; then
+    perf record -q -g -F 499 -p "$SERVICE_PID" -o "$PERF_OUT" >/dev/null 2>&1 &
+    PERF_PID=$!
+fi
+
 SVC_LOAD=$(load1)
 J0=$(machine_jiffies)
 T0=$(now)
@@ -327,6 +345,10 @@ J1=$(machine_jiffies)
 
 kill "$SAMPLER_PID" && wait "$SAMPLER_PID" 2>/dev/null || true
 SAMPLER_PID=""
+if [[ -n "$PERF_PID" ]]; then
+    kill -INT "$PERF_PID" && wait "$PERF_PID" 2>/dev/null || true
+    PERF_PID=""
+fi
 RSS_MAX=$(cat "$WORK/rss-max")
 RSS_HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$SERVICE_PID/status")
 SVC_CPU=$(cpu_seconds "$SERVICE_PID")
@@ -370,7 +392,7 @@ mb() { echo "scale=1; $1 / 1024" | bc; }
 ms_per_msg() { echo "scale=3; 1000 * $1 / $COUNT" | bc | sed 's/^\./0./'; }
 
 echo
-echo "Campaign mailing: $COUNT messages, $CONNECTIONS connections, batch $BATCH_SIZE"
+echo "Campaign mailing: $COUNT messages, $CONNECTIONS connections, batch $BATCH_SIZE, DKIM $DKIM"
 printf '%-24s %9s %8s %7s %6s %9s %5s %5s %7s\n' tool messages seconds msg/s ratio "peak RSS" load busy others
 row() { # label messages seconds rss load busy others
     printf '%-24s %9s %8.2f %7s %6s %9s %5s %5s %7s\n' "$1" "$2" "$3" "$(rate "$3")" \

@@ -114,20 +114,20 @@ impl Application {
                     .run(self.mail_wake.clone(), poll, worker_stop),
             )
         });
-        let campaign_tasks = if self.settings.campaigns.enabled {
+        let campaign_sender = if self.settings.campaigns.enabled {
             match crate::campaigns::sender::CampaignSender::new(
                 self.settings.clone(),
                 self.pool.clone(),
                 self.campaign_wake.clone(),
             ) {
-                Ok(sender) => sender.start(),
+                Ok(sender) => Some(sender.start()),
                 Err(e) => {
                     self.server.handle().stop(false).await;
                     return Err(std::io::Error::other(format!("{e:#}")));
                 }
             }
         } else {
-            Vec::new()
+            None
         };
         let scheduler = match crate::scheduler::start_with_metrics(
             self.settings.clone(),
@@ -152,17 +152,27 @@ impl Application {
         if let Some(mut scheduler) = scheduler {
             let _ = scheduler.shutdown().await;
         }
-        if let Some(mut worker) = worker {
-            // The message in flight gets its SMTP timeout, and a little more to be recorded.
-            let grace = Duration::from_secs(self.settings.mail.smtp.timeout_seconds + 5);
-            if tokio::time::timeout(grace, &mut worker).await.is_err() {
-                tracing::warn!("mail worker did not stop in time; its claims wait for their lease");
-                worker.abort();
+        // Both finish the message they are sending and record it, side by side: the mail
+        // worker gives the rest of its claim back; the campaign senders return their claimed but
+        // unsent deliveries to the queue at once instead of leaving them to their lease.
+        let mail = async {
+            if let Some(mut worker) = worker {
+                // The message in flight gets its SMTP timeout, and a little more to be recorded.
+                let grace = Duration::from_secs(self.settings.mail.smtp.timeout_seconds + 5);
+                if tokio::time::timeout(grace, &mut worker).await.is_err() {
+                    tracing::warn!(
+                        "mail worker did not stop in time; its claims wait for their lease"
+                    );
+                    worker.abort();
+                }
             }
-        }
-        for task in campaign_tasks {
-            task.abort();
-        }
+        };
+        let campaigns = async {
+            if let Some(sender) = campaign_sender {
+                sender.shutdown().await;
+            }
+        };
+        tokio::join!(mail, campaigns);
         result
     }
 }

@@ -2,15 +2,19 @@
 //!
 //! Each instance runs `campaigns.connections` connection tasks, one recorder and one
 //! coordinator. A connection task claims a batch of deliveries of a sending run in one short
-//! transaction (`FOR UPDATE SKIP LOCKED`; the claim moves each row's `next_attempt_at` to the
-//! end of its lease, so an expired lease makes the row due again: at-least-once), renders and
-//! sends them over its own SMTP connection, and hands each outcome to the recorder. The
-//! recorder writes every outcome that arrived meanwhile in one UPDATE and acknowledges them;
-//! a connection sends its next message only once the previous outcome is committed, so a crash
-//! can repeat at most the message each connection had in flight. A connection starts no message
-//! of its batch after half the lease (the rest is claimed again when the lease ends): past the
-//! lease, another connection may claim and send it too. No database connection is held while
-//! talking SMTP.
+//! transaction (`FOR UPDATE SKIP LOCKED`; the claim sets each row's lease, `locked_until`, a
+//! column outside every index so the update can be HOT; a row whose lease ended is due again:
+//! at-least-once), renders and sends them over its own SMTP connection, and hands each outcome
+//! to the recorder. The recorder writes every outcome that arrived meanwhile in one UPDATE and
+//! acknowledges them; a connection sends its next message only once the previous outcome is
+//! committed, so a crash can repeat at most the message each connection had in flight. A
+//! connection starts no message of its batch after half the lease: past the lease, another
+//! connection may claim and send it too, so the rest goes back to the queue at once. No
+//! database connection is held while talking SMTP.
+//!
+//! [`SenderHandle::shutdown`] stops the tasks cleanly: messages being transmitted finish and
+//! are recorded, claimed but unsent deliveries go back to the queue (lease cleared, the claim's
+//! attempt taken back).
 //!
 //! Pacing holds across instances: each run (and the relay, when capped) has a `next_slot_at`
 //! in PostgreSQL that every claim moves forward by the time its messages take at the rate.
@@ -37,7 +41,7 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::links;
@@ -213,9 +217,10 @@ pub fn claim(
             "WITH picked AS ( \
                  SELECT id FROM deliveries \
                  WHERE run_id = $1 AND status = 'en_attente' AND next_attempt_at <= $2 \
+                   AND (locked_until IS NULL OR locked_until <= $2) \
                  ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED), \
              leased AS ( \
-                 UPDATE deliveries d SET next_attempt_at = $4, locked_until = $4, \
+                 UPDATE deliveries d SET locked_until = $4, \
                      attempts = d.attempts + 1, updated_at = $2 \
                  FROM picked WHERE d.id = picked.id \
                  RETURNING d.id, d.email, d.attempts, d.contact_id) \
@@ -238,14 +243,19 @@ pub fn claim(
 
         if leased.is_empty() {
             // Nothing due: finished, or waiting for leases and retries. Let other runs go first.
-            let next_due: Option<DateTime<Utc>> = {
-                use crate::db::schema::deliveries::dsl as d;
-                d::deliveries
-                    .filter(d::run_id.eq(run.run_id))
-                    .filter(d::status.eq(crate::db::enums::DeliveryStatus::Pending))
-                    .select(diesel::dsl::min(d::next_attempt_at))
-                    .first(conn)?
-            };
+            #[derive(QueryableByName)]
+            struct NextDue {
+                #[diesel(sql_type = Nullable<Timestamptz>)]
+                due: Option<DateTime<Utc>>,
+            }
+            let next_due = diesel::sql_query(
+                "SELECT min(greatest(next_attempt_at, coalesce(locked_until, next_attempt_at))) \
+                     AS due \
+                 FROM deliveries WHERE run_id = $1 AND status = 'en_attente'",
+            )
+            .bind::<BigInt, _>(run.run_id)
+            .get_result::<NextDue>(conn)?
+            .due;
             match next_due {
                 None => {
                     runs::finish_completed_runs(conn, now)?;
@@ -358,13 +368,14 @@ pub fn record(
         errors.push(o.detail.clone());
         next.push(now + backoff(retry_base_seconds, o.attempts));
     }
-    conn.transaction(|conn| {
-        diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn)?;
+    let update = |conn: &mut PgConnection| {
         diesel::sql_query(
             "UPDATE deliveries d SET status = v.status, smtp_code = v.code, \
                  message_id = coalesce(v.mid, d.message_id), last_error = v.err, \
                  sent_at = CASE WHEN v.status = 'envoye' THEN $7 ELSE d.sent_at END, \
-                 next_attempt_at = v.next, locked_until = NULL, updated_at = $7 \
+                 next_attempt_at = CASE WHEN v.status = 'en_attente' THEN v.next \
+                                        ELSE d.next_attempt_at END, \
+                 locked_until = NULL, updated_at = $7 \
              FROM unnest($1::bigint[], $2::text[], $3::int4[], $4::text[], $5::text[], \
                          $6::timestamptz[]) AS v(id, status, code, mid, err, next) \
              WHERE d.id = v.id AND (d.status = 'en_attente' OR v.status = 'envoye')",
@@ -376,7 +387,14 @@ pub fn record(
         .bind::<Array<Nullable<Text>>, _>(&errors)
         .bind::<Array<Timestamptz>, _>(&next)
         .bind::<Timestamptz, _>(now)
-        .execute(conn)?;
+        .execute(conn)
+    };
+    if outcomes.iter().all(|o| o.suppress.is_none()) {
+        // One statement: atomic without a transaction of its own (one round trip, not four).
+        return update(conn).map(|_| ());
+    }
+    conn.transaction(|conn| {
+        update(conn)?;
         for email in outcomes.iter().filter_map(|o| o.suppress.as_deref()) {
             super::suppression::suppress(
                 conn,
@@ -387,6 +405,65 @@ pub fn record(
         }
         Ok(())
     })
+}
+
+/// The recorder's connection. Its commits do not wait for the WAL to reach the disk: an
+/// outcome lost by a crash of PostgreSQL means the message is sent again (at-least-once).
+fn recorder_connection(url: &str) -> anyhow::Result<PgConnection> {
+    let mut conn = PgConnection::establish(url).context("campaign recorder: connection")?;
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, "SET synchronous_commit = off")?;
+    Ok(conn)
+}
+
+/// Gives claimed deliveries back to the queue at once: their lease is cleared and the attempt
+/// their claim counted is taken back. Only rows still held under this lease are touched (a
+/// lease that ended may have been claimed by another connection since).
+pub fn release(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    lease_until: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE deliveries SET locked_until = NULL, attempts = greatest(attempts - 1, 0) \
+         WHERE id = ANY($1) AND status = 'en_attente' AND locked_until = $2",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Timestamptz, _>(lease_until)
+    .execute(conn)
+}
+
+/// The running tasks of a [`CampaignSender`]. Dropping it aborts them (their leased
+/// deliveries then wait for the lease); [`SenderHandle::shutdown`] stops them cleanly.
+pub struct SenderHandle {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    grace: StdDuration,
+}
+
+impl SenderHandle {
+    /// Stops claiming, lets each message being transmitted finish and records its outcome,
+    /// gives the claimed but unsent deliveries back to the queue, and waits for the tasks.
+    /// Tasks still running after the relay's timeout (plus a margin) are aborted.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        let tasks = std::mem::take(&mut self.tasks);
+        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+        let joined = tokio::time::timeout(self.grace, futures_util::future::join_all(tasks)).await;
+        if joined.is_err() {
+            tracing::warn!("campaign sender: tasks still running at shutdown were aborted");
+            for a in aborts {
+                a.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SenderHandle {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,17 +684,23 @@ impl CampaignSender {
     }
 
     /// Starts the coordinator, the recorder and the connection tasks.
-    pub fn start(&self) -> Vec<JoinHandle<()>> {
+    pub fn start(&self) -> SenderHandle {
         let c = &self.inner.settings.campaigns;
         let (tx, rx) = mpsc::channel::<Record>(c.connections * 2);
+        let (stop, stopped) = watch::channel(false);
         let mut tasks = vec![
-            tokio::spawn(self.clone().coordinate()),
+            tokio::spawn(self.clone().coordinate(stopped.clone())),
             tokio::spawn(self.clone().record_loop(rx)),
         ];
         for _ in 0..c.connections {
-            tasks.push(tokio::spawn(self.clone().connection_loop(tx.clone())));
+            tasks.push(tokio::spawn(
+                self.clone().connection_loop(tx.clone(), stopped.clone()),
+            ));
         }
-        tasks
+        // A message in flight ends within the relay's timeout; its outcome is then recorded.
+        let grace = StdDuration::from_secs(self.inner.settings.mail.smtp.timeout_seconds.max(1))
+            + StdDuration::from_secs(5);
+        SenderHandle { stop, tasks, grace }
     }
 
     fn poll(&self) -> StdDuration {
@@ -625,9 +708,9 @@ impl CampaignSender {
     }
 
     /// Starts due runs and closes finished ones, every poll interval.
-    async fn coordinate(self) {
+    async fn coordinate(self, mut stopped: watch::Receiver<bool>) {
         let late = Duration::minutes(self.inner.settings.campaigns.late_after_minutes);
-        loop {
+        while !*stopped.borrow() {
             let pool = self.inner.pool.clone();
             let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
                 let mut conn = pool.get()?;
@@ -646,7 +729,10 @@ impl CampaignSender {
                 Ok(Err(e)) => tracing::warn!(error = %e, "campaign coordinator: database error"),
                 Err(e) => tracing::warn!(error = %e, "campaign coordinator task failed"),
             }
-            tokio::time::sleep(self.poll()).await;
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => {}
+                _ = tokio::time::sleep(self.poll()) => {}
+            }
         }
     }
 
@@ -654,24 +740,33 @@ impl CampaignSender {
     async fn record_loop(self, mut rx: mpsc::Receiver<Record>) {
         let max_attempts = self.inner.settings.campaigns.max_attempts;
         let base = self.inner.settings.campaigns.retry_base_seconds;
+        // The recorder's own connection: outcomes come in many small batches, and this saves
+        // a pool checkout and a `SET LOCAL` transaction for each.
+        let mut own: Option<PgConnection> = None;
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
-            while batch.len() < 512 {
+            while batch.len() < 1024 {
                 match rx.try_recv() {
                     Ok(r) => batch.push(r),
                     Err(_) => break,
                 }
             }
             let outcomes: Vec<Outcome> = batch.iter().map(|r| r.outcome.clone()).collect();
-            let pool = self.inner.pool.clone();
-            let ok = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-                let mut conn = pool.get()?;
+            let url = self.inner.settings.database_url().to_owned();
+            let mut conn = own.take();
+            let written = tokio::task::spawn_blocking(move || -> anyhow::Result<PgConnection> {
+                let mut conn = match conn.take() {
+                    Some(c) => c,
+                    None => recorder_connection(&url)?,
+                };
                 record(&mut conn, &outcomes, Utc::now(), max_attempts, base)?;
-                Ok(())
+                Ok(conn)
             })
             .await
             .map_err(anyhow::Error::from)
             .and_then(|r| r);
+            // After an error the connection is dropped and the next batch opens a new one.
+            let ok = written.map(|conn| own = Some(conn));
             if let Err(e) = &ok {
                 tracing::warn!(error = %e, "campaign outcomes not recorded; leases will expire");
             }
@@ -681,18 +776,24 @@ impl CampaignSender {
         }
     }
 
-    async fn connection_loop(self, recorder: mpsc::Sender<Record>) {
+    async fn connection_loop(
+        self,
+        recorder: mpsc::Sender<Record>,
+        mut stopped: watch::Receiver<bool>,
+    ) {
         let c = &self.inner.settings.campaigns;
         let (batch, lease) = (c.batch_size, c.lease_seconds);
         let mut smtp: Option<AsyncSmtpConnection> = None;
-        loop {
+        while !*stopped.borrow() {
             let pool = self.inner.pool.clone();
             let relay = self.inner.relay_cap.clone();
-            // No later than the lease's start in the database (taken inside the claim).
+            // No later than the lease's start in the database.
             let claimed_at = Instant::now();
+            let now = Utc::now();
+            let lease_until = now + Duration::seconds(lease);
             let claimed = tokio::task::spawn_blocking(move || -> anyhow::Result<Claim> {
                 let mut conn = pool.get()?;
-                Ok(claim(&mut conn, Utc::now(), batch, lease, relay.as_ref())?)
+                Ok(claim(&mut conn, now, batch, lease, relay.as_ref())?)
             })
             .await
             .map_err(anyhow::Error::from)
@@ -700,7 +801,7 @@ impl CampaignSender {
             match claimed {
                 Err(e) => {
                     tracing::warn!(error = %e, "campaign sender: cannot claim");
-                    tokio::time::sleep(self.poll()).await;
+                    self.pause(&mut stopped, self.poll()).await;
                 }
                 Ok(Claim::Idle) => {
                     if let Some(mut conn) = smtp.take() {
@@ -708,22 +809,29 @@ impl CampaignSender {
                     }
                     tokio::select! {
                         _ = self.inner.wake.notified() => {}
+                        _ = stopped.wait_for(|s| *s) => {}
                         _ = tokio::time::sleep(self.poll()) => {}
                     }
                 }
-                Ok(Claim::Wait(d)) => tokio::time::sleep(d.min(self.poll())).await,
+                Ok(Claim::Wait(d)) => self.pause(&mut stopped, d.min(self.poll())).await,
                 Ok(Claim::Work(run, items)) => {
                     let compiled = self.compiled(&run);
                     // The batch is ours only until its lease ends: then any connection may
                     // claim what is left of it and send it too. So no message is started after
                     // half the lease, which leaves the other half for the one in flight; the
-                    // rest is claimed again when the lease ends.
+                    // rest goes back to the queue, as it does when the sender stops.
                     let stop_at =
                         claimed_at + StdDuration::from_secs(u64::try_from(lease).unwrap_or(0)) / 2;
-                    for (i, item) in items.into_iter().enumerate() {
-                        if i > 0 && Instant::now() >= stop_at {
+                    let mut items = items.into_iter();
+                    let mut first = true;
+                    while let Some(item) = items.next() {
+                        if *stopped.borrow() || (!first && Instant::now() >= stop_at) {
+                            let mut unsent = vec![item.id];
+                            unsent.extend(items.map(|i| i.id));
+                            self.give_back(unsent, lease_until).await;
                             break;
                         }
+                        first = false;
                         let outcome = match &compiled {
                             Ok(compiled) => self.deliver(&mut smtp, &run, compiled, &item).await,
                             Err(e) => Outcome {
@@ -743,12 +851,38 @@ impl CampaignSender {
                         if acked.await != Ok(true) {
                             // The database is unreachable: stop; the rest of the batch is
                             // sent by whoever claims it when its lease ends.
-                            tokio::time::sleep(self.poll()).await;
+                            self.pause(&mut stopped, self.poll()).await;
                             break;
                         }
                     }
                 }
             }
+        }
+        if let Some(mut conn) = smtp.take() {
+            let _ = conn.quit().await;
+        }
+    }
+
+    /// Sleeps for `d`, or less if the sender is stopped meanwhile.
+    async fn pause(&self, stopped: &mut watch::Receiver<bool>, d: StdDuration) {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => {}
+            _ = tokio::time::sleep(d) => {}
+        }
+    }
+
+    /// Puts claimed deliveries that were not sent back in the queue (see [`release`]).
+    async fn give_back(&self, ids: Vec<i64>, lease_until: DateTime<Utc>) {
+        let pool = self.inner.pool.clone();
+        let released = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+            let mut conn = pool.get()?;
+            Ok(release(&mut conn, &ids, lease_until)?)
+        })
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r);
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "campaign sender: unsent deliveries wait for their lease");
         }
     }
 

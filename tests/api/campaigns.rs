@@ -8,10 +8,9 @@ use chrono::Utc;
 use diesel::prelude::*;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use vocation::campaigns::links;
 use vocation::campaigns::runs::{self, CampaignInput, Schedule};
-use vocation::campaigns::sender::{self, CampaignSender, Claim};
+use vocation::campaigns::sender::{self, CampaignSender, Claim, SenderHandle};
 use vocation::config::{MailTransportKind, Settings, SmtpTls};
 
 use crate::helpers::{Fields, FormTokens, TestApp};
@@ -42,24 +41,14 @@ pub(crate) fn sender_settings(app: &TestApp, smtp: &SmtpServer) -> Settings {
     s
 }
 
-pub(crate) struct Running {
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
+/// A running sender; dropping it aborts its tasks (a worker that dies).
+pub(crate) type Running = SenderHandle;
 
 pub(crate) fn start_sender(settings: Settings) -> Running {
     let settings = Arc::new(settings);
     let pool = vocation::db::prepare(&settings).expect("pool");
     let sender = CampaignSender::new(settings, pool, Arc::new(Notify::new())).expect("sender");
-    let tasks = sender.start();
-    Running { tasks }
+    sender.start()
 }
 
 /// `n` active contacts `prefix-<i>@example.org` in a new list; returns the list id.
@@ -555,6 +544,72 @@ async fn a_dead_workers_deliveries_are_sent_once_its_lease_ends() {
             2
         );
     }
+}
+
+#[tokio::test]
+async fn a_sender_shut_down_gives_its_unsent_deliveries_back_at_once() {
+    let app = TestApp::spawn().await;
+    let slow = SmtpServer::start();
+    slow.set_default(Behaviour::Slow(Duration::from_millis(600)));
+    let list = seed_list(&app, "Arrêt", "s", 30);
+    let id = campaign(&app, &[list], 100_000, Schedule::Now);
+    schedule_now(&app, id);
+    // A lease far longer than the test: whatever the second sender sends was given back.
+    let mut settings = sender_settings(&app, &slow);
+    settings.campaigns.lease_seconds = 3600;
+    let first = start_sender(settings.clone());
+    slow.wait_for(1, Duration::from_secs(10)).await;
+    let leased = app.count(
+        "SELECT count(*) FROM deliveries WHERE status = 'en_attente' AND locked_until > now()",
+    );
+    assert!(
+        leased > 2,
+        "the connections hold claimed deliveries ({leased})"
+    );
+
+    first.shutdown().await;
+    // What was being transmitted finished and is recorded; nothing stays leased, and the
+    // deliveries given back carry no attempt.
+    let sent = slow.count();
+    assert!(sent > 0 && sent < 30, "{sent} sent before the shutdown");
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE status = 'envoye'"),
+        i64::try_from(sent).unwrap()
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE locked_until IS NOT NULL"),
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE status = 'en_attente' AND attempts = 0"),
+        30 - i64::try_from(sent).unwrap()
+    );
+
+    // A second sender claims them at once (the first one's lease would last an hour).
+    let fast = SmtpServer::start();
+    let mut settings = sender_settings(&app, &fast);
+    settings.campaigns.lease_seconds = 3600;
+    let _second = start_sender(settings);
+    wait_count(
+        &app,
+        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
+        1,
+        60,
+    )
+    .await;
+    let mut per = slow.per_recipient();
+    for (rcpt, n) in fast.per_recipient() {
+        *per.entry(rcpt).or_default() += n;
+    }
+    assert_eq!(per.len(), 30);
+    assert!(
+        per.values().all(|n| *n == 1),
+        "a recipient got two messages"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE status = 'envoye' AND attempts = 1"),
+        30
+    );
 }
 
 #[tokio::test]
