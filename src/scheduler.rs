@@ -93,7 +93,12 @@ pub async fn campaign_tick(
 
 /// Runs the personal-data retention job for today (Paris date) if no instance did yet:
 /// anonymisation of candidates kept too long, and offers to renew pool consent.
-pub async fn privacy_retention(settings: Arc<Settings>, pool: PgPool, wake: Arc<Notify>) {
+pub async fn privacy_retention(
+    settings: Arc<Settings>,
+    pool: PgPool,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+) {
     let now = chrono::Utc::now();
     let today = now.with_timezone(&chrono_tz::Europe::Paris).date_naive();
     let result = tokio::task::spawn_blocking(move || {
@@ -101,6 +106,7 @@ pub async fn privacy_retention(settings: Arc<Settings>, pool: PgPool, wake: Arc<
         crate::privacy::run_daily(&mut conn, &settings, today, now)
     })
     .await;
+    metrics.scheduler_run("privacy_retention", matches!(result, Ok(Ok(_))));
     match result {
         Ok(Ok(None)) => {}
         Ok(Ok(Some(report))) => {
@@ -165,77 +171,83 @@ pub async fn start_with_metrics(
         .context("starting the scheduler")?;
     if let Some(cron) = tick {
         let (settings, pool, metrics) = (settings.clone(), pool.clone(), metrics.clone());
-        let job = Job::new_async_tz(
-            cron.as_str(),
-            chrono_tz::Europe::Paris,
-            move |_id, _lock| {
-                let (settings, pool, wake, metrics) = (
-                    settings.clone(),
-                    pool.clone(),
-                    campaign_wake.clone(),
-                    metrics.clone(),
-                );
-                Box::pin(async move { campaign_tick(settings, pool, wake, metrics).await })
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("campaigns.tick_cron « {cron} » : {e}"))?;
-        scheduler
-            .add(job)
-            .await
-            .context("adding the campaign tick")?;
+        add_job(&scheduler, &cron, "campaigns.tick_cron", move || {
+            campaign_tick(
+                settings.clone(),
+                pool.clone(),
+                campaign_wake.clone(),
+                metrics.clone(),
+            )
+        })
+        .await?;
     }
     if let Some(cron) = retention {
-        let (settings, pool, wake) = (settings.clone(), pool.clone(), wake.clone());
-        let job = Job::new_async_tz(
-            cron.as_str(),
-            chrono_tz::Europe::Paris,
-            move |_id, _lock| {
-                let (settings, pool, wake) = (settings.clone(), pool.clone(), wake.clone());
-                Box::pin(async move { privacy_retention(settings, pool, wake).await })
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("privacy.retention_cron « {cron} » : {e}"))?;
-        scheduler
-            .add(job)
-            .await
-            .context("adding the personal data retention job")?;
+        let (settings, pool, wake, metrics) = (
+            settings.clone(),
+            pool.clone(),
+            wake.clone(),
+            metrics.clone(),
+        );
+        add_job(&scheduler, &cron, "privacy.retention_cron", move || {
+            privacy_retention(
+                settings.clone(),
+                pool.clone(),
+                wake.clone(),
+                metrics.clone(),
+            )
+        })
+        .await?;
     }
     if let Some(cron) = digest {
         let (settings, pool, metrics) = (settings.clone(), pool.clone(), metrics.clone());
-        let job = Job::new_async_tz(
-            cron.as_str(),
-            chrono_tz::Europe::Paris,
-            move |_id, _lock| {
-                let (settings, pool, wake, metrics) = (
+        add_job(
+            &scheduler,
+            &cron,
+            "scheduler.daily_digest_cron",
+            move || {
+                daily_digest(
                     settings.clone(),
                     pool.clone(),
                     wake.clone(),
                     metrics.clone(),
-                );
-                Box::pin(async move { daily_digest(settings, pool, wake, metrics).await })
+                )
             },
         )
-        .map_err(|e| anyhow::anyhow!("scheduler.daily_digest_cron « {cron} » : {e}"))?;
-        scheduler
-            .add(job)
-            .await
-            .context("adding the daily digest")?;
+        .await?;
     }
     if let Some(cron) = expiry {
-        let job = Job::new_async_tz(
-            cron.as_str(),
-            chrono_tz::Europe::Paris,
-            move |_id, _lock| {
-                let (pool, metrics) = (pool.clone(), metrics.clone());
-                Box::pin(async move { expire_offers(pool, metrics).await })
-            },
+        add_job(
+            &scheduler,
+            &cron,
+            "scheduler.offer_expiry_cron",
+            move || expire_offers(pool.clone(), metrics.clone()),
         )
-        .map_err(|e| anyhow::anyhow!("scheduler.offer_expiry_cron « {cron} » : {e}"))?;
-        scheduler
-            .add(job)
-            .await
-            .context("adding the offer expiry")?;
+        .await?;
     }
     scheduler.start().await.context("starting the scheduler")?;
     Ok(Some(scheduler))
+}
+
+/// Adds a job run at each occurrence of `cron` (Europe/Paris); `setting` names the configuration
+/// key in the error.
+async fn add_job<F, Fut>(
+    scheduler: &JobScheduler,
+    cron: &str,
+    setting: &str,
+    run: F,
+) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let job = Job::new_async_tz(cron, chrono_tz::Europe::Paris, move |_id, _lock| {
+        let job: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(run());
+        job
+    })
+    .map_err(|e| anyhow::anyhow!("{setting} « {cron} » : {e}"))?;
+    scheduler
+        .add(job)
+        .await
+        .with_context(|| format!("adding the job of {setting}"))?;
+    Ok(())
 }

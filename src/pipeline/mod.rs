@@ -578,10 +578,10 @@ pub struct ExportRow {
     pub utm_campaign: Option<String>,
 }
 
-/// Every application matching the filter, for the CSV export (no pagination).
-pub fn export(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<Vec<ExportRow>> {
-    filtered(filter)
-        .select((
+/// The columns of an [`ExportRow`], in its field order (the CSV export and the API's pages).
+macro_rules! export_columns {
+    () => {
+        (
             applications::id,
             applications::created_at,
             applications::stage,
@@ -603,7 +603,14 @@ pub fn export(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<Vec<
             applications::heard_from,
             applications::utm_source,
             applications::utm_campaign,
-        ))
+        )
+    };
+}
+
+/// Every application matching the filter, for the CSV export (no pagination).
+pub fn export(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<Vec<ExportRow>> {
+    filtered(filter)
+        .select(export_columns!())
         .order(applications::id.asc())
         .load(conn)
 }
@@ -655,29 +662,7 @@ pub fn applications_page(
     };
     let total: i64 = in_stage(filtered(filter)).count().get_result(conn)?;
     let rows = in_stage(filtered(filter))
-        .select((
-            applications::id,
-            applications::created_at,
-            applications::stage,
-            applications::stage_entered_at,
-            candidates::last_name,
-            candidates::first_name,
-            candidates::email,
-            candidates::phone,
-            candidates::rpps,
-            specialties::label,
-            candidates::situation,
-            candidates::available_from,
-            candidates::working_time,
-            candidates::part_time_half_days,
-            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
-                WISHED_COMMUNES,
-            ),
-            positions::title.nullable(),
-            applications::heard_from,
-            applications::utm_source,
-            applications::utm_campaign,
-        ))
+        .select(export_columns!())
         .order(applications::id.asc())
         .limit(limit)
         .offset(offset)
