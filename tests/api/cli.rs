@@ -249,7 +249,7 @@ async fn the_logs_of_a_whole_application_hold_no_personal_data() {
 fn migrate_creates_a_missing_database() {
     use diesel::prelude::*;
     let name = format!("vocation_created_{}", uuid::Uuid::new_v4().simple());
-    let url = format!("postgres://postgres@localhost:5432/{name}");
+    let url = format!("postgres://postgres@localhost:5432/{name}?sslmode=disable");
     let out = vocation()
         .arg("migrate")
         .env("VOCATION__DATABASE__URL", &url)
