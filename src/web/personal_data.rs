@@ -239,6 +239,27 @@ fn done_message(code: &str) -> Option<&'static str> {
     })
 }
 
+/// Everything held about the link's candidate, or the page saying the link expired.
+async fn candidate_data(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    token: &str,
+) -> Result<Result<Value, HttpResponse>, AppError> {
+    let id = match access(state, req, token).await? {
+        Access::Candidate(id) => id,
+        Access::Expired(page) => return Ok(Err(page)),
+    };
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive();
+    db(state, move |conn| {
+        Ok(privacy::personal_data(conn, id, today)?)
+    })
+    .await?
+    .map(Ok)
+    .ok_or(AppError::NotFound)
+}
+
 pub async fn show(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -246,18 +267,10 @@ pub async fn show(
     query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let id = match access(&state, &req, &token).await? {
-        Access::Candidate(id) => id,
-        Access::Expired(page) => return Ok(page),
+    let data = match candidate_data(&state, &req, &token).await? {
+        Ok(data) => data,
+        Err(expired) => return Ok(expired),
     };
-    let today = Utc::now()
-        .with_timezone(&chrono_tz::Europe::Paris)
-        .date_naive();
-    let data = db(&state, move |conn| {
-        Ok(privacy::personal_data(conn, id, today)?)
-    })
-    .await?
-    .ok_or(AppError::NotFound)?;
     let csrf_token = CsrfToken::for_request(&req);
     let body = render(
         "public/personal_data",
@@ -281,18 +294,10 @@ pub async fn export(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let id = match access(&state, &req, &token).await? {
-        Access::Candidate(id) => id,
-        Access::Expired(page) => return Ok(page),
+    let data = match candidate_data(&state, &req, &token).await? {
+        Ok(data) => data,
+        Err(expired) => return Ok(expired),
     };
-    let today = Utc::now()
-        .with_timezone(&chrono_tz::Europe::Paris)
-        .date_naive();
-    let data = db(&state, move |conn| {
-        Ok(privacy::personal_data(conn, id, today)?)
-    })
-    .await?
-    .ok_or(AppError::NotFound)?;
     let export = json!({
         "exported_at": Utc::now(),
         "controller": state.settings.privacy.controller,
