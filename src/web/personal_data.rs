@@ -325,6 +325,24 @@ fn refused_csrf() -> AppError {
     )
 }
 
+/// The candidate a POST from their page acts for, once its link and CSRF token are checked; or
+/// the page saying the link expired.
+async fn posted_by_candidate(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    token: &str,
+    csrf_token: &str,
+) -> Result<Result<i64, HttpResponse>, AppError> {
+    let id = match access(state, req, token).await? {
+        Access::Candidate(id) => id,
+        Access::Expired(page) => return Ok(Err(page)),
+    };
+    if !csrf::verify(req, secret(state), csrf_token) {
+        return Err(refused_csrf());
+    }
+    Ok(Ok(id))
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct WithdrawForm {
     #[serde(default)]
@@ -340,13 +358,10 @@ pub async fn withdraw(
     form: web::Form<WithdrawForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let id = match access(&state, &req, &token).await? {
-        Access::Candidate(id) => id,
-        Access::Expired(page) => return Ok(page),
+    let id = match posted_by_candidate(&state, &req, &token, &form.csrf).await? {
+        Ok(id) => id,
+        Err(expired) => return Ok(expired),
     };
-    if !csrf::verify(&req, secret(&state), &form.csrf) {
-        return Err(refused_csrf());
-    }
     let Ok(application_id) = form.candidature.trim().parse::<i64>() else {
         return Err(AppError::BadRequest(
             "La candidature à retirer n'est pas indiquée. Revenez à la page « Mes données » et \
@@ -385,13 +400,10 @@ pub async fn consent(
     form: web::Form<ConsentForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let id = match access(&state, &req, &token).await? {
-        Access::Candidate(id) => id,
-        Access::Expired(page) => return Ok(page),
+    let id = match posted_by_candidate(&state, &req, &token, &form.csrf).await? {
+        Ok(id) => id,
+        Err(expired) => return Ok(expired),
     };
-    if !csrf::verify(&req, secret(&state), &form.csrf) {
-        return Err(refused_csrf());
-    }
     let consent = match form.accord.as_str() {
         "oui" => true,
         "non" => false,
@@ -481,13 +493,10 @@ pub async fn erase(
     form: web::Form<EraseForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let id = match access(&state, &req, &token).await? {
-        Access::Candidate(id) => id,
-        Access::Expired(page) => return Ok(page),
+    let id = match posted_by_candidate(&state, &req, &token, &form.csrf).await? {
+        Ok(id) => id,
+        Err(expired) => return Ok(expired),
     };
-    if !csrf::verify(&req, secret(&state), &form.csrf) {
-        return Err(refused_csrf());
-    }
     if form.confirmation != "oui" {
         return erase_view(
             &state,
