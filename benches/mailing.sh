@@ -24,6 +24,7 @@
 #   DKIM         1: the service signs every message with DKIM (a new RSA-2048 key made with
 #                openssl, relaxed/relaxed, the List-Unsubscribe headers in the signed set)
 #   PERF_OUT     a file: `perf record -g` samples the service during its run into it (profiling)
+#   PERF_ALL     1: with PERF_OUT, sample the whole machine (PostgreSQL and the sink too)
 #
 # What is measured, and how (see BENCHMARKS.md, "Campaign mailing"):
 #   - smtp-source: wall clock of the smtp-source process (connect, send COUNT messages, quit);
@@ -50,6 +51,7 @@ DUMP_DIR=${DUMP_DIR:-}
 PG_LOG_MS=${PG_LOG_MS:-}
 DKIM=${DKIM:-0}
 PERF_OUT=${PERF_OUT:-}
+PERF_ALL=${PERF_ALL:-0}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PF="$ROOT/target/postfix"
@@ -325,11 +327,13 @@ RSS_REST=$(awk '/^VmRSS/ {print $2}' "/proc/$SERVICE_PID/status")
 SAMPLER_PID=$!
 
 if [[ -n "$PERF_OUT" ]]; then
-    perf record -q -g -F 499 -p "$SERVICE_PID" -o "$PERF_OUT" >/dev/null 2>&1 &
+    if [[ "$PERF_ALL" == 1 ]]; then PERF_SCOPE=(-a); else PERF_SCOPE=(-p "$SERVICE_PID"); fi
+    perf record -q -g -F 499 "${PERF_SCOPE[@]}" -o "$PERF_OUT" >/dev/null 2>&1 &
     PERF_PID=$!
 fi
 
 SVC_LOAD=$(load1)
+WAL0=$(sql -c "SELECT pg_current_wal_lsn()")
 J0=$(machine_jiffies)
 T0=$(now)
 RUN=$(sql -c "INSERT INTO campaign_runs (campaign_id, scheduled_for, status)
@@ -342,6 +346,7 @@ until [[ "$(sql -c "SELECT status FROM campaign_runs WHERE id = $RUN")" == termi
 done
 T1=$(now)
 J1=$(machine_jiffies)
+WAL_BYTES=$(sql -c "SELECT pg_current_wal_lsn() - '$WAL0'::pg_lsn")
 
 kill "$SAMPLER_PID" && wait "$SAMPLER_PID" 2>/dev/null || true
 SAMPLER_PID=""
@@ -377,6 +382,9 @@ read -r LEDGER_S E2E_S FIRST_S SENT OTHER <<<"$(sql -F ' ' -c "
     WHERE r.id = $RUN GROUP BY r.id")"
 WALL_S=$(echo "$T1 - $T0" | bc)
 ATTEMPTS=$(sql -c "SELECT sum(attempts) FROM deliveries WHERE run_id = $RUN")
+# Updates of the ledger, and how many were HOT (no index entry written).
+read -r UPDATES HOT_UPDATES <<<"$(sql -F ' ' -c "SELECT n_tup_upd, n_tup_hot_upd
+    FROM pg_stat_user_tables WHERE relname = 'deliveries'")"
 
 # --- 5. smtp-source again, after the service ------------------------------------------------
 log "smtp-source again"
@@ -412,6 +420,7 @@ echo "  end to end from our INSERT of the run to finished_at; script's wall cloc
 echo "RSS: at rest $(mb "$RSS_REST") MB, peak sampled VmRSS $(mb "$RSS_MAX") MB, VmHWM $(mb "$RSS_HWM") MB (target < 100 MB)"
 echo "CPU per message (ms): vocation $(ms_per_msg "$SVC_CPU"), its PostgreSQL backends $(ms_per_msg "$PG_CPU"), sink $(ms_per_msg "$SVC_SINKCPU");"
 echo "  smtp-source (before) $(ms_per_msg "$SRC1_CPU"), its sink $(ms_per_msg "$SRC1_SINKCPU")"
+echo "PostgreSQL: WAL $(echo "$WAL_BYTES / $COUNT" | bc) bytes per message (whole server); deliveries updated $UPDATES times, $HOT_UPDATES HOT"
 echo "bytes per message read by the sink (SMTP dialogue included): vocation $((SVC_BYTES / COUNT)), smtp-source $((SRC1_BYTES / COUNT))"
 echo "checks: deliveries envoye $SENT, other $OTHER, attempts $ATTEMPTS; smtp-sink counted $SVC_SINK_N from vocation"
 [[ "$SENT" == "$COUNT" && "$OTHER" == 0 && "$SVC_SINK_N" == "$COUNT" ]] \
