@@ -30,6 +30,7 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Int4, Nullable, Text, Timestamptz};
+use lettre::address::Envelope;
 use lettre::message::dkim::{
     DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
     DkimSigningKey,
@@ -38,7 +39,8 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
@@ -486,7 +488,7 @@ struct Relay {
 }
 
 impl Relay {
-    async fn connect(&self) -> Result<AsyncSmtpConnection, String> {
+    async fn connect(&self) -> Result<Session, String> {
         let connect = async {
             if self.tls == SmtpTls::Tls {
                 // Implicit TLS: lettre opens the socket (without TCP_NODELAY; TLS relays are
@@ -521,12 +523,50 @@ impl Relay {
         let mut conn = tokio::time::timeout(self.timeout, connect)
             .await
             .map_err(|_| "le relais SMTP ne répond pas".to_owned())??;
+        // lettre keeps only the extensions it uses from the EHLO reply; PIPELINING is not
+        // among them, so ask once more (EHLO may be repeated; it only resets the transaction).
+        let ehlo = tokio::time::timeout(self.timeout, conn.command(Ehlo::new(self.hello.clone())))
+            .await
+            .map_err(|_| "le relais SMTP ne répond pas".to_owned())?
+            .map_err(|e| e.to_string())?;
+        let pipelining = ehlo.message().any(|line| {
+            line.split_ascii_whitespace()
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
+        });
         if let Some(credentials) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        Ok(conn)
+        Ok(Session { conn, pipelining })
+    }
+}
+
+/// The SMTP session of one connection task.
+struct Session {
+    conn: AsyncSmtpConnection,
+    /// The relay announced PIPELINING (RFC 2920): MAIL, RCPT and DATA go out in one write.
+    pipelining: bool,
+}
+
+/// A message ready to go: its envelope and its bytes as sent.
+struct Ready {
+    envelope: Envelope,
+    bytes: Vec<u8>,
+}
+
+/// MAIL FROM, RCPT TO and DATA written together, for a relay that supports pipelining.
+struct EnvelopeGroup<'a>(&'a Mail, &'a [Rcpt]);
+
+impl std::fmt::Display for EnvelopeGroup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Each command's Display ends with CRLF.
+        write!(f, "{}", self.0)?;
+        for rcpt in self.1 {
+            write!(f, "{rcpt}")?;
+        }
+        write!(f, "{Data}")
     }
 }
 
@@ -783,7 +823,9 @@ impl CampaignSender {
     ) {
         let c = &self.inner.settings.campaigns;
         let (batch, lease) = (c.batch_size, c.lease_seconds);
-        let mut smtp: Option<AsyncSmtpConnection> = None;
+        let mut smtp: Option<Session> = None;
+        // The receipt of the last outcome handed to the recorder, until it is committed.
+        let mut unacked: Option<oneshot::Receiver<bool>> = None;
         while !*stopped.borrow() {
             let pool = self.inner.pool.clone();
             let relay = self.inner.relay_cap.clone();
@@ -804,8 +846,8 @@ impl CampaignSender {
                     self.pause(&mut stopped, self.poll()).await;
                 }
                 Ok(Claim::Idle) => {
-                    if let Some(mut conn) = smtp.take() {
-                        let _ = conn.quit().await;
+                    if let Some(mut session) = smtp.take() {
+                        let _ = session.conn.quit().await;
                     }
                     tokio::select! {
                         _ = self.inner.wake.notified() => {}
@@ -832,34 +874,34 @@ impl CampaignSender {
                             break;
                         }
                         first = false;
-                        let outcome = match &compiled {
-                            Ok(compiled) => self.deliver(&mut smtp, &run, compiled, &item).await,
-                            Err(e) => Outcome {
-                                delivery_id: item.id,
-                                attempts: item.attempts,
-                                kind: OutcomeKind::Failed,
-                                smtp_code: None,
-                                message_id: None,
-                                detail: Some(e.clone()),
-                                suppress: None,
-                            },
-                        };
+                        let attempt = self.prepare(&mut smtp, &run, &compiled, &item).await;
+                        // The content goes only once the previous outcome is committed: a
+                        // crash then repeats at most one message per connection.
+                        if let Some(acked) = unacked.take() {
+                            if acked.await != Ok(true) {
+                                // The database is unreachable: drop the open transaction
+                                // (nothing of it is delivered) and stop; the rest of the batch
+                                // is sent by whoever claims it when its lease ends.
+                                smtp = None;
+                                self.pause(&mut stopped, self.poll()).await;
+                                break;
+                            }
+                        }
+                        let outcome = self.complete(&mut smtp, attempt, &item.email).await;
                         let (ack, acked) = oneshot::channel();
                         if recorder.send(Record { outcome, ack }).await.is_err() {
                             return;
                         }
-                        if acked.await != Ok(true) {
-                            // The database is unreachable: stop; the rest of the batch is
-                            // sent by whoever claims it when its lease ends.
-                            self.pause(&mut stopped, self.poll()).await;
-                            break;
-                        }
+                        unacked = Some(acked);
                     }
                 }
             }
         }
-        if let Some(mut conn) = smtp.take() {
-            let _ = conn.quit().await;
+        if let Some(acked) = unacked.take() {
+            let _ = acked.await;
+        }
+        if let Some(mut session) = smtp.take() {
+            let _ = session.conn.quit().await;
         }
     }
 
@@ -987,13 +1029,18 @@ impl CampaignSender {
         Ok(message)
     }
 
-    async fn deliver(
+    /// Builds the message and, over SMTP, opens its mail transaction (MAIL, RCPT, DATA):
+    /// everything short of sending the content, which [`CampaignSender::complete`] does once
+    /// the previous outcome is committed. This overlaps the commit's wait with the rendering
+    /// and the relay's round trips, while at most one accepted message per connection is ever
+    /// unrecorded.
+    async fn prepare(
         &self,
-        smtp: &mut Option<AsyncSmtpConnection>,
+        smtp: &mut Option<Session>,
         run: &RunContext,
-        compiled: &Compiled,
+        compiled: &Result<Arc<Compiled>, String>,
         item: &ClaimedDelivery,
-    ) -> Outcome {
+    ) -> Attempt {
         let mut outcome = Outcome {
             delivery_id: item.id,
             attempts: item.attempts,
@@ -1003,39 +1050,67 @@ impl CampaignSender {
             detail: None,
             suppress: None,
         };
-        let message = match self.build(run, compiled, item) {
-            Ok(m) => m,
+        let built = compiled
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|compiled| self.build(run, compiled, item));
+        let ready = match built {
+            Ok(message) => Ready {
+                envelope: message.envelope().clone(),
+                bytes: message.formatted(),
+            },
             Err(e) => {
                 outcome.detail = Some(e);
-                return outcome;
+                return Attempt::Done(outcome);
             }
         };
-        let message_id = self.message_id(run.run_id, item.id);
+        if let Transport::Smtp(relay) = &self.inner.transport {
+            if let Err(r) = begin(relay, smtp, &ready).await {
+                refused(&mut outcome, r, &item.email);
+                return Attempt::Done(outcome);
+            }
+        }
+        outcome.message_id = Some(self.message_id(run.run_id, item.id));
+        Attempt::Open(outcome, ready)
+    }
+
+    /// Sends the content of a prepared message and returns its outcome.
+    async fn complete(&self, smtp: &mut Option<Session>, attempt: Attempt, email: &str) -> Outcome {
+        let (mut outcome, ready) = match attempt {
+            Attempt::Done(outcome) => return outcome,
+            Attempt::Open(outcome, ready) => (outcome, ready),
+        };
         let result = match &self.inner.transport {
-            Transport::File(t) => t.send(message).await.map(|_| 250).map_err(|e| Refusal {
-                kind: OutcomeKind::Retry,
-                code: None,
-                detail: e.to_string(),
-            }),
-            Transport::Smtp(relay) => send_smtp(relay, smtp, &message).await,
+            Transport::File(t) => t
+                .send_raw(&ready.envelope, &ready.bytes)
+                .await
+                .map(|_| 250)
+                .map_err(|e| Refusal {
+                    kind: OutcomeKind::Retry,
+                    code: None,
+                    detail: e.to_string(),
+                }),
+            Transport::Smtp(relay) => finish(relay, smtp, &ready.bytes).await,
         };
         match result {
             Ok(code) => {
                 outcome.kind = OutcomeKind::Sent;
                 outcome.smtp_code = Some(code);
-                outcome.message_id = Some(message_id);
             }
             Err(r) => {
-                if r.kind == OutcomeKind::Failed && r.detail.contains("5.1.1") {
-                    outcome.suppress = Some(item.email.clone());
-                }
-                outcome.kind = r.kind;
-                outcome.smtp_code = r.code;
-                outcome.detail = Some(r.detail.chars().take(500).collect());
+                outcome.message_id = None;
+                refused(&mut outcome, r, email);
             }
         }
         outcome
     }
+}
+
+/// A message on its way: its transaction is open (or, for files, it is built), or it already
+/// ended without being sent.
+enum Attempt {
+    Open(Outcome, Ready),
+    Done(Outcome),
 }
 
 struct Refusal {
@@ -1044,49 +1119,136 @@ struct Refusal {
     detail: String,
 }
 
-/// Sends over the task's connection, opening it if needed; any error drops it (lettre aborts a
-/// connection after a refusal) and the next message opens a new one.
-async fn send_smtp(
-    relay: &Relay,
-    smtp: &mut Option<AsyncSmtpConnection>,
-    message: &Message,
-) -> Result<i32, Refusal> {
-    if smtp.as_ref().is_some_and(|c| c.has_broken()) {
-        *smtp = None;
-    }
-    if smtp.is_none() {
-        *smtp = Some(relay.connect().await.map_err(|detail| Refusal {
+impl Refusal {
+    fn retry(detail: String) -> Refusal {
+        Refusal {
             kind: OutcomeKind::Retry,
             code: None,
             detail,
-        })?);
+        }
     }
-    let conn = smtp.as_mut().expect("connection just opened");
-    let bytes = message.formatted();
-    let result = tokio::time::timeout(relay.timeout, conn.send(message.envelope(), &bytes)).await;
+
+    fn from_smtp(e: &lettre::transport::smtp::Error) -> Refusal {
+        let kind = if e.is_permanent() || e.is_client() {
+            OutcomeKind::Failed
+        } else {
+            OutcomeKind::Retry
+        };
+        Refusal {
+            kind,
+            code: e.status().map(|c| i32::from(u16::from(c))),
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// Writes a refusal into an outcome; an unknown mailbox (5.1.1) suppresses the address.
+fn refused(outcome: &mut Outcome, r: Refusal, email: &str) {
+    if r.kind == OutcomeKind::Failed && r.detail.contains("5.1.1") {
+        outcome.suppress = Some(email.to_owned());
+    }
+    outcome.kind = r.kind;
+    outcome.smtp_code = r.code;
+    outcome.detail = Some(r.detail.chars().take(500).collect());
+}
+
+fn no_reply(relay: &Relay) -> Refusal {
+    Refusal::retry(format!(
+        "pas de réponse du relais en {} s",
+        relay.timeout.as_secs()
+    ))
+}
+
+/// Opens a mail transaction on the task's connection (opening the connection if needed):
+/// MAIL FROM, RCPT TO, then DATA, whose 354 means the relay waits for the content. With
+/// PIPELINING the three commands go in one write and their replies are read in order. Any
+/// error drops the connection (a refused transaction leaves it in no known state, and lettre
+/// treats it the same way); the next message opens a new one.
+async fn begin(relay: &Relay, smtp: &mut Option<Session>, ready: &Ready) -> Result<(), Refusal> {
+    if smtp.as_ref().is_some_and(|s| s.conn.has_broken()) {
+        *smtp = None;
+    }
+    if smtp.is_none() {
+        *smtp = Some(relay.connect().await.map_err(Refusal::retry)?);
+    }
+    let session = smtp.as_mut().expect("connection just opened");
+    let info = session.conn.server_info();
+    let mut parameters = Vec::new();
+    let envelope = &ready.envelope;
+    if envelope
+        .from()
+        .into_iter()
+        .chain(envelope.to())
+        .any(|a| !AsRef::<str>::as_ref(a).is_ascii())
+    {
+        if !info.supports_feature(Extension::SmtpUtfEight) {
+            *smtp = None;
+            return Err(Refusal {
+                kind: OutcomeKind::Failed,
+                code: None,
+                detail: "adresse non ASCII et le relais ne prend pas SMTPUTF8".to_owned(),
+            });
+        }
+        parameters.push(MailParameter::SmtpUtfEight);
+    }
+    if !ready.bytes.is_ascii() {
+        if !info.supports_feature(Extension::EightBitMime) {
+            *smtp = None;
+            return Err(Refusal {
+                kind: OutcomeKind::Failed,
+                code: None,
+                detail: "message 8 bits et le relais ne prend pas 8BITMIME".to_owned(),
+            });
+        }
+        parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let mail = Mail::new(envelope.from().cloned(), parameters);
+    let rcpts: Vec<Rcpt> = envelope
+        .to()
+        .iter()
+        .map(|a| Rcpt::new(a.clone(), Vec::new()))
+        .collect();
+    let pipelining = session.pipelining;
+    let conn = &mut session.conn;
+    let exchange = async {
+        if pipelining {
+            conn.command(EnvelopeGroup(&mail, &rcpts)).await?;
+            for _ in 0..=rcpts.len() {
+                conn.read_response().await?;
+            }
+        } else {
+            conn.command(&mail).await?;
+            for rcpt in &rcpts {
+                conn.command(rcpt).await?;
+            }
+            conn.command(Data).await?;
+        }
+        Ok::<_, lettre::transport::smtp::Error>(())
+    };
+    let result = match tokio::time::timeout(relay.timeout, exchange).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => Refusal::from_smtp(&e),
+        Err(_) => no_reply(relay),
+    };
+    *smtp = None;
+    Err(result)
+}
+
+/// Sends the content of an open transaction and reads the relay's verdict.
+async fn finish(relay: &Relay, smtp: &mut Option<Session>, bytes: &[u8]) -> Result<i32, Refusal> {
+    let Some(session) = smtp.as_mut() else {
+        return Err(Refusal::retry("connexion au relais perdue".to_owned()));
+    };
+    let result = tokio::time::timeout(relay.timeout, session.conn.message(bytes)).await;
     match result {
         Ok(Ok(response)) => Ok(i32::from(u16::from(response.code()))),
         Ok(Err(e)) => {
             *smtp = None;
-            let code = e.status().map(|c| i32::from(u16::from(c)));
-            let kind = if e.is_permanent() || e.is_client() {
-                OutcomeKind::Failed
-            } else {
-                OutcomeKind::Retry
-            };
-            Err(Refusal {
-                kind,
-                code,
-                detail: e.to_string(),
-            })
+            Err(Refusal::from_smtp(&e))
         }
         Err(_) => {
             *smtp = None;
-            Err(Refusal {
-                kind: OutcomeKind::Retry,
-                code: None,
-                detail: format!("pas de réponse du relais en {} s", relay.timeout.as_secs()),
-            })
+            Err(no_reply(relay))
         }
     }
 }

@@ -336,9 +336,23 @@ async fn one_click_unsubscribe_needs_no_cookie_and_get_changes_nothing() {
 }
 
 #[tokio::test]
-async fn each_smtp_answer_is_recorded_as_it_should() {
+async fn each_smtp_answer_is_recorded_as_it_should_with_a_pipelining_relay() {
+    each_smtp_answer_is_recorded_as_it_should(true).await;
+}
+
+#[tokio::test]
+async fn each_smtp_answer_is_recorded_as_it_should_with_a_relay_without_pipelining() {
+    each_smtp_answer_is_recorded_as_it_should(false).await;
+}
+
+/// Every answer of the relay, at RCPT or after DATA, with the envelope's commands written in
+/// one go (PIPELINING, RFC 2920) or one at a time.
+async fn each_smtp_answer_is_recorded_as_it_should(pipelining: bool) {
     let app = TestApp::spawn().await;
     let smtp = SmtpServer::start();
+    if !pipelining {
+        smtp.without_pipelining();
+    }
     let list = seed_list(&app, "Divers", "ok", 3);
     for who in [
         "unknown", "reject", "defer", "drop", "close", "slow", "always",
@@ -436,6 +450,21 @@ async fn each_smtp_answer_is_recorded_as_it_should() {
     assert_eq!(status_of(&app, "reject@example.org"), "envoye");
     assert_eq!(status_of(&app, "always@example.org"), "envoye");
     assert_eq!(smtp.count_for("ok-1@example.org"), 1);
+    // The envelope went in one write exactly when the relay offered it. Every transaction
+    // counts: the accepted ones and those refused at RCPT or after DATA.
+    let transactions: usize = ["ok-1", "ok-2", "ok-3", "unknown", "reject", "defer", "drop"]
+        .iter()
+        .map(|who| smtp.attempts_for(&format!("{who}@example.org")))
+        .sum();
+    if pipelining {
+        assert!(
+            smtp.pipelined_transactions() >= transactions,
+            "{} pipelined of at least {transactions}",
+            smtp.pipelined_transactions()
+        );
+    } else {
+        assert_eq!(smtp.pipelined_transactions(), 0);
+    }
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -232,6 +232,17 @@ impl SmtpServer {
         }
     }
 
+    /// Stops announcing PIPELINING to the EHLO commands that follow.
+    pub fn without_pipelining(&self) {
+        self.shared.pipelining.store(false, Ordering::SeqCst);
+    }
+
+    /// How many MAIL commands arrived with the following commands already behind them, in the
+    /// same read: transactions the client pipelined (RFC 2920).
+    pub fn pipelined_transactions(&self) -> usize {
+        self.shared.pipelined.load(Ordering::SeqCst)
+    }
+
     /// How many client connections are open right now.
     pub fn connections_open(&self) -> usize {
         self.shared.open.load(Ordering::SeqCst)
@@ -267,6 +278,10 @@ impl Drop for SmtpServer {
 /// What the test and the connections share.
 struct Shared {
     keep_messages: bool,
+    /// Whether EHLO announces PIPELINING.
+    pipelining: AtomicBool,
+    /// MAIL commands read with more input already waiting behind them (a pipelined group).
+    pipelined: AtomicUsize,
     rules: Mutex<Rules>,
     store: Mutex<Store>,
     open: AtomicUsize,
@@ -299,6 +314,8 @@ impl Shared {
     fn new(keep_messages: bool) -> Shared {
         Shared {
             keep_messages,
+            pipelining: AtomicBool::new(true),
+            pipelined: AtomicUsize::new(0),
             rules: Mutex::new(Rules {
                 default: Behaviour::Accept,
                 per_address: HashMap::new(),
@@ -571,7 +588,9 @@ impl Session<'_> {
                 self.transaction = None;
                 self.reply(&format!("250-{SERVER_NAME} greets {args}"))
                     .await?;
-                self.reply("250-PIPELINING").await?;
+                if self.shared.pipelining.load(Ordering::SeqCst) {
+                    self.reply("250-PIPELINING").await?;
+                }
                 self.reply("250-8BITMIME").await?;
                 self.reply("250-SMTPUTF8").await?;
                 self.reply(&format!("250 SIZE {MAX_MESSAGE_SIZE}")).await?;
@@ -581,7 +600,12 @@ impl Session<'_> {
                 self.transaction = None;
                 self.reply(&format!("250 {SERVER_NAME}")).await?;
             }
-            "MAIL" => self.mail(args).await?,
+            "MAIL" => {
+                if !self.reader.buffer().is_empty() {
+                    self.shared.pipelined.fetch_add(1, Ordering::SeqCst);
+                }
+                self.mail(args).await?
+            }
             "RCPT" => return self.rcpt(args).await,
             "DATA" => return self.data(args).await,
             "RSET" => {
