@@ -300,14 +300,16 @@ fn read_queues(pool: &PgPool) -> anyhow::Result<QueueFigures> {
             .bind::<Array<BigInt>, _>(&active)
             .load(conn)?
         };
-        // Both use the partial indexes the workers scan.
+        // The partial index the mail worker scans.
         let pending_emails: Count =
             diesel::sql_query("SELECT count(*) AS n FROM outbound_emails WHERE status = 'pending'")
                 .get_result(conn)?;
-        let pending_deliveries: Count =
-            diesel::sql_query("SELECT count(*) AS n FROM deliveries WHERE status = 'en_attente'")
-                .get_result(conn)?;
-        let pending_deliveries = pending_deliveries.n;
+        // Pending deliveries belong to runs sending or paused, counted above.
+        let pending_deliveries = deliveries
+            .iter()
+            .filter(|d| d.status == "en_attente")
+            .map(|d| d.n)
+            .sum();
         Ok(QueueFigures {
             deliveries: deliveries.into_iter().map(|d| (d.status, d.n)).collect(),
             pending_emails: pending_emails.n,

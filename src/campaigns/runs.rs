@@ -507,10 +507,12 @@ pub fn retry_failed(
             } else {
                 RunStatus::Sending
             };
+            // The deliveries put back are below the runs' claim cursors: they are swept.
             diesel::update(campaign_runs::table.filter(campaign_runs::id.eq_any(&runs)))
                 .set((
                     campaign_runs::status.eq(run_status),
                     campaign_runs::finished_at.eq(None::<DateTime<Utc>>),
+                    campaign_runs::recheck_at.eq(now),
                 ))
                 .execute(conn)?;
             if status != CampaignStatus::Paused {
@@ -629,15 +631,25 @@ pub fn materialise(conn: &mut PgConnection, run_id: i64, now: DateTime<Utc>) -> 
         .bind::<BigInt, _>(run_id)
         .bind::<BigInt, _>(campaign_id)
         .execute(conn)?;
-        let recipients: i64 = deliveries::table
+        // The run's range of ids: claims walk it with their cursor (migration 000016).
+        let (recipients, first, last): (i64, Option<i64>, Option<i64>) = deliveries::table
             .filter(deliveries::run_id.eq(run_id))
-            .count()
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::min(deliveries::id),
+                diesel::dsl::max(deliveries::id),
+            ))
             .get_result(conn)?;
+        let (first, last) = (first.unwrap_or(0), last.unwrap_or(0));
         diesel::update(campaign_runs::table.find(run_id))
             .set((
                 campaign_runs::status.eq(RunStatus::Sending),
                 campaign_runs::recipients.eq(recipients as i32),
                 campaign_runs::started_at.eq(now),
+                campaign_runs::first_delivery_id.eq(first),
+                campaign_runs::last_delivery_id.eq(last),
+                campaign_runs::claim_cursor.eq((first - 1).max(0)),
+                campaign_runs::recheck_at.eq(None::<DateTime<Utc>>),
             ))
             .execute(conn)?;
         diesel::update(
@@ -742,8 +754,10 @@ pub fn finish_completed_runs(conn: &mut PgConnection, now: DateTime<Utc>) -> Que
     }
     let finished: Vec<Finished> = diesel::sql_query(
         "UPDATE campaign_runs r SET status = 'termine', finished_at = $1 \
-         WHERE r.status = 'envoi' \
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = r.id AND d.status = 'en_attente') \
+         WHERE r.status = 'envoi' AND r.claim_cursor >= r.last_delivery_id \
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = r.id \
+                               AND d.id BETWEEN r.first_delivery_id AND r.last_delivery_id \
+                               AND d.status = 'en_attente') \
          RETURNING r.campaign_id",
     )
     .bind::<Timestamptz, _>(now)

@@ -86,6 +86,14 @@ pub struct RunContext {
     pub campaign_id: i64,
     #[diesel(sql_type = Timestamptz)]
     next_slot_at: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
+    first_delivery_id: i64,
+    #[diesel(sql_type = BigInt)]
+    last_delivery_id: i64,
+    #[diesel(sql_type = BigInt)]
+    claim_cursor: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    recheck_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Int4)]
     pub rate_per_minute: i32,
     #[diesel(sql_type = Text)]
@@ -143,7 +151,8 @@ pub fn claim(
     conn.transaction(|conn| {
         diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn)?;
         let picked: Option<RunContext> = diesel::sql_query(
-            "SELECT r.id AS run_id, r.campaign_id, r.next_slot_at, c.rate_per_minute, \
+            "SELECT r.id AS run_id, r.campaign_id, r.next_slot_at, r.first_delivery_id, \
+                    r.last_delivery_id, r.claim_cursor, r.recheck_at, c.rate_per_minute, \
                     c.name AS campaign_name, c.sender_name, c.sender_email, \
                     t.id AS template_id, t.updated_at AS template_updated_at, \
                     t.subject, t.body_text, t.body_html \
@@ -204,61 +213,51 @@ pub fn claim(
             limit = limit.min(per_second(i64::from(cap.per_minute)));
         }
 
-        // One statement leases the batch and returns what rendering needs, with the suppression
-        // verdict of each row: the deliveries are reached through the leased ids only, so the
-        // plan does not depend on the statistics of a table a run has just filled.
-        #[derive(QueryableByName)]
-        struct Leased {
-            #[diesel(embed)]
-            item: ClaimedDelivery,
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            suppressed: bool,
-        }
+        // Which deliveries: those due again at or below the cursor when the run's recheck time
+        // has come (retries, ended leases, deliveries given back), else the next fresh ones
+        // above it. See migration 000016.
         let lease_until = now + Duration::seconds(lease_seconds);
-        let leased: Vec<Leased> = diesel::sql_query(
-            "WITH picked AS ( \
-                 SELECT id FROM deliveries \
-                 WHERE run_id = $1 AND status = 'en_attente' AND next_attempt_at <= $2 \
-                   AND (locked_until IS NULL OR locked_until <= $2) \
-                 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED), \
-             leased AS ( \
-                 UPDATE deliveries d SET locked_until = $4, \
-                     attempts = d.attempts + 1, updated_at = $2 \
-                 FROM picked WHERE d.id = picked.id \
-                 RETURNING d.id, d.email, d.attempts, d.contact_id) \
-             SELECT l.id, l.email, l.attempts, coalesce(c.first_name, '') AS first_name, \
-                    coalesce(c.last_name, '') AS last_name, coalesce(c.city, '') AS city, \
-                    coalesce(c.kind, '') AS kind, coalesce(o.name, '') AS organisation, \
-                    (c.id IS NULL OR c.status <> 'active' \
-                     OR EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(l.email))) \
-                        AS suppressed \
-             FROM leased l \
-             LEFT JOIN contacts c ON c.id = l.contact_id \
-             LEFT JOIN organisations o ON o.id = c.organisation_id \
-             ORDER BY l.id",
-        )
-        .bind::<BigInt, _>(run.run_id)
-        .bind::<Timestamptz, _>(now)
-        .bind::<BigInt, _>(limit)
-        .bind::<Timestamptz, _>(lease_until)
-        .load(conn)?;
+        let sweep = run.recheck_at.is_some_and(|t| t <= now);
+        let mut leased = Vec::new();
+        if sweep {
+            leased = lease(conn, &run, Pick::DueAgain, now, limit, lease_until)?;
+            // The sweep saw every delivery pending below the cursor: the next one is due at
+            // the earliest of their times (its own leases included), unless it stopped at the
+            // limit, when more may be due now.
+            let recheck = if leased.len() as i64 >= limit {
+                Some(now)
+            } else {
+                next_due(conn, &run)?
+            };
+            diesel::sql_query("UPDATE campaign_runs SET recheck_at = $2 WHERE id = $1")
+                .bind::<BigInt, _>(run.run_id)
+                .bind::<Nullable<Timestamptz>, _>(recheck)
+                .execute(conn)?;
+        }
+        if leased.is_empty() && run.claim_cursor < run.last_delivery_id {
+            // The next `limit` ids: every delivery of the run pending among them is leased.
+            let upto = run.claim_cursor.saturating_add(limit).min(run.last_delivery_id);
+            leased = lease(conn, &run, Pick::Fresh(upto), now, limit, lease_until)?;
+            // Past the cursor now, under a lease that may end without an outcome.
+            diesel::sql_query(
+                "UPDATE campaign_runs SET claim_cursor = greatest(claim_cursor, $2), \
+                     recheck_at = least(coalesce(recheck_at, $3), $3) WHERE id = $1",
+            )
+            .bind::<BigInt, _>(run.run_id)
+            .bind::<BigInt, _>(upto)
+            .bind::<Timestamptz, _>(lease_until)
+            .execute(conn)?;
+        }
 
         if leased.is_empty() {
             // Nothing due: finished, or waiting for leases and retries. Let other runs go first.
-            #[derive(QueryableByName)]
-            struct NextDue {
-                #[diesel(sql_type = Nullable<Timestamptz>)]
-                due: Option<DateTime<Utc>>,
-            }
-            let next_due = diesel::sql_query(
-                "SELECT min(greatest(next_attempt_at, coalesce(locked_until, next_attempt_at))) \
-                     AS due \
-                 FROM deliveries WHERE run_id = $1 AND status = 'en_attente'",
+            let recheck: Option<DateTime<Utc>> = diesel::sql_query(
+                "SELECT recheck_at AS due FROM campaign_runs WHERE id = $1",
             )
             .bind::<BigInt, _>(run.run_id)
             .get_result::<NextDue>(conn)?
             .due;
-            match next_due {
+            match recheck {
                 None => {
                     runs::finish_completed_runs(conn, now)?;
                 }
@@ -311,6 +310,107 @@ pub fn claim(
         }
         Ok(Claim::Work(Box::new(run), items))
     })
+}
+
+/// A leased delivery, with the suppression verdict of its address.
+#[derive(QueryableByName)]
+struct Leased {
+    #[diesel(embed)]
+    item: ClaimedDelivery,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    suppressed: bool,
+}
+
+#[derive(QueryableByName)]
+struct NextDue {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    due: Option<DateTime<Utc>>,
+}
+
+/// Where a claim takes its deliveries from.
+#[derive(Clone, Copy)]
+enum Pick {
+    /// Above the run's cursor up to this id: never claimed yet.
+    Fresh(i64),
+    /// At or below the cursor: pending again and due, the longest-waiting first.
+    DueAgain,
+}
+
+/// Leases up to `limit` deliveries of the run, in one statement that also returns what
+/// rendering needs and whether each address is suppressed. The deliveries are reached through
+/// the run's range of ids on the primary key, so the plan does not depend on the statistics
+/// of a table a run has just filled.
+fn lease(
+    conn: &mut PgConnection,
+    run: &RunContext,
+    pick: Pick,
+    now: DateTime<Utc>,
+    limit: i64,
+    lease_until: DateTime<Utc>,
+) -> QueryResult<Vec<Leased>> {
+    let (picked, low, high) = match pick {
+        // Every pending delivery of the range (at most `limit` ids), whatever it waits for:
+        // the cursor then moves past the range, and none may stay behind it unseen. Fresh rows
+        // are locked by claims only, which take the run first, so a lock is rarely waited for.
+        // `run_id + 0` keeps the planner on the primary key: right after a run is
+        // materialised, the statistics do not know its rows yet, and the (run_id, contact_id)
+        // index would be read for the whole run at each claim.
+        Pick::Fresh(upto) => (
+            "SELECT id FROM deliveries \
+             WHERE id > $5 AND id <= $6 AND run_id + 0 = $1 AND status = 'en_attente' \
+             ORDER BY id LIMIT $3 FOR UPDATE",
+            run.claim_cursor,
+            upto,
+        ),
+        Pick::DueAgain => (
+            "SELECT id FROM deliveries \
+             WHERE id >= $5 AND id <= $6 AND run_id = $1 AND status = 'en_attente' \
+               AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
+             ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED",
+            run.first_delivery_id,
+            run.claim_cursor,
+        ),
+    };
+    diesel::sql_query(format!(
+        "WITH picked AS ({picked}), \
+         leased AS ( \
+             UPDATE deliveries d SET locked_until = $4, \
+                 attempts = d.attempts + 1, updated_at = $2 \
+             FROM picked WHERE d.id = picked.id \
+             RETURNING d.id, d.email, d.attempts, d.contact_id) \
+         SELECT l.id, l.email, l.attempts, coalesce(c.first_name, '') AS first_name, \
+                coalesce(c.last_name, '') AS last_name, coalesce(c.city, '') AS city, \
+                coalesce(c.kind, '') AS kind, coalesce(o.name, '') AS organisation, \
+                (c.id IS NULL OR c.status <> 'active' \
+                 OR EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(l.email))) \
+                    AS suppressed \
+         FROM leased l \
+         LEFT JOIN contacts c ON c.id = l.contact_id \
+         LEFT JOIN organisations o ON o.id = c.organisation_id \
+         ORDER BY l.id"
+    ))
+    .bind::<BigInt, _>(run.run_id)
+    .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(limit)
+    .bind::<Timestamptz, _>(lease_until)
+    .bind::<BigInt, _>(low)
+    .bind::<BigInt, _>(high)
+    .load(conn)
+}
+
+/// When the next delivery pending at or below the run's cursor is due (its retry time or the
+/// end of its lease); `None` when none is pending there.
+fn next_due(conn: &mut PgConnection, run: &RunContext) -> QueryResult<Option<DateTime<Utc>>> {
+    Ok(diesel::sql_query(
+        "SELECT min(greatest(next_attempt_at, coalesce(locked_until, next_attempt_at))) AS due \
+         FROM deliveries \
+         WHERE id >= $2 AND id <= $3 AND run_id = $1 AND status = 'en_attente'",
+    )
+    .bind::<BigInt, _>(run.run_id)
+    .bind::<BigInt, _>(run.first_delivery_id)
+    .bind::<BigInt, _>(run.claim_cursor)
+    .get_result::<NextDue>(conn)?
+    .due)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,12 +491,30 @@ pub fn record(
         .bind::<Timestamptz, _>(now)
         .execute(conn)
     };
-    if outcomes.iter().all(|o| o.suppress.is_none()) {
+    let retries: Vec<i64> = outcomes
+        .iter()
+        .zip(&statuses)
+        .filter(|(_, status)| **status == "en_attente")
+        .map(|(o, _)| o.delivery_id)
+        .collect();
+    if retries.is_empty() && outcomes.iter().all(|o| o.suppress.is_none()) {
         // One statement: atomic without a transaction of its own (one round trip, not four).
         return update(conn).map(|_| ());
     }
     conn.transaction(|conn| {
         update(conn)?;
+        if !retries.is_empty() {
+            // A retry is below its run's claim cursor: the run's recheck time must not be
+            // later than the retry's (the same transaction, so a sweep never misses it).
+            diesel::sql_query(
+                "UPDATE campaign_runs r SET recheck_at = least(coalesce(r.recheck_at, m.due), m.due) \
+                 FROM (SELECT run_id, min(next_attempt_at) AS due FROM deliveries \
+                       WHERE id = ANY($1) AND status = 'en_attente' GROUP BY run_id) m \
+                 WHERE r.id = m.run_id",
+            )
+            .bind::<Array<BigInt>, _>(&retries)
+            .execute(conn)?;
+        }
         for email in outcomes.iter().filter_map(|o| o.suppress.as_deref()) {
             super::suppression::suppress(
                 conn,
@@ -425,13 +543,29 @@ pub fn release(
     ids: &[i64],
     lease_until: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::sql_query(
-        "UPDATE deliveries SET locked_until = NULL, attempts = greatest(attempts - 1, 0) \
-         WHERE id = ANY($1) AND status = 'en_attente' AND locked_until = $2",
-    )
-    .bind::<Array<BigInt>, _>(ids)
-    .bind::<Timestamptz, _>(lease_until)
-    .execute(conn)
+    conn.transaction(|conn| {
+        #[derive(QueryableByName)]
+        struct Released {
+            #[diesel(sql_type = BigInt)]
+            run_id: i64,
+        }
+        let released: Vec<Released> = diesel::sql_query(
+            "UPDATE deliveries SET locked_until = NULL, attempts = greatest(attempts - 1, 0) \
+             WHERE id = ANY($1) AND status = 'en_attente' AND locked_until = $2 \
+             RETURNING run_id",
+        )
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<Timestamptz, _>(lease_until)
+        .load(conn)?;
+        // Below the claim cursor and due now: the next claim sweeps them.
+        let mut runs: Vec<i64> = released.iter().map(|r| r.run_id).collect();
+        runs.sort_unstable();
+        runs.dedup();
+        diesel::sql_query("UPDATE campaign_runs SET recheck_at = now() WHERE id = ANY($1)")
+            .bind::<Array<BigInt>, _>(&runs)
+            .execute(conn)?;
+        Ok(released.len())
+    })
 }
 
 /// The running tasks of a [`CampaignSender`]. Dropping it aborts them (their leased

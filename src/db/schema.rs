@@ -335,6 +335,10 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        first_delivery_id -> Int8,
+        last_delivery_id -> Int8,
+        claim_cursor -> Int8,
+        recheck_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -887,3 +887,57 @@ async fn messages_are_dkim_signed_over_the_list_headers_when_a_key_is_set() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_run_in_progress_when_the_claim_cursor_arrives_is_finished_once_to_each_recipient() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let list = seed_list(&app, "Migration", "m", 10);
+    let id = campaign(&app, &[list], 6000, Schedule::Now);
+    // Materialised at once: the run is sending.
+    schedule_now(&app, id);
+    // As a run could stand under migration 000015: the first three sent, the fourth leased by
+    // a worker that died (its lease over), the rest never claimed.
+    let mut conn = app.conn();
+    diesel::sql_query(
+        "UPDATE deliveries d SET status = 'envoye', attempts = 1, sent_at = now() \
+         FROM (SELECT id FROM deliveries ORDER BY id LIMIT 3) f WHERE d.id = f.id",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query(
+        "UPDATE deliveries d SET attempts = 1, locked_until = now() - interval '1 second' \
+         FROM (SELECT id FROM deliveries ORDER BY id OFFSET 3 LIMIT 1) f WHERE d.id = f.id",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let down = include_str!("../../migrations/2026-11-23-000016_delivery_cursor/down.sql");
+    let up = include_str!("../../migrations/2026-11-23-000016_delivery_cursor/up.sql");
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, down).unwrap();
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, up).unwrap();
+    drop(conn);
+    // The cursor stands on the last delivery touched; what is pending below it is swept.
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM campaign_runs r WHERE recheck_at IS NOT NULL \
+               AND claim_cursor = (SELECT id FROM deliveries ORDER BY id OFFSET 3 LIMIT 1) \
+               AND first_delivery_id = (SELECT min(id) FROM deliveries) \
+               AND last_delivery_id = (SELECT max(id) FROM deliveries)"
+        ),
+        1
+    );
+    let _sender = start_sender(sender_settings(&app, &smtp));
+    wait_count(
+        &app,
+        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
+        1,
+        20,
+    )
+    .await;
+    assert_eq!(smtp.count(), 7, "the three sent before are not sent again");
+    assert!(smtp.per_recipient().values().all(|n| *n == 1));
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE status = 'envoye'"),
+        10
+    );
+}
