@@ -30,10 +30,7 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Int4, Nullable, Text, Timestamptz};
-use lettre::message::dkim::{
-    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
-    DkimSigningKey,
-};
+use lettre::address::Envelope;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -50,6 +47,7 @@ use super::template::{Compiled, Footer, Personalisation, TemplateSource};
 use crate::config::{MailTransportKind, Settings, SmtpTls};
 use crate::db::enums::SuppressionReason;
 use crate::db::PgPool;
+use crate::mail::dkim::DkimSigner;
 
 // ---------------------------------------------------------------------------------------------
 // Claims
@@ -541,7 +539,7 @@ struct Inner {
     settings: Arc<Settings>,
     transport: Transport,
     relay_cap: Option<RelayCap>,
-    dkim: Option<DkimConfig>,
+    dkim: Option<DkimSigner>,
     /// Host part of Message-IDs and List-Id.
     domain: String,
     secret: Vec<u8>,
@@ -562,19 +560,16 @@ struct Record {
     ack: oneshot::Sender<bool>,
 }
 
-fn load_dkim(settings: &Settings) -> anyhow::Result<Option<DkimConfig>> {
+fn load_dkim(settings: &Settings) -> anyhow::Result<Option<DkimSigner>> {
     let d = &settings.mail.dkim;
     if d.selector.is_empty() {
         return Ok(None);
     }
-    let pem = std::fs::read_to_string(&d.private_key_file).with_context(|| {
+    let pem = std::fs::read(&d.private_key_file).with_context(|| {
         format!(
             "mail.dkim.private_key_file {}",
             d.private_key_file.display()
         )
-    })?;
-    let key = DkimSigningKey::new(&pem, DkimSigningAlgorithm::Rsa).map_err(|e| {
-        anyhow::anyhow!("mail.dkim.private_key_file : clé RSA PKCS#1 illisible ({e:?})")
     })?;
     let headers = [
         "From",
@@ -585,20 +580,10 @@ fn load_dkim(settings: &Settings) -> anyhow::Result<Option<DkimConfig>> {
         "List-Unsubscribe",
         "List-Unsubscribe-Post",
         "List-Id",
-    ]
-    .into_iter()
-    .map(HeaderName::new_from_ascii_str)
-    .collect();
-    Ok(Some(DkimConfig::new(
-        d.selector.clone(),
-        d.domain.clone(),
-        key,
-        headers,
-        DkimCanonicalization {
-            header: DkimCanonicalizationType::Relaxed,
-            body: DkimCanonicalizationType::Relaxed,
-        },
-    )))
+    ];
+    let signer = DkimSigner::from_pem(&pem, &d.selector, &d.domain, &headers)
+        .map_err(|e| anyhow::anyhow!("mail.dkim : {e}"))?;
+    Ok(Some(signer))
 }
 
 /// The host of the public address (for Message-IDs), « localhost » if it has none.
@@ -914,13 +899,14 @@ impl CampaignSender {
         format!("<campagne.{run_id}.{delivery_id}@{}>", self.inner.domain)
     }
 
-    /// Builds one recipient's message (headers, DKIM signature).
+    /// Builds one recipient's message: its envelope and the bytes to send, DKIM-signed when a
+    /// key is set (the signature covers exactly these bytes).
     pub fn build(
         &self,
         run: &RunContext,
         compiled: &Compiled,
         item: &ClaimedDelivery,
-    ) -> Result<Message, String> {
+    ) -> Result<(Envelope, Vec<u8>), String> {
         let i = &self.inner;
         let public_url = i.settings.http.public_url.trim_end_matches('/');
         let unsubscribe = links::unsubscribe_url(public_url, &i.secret, item.id);
@@ -954,7 +940,7 @@ impl CampaignSender {
                 .map_err(|e| format!("adresse du destinataire invalide : {e}"))?,
         );
         let token = links::token(&i.secret, links::Purpose::Unsubscribe, item.id);
-        let mut message = Message::builder()
+        let message = Message::builder()
             .from(from)
             .to(to)
             .subject(email.subject)
@@ -981,10 +967,14 @@ impl CampaignSender {
             ))
             .multipart(MultiPart::alternative_plain_html(email.text, email.html))
             .map_err(|e| format!("message impossible à construire : {e}"))?;
-        if let Some(dkim) = &i.dkim {
-            message.sign(dkim);
-        }
-        Ok(message)
+        let bytes = message.formatted();
+        let bytes = match &i.dkim {
+            Some(dkim) => dkim
+                .sign(&bytes, Utc::now().timestamp().max(0).unsigned_abs())
+                .map_err(|e| e.to_string())?,
+            None => bytes,
+        };
+        Ok((message.envelope().clone(), bytes))
     }
 
     async fn deliver(
@@ -1003,8 +993,8 @@ impl CampaignSender {
             detail: None,
             suppress: None,
         };
-        let message = match self.build(run, compiled, item) {
-            Ok(m) => m,
+        let (envelope, bytes) = match self.build(run, compiled, item) {
+            Ok(built) => built,
             Err(e) => {
                 outcome.detail = Some(e);
                 return outcome;
@@ -1012,12 +1002,16 @@ impl CampaignSender {
         };
         let message_id = self.message_id(run.run_id, item.id);
         let result = match &self.inner.transport {
-            Transport::File(t) => t.send(message).await.map(|_| 250).map_err(|e| Refusal {
-                kind: OutcomeKind::Retry,
-                code: None,
-                detail: e.to_string(),
-            }),
-            Transport::Smtp(relay) => send_smtp(relay, smtp, &message).await,
+            Transport::File(t) => t
+                .send_raw(&envelope, &bytes)
+                .await
+                .map(|_| 250)
+                .map_err(|e| Refusal {
+                    kind: OutcomeKind::Retry,
+                    code: None,
+                    detail: e.to_string(),
+                }),
+            Transport::Smtp(relay) => send_smtp(relay, smtp, &envelope, &bytes).await,
         };
         match result {
             Ok(code) => {
@@ -1049,7 +1043,8 @@ struct Refusal {
 async fn send_smtp(
     relay: &Relay,
     smtp: &mut Option<AsyncSmtpConnection>,
-    message: &Message,
+    envelope: &Envelope,
+    bytes: &[u8],
 ) -> Result<i32, Refusal> {
     if smtp.as_ref().is_some_and(|c| c.has_broken()) {
         *smtp = None;
@@ -1062,8 +1057,7 @@ async fn send_smtp(
         })?);
     }
     let conn = smtp.as_mut().expect("connection just opened");
-    let bytes = message.formatted();
-    let result = tokio::time::timeout(relay.timeout, conn.send(message.envelope(), &bytes)).await;
+    let result = tokio::time::timeout(relay.timeout, conn.send(envelope, bytes)).await;
     match result {
         Ok(Ok(response)) => Ok(i32::from(u16::from(response.code()))),
         Ok(Err(e)) => {

@@ -134,7 +134,7 @@ impl DkimSigner {
     /// (seconds since 1970) and returns them with a `DKIM-Signature` header in front.
     pub fn sign(&self, message: &[u8], timestamp: u64) -> Result<Vec<u8>, DkimError> {
         let (section, body) = split(message);
-        let body_hash = base64::encode_block(&sha256(&canonical_body(body)));
+        let body_hash = body_hash(body);
         let head = self.header_without_signature(timestamp, &body_hash);
 
         let mut hashed = Vec::with_capacity(section.len() + head.len());
@@ -218,6 +218,11 @@ fn check_name(field: &'static str, value: &str) -> Result<(), DkimError> {
             value: value.to_owned(),
         })
     }
+}
+
+/// The `bh=` of a body: base64 of the SHA-256 of its relaxed canonical form.
+pub fn body_hash(body: &[u8]) -> String {
+    base64::encode_block(&sha256(&canonical_body(body)))
 }
 
 /// A verified signature's main tags.
