@@ -759,7 +759,9 @@ mod tests {
             1,
         );
         verify(refolded.as_bytes(), &key).unwrap();
-        // A List-Id added above the signed one is what h= now covers: it fails.
+        // h= names one List-Id, taken from the bottom (RFC 6376 §5.4.2): one added above the
+        // signed one is not covered and the signature still holds; one added below takes the
+        // signed one's place and breaks it.
         let added = text.replacen("List-Id:", "List-Id: <autre.exemple.fr>\r\nList-Id:", 1);
         verify(added.as_bytes(), &key).unwrap();
         let added_below = text.replacen(
