@@ -100,7 +100,7 @@ pub struct MailWorkerSettings {
 pub struct DkimSettings {
     pub selector: String,
     pub domain: String,
-    /// An RSA private key in PKCS#1 PEM (`openssl genrsa -traditional 2048`).
+    /// An unencrypted RSA private key in PEM, PKCS#1 or PKCS#8 (`openssl genrsa 2048`).
     pub private_key_file: PathBuf,
 }
 

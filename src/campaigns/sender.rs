@@ -31,10 +31,6 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Int4, Nullable, Text, Timestamptz};
 use lettre::address::Envelope;
-use lettre::message::dkim::{
-    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
-    DkimSigningKey,
-};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -52,6 +48,7 @@ use super::template::{Compiled, Footer, Personalisation, TemplateSource};
 use crate::config::{MailTransportKind, Settings, SmtpTls};
 use crate::db::enums::SuppressionReason;
 use crate::db::PgPool;
+use crate::mail::dkim::DkimSigner;
 
 // ---------------------------------------------------------------------------------------------
 // Claims
@@ -715,7 +712,7 @@ struct Inner {
     settings: Arc<Settings>,
     transport: Transport,
     relay_cap: Option<RelayCap>,
-    dkim: Option<DkimConfig>,
+    dkim: Option<DkimSigner>,
     /// Host part of Message-IDs and List-Id.
     domain: String,
     secret: Vec<u8>,
@@ -736,19 +733,16 @@ struct Record {
     ack: oneshot::Sender<bool>,
 }
 
-fn load_dkim(settings: &Settings) -> anyhow::Result<Option<DkimConfig>> {
+fn load_dkim(settings: &Settings) -> anyhow::Result<Option<DkimSigner>> {
     let d = &settings.mail.dkim;
     if d.selector.is_empty() {
         return Ok(None);
     }
-    let pem = std::fs::read_to_string(&d.private_key_file).with_context(|| {
+    let pem = std::fs::read(&d.private_key_file).with_context(|| {
         format!(
             "mail.dkim.private_key_file {}",
             d.private_key_file.display()
         )
-    })?;
-    let key = DkimSigningKey::new(&pem, DkimSigningAlgorithm::Rsa).map_err(|e| {
-        anyhow::anyhow!("mail.dkim.private_key_file : clé RSA PKCS#1 illisible ({e:?})")
     })?;
     let headers = [
         "From",
@@ -759,20 +753,10 @@ fn load_dkim(settings: &Settings) -> anyhow::Result<Option<DkimConfig>> {
         "List-Unsubscribe",
         "List-Unsubscribe-Post",
         "List-Id",
-    ]
-    .into_iter()
-    .map(HeaderName::new_from_ascii_str)
-    .collect();
-    Ok(Some(DkimConfig::new(
-        d.selector.clone(),
-        d.domain.clone(),
-        key,
-        headers,
-        DkimCanonicalization {
-            header: DkimCanonicalizationType::Relaxed,
-            body: DkimCanonicalizationType::Relaxed,
-        },
-    )))
+    ];
+    let signer = DkimSigner::from_pem(&pem, &d.selector, &d.domain, &headers)
+        .map_err(|e| anyhow::anyhow!("mail.dkim : {e}"))?;
+    Ok(Some(signer))
 }
 
 /// The host of the public address (for Message-IDs), « localhost » if it has none.
@@ -1090,13 +1074,14 @@ impl CampaignSender {
         format!("<campagne.{run_id}.{delivery_id}@{}>", self.inner.domain)
     }
 
-    /// Builds one recipient's message (headers, DKIM signature).
+    /// Builds one recipient's message: its envelope and the bytes to send, DKIM-signed when a
+    /// key is set (the signature covers exactly these bytes).
     pub fn build(
         &self,
         run: &RunContext,
         compiled: &Compiled,
         item: &ClaimedDelivery,
-    ) -> Result<Message, String> {
+    ) -> Result<(Envelope, Vec<u8>), String> {
         let i = &self.inner;
         let public_url = i.settings.http.public_url.trim_end_matches('/');
         let unsubscribe = links::unsubscribe_url(public_url, &i.secret, item.id);
@@ -1130,7 +1115,7 @@ impl CampaignSender {
                 .map_err(|e| format!("adresse du destinataire invalide : {e}"))?,
         );
         let token = links::token(&i.secret, links::Purpose::Unsubscribe, item.id);
-        let mut message = Message::builder()
+        let message = Message::builder()
             .from(from)
             .to(to)
             .subject(email.subject)
@@ -1157,10 +1142,14 @@ impl CampaignSender {
             ))
             .multipart(MultiPart::alternative_plain_html(email.text, email.html))
             .map_err(|e| format!("message impossible à construire : {e}"))?;
-        if let Some(dkim) = &i.dkim {
-            message.sign(dkim);
-        }
-        Ok(message)
+        let bytes = message.formatted();
+        let bytes = match &i.dkim {
+            Some(dkim) => dkim
+                .sign(&bytes, Utc::now().timestamp().max(0).unsigned_abs())
+                .map_err(|e| e.to_string())?,
+            None => bytes,
+        };
+        Ok((message.envelope().clone(), bytes))
     }
 
     /// Builds the message and, over SMTP, opens its mail transaction (MAIL, RCPT, DATA):
@@ -1189,10 +1178,7 @@ impl CampaignSender {
             .map_err(Clone::clone)
             .and_then(|compiled| self.build(run, compiled, item));
         let ready = match built {
-            Ok(message) => Ready {
-                envelope: message.envelope().clone(),
-                bytes: message.formatted(),
-            },
+            Ok((envelope, bytes)) => Ready { envelope, bytes },
             Err(e) => {
                 outcome.detail = Some(e);
                 return Attempt::Done(outcome);

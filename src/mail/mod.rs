@@ -1,6 +1,7 @@
 //! Outgoing mail: the transports (SMTP relay or a local outbox of `.eml` files) and message
 //! building. Single e-mails go through the transactional outbox in [`outbox`].
 
+pub mod dkim;
 pub mod outbox;
 
 use std::time::Duration;

@@ -6,12 +6,14 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use diesel::prelude::*;
+use openssl::pkey::PKey;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Notify;
 use vocation::campaigns::links;
 use vocation::campaigns::runs::{self, CampaignInput, Schedule};
 use vocation::campaigns::sender::{self, CampaignSender, Claim, SenderHandle};
 use vocation::config::{MailTransportKind, Settings, SmtpTls};
+use vocation::mail::dkim;
 
 use crate::helpers::{Fields, FormTokens, TestApp};
 use crate::smtp_server::{Behaviour, SmtpServer};
@@ -865,8 +867,53 @@ async fn messages_are_dkim_signed_over_the_list_headers_when_a_key_is_set() {
     settings.mail.dkim.private_key_file = key.clone();
     let _sender = start_sender(settings);
     smtp.wait_for(1, Duration::from_secs(10)).await;
+    let pem = std::fs::read(&key).unwrap();
     let _ = std::fs::remove_file(&key);
-    let signature = smtp.messages()[0].header("DKIM-Signature").expect("signed");
+    let received = &smtp.messages()[0];
+    let signature = received.header("DKIM-Signature").expect("signed");
+    assert!(
+        received
+            .data
+            .starts_with(b"DKIM-Signature: v=1; a=rsa-sha256;"),
+        "the signature comes first: {}",
+        String::from_utf8_lossy(&received.data)
+    );
+    // The body the relay received is the one that was hashed…
+    let body = received
+        .data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| &received.data[i + 4..])
+        .expect("a blank line after the headers");
+    let tags = dkim::tags(&signature).unwrap();
+    let tag = |name: &str| tags.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    assert_eq!(tag("bh"), dkim::body_hash(body));
+    assert_eq!(tag("c"), "relaxed/relaxed");
+    // …and the signature checks with the public key over the headers as received.
+    let public = PKey::public_key_from_der(
+        &PKey::private_key_from_pem(&pem)
+            .unwrap()
+            .public_key_to_der()
+            .unwrap(),
+    )
+    .unwrap();
+    let verified = dkim::verify(&received.data, &public).expect("a valid signature");
+    assert_eq!(
+        (verified.domain.as_str(), verified.selector.as_str()),
+        ("vocation.test", "vocation")
+    );
+    // One altered byte in a signed header breaks it.
+    let mut altered = received.data.clone();
+    let at = altered
+        .windows(9)
+        .position(|w| w == b"\r\nList-Id")
+        .expect("a List-Id")
+        + 11;
+    altered[at] ^= 0x01;
+    assert_eq!(
+        dkim::verify(&altered, &public),
+        Err(dkim::DkimError::BadSignature)
+    );
     assert!(signature.contains("d=vocation.test"), "{signature}");
     assert!(signature.contains("s=vocation"), "{signature}");
     let signed: String = signature
