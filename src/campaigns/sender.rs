@@ -2,15 +2,18 @@
 //!
 //! Each instance runs `campaigns.connections` connection tasks, one recorder and one
 //! coordinator. A connection task claims a batch of deliveries of a sending run in one short
-//! transaction (`FOR UPDATE SKIP LOCKED`; the claim sets each row's lease, `locked_until`, a
-//! column outside every index so the update can be HOT; a row whose lease ended is due again:
-//! at-least-once), renders and sends them over its own SMTP connection, and hands each outcome
-//! to the recorder. The recorder writes every outcome that arrived meanwhile in one UPDATE and
-//! acknowledges them; a connection sends its next message only once the previous outcome is
-//! committed, so a crash can repeat at most the message each connection had in flight. A
-//! connection starts no message of its batch after half the lease: past the lease, another
-//! connection may claim and send it too, so the rest goes back to the queue at once. No
-//! database connection is held while talking SMTP.
+//! transaction: the pending ones among the next ids past the run's claim cursor, or, when the
+//! run's recheck time has come, those due again below it (retries, ended leases: at-least-once).
+//! The claim sets each row's lease, `locked_until`, a column outside every index, so that the
+//! claim's update and the outcome's are HOT. The task renders and sends them over its own SMTP
+//! connection and hands each outcome to the recorder, which writes every outcome that arrived
+//! meanwhile in one UPDATE and acknowledges them. While an outcome is being committed, the
+//! connection renders the next message and opens its transaction (MAIL, RCPT, DATA, pipelined
+//! when the relay allows); it sends the content only once the previous outcome is committed,
+//! so a crash can repeat at most the message each connection had in flight. A connection
+//! starts no message of its batch after half the lease: past the lease, another connection may
+//! claim and send it too, so the rest goes back to the queue at once. No database connection
+//! is held while talking SMTP.
 //!
 //! [`SenderHandle::shutdown`] stops the tasks cleanly: messages being transmitted finish and
 //! are recorded, claimed but unsent deliveries go back to the queue (lease cleared, the claim's
@@ -233,7 +236,10 @@ pub fn claim(
         }
         if leased.is_empty() && run.claim_cursor < run.last_delivery_id {
             // The next `limit` ids: every delivery of the run pending among them is leased.
-            let upto = run.claim_cursor.saturating_add(limit).min(run.last_delivery_id);
+            let upto = run
+                .claim_cursor
+                .saturating_add(limit)
+                .min(run.last_delivery_id);
             leased = lease(conn, &run, Pick::Fresh(upto), now, limit, lease_until)?;
             // Past the cursor now, under a lease that may end without an outcome.
             diesel::sql_query(
@@ -248,12 +254,11 @@ pub fn claim(
 
         if leased.is_empty() {
             // Nothing due: finished, or waiting for leases and retries. Let other runs go first.
-            let recheck: Option<DateTime<Utc>> = diesel::sql_query(
-                "SELECT recheck_at AS due FROM campaign_runs WHERE id = $1",
-            )
-            .bind::<BigInt, _>(run.run_id)
-            .get_result::<NextDue>(conn)?
-            .due;
+            let recheck: Option<DateTime<Utc>> =
+                diesel::sql_query("SELECT recheck_at AS due FROM campaign_runs WHERE id = $1")
+                    .bind::<BigInt, _>(run.run_id)
+                    .get_result::<NextDue>(conn)?
+                    .due;
             match recheck {
                 None => {
                     runs::finish_completed_runs(conn, now)?;
@@ -440,6 +445,64 @@ pub fn backoff(base_seconds: i64, attempts: i32) -> Duration {
     Duration::seconds(base_seconds.saturating_mul(1_i64 << exp).min(3600))
 }
 
+/// The outcomes' UPDATE, written as a query of its own rather than with `sql_query` so that
+/// diesel prepares it once per connection and reuses it: it runs for every few messages, and
+/// parsing and planning it each time cost PostgreSQL twice what executing it does.
+struct RecordOutcomes {
+    ids: Vec<i64>,
+    statuses: Vec<&'static str>,
+    codes: Vec<Option<i32>>,
+    message_ids: Vec<Option<String>>,
+    errors: Vec<Option<String>>,
+    next: Vec<DateTime<Utc>>,
+    now: DateTime<Utc>,
+}
+
+impl diesel::query_builder::QueryId for RecordOutcomes {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RecordOutcomes {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "UPDATE deliveries d SET status = v.status, smtp_code = v.code, \
+                 message_id = coalesce(v.mid, d.message_id), last_error = v.err, \
+                 sent_at = CASE WHEN v.status = 'envoye' THEN ",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(
+            " ELSE d.sent_at END, \
+                 next_attempt_at = CASE WHEN v.status = 'en_attente' THEN v.next \
+                                        ELSE d.next_attempt_at END, \
+                 locked_until = NULL, updated_at = ",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(" FROM unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(&self.ids)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.statuses)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Int4>>, _>(&self.codes)?;
+        out.push_sql("::int4[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.message_ids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.errors)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.next)?;
+        out.push_sql(
+            "::timestamptz[]) AS v(id, status, code, mid, err, next) \
+             WHERE d.id = v.id AND (d.status = 'en_attente' OR v.status = 'envoye')",
+        );
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for RecordOutcomes {}
+
 /// Writes outcomes in one statement (plus the suppressions of unknown mailboxes).
 pub fn record(
     conn: &mut PgConnection,
@@ -448,52 +511,35 @@ pub fn record(
     max_attempts: i32,
     retry_base_seconds: i64,
 ) -> QueryResult<()> {
-    let mut ids = Vec::with_capacity(outcomes.len());
-    let mut statuses = Vec::with_capacity(outcomes.len());
-    let mut codes = Vec::with_capacity(outcomes.len());
-    let mut message_ids = Vec::with_capacity(outcomes.len());
-    let mut errors = Vec::with_capacity(outcomes.len());
-    let mut next = Vec::with_capacity(outcomes.len());
+    let mut q = RecordOutcomes {
+        ids: Vec::with_capacity(outcomes.len()),
+        statuses: Vec::with_capacity(outcomes.len()),
+        codes: Vec::with_capacity(outcomes.len()),
+        message_ids: Vec::with_capacity(outcomes.len()),
+        errors: Vec::with_capacity(outcomes.len()),
+        next: Vec::with_capacity(outcomes.len()),
+        now,
+    };
     for o in outcomes {
-        ids.push(o.delivery_id);
+        q.ids.push(o.delivery_id);
         let status = match o.kind {
             OutcomeKind::Sent => "envoye",
             OutcomeKind::Retry if o.attempts < max_attempts => "en_attente",
             OutcomeKind::Retry | OutcomeKind::Failed => "echec",
         };
-        statuses.push(status);
-        codes.push(o.smtp_code);
-        message_ids.push(o.message_id.clone());
-        errors.push(o.detail.clone());
-        next.push(now + backoff(retry_base_seconds, o.attempts));
+        q.statuses.push(status);
+        q.codes.push(o.smtp_code);
+        q.message_ids.push(o.message_id.clone());
+        q.errors.push(o.detail.clone());
+        q.next.push(now + backoff(retry_base_seconds, o.attempts));
     }
-    let update = |conn: &mut PgConnection| {
-        diesel::sql_query(
-            "UPDATE deliveries d SET status = v.status, smtp_code = v.code, \
-                 message_id = coalesce(v.mid, d.message_id), last_error = v.err, \
-                 sent_at = CASE WHEN v.status = 'envoye' THEN $7 ELSE d.sent_at END, \
-                 next_attempt_at = CASE WHEN v.status = 'en_attente' THEN v.next \
-                                        ELSE d.next_attempt_at END, \
-                 locked_until = NULL, updated_at = $7 \
-             FROM unnest($1::bigint[], $2::text[], $3::int4[], $4::text[], $5::text[], \
-                         $6::timestamptz[]) AS v(id, status, code, mid, err, next) \
-             WHERE d.id = v.id AND (d.status = 'en_attente' OR v.status = 'envoye')",
-        )
-        .bind::<Array<BigInt>, _>(&ids)
-        .bind::<Array<Text>, _>(&statuses)
-        .bind::<Array<Nullable<Int4>>, _>(&codes)
-        .bind::<Array<Nullable<Text>>, _>(&message_ids)
-        .bind::<Array<Nullable<Text>>, _>(&errors)
-        .bind::<Array<Timestamptz>, _>(&next)
-        .bind::<Timestamptz, _>(now)
-        .execute(conn)
-    };
     let retries: Vec<i64> = outcomes
         .iter()
-        .zip(&statuses)
+        .zip(q.statuses.iter())
         .filter(|(_, status)| **status == "en_attente")
         .map(|(o, _)| o.delivery_id)
         .collect();
+    let update = |conn: &mut PgConnection| q.execute(conn);
     if retries.is_empty() && outcomes.iter().all(|o| o.suppress.is_none()) {
         // One statement: atomic without a transaction of its own (one round trip, not four).
         return update(conn).map(|_| ());
@@ -525,10 +571,15 @@ pub fn record(
 }
 
 /// The recorder's connection. Its commits do not wait for the WAL to reach the disk: an
-/// outcome lost by a crash of PostgreSQL means the message is sent again (at-least-once).
+/// outcome lost by a crash of PostgreSQL means the message is sent again (at-least-once). Its
+/// prepared outcome statement keeps one generic plan (the same at any batch size: one lookup
+/// by primary key per outcome) instead of being planned again at each execution.
 fn recorder_connection(url: &str) -> anyhow::Result<PgConnection> {
     let mut conn = PgConnection::establish(url).context("campaign recorder: connection")?;
-    diesel::connection::SimpleConnection::batch_execute(&mut conn, "SET synchronous_commit = off")?;
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut conn,
+        "SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan",
+    )?;
     Ok(conn)
 }
 
