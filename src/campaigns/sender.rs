@@ -51,7 +51,7 @@ use super::template::{Compiled, Footer, Personalisation, TemplateSource};
 use crate::config::{MailTransportKind, Settings, SmtpTls};
 use crate::db::enums::SuppressionReason;
 use crate::db::PgPool;
-use crate::mail::dkim::DkimSigner;
+use crate::mail::dkim::{DkimSigner, CAMPAIGN_HEADERS};
 
 // ---------------------------------------------------------------------------------------------
 // Claims
@@ -795,17 +795,7 @@ fn load_dkim(settings: &Settings) -> anyhow::Result<Option<DkimSigner>> {
             d.private_key_file.display()
         )
     })?;
-    let headers = [
-        "From",
-        "To",
-        "Subject",
-        "Date",
-        "Message-ID",
-        "List-Unsubscribe",
-        "List-Unsubscribe-Post",
-        "List-Id",
-    ];
-    let signer = DkimSigner::from_pem(&pem, &d.selector, &d.domain, &headers)
+    let signer = DkimSigner::from_pem(&pem, &d.selector, &d.domain, CAMPAIGN_HEADERS)
         .map_err(|e| anyhow::anyhow!("mail.dkim : {e}"))?;
     Ok(Some(signer))
 }

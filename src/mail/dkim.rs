@@ -13,6 +13,19 @@ use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
 use openssl::sha::sha256;
 use openssl::sign::{Signer, Verifier};
 
+/// The headers campaign mail signs: the usual ones and the list headers (RFC 8058 asks for
+/// both List-Unsubscribe headers in the signature).
+pub const CAMPAIGN_HEADERS: &[&str] = &[
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "List-Id",
+];
+
 /// Below this, receivers ignore the signature (RFC 8301).
 const MIN_BITS: u32 = 1024;
 /// The name as written on the wire.
@@ -500,16 +513,7 @@ mod tests {
 
     use super::*;
 
-    const CAMPAIGN: &[&str] = &[
-        "From",
-        "To",
-        "Subject",
-        "Date",
-        "Message-ID",
-        "List-Unsubscribe",
-        "List-Unsubscribe-Post",
-        "List-Id",
-    ];
+    const CAMPAIGN: &[&str] = CAMPAIGN_HEADERS;
 
     /// A fresh RSA-2048 key: PKCS#1 PEM and the key.
     fn key() -> (String, PKey<Private>) {

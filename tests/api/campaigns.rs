@@ -149,6 +149,17 @@ async fn wait_count(app: &TestApp, sql: &str, n: i64, secs: u64) {
     }
 }
 
+/// Waits until the campaign is « terminée » (or panics after `secs`).
+async fn wait_finished(app: &TestApp, campaign: i64, secs: u64) {
+    wait_count(
+        app,
+        &format!("SELECT count(*) FROM campaigns WHERE id = {campaign} AND status = 'terminee'"),
+        1,
+        secs,
+    )
+    .await;
+}
+
 fn status_of(app: &TestApp, email: &str) -> String {
     app.text(&format!(
         "SELECT status FROM deliveries WHERE email = '{email}'"
@@ -190,13 +201,7 @@ async fn every_recipient_gets_one_message_with_the_list_headers() {
         "suppressed and duplicate addresses are not materialised"
     );
     let _sender = start_sender(sender_settings(&app, &smtp));
-    wait_count(
-        &app,
-        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
-        1,
-        20,
-    )
-    .await;
+    wait_finished(&app, id, 20).await;
     let per = smtp.per_recipient();
     assert_eq!(per.len(), 12);
     assert!(per.values().all(|n| *n == 1), "{per:?}");
@@ -375,13 +380,7 @@ async fn each_smtp_answer_is_recorded_as_it_should(pipelining: bool) {
     let id = campaign(&app, &[list], 6000, Schedule::Now);
     schedule_now(&app, id);
     let _sender = start_sender(sender_settings(&app, &smtp));
-    wait_count(
-        &app,
-        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
-        1,
-        40,
-    )
-    .await;
+    wait_finished(&app, id, 40).await;
 
     for ok in ["ok-1", "ok-2", "ok-3"] {
         assert_eq!(status_of(&app, &format!("{ok}@example.org")), "envoye");
@@ -442,13 +441,7 @@ async fn each_smtp_answer_is_recorded_as_it_should(pipelining: bool) {
     smtp.set_for("always@example.org", Behaviour::Accept);
     let retried = runs::retry_failed(&mut app.conn(), id, Utc::now(), None).unwrap();
     assert_eq!(retried, 2, "the unknown mailbox is suppressed, not retried");
-    wait_count(
-        &app,
-        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
-        1,
-        20,
-    )
-    .await;
+    wait_finished(&app, id, 20).await;
     assert_eq!(status_of(&app, "reject@example.org"), "envoye");
     assert_eq!(status_of(&app, "always@example.org"), "envoye");
     assert_eq!(smtp.count_for("ok-1@example.org"), 1);
@@ -487,13 +480,7 @@ async fn an_address_unsubscribed_during_the_run_is_skipped() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    wait_count(
-        &app,
-        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
-        1,
-        20,
-    )
-    .await;
+    wait_finished(&app, id, 20).await;
     assert_eq!(status_of(&app, "s-6@example.org"), "ecarte");
     assert_eq!(smtp.count_for("s-6@example.org"), 0);
     assert_eq!(smtp.count(), 5);
@@ -515,13 +502,7 @@ async fn two_senders_on_one_database_never_send_a_delivery_twice() {
     settings.campaigns.batch_size = 7;
     let _one = start_sender(settings.clone());
     let _two = start_sender(settings);
-    wait_count(
-        &app,
-        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
-        1,
-        60,
-    )
-    .await;
+    wait_finished(&app, id, 60).await;
     let per = smtp.per_recipient();
     assert_eq!(per.len(), 300);
     assert!(per.values().all(|n| *n == 1), "a delivery went twice");
@@ -555,13 +536,7 @@ async fn a_dead_workers_deliveries_are_sent_once_its_lease_ends() {
             "leased rows wait for the lease"
         );
     }
-    wait_count(
-        &app,
-        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
-        1,
-        20,
-    )
-    .await;
+    wait_finished(&app, id, 20).await;
     assert!(started.elapsed() >= Duration::from_millis(1500));
     let per = smtp.per_recipient();
     assert_eq!(per.len(), 20);
@@ -621,13 +596,7 @@ async fn a_sender_shut_down_gives_its_unsent_deliveries_back_at_once() {
     let mut settings = sender_settings(&app, &fast);
     settings.campaigns.lease_seconds = 3600;
     let _second = start_sender(settings);
-    wait_count(
-        &app,
-        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
-        1,
-        60,
-    )
-    .await;
+    wait_finished(&app, id, 60).await;
     let mut per = slow.per_recipient();
     for (rcpt, n) in fast.per_recipient() {
         *per.entry(rcpt).or_default() += n;
@@ -974,13 +943,7 @@ async fn a_run_in_progress_when_the_claim_cursor_arrives_is_finished_once_to_eac
         1
     );
     let _sender = start_sender(sender_settings(&app, &smtp));
-    wait_count(
-        &app,
-        &format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'terminee'"),
-        1,
-        20,
-    )
-    .await;
+    wait_finished(&app, id, 20).await;
     assert_eq!(smtp.count(), 7, "the three sent before are not sent again");
     assert!(smtp.per_recipient().values().all(|n| *n == 1));
     assert_eq!(
