@@ -217,14 +217,15 @@ pub fn claim(
         // has come (retries, ended leases, deliveries given back), else the next fresh ones
         // above it. See migration 000016.
         let lease_until = now + Duration::seconds(lease_seconds);
-        let sweep = run.recheck_at.is_some_and(|t| t <= now);
+        // The run's recheck time as this claim leaves it.
+        let mut recheck = run.recheck_at;
         let mut leased = Vec::new();
-        if sweep {
+        if recheck.is_some_and(|t| t <= now) {
             leased = lease(conn, &run, Pick::DueAgain, now, limit, lease_until)?;
             // The sweep saw every delivery pending below the cursor: the next one is due at
             // the earliest of their times (its own leases included), unless it stopped at the
             // limit, when more may be due now.
-            let recheck = if leased.len() as i64 >= limit {
+            recheck = if leased.len() as i64 >= limit {
                 Some(now)
             } else {
                 next_due(conn, &run)?
@@ -250,15 +251,11 @@ pub fn claim(
             .bind::<BigInt, _>(upto)
             .bind::<Timestamptz, _>(lease_until)
             .execute(conn)?;
+            recheck = Some(recheck.map_or(lease_until, |t| t.min(lease_until)));
         }
 
         if leased.is_empty() {
             // Nothing due: finished, or waiting for leases and retries. Let other runs go first.
-            let recheck: Option<DateTime<Utc>> =
-                diesel::sql_query("SELECT recheck_at AS due FROM campaign_runs WHERE id = $1")
-                    .bind::<BigInt, _>(run.run_id)
-                    .get_result::<NextDue>(conn)?
-                    .due;
             match recheck {
                 None => {
                     runs::finish_completed_runs(conn, now)?;

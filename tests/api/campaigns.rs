@@ -55,7 +55,11 @@ pub(crate) fn start_sender(settings: Settings) -> Running {
 
 /// `n` active contacts `prefix-<i>@example.org` in a new list; returns the list id.
 fn seed_list(app: &TestApp, name: &str, prefix: &str, n: usize) -> i64 {
-    let mut conn = app.conn();
+    seed_list_on(&mut app.conn(), name, prefix, n)
+}
+
+/// [`seed_list`] on a connection of one's own (contacts already there are reused).
+pub(crate) fn seed_list_on(conn: &mut PgConnection, name: &str, prefix: &str, n: usize) -> i64 {
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -63,7 +67,7 @@ fn seed_list(app: &TestApp, name: &str, prefix: &str, n: usize) -> i64 {
     }
     let list: Id = diesel::sql_query("INSERT INTO contact_lists (name) VALUES ($1) RETURNING id")
         .bind::<diesel::sql_types::Text, _>(name)
-        .get_result(&mut conn)
+        .get_result(conn)
         .unwrap();
     diesel::sql_query(format!(
         "INSERT INTO contacts (email, first_name, last_name, kind, legal_basis, city) \
@@ -71,14 +75,14 @@ fn seed_list(app: &TestApp, name: &str, prefix: &str, n: usize) -> i64 {
                 'medecin_retraite', 'interet_legitime', 'Auch' \
          FROM generate_series(1, {n}) AS i ON CONFLICT DO NOTHING"
     ))
-    .execute(&mut conn)
+    .execute(conn)
     .unwrap();
     diesel::sql_query(format!(
         "INSERT INTO list_members (list_id, contact_id) \
          SELECT {}, id FROM contacts WHERE email LIKE '{prefix}-%@example.org'",
         list.id
     ))
-    .execute(&mut conn)
+    .execute(conn)
     .unwrap();
     list.id
 }

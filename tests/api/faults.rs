@@ -626,7 +626,7 @@ async fn a_campaign_run_survives_a_relay_outage_and_sends_each_message_once() {
     let app = TestApp::spawn().await;
     let smtp = SmtpServer::start();
     let mut conn = app.conn();
-    let list = seed_list(&mut conn, "Panne relais", "relais", 60);
+    let list = crate::campaigns::seed_list_on(&mut conn, "Panne relais", "relais", 60);
     let campaign = create_campaign(&mut conn, list, 600, Schedule::Now);
     runs::schedule(&mut conn, campaign, Utc::now(), None).unwrap();
     let mut settings = sender_settings(&app, &smtp);
@@ -826,34 +826,6 @@ fn wait_for_sql(conn: &mut PgConnection, sql: &str, n: i64, timeout: Duration) -
 // ---------------------------------------------------------------------------------------------
 // Campaign data
 
-/// `n` contacts `prefix-<i>@example.org` in a new list; returns the list id.
-fn seed_list(conn: &mut PgConnection, name: &str, prefix: &str, n: usize) -> i64 {
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
-    let list = diesel::sql_query("INSERT INTO contact_lists (name) VALUES ($1) RETURNING id")
-        .bind::<Text, _>(name)
-        .get_result::<Id>(conn)
-        .unwrap()
-        .id;
-    diesel::sql_query(
-        "WITH c AS ( \
-             INSERT INTO contacts (email, first_name, last_name, kind, legal_basis, city) \
-             SELECT $1 || '-' || i || '@example.org', 'Prénom' || i, 'Nom' || i, \
-                    'medecin_retraite', 'interet_legitime', 'Auch' \
-             FROM generate_series(1, $2) AS i RETURNING id) \
-         INSERT INTO list_members (list_id, contact_id) SELECT $3, id FROM c",
-    )
-    .bind::<Text, _>(prefix)
-    .bind::<diesel::sql_types::Integer, _>(n as i32)
-    .bind::<BigInt, _>(list)
-    .execute(conn)
-    .unwrap();
-    list
-}
-
 fn create_campaign(conn: &mut PgConnection, list: i64, rate: i32, schedule: Schedule) -> i64 {
     #[derive(QueryableByName)]
     struct Id {
@@ -966,7 +938,8 @@ const SCHEDULED_RECIPIENTS: usize = 300;
 fn two_instances_send_a_scheduled_campaign_once_to_each_recipient() {
     let db = TestDatabase::create();
     let mut conn = db.connect();
-    let list = seed_list(&mut conn, "Deux instances", "deux", SCHEDULED_RECIPIENTS);
+    let list =
+        crate::campaigns::seed_list_on(&mut conn, "Deux instances", "deux", SCHEDULED_RECIPIENTS);
     let smtp = SmtpServer::start_counting_only();
     let mut first = Service::start(&db.url, smtp.port);
     let mut second = Service::start(&db.url, smtp.port);

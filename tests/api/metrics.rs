@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{BigInt, Text};
 use secrecy::SecretString;
 use vocation::campaigns::runs::{self, CampaignInput, Schedule};
 use vocation::startup::Application;
@@ -371,24 +371,12 @@ fn run_with_recipients(conn: &mut PgConnection, list_name: &str, n: i32) -> i64 
         #[diesel(sql_type = BigInt)]
         id: i64,
     }
-    let list = diesel::sql_query("INSERT INTO contact_lists (name) VALUES ($1) RETURNING id")
-        .bind::<Text, _>(list_name)
-        .get_result::<Id>(conn)
-        .unwrap()
-        .id;
-    diesel::sql_query(
-        "WITH c AS ( \
-             INSERT INTO contacts (email, first_name, last_name, kind, legal_basis, city) \
-             SELECT $3 || '-' || i || '@example.org', 'P' || i, 'N' || i, \
-                    'interne', 'interet_legitime', 'Auch' \
-             FROM generate_series(1, $1) AS i RETURNING id) \
-         INSERT INTO list_members (list_id, contact_id) SELECT $2, id FROM c",
-    )
-    .bind::<Integer, _>(n)
-    .bind::<BigInt, _>(list)
-    .bind::<Text, _>(list_name.to_lowercase())
-    .execute(conn)
-    .unwrap();
+    let list = crate::campaigns::seed_list_on(
+        conn,
+        list_name,
+        &list_name.to_lowercase(),
+        usize::try_from(n).unwrap(),
+    );
     let template = diesel::sql_query(
         "INSERT INTO mail_templates (name, subject, body_text, body_html) \
          VALUES ($1, 'Bonjour', 'Bonjour {{prenom}}', '<p>Bonjour {{prenom}}</p>') \
