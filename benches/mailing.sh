@@ -16,6 +16,10 @@
 #   PG_URL       PostgreSQL server, without database (default postgres://postgres@localhost:5432)
 #   SKIP_BUILD   1: do not run `cargo build --release` (it is quick when up to date)
 #   BINARY       another build of vocation to measure (to compare two versions); no build then
+#   PG_PARAMS    appended to the service's database URL (default '?host=/var/run/postgresql':
+#                the service reaches PostgreSQL over its Unix socket, as a service on the
+#                database's host would; '' for TCP to PG_URL, which is TLS on Debian's default
+#                configuration); the script's own psql calls are unchanged
 #   KEEP_DB      1: keep the database at the end (to inspect it); it is dropped otherwise
 #   PG_LOG_MS    a number of ms: PostgreSQL logs the bench database's statements slower than
 #                that, with their duration (profiling; 0 logs them all, into the server's log)
@@ -47,6 +51,7 @@ SIZE=${SIZE:-5000}
 PG_URL=${PG_URL:-postgres://postgres@localhost:5432}
 SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP_DB=${KEEP_DB:-0}
+PG_PARAMS=${PG_PARAMS-'?host=/var/run/postgresql'}
 DUMP_DIR=${DUMP_DIR:-}
 PG_LOG_MS=${PG_LOG_MS:-}
 DKIM=${DKIM:-0}
@@ -225,7 +230,7 @@ SRC1_S=$SRC_S SRC1_N=$SRC_N SRC1_SINKCPU=$SRC_SINKCPU SRC1_CPU=$SRC_CPU SRC1_BYT
 log "database $DB: schema and $COUNT contacts"
 psql "$PG_URL/postgres" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$DB\"" >/dev/null
 DB_CREATED=1
-export VOCATION__DATABASE__URL="$PG_URL/$DB" VOCATION__LOG__LEVEL=warn
+export VOCATION__DATABASE__URL="$PG_URL/$DB$PG_PARAMS" VOCATION__LOG__LEVEL=warn
 "$VOCATION" migrate >/dev/null
 
 # Contacts with varied names, cities, kinds and organisations; one list; a template whose
@@ -256,6 +261,8 @@ INSERT INTO mail_templates (name, subject, body_text, body_html) VALUES (
 Le Centre départemental de santé du Gers recrute des médecins salariés pour ses centres d'Auch, Condom, Lectoure, Mirande et Nogaro. Nous vous écrivons à {{ville}}{{#if organisation}} ({{organisation}}){{/if}} parce que votre parcours nous intéresse.
 
 Nous proposons un poste salarié, à temps plein ou partiel, sans frais d'installation : secrétariat, facturation et matériel sont pris en charge. Les médecins retraités peuvent nous rejoindre quelques demi-journées par semaine.
+
+Vous exercerez en équipe avec des infirmières, des secrétaires médicales et d'autres médecins ; le Département prend en charge la formation continue.
 
 Candidatez en cinq minutes : {{lien_candidature}}
 Nous vous rappellerons dans la semaine pour organiser une visite du centre de votre choix.
@@ -292,7 +299,7 @@ if [[ "$DKIM" == 1 ]]; then
     DKIM_ENV=(VOCATION__MAIL__DKIM__SELECTOR=banc VOCATION__MAIL__DKIM__DOMAIN=vocation.gers.fr
               VOCATION__MAIL__DKIM__PRIVATE_KEY_FILE="$WORK/dkim.pem")
 fi
-log "service: $CONNECTIONS connections, batches of $BATCH_SIZE, relay 127.0.0.1:$SINK_PORT, DKIM $DKIM"
+log "service: $CONNECTIONS connections, batches of $BATCH_SIZE, relay 127.0.0.1:$SINK_PORT, DKIM $DKIM, PostgreSQL ${PG_PARAMS:-over TCP}"
 VOCATION__HTTP__PORT=$HTTP_PORT \
 VOCATION__HTTP__PUBLIC_URL="https://vocation.gers.fr" \
 VOCATION__DATABASE__POOL_SIZE=$((CONNECTIONS + 4)) \

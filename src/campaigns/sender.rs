@@ -34,8 +34,8 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Int4, Nullable, Text, Timestamptz};
 use lettre::address::Envelope;
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
@@ -713,12 +713,17 @@ impl Relay {
                 .next()
                 .is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
         });
+        let eight_bit = conn.server_info().supports_feature(Extension::EightBitMime);
         if let Some(credentials) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        Ok(Session { conn, pipelining })
+        Ok(Session {
+            conn,
+            pipelining,
+            eight_bit,
+        })
     }
 }
 
@@ -727,6 +732,8 @@ struct Session {
     conn: AsyncSmtpConnection,
     /// The relay announced PIPELINING (RFC 2920): MAIL, RCPT and DATA go out in one write.
     pipelining: bool,
+    /// The relay announced 8BITMIME (RFC 6152): unsigned messages keep their text as is.
+    eight_bit: bool,
 }
 
 /// A message ready to go: its envelope and its bytes as sent.
@@ -746,6 +753,33 @@ impl std::fmt::Display for EnvelopeGroup<'_> {
             write!(f, "{rcpt}")?;
         }
         write!(f, "{Data}")
+    }
+}
+
+/// A message's content as the DATA phase carries it (RFC 5321 §4.5.2): a period that starts a
+/// line is doubled, and a line holding a single period ends the content. It goes out in one
+/// write, where lettre's `message` writes the content and the terminator separately and
+/// encodes byte by byte.
+struct DataBlock<'a>(&'a str);
+
+impl std::fmt::Display for DataBlock<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0;
+        let mut from = 0;
+        if text.starts_with('.') {
+            f.write_str(".")?;
+        }
+        // Each "\r\n." found ends a piece; the next piece starts at its period, which is so
+        // written twice. The pattern is ASCII: the pieces end on character boundaries.
+        for at in memchr::memmem::find_iter(text.as_bytes(), b"\r\n.") {
+            f.write_str(&text[from..at + 3])?;
+            from = at + 2;
+        }
+        f.write_str(&text[from..])?;
+        if !text.is_empty() && !text.ends_with("\r\n") {
+            f.write_str("\r\n")?;
+        }
+        f.write_str(".\r\n")
     }
 }
 
@@ -803,6 +837,39 @@ pub fn public_host(public_url: &str) -> String {
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// One part of a campaign message: with `eight_bit`, the text as written (`8bit`) when it can
+/// go so; otherwise in the encoding lettre finds best (7bit, or quoted-printable for French
+/// text). lettre's own 8bit check refuses lines over 76 characters, so nearly every paragraph;
+/// [`eight_bit_text`] applies the limits of RFC 2045 §2.8 instead.
+fn part(content_type: ContentType, text: String, eight_bit: bool) -> SinglePart {
+    let body = match eight_bit.then(|| eight_bit_text(&text)).flatten() {
+        // The bytes were checked by eight_bit_text: what lettre leaves to the caller here.
+        Some(bytes) => Body::dangerous_pre_encoded(bytes, ContentTransferEncoding::EightBit),
+        None => Body::new(text),
+    };
+    SinglePart::builder().header(content_type).body(body)
+}
+
+/// The text with CRLF line ends, if it is valid `8bit` data (RFC 2045 §2.8): no NUL, CR only
+/// before LF, and no line over 998 octets. None otherwise.
+fn eight_bit_text(text: &str) -> Option<Vec<u8>> {
+    if text.contains('\0') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() + text.len() / 40);
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.len() > 998 || line.contains('\r') {
+            return None;
+        }
+        if i > 0 {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(line.as_bytes());
+    }
+    Some(out)
 }
 
 /// Keeps a List-Id phrase to letters, digits, spaces and a few signs.
@@ -1113,12 +1180,16 @@ impl CampaignSender {
     }
 
     /// Builds one recipient's message: its envelope and the bytes to send, DKIM-signed when a
-    /// key is set (the signature covers exactly these bytes).
+    /// key is set (the signature covers exactly these bytes). With `eight_bit` (the relay
+    /// announced 8BITMIME) and no DKIM key, the text and HTML parts go as `8bit`, as written;
+    /// otherwise they are quoted-printable, as RFC 6376 §5.3 advises for signed mail (a relay
+    /// that converts 8bit to 7bit on the way would break the signature).
     pub fn build(
         &self,
         run: &RunContext,
         compiled: &Compiled,
         item: &ClaimedDelivery,
+        eight_bit: bool,
     ) -> Result<(Envelope, Vec<u8>), String> {
         let i = &self.inner;
         let public_url = i.settings.http.public_url.trim_end_matches('/');
@@ -1178,7 +1249,11 @@ impl CampaignSender {
                     i.domain
                 ),
             ))
-            .multipart(MultiPart::alternative_plain_html(email.text, email.html))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(part(ContentType::TEXT_PLAIN, email.text, eight_bit))
+                    .singlepart(part(ContentType::TEXT_HTML, email.html, eight_bit)),
+            )
             .map_err(|e| format!("message impossible à construire : {e}"))?;
         let bytes = message.formatted();
         let bytes = match &i.dkim {
@@ -1211,10 +1286,21 @@ impl CampaignSender {
             detail: None,
             suppress: None,
         };
+        // Over SMTP, the connection comes first: what it announced decides the encoding.
+        let eight_bit = match &self.inner.transport {
+            Transport::Smtp(relay) => match connected(relay, smtp).await {
+                Ok(session) => session.eight_bit && self.inner.dkim.is_none(),
+                Err(r) => {
+                    refused(&mut outcome, r, &item.email);
+                    return Attempt::Done(outcome);
+                }
+            },
+            Transport::File(_) => false,
+        };
         let built = compiled
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(|compiled| self.build(run, compiled, item));
+            .and_then(|compiled| self.build(run, compiled, item, eight_bit));
         let ready = match built {
             Ok((envelope, bytes)) => Ready { envelope, bytes },
             Err(e) => {
@@ -1317,19 +1403,27 @@ fn no_reply(relay: &Relay) -> Refusal {
     ))
 }
 
+/// The task's connection to the relay, opened (again) if it has none or it broke.
+async fn connected<'s>(
+    relay: &Relay,
+    smtp: &'s mut Option<Session>,
+) -> Result<&'s mut Session, Refusal> {
+    if smtp.as_ref().is_some_and(|s| s.conn.has_broken()) {
+        *smtp = None;
+    }
+    match smtp {
+        Some(session) => Ok(session),
+        None => Ok(smtp.insert(relay.connect().await.map_err(Refusal::retry)?)),
+    }
+}
+
 /// Opens a mail transaction on the task's connection (opening the connection if needed):
 /// MAIL FROM, RCPT TO, then DATA, whose 354 means the relay waits for the content. With
 /// PIPELINING the three commands go in one write and their replies are read in order. Any
 /// error drops the connection (a refused transaction leaves it in no known state, and lettre
 /// treats it the same way); the next message opens a new one.
 async fn begin(relay: &Relay, smtp: &mut Option<Session>, ready: &Ready) -> Result<(), Refusal> {
-    if smtp.as_ref().is_some_and(|s| s.conn.has_broken()) {
-        *smtp = None;
-    }
-    if smtp.is_none() {
-        *smtp = Some(relay.connect().await.map_err(Refusal::retry)?);
-    }
-    let session = smtp.as_mut().expect("connection just opened");
+    let session = connected(relay, smtp).await?;
     let info = session.conn.server_info();
     let mut parameters = Vec::new();
     let envelope = &ready.envelope;
@@ -1397,7 +1491,16 @@ async fn finish(relay: &Relay, smtp: &mut Option<Session>, bytes: &[u8]) -> Resu
     let Some(session) = smtp.as_mut() else {
         return Err(Refusal::retry("connexion au relais perdue".to_owned()));
     };
-    let result = tokio::time::timeout(relay.timeout, session.conn.message(bytes)).await;
+    // Built from text (and signed as is): always UTF-8.
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        *smtp = None;
+        return Err(Refusal {
+            kind: OutcomeKind::Failed,
+            code: None,
+            detail: "message mal formé (UTF-8 invalide)".to_owned(),
+        });
+    };
+    let result = tokio::time::timeout(relay.timeout, session.conn.command(DataBlock(text))).await;
     match result {
         Ok(Ok(response)) => Ok(i32::from(u16::from(response.code()))),
         Ok(Err(e)) => {
@@ -1414,6 +1517,50 @@ async fn finish(relay: &Relay, smtp: &mut Option<Session>, bytes: &[u8]) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_doubles_leading_periods_and_ends_with_a_lone_period() {
+        let block = |s: &str| DataBlock(s).to_string();
+        assert_eq!(block("a\r\nb\r\n"), "a\r\nb\r\n.\r\n");
+        assert_eq!(block("a\r\nb"), "a\r\nb\r\n.\r\n");
+        assert_eq!(
+            block(".a\r\n.\r\n..b\r\nc.d"),
+            "..a\r\n..\r\n...b\r\nc.d\r\n.\r\n"
+        );
+        assert_eq!(block("é\r\n.é"), "é\r\n..é\r\n.\r\n");
+        assert_eq!(block(""), ".\r\n");
+    }
+
+    #[test]
+    fn text_goes_as_8bit_only_within_the_mime_limits() {
+        assert_eq!(
+            eight_bit_text("Médecin\nsalarié\r\n\nfin").as_deref(),
+            Some("Médecin\r\nsalarié\r\n\r\nfin".as_bytes())
+        );
+        assert_eq!(eight_bit_text("a\n").as_deref(), Some(&b"a\r\n"[..]));
+        let long = "é".repeat(499); // 998 octets
+        assert!(eight_bit_text(&long).is_some());
+        assert!(eight_bit_text(&format!("{long}x")).is_none());
+        assert!(eight_bit_text("a\0b").is_none());
+        assert!(eight_bit_text("a\rb").is_none());
+        // Refused texts still go, quoted-printable.
+        let raw = |p: SinglePart| String::from_utf8(p.formatted()).unwrap();
+        let long_ascii = format!("{} é", "a".repeat(1000));
+        assert!(raw(part(ContentType::TEXT_PLAIN, long_ascii, true))
+            .contains("Content-Transfer-Encoding: quoted-printable"));
+        assert!(raw(part(
+            ContentType::TEXT_PLAIN,
+            "Le médecin salarié".into(),
+            true
+        ))
+        .contains("Content-Transfer-Encoding: 8bit"));
+        assert!(raw(part(
+            ContentType::TEXT_PLAIN,
+            "Le médecin salarié".into(),
+            false
+        ))
+        .contains("Content-Transfer-Encoding: quoted-printable"));
+    }
 
     #[test]
     fn backoff_doubles_from_the_base_and_is_capped() {

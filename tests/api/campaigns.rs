@@ -244,6 +244,19 @@ async fn every_recipient_gets_one_message_with_the_list_headers() {
         .header("List-Id")
         .unwrap()
         .contains(&format!("<campagne-{id}.vocation.test>")));
+    // The relay announces 8BITMIME: both parts go as written, and MAIL FROM says so.
+    assert!(msg.eight_bit_mime);
+    let raw = String::from_utf8(msg.data.clone()).expect("UTF-8 as written");
+    assert_eq!(
+        raw.matches("Content-Transfer-Encoding: 8bit\r\n").count(),
+        2,
+        "{raw}"
+    );
+    assert!(
+        raw.contains("Le Gers recrute des médecins salariés"),
+        "{raw}"
+    );
+    assert!(raw.split("\r\n").all(|line| line.len() <= 998));
     let parsed = mail_parser::MessageParser::default()
         .parse(&msg.data)
         .unwrap();
@@ -268,6 +281,41 @@ async fn every_recipient_gets_one_message_with_the_list_headers() {
         )),
         12
     );
+}
+
+#[tokio::test]
+async fn a_relay_without_8bitmime_gets_quoted_printable_parts() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    smtp.without_8bitmime();
+    let list = seed_list(&app, "Sept bits", "s", 2);
+    let id = campaign(&app, &[list], 6000, Schedule::Now);
+    schedule_now(&app, id);
+    let _sender = start_sender(sender_settings(&app, &smtp));
+    wait_finished(&app, id, 20).await;
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 2);
+    for m in messages {
+        assert!(!m.eight_bit_mime);
+        assert!(m.data.is_ascii());
+        let raw = String::from_utf8_lossy(&m.data);
+        assert_eq!(
+            raw.matches("Content-Transfer-Encoding: quoted-printable\r\n")
+                .count(),
+            2,
+            "{raw}"
+        );
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&m.data)
+            .unwrap();
+        let text = parsed.body_text(0).unwrap();
+        assert!(
+            text.contains("Le Gers recrute des médecins salariés"),
+            "{text}"
+        );
+        let html = parsed.body_html(0).unwrap();
+        assert!(html.contains("Conseil départemental du Gers"), "{html}");
+    }
 }
 
 #[tokio::test]
@@ -843,6 +891,9 @@ async fn messages_are_dkim_signed_over_the_list_headers_when_a_key_is_set() {
     let pem = std::fs::read(&key).unwrap();
     let _ = std::fs::remove_file(&key);
     let received = &smtp.messages()[0];
+    // Signed mail stays 7bit (RFC 6376 §5.3), although this relay takes 8BITMIME.
+    assert!(!received.eight_bit_mime);
+    assert!(received.data.is_ascii());
     let signature = received.header("DKIM-Signature").expect("signed");
     assert!(
         received

@@ -71,6 +71,8 @@ pub struct Received {
     /// The raw message (headers and body, CRLF line endings as sent), dot-stuffing undone and
     /// without the final "." line.
     pub data: Vec<u8>,
+    /// MAIL FROM declared `BODY=8BITMIME` (RFC 6152).
+    pub eight_bit_mime: bool,
     /// When the server accepted it (just before answering 250).
     pub at: Instant,
 }
@@ -237,6 +239,11 @@ impl SmtpServer {
         self.shared.pipelining.store(false, Ordering::SeqCst);
     }
 
+    /// Stops announcing 8BITMIME to the EHLO commands that follow (and refuses `BODY=8BITMIME`).
+    pub fn without_8bitmime(&self) {
+        self.shared.eight_bit_mime.store(false, Ordering::SeqCst);
+    }
+
     /// How many MAIL commands arrived with the following commands already behind them, in the
     /// same read: transactions the client pipelined (RFC 2920).
     pub fn pipelined_transactions(&self) -> usize {
@@ -280,6 +287,8 @@ struct Shared {
     keep_messages: bool,
     /// Whether EHLO announces PIPELINING.
     pipelining: AtomicBool,
+    /// Whether EHLO announces 8BITMIME.
+    eight_bit_mime: AtomicBool,
     /// MAIL commands read with more input already waiting behind them (a pipelined group).
     pipelined: AtomicUsize,
     rules: Mutex<Rules>,
@@ -315,6 +324,7 @@ impl Shared {
         Shared {
             keep_messages,
             pipelining: AtomicBool::new(true),
+            eight_bit_mime: AtomicBool::new(true),
             pipelined: AtomicUsize::new(0),
             rules: Mutex::new(Rules {
                 default: Behaviour::Accept,
@@ -373,7 +383,13 @@ impl Shared {
     }
 
     /// Records an accepted message; returns its number (from 1).
-    fn record(&self, mail_from: String, rcpt_to: Vec<String>, data: Vec<u8>) -> usize {
+    fn record(&self, tx: Transaction, data: Vec<u8>) -> usize {
+        let Transaction {
+            mail_from,
+            rcpt_to,
+            eight_bit_mime,
+            ..
+        } = tx;
         let mut recipients: Vec<String> = rcpt_to.iter().map(|r| r.to_lowercase()).collect();
         let mut seen = HashSet::new();
         recipients.retain(|r| seen.insert(r.clone()));
@@ -382,6 +398,7 @@ impl Shared {
             mail_from,
             rcpt_to,
             data,
+            eight_bit_mime,
             at: Instant::now(),
         });
 
@@ -468,6 +485,8 @@ enum Next {
 struct Transaction {
     mail_from: String,
     rcpt_to: Vec<String>,
+    /// MAIL FROM declared `BODY=8BITMIME`.
+    eight_bit_mime: bool,
     /// For each accepted recipient, the behaviour that acts after DATA.
     after_data: Vec<Behaviour>,
 }
@@ -591,7 +610,9 @@ impl Session<'_> {
                 if self.shared.pipelining.load(Ordering::SeqCst) {
                     self.reply("250-PIPELINING").await?;
                 }
-                self.reply("250-8BITMIME").await?;
+                if self.shared.eight_bit_mime.load(Ordering::SeqCst) {
+                    self.reply("250-8BITMIME").await?;
+                }
                 self.reply("250-SMTPUTF8").await?;
                 self.reply(&format!("250 SIZE {MAX_MESSAGE_SIZE}")).await?;
             }
@@ -636,12 +657,15 @@ impl Session<'_> {
         else {
             return self.reply("501 5.5.4 Syntax: MAIL FROM:<address>").await;
         };
-        if let Err(refusal) = check_mail_params(params) {
-            return self.reply(refusal).await;
-        }
+        let eight_bit_offered = self.shared.eight_bit_mime.load(Ordering::SeqCst);
+        let eight_bit_mime = match check_mail_params(params, eight_bit_offered) {
+            Ok(eight_bit_mime) => eight_bit_mime,
+            Err(refusal) => return self.reply(refusal).await,
+        };
         self.transaction = Some(Transaction {
             mail_from: address,
             rcpt_to: Vec::new(),
+            eight_bit_mime,
             after_data: Vec::new(),
         });
         self.reply("250 2.1.0 Ok").await
@@ -716,7 +740,7 @@ impl Session<'_> {
                     self.writer.flush().await?;
                     tokio::time::sleep(delay).await;
                 }
-                let number = self.shared.record(tx.mail_from, tx.rcpt_to, data);
+                let number = self.shared.record(tx, data);
                 self.reply(&format!("250 2.0.0 Ok: queued as {number}"))
                     .await?;
             }
@@ -831,8 +855,10 @@ fn parse_path(text: &str) -> Option<(String, &str)> {
     Some((path.to_owned(), rest.trim()))
 }
 
-/// Checks the MAIL FROM parameters this server advertises; the refusal to send otherwise.
-fn check_mail_params(params: &str) -> Result<(), &'static str> {
+/// Checks the MAIL FROM parameters this server advertises; whether the body was declared
+/// `8BITMIME`, or the refusal to send.
+fn check_mail_params(params: &str, eight_bit_offered: bool) -> Result<bool, &'static str> {
+    let mut eight_bit_mime = false;
     for param in params.split_ascii_whitespace() {
         let (key, value) = match param.split_once('=') {
             Some((key, value)) => (key, Some(value)),
@@ -846,14 +872,16 @@ fn check_mail_params(params: &str) -> Result<(), &'static str> {
                 Ok(_) => {}
                 Err(_) => return Err("501 5.5.4 Bad SIZE parameter"),
             },
-            ("BODY", Some(body))
-                if body.eq_ignore_ascii_case("7BIT") || body.eq_ignore_ascii_case("8BITMIME") => {}
+            ("BODY", Some(body)) if body.eq_ignore_ascii_case("7BIT") => {}
+            ("BODY", Some(body)) if body.eq_ignore_ascii_case("8BITMIME") && eight_bit_offered => {
+                eight_bit_mime = true;
+            }
             ("SMTPUTF8", None) => {}
             ("SIZE" | "BODY" | "SMTPUTF8", _) => return Err("501 5.5.4 Bad MAIL parameter"),
             _ => return Err("555 5.5.4 Unsupported MAIL parameter"),
         }
     }
-    Ok(())
+    Ok(eight_bit_mime)
 }
 
 /// The unfolded, trimmed value of the first header named `name` (case-insensitive) in the header
@@ -998,6 +1026,7 @@ mod tests {
             data: b"Received: one\r\nSubject: first part\r\n\tsecond part\r\n  third\r\n\
                     subject: another\r\nMessage-ID:\r\n <id@x>\r\n\r\nSubject: in the body\r\n"
                 .to_vec(),
+            eight_bit_mime: false,
             at: Instant::now(),
         };
         assert_eq!(
@@ -1126,6 +1155,15 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_8bit_body_is_taken_only_when_8bitmime_is_announced() {
+        assert_eq!(check_mail_params("BODY=8BITMIME SIZE=10", true), Ok(true));
+        assert_eq!(check_mail_params("body=7bit", true), Ok(false));
+        assert_eq!(check_mail_params("", true), Ok(false));
+        assert!(check_mail_params("BODY=8BITMIME", false).is_err());
+        assert!(check_mail_params("BODY=BINARYMIME", true).is_err());
+    }
+
     #[tokio::test]
     async fn pipelined_commands_get_their_replies_in_order() {
         let server = SmtpServer::start();
@@ -1178,6 +1216,7 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].rcpt_to, vec!["ok@example.org".to_owned()]);
         assert_eq!(got[0].data, b"Subject: pipelined\r\n\r\n.dotted\r\n");
+        assert!(got[0].eight_bit_mime);
         assert_eq!(got[0].header("subject").as_deref(), Some("pipelined"));
         assert_eq!(server.attempts_for("ok@example.org"), 2);
     }
