@@ -783,6 +783,22 @@ impl std::fmt::Display for DataBlock<'_> {
     }
 }
 
+/// A message's content, and possibly the next message's envelope behind it (see [`finish`]).
+struct Content<'a> {
+    data: DataBlock<'a>,
+    then: Option<EnvelopeGroup<'a>>,
+}
+
+impl std::fmt::Display for Content<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.data)?;
+        match &self.then {
+            Some(group) => write!(f, "{group}"),
+            None => Ok(()),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The sender
 
@@ -1087,17 +1103,43 @@ impl CampaignSender {
                     // rest goes back to the queue, as it does when the sender stops.
                     let stop_at =
                         claimed_at + StdDuration::from_secs(u64::try_from(lease).unwrap_or(0)) / 2;
+                    let out_of_time = |stopped: &watch::Receiver<bool>| {
+                        *stopped.borrow() || Instant::now() >= stop_at
+                    };
                     let mut items = items.into_iter();
+                    // The next message, built (and its transaction opened) while the one
+                    // before it was on its way.
+                    let mut next: Option<(ClaimedDelivery, Attempt)> = None;
                     let mut first = true;
-                    while let Some(item) = items.next() {
-                        if *stopped.borrow() || (!first && Instant::now() >= stop_at) {
-                            let mut unsent = vec![item.id];
-                            unsent.extend(items.map(|i| i.id));
-                            self.give_back(unsent, lease_until).await;
-                            break;
-                        }
+                    loop {
+                        let (item, attempt) = match next.take() {
+                            Some(next) => next,
+                            None => {
+                                let Some(item) = items.next() else { break };
+                                if *stopped.borrow() || (!first && out_of_time(&stopped)) {
+                                    let mut unsent = vec![item.id];
+                                    unsent.extend(items.map(|i| i.id));
+                                    self.give_back(unsent, lease_until).await;
+                                    break;
+                                }
+                                let attempt = self.prepare(&mut smtp, &run, &compiled, &item).await;
+                                (item, attempt)
+                            }
+                        };
                         first = false;
-                        let attempt = self.prepare(&mut smtp, &run, &compiled, &item).await;
+                        // Over a pipelining relay the next message is built now: its envelope
+                        // goes with this content.
+                        let eight_bit = smtp
+                            .as_ref()
+                            .filter(|s| s.pipelining && matches!(attempt, Attempt::Open(..)))
+                            .map(|s| self.eight_bit(s));
+                        let ahead = match eight_bit {
+                            Some(eight_bit) if !out_of_time(&stopped) => items.next().map(|n| {
+                                let built = self.ready(&run, &compiled, &n, eight_bit);
+                                (n, built)
+                            }),
+                            _ => None,
+                        };
                         // The content goes only once the previous outcome is committed: a
                         // crash then repeats at most one message per connection.
                         if let Some(acked) = unacked.take() {
@@ -1110,12 +1152,30 @@ impl CampaignSender {
                                 break;
                             }
                         }
-                        let outcome = self.complete(&mut smtp, attempt, &item.email).await;
+                        let ahead_ready = match &ahead {
+                            Some((_, Ok((_, ready)))) => Some(ready),
+                            _ => None,
+                        };
+                        let (outcome, chained) = self
+                            .complete(&mut smtp, attempt, &item.email, ahead_ready)
+                            .await;
                         let (ack, acked) = oneshot::channel();
                         if recorder.send(Record { outcome, ack }).await.is_err() {
                             return;
                         }
                         unacked = Some(acked);
+                        next = match ahead {
+                            None => None,
+                            Some((n, Err(outcome))) => Some((n, Attempt::Done(outcome))),
+                            Some((n, Ok((outcome, ready)))) => {
+                                let attempt = if chained {
+                                    self.opened(&mut smtp, outcome, ready, &n.email).await
+                                } else {
+                                    self.open(&mut smtp, outcome, ready, &n.email).await
+                                };
+                                Some((n, attempt))
+                            }
+                        };
                     }
                 }
             }
@@ -1265,6 +1325,45 @@ impl CampaignSender {
         Ok((message.envelope().clone(), bytes))
     }
 
+    /// Whether this connection's messages may go as 8bit (see [`CampaignSender::build`]).
+    fn eight_bit(&self, session: &Session) -> bool {
+        session.eight_bit && self.inner.dkim.is_none()
+    }
+
+    /// Builds a delivery's message: its outcome so far (with its Message-ID) and the message
+    /// ready to go, or the outcome that ends it (the template or an address is refused).
+    fn ready(
+        &self,
+        run: &RunContext,
+        compiled: &Result<Arc<Compiled>, String>,
+        item: &ClaimedDelivery,
+        eight_bit: bool,
+    ) -> Result<(Outcome, Ready), Outcome> {
+        let mut outcome = Outcome {
+            delivery_id: item.id,
+            attempts: item.attempts,
+            kind: OutcomeKind::Failed,
+            smtp_code: None,
+            message_id: None,
+            detail: None,
+            suppress: None,
+        };
+        let built = compiled
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|compiled| self.build(run, compiled, item, eight_bit));
+        match built {
+            Ok((envelope, bytes)) => {
+                outcome.message_id = Some(self.message_id(run.run_id, item.id));
+                Ok((outcome, Ready { envelope, bytes }))
+            }
+            Err(e) => {
+                outcome.detail = Some(e);
+                Err(outcome)
+            }
+        }
+    }
+
     /// Builds the message and, over SMTP, opens its mail transaction (MAIL, RCPT, DATA):
     /// everything short of sending the content, which [`CampaignSender::complete`] does once
     /// the previous outcome is committed. This overlaps the commit's wait with the rendering
@@ -1277,76 +1376,97 @@ impl CampaignSender {
         compiled: &Result<Arc<Compiled>, String>,
         item: &ClaimedDelivery,
     ) -> Attempt {
-        let mut outcome = Outcome {
-            delivery_id: item.id,
-            attempts: item.attempts,
-            kind: OutcomeKind::Failed,
-            smtp_code: None,
-            message_id: None,
-            detail: None,
-            suppress: None,
-        };
         // Over SMTP, the connection comes first: what it announced decides the encoding.
         let eight_bit = match &self.inner.transport {
             Transport::Smtp(relay) => match connected(relay, smtp).await {
-                Ok(session) => session.eight_bit && self.inner.dkim.is_none(),
+                Ok(session) => self.eight_bit(session),
                 Err(r) => {
+                    let mut outcome = match self.ready(run, compiled, item, false) {
+                        Ok((outcome, _)) | Err(outcome) => outcome,
+                    };
+                    outcome.message_id = None;
                     refused(&mut outcome, r, &item.email);
                     return Attempt::Done(outcome);
                 }
             },
             Transport::File(_) => false,
         };
-        let built = compiled
-            .as_ref()
-            .map_err(Clone::clone)
-            .and_then(|compiled| self.build(run, compiled, item, eight_bit));
-        let ready = match built {
-            Ok((envelope, bytes)) => Ready { envelope, bytes },
-            Err(e) => {
-                outcome.detail = Some(e);
-                return Attempt::Done(outcome);
-            }
-        };
+        match self.ready(run, compiled, item, eight_bit) {
+            Ok((outcome, ready)) => self.open(smtp, outcome, ready, &item.email).await,
+            Err(outcome) => Attempt::Done(outcome),
+        }
+    }
+
+    /// Opens the mail transaction of a built message (over SMTP; a file needs none).
+    async fn open(
+        &self,
+        smtp: &mut Option<Session>,
+        outcome: Outcome,
+        ready: Ready,
+        email: &str,
+    ) -> Attempt {
         if let Transport::Smtp(relay) = &self.inner.transport {
             if let Err(r) = begin(relay, smtp, &ready).await {
-                refused(&mut outcome, r, &item.email);
-                return Attempt::Done(outcome);
+                return Attempt::Done(refused_before_content(outcome, r, email));
             }
         }
-        outcome.message_id = Some(self.message_id(run.run_id, item.id));
         Attempt::Open(outcome, ready)
     }
 
-    /// Sends the content of a prepared message and returns its outcome.
-    async fn complete(&self, smtp: &mut Option<Session>, attempt: Attempt, email: &str) -> Outcome {
+    /// Reads the replies to a transaction whose envelope went with the previous message's
+    /// content (see [`finish`]).
+    async fn opened(
+        &self,
+        smtp: &mut Option<Session>,
+        outcome: Outcome,
+        ready: Ready,
+        email: &str,
+    ) -> Attempt {
+        let Transport::Smtp(relay) = &self.inner.transport else {
+            return Attempt::Open(outcome, ready);
+        };
+        // MAIL, each RCPT, DATA.
+        let replies = ready.envelope.to().len() + 2;
+        match envelope_replies(relay, smtp, replies).await {
+            Ok(()) => Attempt::Open(outcome, ready),
+            Err(r) => Attempt::Done(refused_before_content(outcome, r, email)),
+        }
+    }
+
+    /// Sends the content of a prepared message and returns its outcome. Over a pipelining
+    /// relay, the envelope of the next message (`ahead`) goes in the same write; the flag
+    /// says whether it went (its replies are then read by [`CampaignSender::opened`]).
+    async fn complete(
+        &self,
+        smtp: &mut Option<Session>,
+        attempt: Attempt,
+        email: &str,
+        ahead: Option<&Ready>,
+    ) -> (Outcome, bool) {
         let (mut outcome, ready) = match attempt {
-            Attempt::Done(outcome) => return outcome,
+            Attempt::Done(outcome) => return (outcome, false),
             Attempt::Open(outcome, ready) => (outcome, ready),
         };
-        let result = match &self.inner.transport {
-            Transport::File(t) => t
-                .send_raw(&ready.envelope, &ready.bytes)
-                .await
-                .map(|_| 250)
-                .map_err(|e| Refusal {
+        let (result, chained) = match &self.inner.transport {
+            Transport::File(t) => {
+                let written = t.send_raw(&ready.envelope, &ready.bytes).await;
+                let result = written.map(|_| 250).map_err(|e| Refusal {
                     kind: OutcomeKind::Retry,
                     code: None,
                     detail: e.to_string(),
-                }),
-            Transport::Smtp(relay) => finish(relay, smtp, &ready.bytes).await,
+                });
+                (result, false)
+            }
+            Transport::Smtp(relay) => finish(relay, smtp, &ready.bytes, ahead).await,
         };
         match result {
             Ok(code) => {
                 outcome.kind = OutcomeKind::Sent;
                 outcome.smtp_code = Some(code);
+                (outcome, chained)
             }
-            Err(r) => {
-                outcome.message_id = None;
-                refused(&mut outcome, r, email);
-            }
+            Err(r) => (refused_before_content(outcome, r, email), chained),
         }
-        outcome
     }
 }
 
@@ -1396,6 +1516,13 @@ fn refused(outcome: &mut Outcome, r: Refusal, email: &str) {
     outcome.detail = Some(r.detail.chars().take(500).collect());
 }
 
+/// The outcome of a message the relay did not accept: no Message-ID, the refusal recorded.
+fn refused_before_content(mut outcome: Outcome, r: Refusal, email: &str) -> Outcome {
+    outcome.message_id = None;
+    refused(&mut outcome, r, email);
+    outcome
+}
+
 fn no_reply(relay: &Relay) -> Refusal {
     Refusal::retry(format!(
         "pas de réponse du relais en {} s",
@@ -1424,42 +1551,13 @@ async fn connected<'s>(
 /// treats it the same way); the next message opens a new one.
 async fn begin(relay: &Relay, smtp: &mut Option<Session>, ready: &Ready) -> Result<(), Refusal> {
     let session = connected(relay, smtp).await?;
-    let info = session.conn.server_info();
-    let mut parameters = Vec::new();
-    let envelope = &ready.envelope;
-    if envelope
-        .from()
-        .into_iter()
-        .chain(envelope.to())
-        .any(|a| !AsRef::<str>::as_ref(a).is_ascii())
-    {
-        if !info.supports_feature(Extension::SmtpUtfEight) {
+    let (mail, rcpts) = match envelope_commands(session, ready) {
+        Ok(commands) => commands,
+        Err(r) => {
             *smtp = None;
-            return Err(Refusal {
-                kind: OutcomeKind::Failed,
-                code: None,
-                detail: "adresse non ASCII et le relais ne prend pas SMTPUTF8".to_owned(),
-            });
+            return Err(r);
         }
-        parameters.push(MailParameter::SmtpUtfEight);
-    }
-    if !ready.bytes.is_ascii() {
-        if !info.supports_feature(Extension::EightBitMime) {
-            *smtp = None;
-            return Err(Refusal {
-                kind: OutcomeKind::Failed,
-                code: None,
-                detail: "message 8 bits et le relais ne prend pas 8BITMIME".to_owned(),
-            });
-        }
-        parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-    }
-    let mail = Mail::new(envelope.from().cloned(), parameters);
-    let rcpts: Vec<Rcpt> = envelope
-        .to()
-        .iter()
-        .map(|a| Rcpt::new(a.clone(), Vec::new()))
-        .collect();
+    };
     let pipelining = session.pipelining;
     let conn = &mut session.conn;
     let exchange = async {
@@ -1486,32 +1584,124 @@ async fn begin(relay: &Relay, smtp: &mut Option<Session>, ready: &Ready) -> Resu
     Err(result)
 }
 
-/// Sends the content of an open transaction and reads the relay's verdict.
-async fn finish(relay: &Relay, smtp: &mut Option<Session>, bytes: &[u8]) -> Result<i32, Refusal> {
+/// MAIL FROM (with the parameters the message needs) and RCPT TO for a message, if the
+/// relay can take it: non-ASCII addresses need SMTPUTF8, and 8bit content 8BITMIME.
+fn envelope_commands(session: &Session, ready: &Ready) -> Result<(Mail, Vec<Rcpt>), Refusal> {
+    let info = session.conn.server_info();
+    let mut parameters = Vec::new();
+    let envelope = &ready.envelope;
+    if envelope
+        .from()
+        .into_iter()
+        .chain(envelope.to())
+        .any(|a| !AsRef::<str>::as_ref(a).is_ascii())
+    {
+        if !info.supports_feature(Extension::SmtpUtfEight) {
+            return Err(Refusal {
+                kind: OutcomeKind::Failed,
+                code: None,
+                detail: "adresse non ASCII et le relais ne prend pas SMTPUTF8".to_owned(),
+            });
+        }
+        parameters.push(MailParameter::SmtpUtfEight);
+    }
+    if !ready.bytes.is_ascii() {
+        if !info.supports_feature(Extension::EightBitMime) {
+            // Built for a connection that announced 8BITMIME; the next attempt is built for
+            // the connection it goes over.
+            return Err(Refusal::retry(
+                "message 8 bits et le relais ne prend plus 8BITMIME".to_owned(),
+            ));
+        }
+        parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let mail = Mail::new(envelope.from().cloned(), parameters);
+    let rcpts = envelope
+        .to()
+        .iter()
+        .map(|a| Rcpt::new(a.clone(), Vec::new()))
+        .collect();
+    Ok((mail, rcpts))
+}
+
+/// Sends the content of an open transaction and reads the relay's verdict. With `ahead`, on a
+/// pipelining relay, the next message's MAIL, RCPT and DATA follow the content in the same
+/// write (RFC 2920 lets the content lead a group): one write and one read per message
+/// instead of two each, for both sides. The flag returned says whether they went and the
+/// connection still stands, so that their replies, which follow the verdict, are to be read
+/// by [`envelope_replies`]. A refusal of the content (a reply other than 421) ends the
+/// transaction but not the session (RFC 5321 §4.1.1.4), which goes on.
+async fn finish(
+    relay: &Relay,
+    smtp: &mut Option<Session>,
+    bytes: &[u8],
+    ahead: Option<&Ready>,
+) -> (Result<i32, Refusal>, bool) {
     let Some(session) = smtp.as_mut() else {
-        return Err(Refusal::retry("connexion au relais perdue".to_owned()));
+        let lost = Refusal::retry("connexion au relais perdue".to_owned());
+        return (Err(lost), false);
     };
     // Built from text (and signed as is): always UTF-8.
     let Ok(text) = std::str::from_utf8(bytes) else {
         *smtp = None;
-        return Err(Refusal {
+        let malformed = Refusal {
             kind: OutcomeKind::Failed,
             code: None,
             detail: "message mal formé (UTF-8 invalide)".to_owned(),
-        });
+        };
+        return (Err(malformed), false);
     };
-    let result = tokio::time::timeout(relay.timeout, session.conn.command(DataBlock(text))).await;
+    // A next message the relay cannot take opens its own transaction, which refuses it.
+    let then = ahead
+        .filter(|_| session.pipelining)
+        .and_then(|ready| envelope_commands(session, ready).ok());
+    let content = Content {
+        data: DataBlock(text),
+        then: then
+            .as_ref()
+            .map(|(mail, rcpts)| EnvelopeGroup(mail, rcpts)),
+    };
+    let result = tokio::time::timeout(relay.timeout, session.conn.command(content)).await;
+    let chained = then.is_some();
     match result {
-        Ok(Ok(response)) => Ok(i32::from(u16::from(response.code()))),
+        Ok(Ok(response)) => (Ok(i32::from(u16::from(response.code()))), chained),
         Ok(Err(e)) => {
-            *smtp = None;
-            Err(Refusal::from_smtp(&e))
+            let answered = e.status().is_some_and(|c| u16::from(c) != 421);
+            if !answered {
+                *smtp = None;
+            }
+            (Err(Refusal::from_smtp(&e)), chained && answered)
         }
         Err(_) => {
             *smtp = None;
-            Err(no_reply(relay))
+            (Err(no_reply(relay)), false)
         }
     }
+}
+
+/// Reads the `n` replies to an envelope sent after a message's content (see [`finish`]).
+async fn envelope_replies(
+    relay: &Relay,
+    smtp: &mut Option<Session>,
+    n: usize,
+) -> Result<(), Refusal> {
+    let Some(session) = smtp.as_mut() else {
+        return Err(Refusal::retry("connexion au relais perdue".to_owned()));
+    };
+    let conn = &mut session.conn;
+    let replies = async {
+        for _ in 0..n {
+            conn.read_response().await?;
+        }
+        Ok::<_, lettre::transport::smtp::Error>(())
+    };
+    let result = match tokio::time::timeout(relay.timeout, replies).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => Refusal::from_smtp(&e),
+        Err(_) => no_reply(relay),
+    };
+    *smtp = None;
+    Err(result)
 }
 
 #[cfg(test)]

@@ -209,6 +209,9 @@ async fn every_recipient_gets_one_message_with_the_list_headers() {
     let per = smtp.per_recipient();
     assert_eq!(per.len(), 12);
     assert!(per.values().all(|n| *n == 1), "{per:?}");
+    // Two claims (batches of 10): in each, every message after the first had its envelope
+    // written behind the previous content.
+    assert_eq!(smtp.chained_transactions(), 10);
     assert!(!per.contains_key("deja.desinscrit@example.org"));
 
     let run: i64 = app.count(&format!(
@@ -509,8 +512,10 @@ async fn each_smtp_answer_is_recorded_as_it_should(pipelining: bool) {
             "{} pipelined of at least {transactions}",
             smtp.pipelined_transactions()
         );
+        assert!(smtp.chained_transactions() >= 1);
     } else {
         assert_eq!(smtp.pipelined_transactions(), 0);
+        assert_eq!(smtp.chained_transactions(), 0);
     }
 }
 

@@ -250,6 +250,12 @@ impl SmtpServer {
         self.shared.pipelined.load(Ordering::SeqCst)
     }
 
+    /// How many MAIL commands came in the same read as the end of the message before them: a
+    /// content and the next envelope pipelined together (RFC 2920 lets the content lead a group).
+    pub fn chained_transactions(&self) -> usize {
+        self.shared.chained.load(Ordering::SeqCst)
+    }
+
     /// How many client connections are open right now.
     pub fn connections_open(&self) -> usize {
         self.shared.open.load(Ordering::SeqCst)
@@ -291,6 +297,8 @@ struct Shared {
     eight_bit_mime: AtomicBool,
     /// MAIL commands read with more input already waiting behind them (a pipelined group).
     pipelined: AtomicUsize,
+    /// MAIL commands that came in the same read as the end of the previous message.
+    chained: AtomicUsize,
     rules: Mutex<Rules>,
     store: Mutex<Store>,
     open: AtomicUsize,
@@ -326,6 +334,7 @@ impl Shared {
             pipelining: AtomicBool::new(true),
             eight_bit_mime: AtomicBool::new(true),
             pipelined: AtomicUsize::new(0),
+            chained: AtomicUsize::new(0),
             rules: Mutex::new(Rules {
                 default: Behaviour::Accept,
                 per_address: HashMap::new(),
@@ -467,6 +476,7 @@ async fn serve(stream: TcpStream, connection: OpenConnection) {
         writer: BufWriter::with_capacity(16 * 1024, write_half),
         greeted: false,
         transaction: None,
+        after_data: false,
     };
     // An I/O error means the client is gone: nothing left to do.
     let _ = session.run().await;
@@ -525,6 +535,8 @@ struct Session<'a> {
     writer: BufWriter<OwnedWriteHalf>,
     greeted: bool,
     transaction: Option<Transaction>,
+    /// The last command was the end of a message's data, and more input was already behind it.
+    after_data: bool,
 }
 
 enum LineRead {
@@ -592,6 +604,7 @@ impl Session<'_> {
     }
 
     async fn command(&mut self, line: &[u8]) -> io::Result<Next> {
+        let after_data = std::mem::take(&mut self.after_data);
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches(['\r', '\n']);
         let (verb, args) = match text.split_once(' ') {
@@ -624,6 +637,9 @@ impl Session<'_> {
             "MAIL" => {
                 if !self.reader.buffer().is_empty() {
                     self.shared.pipelined.fetch_add(1, Ordering::SeqCst);
+                }
+                if after_data {
+                    self.shared.chained.fetch_add(1, Ordering::SeqCst);
                 }
                 self.mail(args).await?
             }
@@ -724,6 +740,7 @@ impl Session<'_> {
         let Some(data) = read? else {
             return Ok(Next::Gone);
         };
+        self.after_data = !self.reader.buffer().is_empty();
         let tx = self
             .transaction
             .take()
