@@ -315,7 +315,7 @@ VOCATION__CAMPAIGNS__BATCH_SIZE=$BATCH_SIZE \
 VOCATION__CAMPAIGNS__TICK_CRON="" \
 VOCATION__SCHEDULER__DAILY_DIGEST_CRON="" \
 VOCATION__SCHEDULER__OFFER_EXPIRY_CRON="" \
-    env "${DKIM_ENV[@]}" "$VOCATION" serve >"$WORK/service.log" 2>&1 &
+    env "${DKIM_ENV[@]}" "$VOCATION" serve >"${SERVICE_LOG:-$WORK/service.log}" 2>&1 &
 SERVICE_PID=$!
 for _ in $(seq 100); do
     curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/readyz" 2>/dev/null && break

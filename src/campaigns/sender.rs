@@ -969,7 +969,10 @@ impl CampaignSender {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = vec![
             tokio::spawn(self.clone().coordinate(stopped.clone())),
-            tokio::spawn(self.clone().record_loop(rx)),
+            tokio::task::spawn_blocking({
+                let this = self.clone();
+                move || this.record_loop(rx)
+            }),
         ];
         for _ in 0..c.connections {
             tasks.push(tokio::spawn(
@@ -1015,14 +1018,20 @@ impl CampaignSender {
         }
     }
 
-    /// Writes outcomes as they come, everything that arrived meanwhile in one statement.
-    async fn record_loop(self, mut rx: mpsc::Receiver<Record>) {
+    /// Writes outcomes as they come, everything that arrived meanwhile in one statement. It
+    /// runs on a thread of its own (a blocking task), since every connection waits for its
+    /// commits: as an async task handing each batch to the blocking pool, it spent as long
+    /// between batches as in PostgreSQL (mailing benchmark: 6.6 s busy of 7.4, 3.8 in
+    /// PostgreSQL). It ends when every connection task has dropped its sender.
+    fn record_loop(self, mut rx: mpsc::Receiver<Record>) {
         let max_attempts = self.inner.settings.campaigns.max_attempts;
         let base = self.inner.settings.campaigns.retry_base_seconds;
+        let url = self.inner.settings.database_url().to_owned();
         // The recorder's own connection: outcomes come in many small batches, and this saves
         // a pool checkout and a `SET LOCAL` transaction for each.
         let mut own: Option<PgConnection> = None;
-        while let Some(first) = rx.recv().await {
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        while let Some(first) = rx.blocking_recv() {
             let mut batch = vec![first];
             while batch.len() < 1024 {
                 match rx.try_recv() {
@@ -1030,20 +1039,16 @@ impl CampaignSender {
                     Err(_) => break,
                 }
             }
-            let outcomes: Vec<Outcome> = batch.iter().map(|r| r.outcome.clone()).collect();
-            let url = self.inner.settings.database_url().to_owned();
-            let mut conn = own.take();
-            let written = tokio::task::spawn_blocking(move || -> anyhow::Result<PgConnection> {
-                let mut conn = match conn.take() {
-                    Some(c) => c,
-                    None => recorder_connection(&url)?,
-                };
+            outcomes.clear();
+            outcomes.extend(batch.iter().map(|r| r.outcome.clone()));
+            let written = match own.take() {
+                Some(conn) => Ok(conn),
+                None => recorder_connection(&url),
+            }
+            .and_then(|mut conn| {
                 record(&mut conn, &outcomes, Utc::now(), max_attempts, base)?;
                 Ok(conn)
-            })
-            .await
-            .map_err(anyhow::Error::from)
-            .and_then(|r| r);
+            });
             // After an error the connection is dropped and the next batch opens a new one.
             let ok = written.map(|conn| own = Some(conn));
             if let Err(e) = &ok {
