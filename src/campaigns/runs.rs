@@ -617,6 +617,9 @@ pub fn materialise(conn: &mut PgConnection, run_id: i64, now: DateTime<Utc>) -> 
             .select(campaign_runs::campaign_id)
             .for_update()
             .first(conn)?;
+        // The recipients are sorted by address (DISTINCT ON): 100,000 of them take about
+        // 15 MB, which spilled to disk under the default 4 MB (0.3-0.5 s more).
+        diesel::sql_query("SET LOCAL work_mem = '64MB'").execute(conn)?;
         // Once per run: a second call finds the run's deliveries and adds nobody. No ON
         // CONFLICT: DISTINCT ON already gives one row per address (so per contact), and a
         // speculative insertion per row made materialising 40 % slower (3.4 s against 2.4 s
