@@ -20,6 +20,7 @@
 #                the service reaches PostgreSQL over its Unix socket, as a service on the
 #                database's host would; '' for TCP to PG_URL, which is TLS on Debian's default
 #                configuration); the script's own psql calls are unchanged
+#   SERVICE_LOG  a file: the service's standard output and error go there (kept after the run)
 #   KEEP_DB      1: keep the database at the end (to inspect it); it is dropped otherwise
 #   PG_LOG_MS    a number of ms: PostgreSQL logs the bench database's statements slower than
 #                that, with their duration (profiling; 0 logs them all, into the server's log)
