@@ -6,11 +6,12 @@
 //! run's recheck time has come, those due again below it (retries, ended leases: at-least-once).
 //! The claim sets each row's lease, `locked_until`, a column outside every index, so that the
 //! claim's update and the outcome's are HOT. The task renders and sends them over its own SMTP
-//! connection and hands each outcome to the recorder, which writes every outcome that arrived
-//! meanwhile in one UPDATE and acknowledges them. While an outcome is being committed, the
-//! connection renders the next message and opens its transaction (MAIL, RCPT, DATA, pipelined
-//! when the relay allows); it sends the content only once the previous outcome is committed,
-//! so a crash can repeat at most the message each connection had in flight. A connection
+//! connection and hands each outcome to the recorder (a thread of its own), which writes every
+//! outcome that arrived meanwhile in one UPDATE and acknowledges them. While an outcome is
+//! being committed, the connection renders the next message and opens its transaction (MAIL,
+//! RCPT, DATA); over a relay that pipelines, that envelope goes in the same write as the
+//! content before it. A content goes only once the previous outcome is committed, so a crash
+//! can repeat at most the message each connection had in flight. A connection
 //! starts no message of its batch after half the lease: past the lease, another connection may
 //! claim and send it too, so the rest goes back to the queue at once. No database connection
 //! is held while talking SMTP.
@@ -1580,13 +1581,24 @@ async fn begin(relay: &Relay, smtp: &mut Option<Session>, ready: &Ready) -> Resu
         }
         Ok::<_, lettre::transport::smtp::Error>(())
     };
-    let result = match tokio::time::timeout(relay.timeout, exchange).await {
+    let result = tokio::time::timeout(relay.timeout, exchange).await;
+    settle(relay, smtp, result)
+}
+
+/// The end of an exchange with the relay under its timeout: any failure drops the connection
+/// (a refused envelope leaves it in no known state, and lettre treats it the same way).
+fn settle(
+    relay: &Relay,
+    smtp: &mut Option<Session>,
+    result: Result<Result<(), lettre::transport::smtp::Error>, tokio::time::error::Elapsed>,
+) -> Result<(), Refusal> {
+    let refusal = match result {
         Ok(Ok(())) => return Ok(()),
         Ok(Err(e)) => Refusal::from_smtp(&e),
         Err(_) => no_reply(relay),
     };
     *smtp = None;
-    Err(result)
+    Err(refusal)
 }
 
 /// MAIL FROM (with the parameters the message needs) and RCPT TO for a message, if the
@@ -1700,13 +1712,8 @@ async fn envelope_replies(
         }
         Ok::<_, lettre::transport::smtp::Error>(())
     };
-    let result = match tokio::time::timeout(relay.timeout, replies).await {
-        Ok(Ok(())) => return Ok(()),
-        Ok(Err(e)) => Refusal::from_smtp(&e),
-        Err(_) => no_reply(relay),
-    };
-    *smtp = None;
-    Err(result)
+    let result = tokio::time::timeout(relay.timeout, replies).await;
+    settle(relay, smtp, result)
 }
 
 #[cfg(test)]
