@@ -1174,11 +1174,9 @@ impl CampaignSender {
                             None => None,
                             Some((n, Err(outcome))) => Some((n, Attempt::Done(outcome))),
                             Some((n, Ok((outcome, ready)))) => {
-                                let attempt = if chained {
-                                    self.opened(&mut smtp, outcome, ready, &n.email).await
-                                } else {
-                                    self.open(&mut smtp, outcome, ready, &n.email).await
-                                };
+                                let attempt = self
+                                    .open(&mut smtp, outcome, ready, &n.email, chained)
+                                    .await;
                                 Some((n, attempt))
                             }
                         };
@@ -1398,50 +1396,38 @@ impl CampaignSender {
             Transport::File(_) => false,
         };
         match self.ready(run, compiled, item, eight_bit) {
-            Ok((outcome, ready)) => self.open(smtp, outcome, ready, &item.email).await,
+            Ok((outcome, ready)) => self.open(smtp, outcome, ready, &item.email, false).await,
             Err(outcome) => Attempt::Done(outcome),
         }
     }
 
-    /// Opens the mail transaction of a built message (over SMTP; a file needs none).
+    /// Opens the mail transaction of a built message (over SMTP; a file needs none). When its
+    /// envelope already went with the previous message's content (`sent_ahead`, see
+    /// [`finish`]), only the replies to MAIL, each RCPT and DATA remain to be read.
     async fn open(
         &self,
         smtp: &mut Option<Session>,
         outcome: Outcome,
         ready: Ready,
         email: &str,
+        sent_ahead: bool,
     ) -> Attempt {
         if let Transport::Smtp(relay) = &self.inner.transport {
-            if let Err(r) = begin(relay, smtp, &ready).await {
+            let opened = if sent_ahead {
+                envelope_replies(relay, smtp, ready.envelope.to().len() + 2).await
+            } else {
+                begin(relay, smtp, &ready).await
+            };
+            if let Err(r) = opened {
                 return Attempt::Done(refused_before_content(outcome, r, email));
             }
         }
         Attempt::Open(outcome, ready)
     }
 
-    /// Reads the replies to a transaction whose envelope went with the previous message's
-    /// content (see [`finish`]).
-    async fn opened(
-        &self,
-        smtp: &mut Option<Session>,
-        outcome: Outcome,
-        ready: Ready,
-        email: &str,
-    ) -> Attempt {
-        let Transport::Smtp(relay) = &self.inner.transport else {
-            return Attempt::Open(outcome, ready);
-        };
-        // MAIL, each RCPT, DATA.
-        let replies = ready.envelope.to().len() + 2;
-        match envelope_replies(relay, smtp, replies).await {
-            Ok(()) => Attempt::Open(outcome, ready),
-            Err(r) => Attempt::Done(refused_before_content(outcome, r, email)),
-        }
-    }
-
     /// Sends the content of a prepared message and returns its outcome. Over a pipelining
     /// relay, the envelope of the next message (`ahead`) goes in the same write; the flag
-    /// says whether it went (its replies are then read by [`CampaignSender::opened`]).
+    /// says whether it went (its replies are then read by [`CampaignSender::open`]).
     async fn complete(
         &self,
         smtp: &mut Option<Session>,
