@@ -15,6 +15,11 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::config::{mask_database_url, Settings};
 use crate::error::AppError;
 
+// deliveries reference their run and contact through statement-level triggers rather than
+// foreign keys (migration 000017), so `diesel print-schema` does not see these two joins.
+diesel::joinable!(schema::deliveries -> schema::campaign_runs (run_id));
+diesel::joinable!(schema::deliveries -> schema::contacts (contact_id));
+
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;

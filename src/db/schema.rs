@@ -468,8 +468,6 @@ diesel::joinable!(campaign_runs -> campaigns (campaign_id));
 diesel::joinable!(campaigns -> mail_templates (template_id));
 diesel::joinable!(campaigns -> staff_users (created_by));
 diesel::joinable!(contacts -> organisations (organisation_id));
-diesel::joinable!(deliveries -> campaign_runs (run_id));
-diesel::joinable!(deliveries -> contacts (contact_id));
 diesel::joinable!(link_clicks -> deliveries (delivery_id));
 diesel::joinable!(list_members -> contact_lists (list_id));
 diesel::joinable!(list_members -> contacts (contact_id));

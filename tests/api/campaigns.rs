@@ -1011,3 +1011,164 @@ async fn a_run_in_progress_when_the_claim_cursor_arrives_is_finished_once_to_eac
         10
     );
 }
+
+/// The error of a statement expected to break a delivery's reference: its kind and message.
+fn reference_error(conn: &mut PgConnection, sql: &str) -> String {
+    match diesel::sql_query(sql).execute(conn) {
+        Err(diesel::result::Error::DatabaseError(kind, info)) => {
+            assert!(
+                matches!(kind, diesel::result::DatabaseErrorKind::ForeignKeyViolation),
+                "{sql}: {kind:?} {}",
+                info.message()
+            );
+            info.message().to_owned()
+        }
+        other => panic!("{sql}: expected a foreign key violation, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn deliveries_reference_their_run_and_contact_as_foreign_keys_would() {
+    let app = TestApp::spawn().await;
+    let list = seed_list(&app, "Références", "ref", 3);
+    let id = campaign(&app, &[list], 6000, Schedule::Now);
+    schedule_now(&app, id);
+    let run = app.count("SELECT max(id) FROM campaign_runs");
+    assert_eq!(app.count("SELECT count(*) FROM deliveries"), 3);
+    let mut conn = app.conn();
+
+    // A delivery naming no run, or no contact, is refused: inserted or re-pointed.
+    let no_run = reference_error(
+        &mut conn,
+        "INSERT INTO deliveries (run_id, contact_id, email) \
+         SELECT 999999, id, 'x-' || email FROM contacts LIMIT 1",
+    );
+    assert!(no_run.contains("deliveries_run_id_fkey"), "{no_run}");
+    let no_contact = reference_error(
+        &mut conn,
+        &format!(
+            "INSERT INTO deliveries (run_id, contact_id, email) \
+             VALUES ({run}, 999999, 'personne@example.org')"
+        ),
+    );
+    assert!(
+        no_contact.contains("deliveries_contact_id_fkey"),
+        "{no_contact}"
+    );
+    let moved = reference_error(
+        &mut conn,
+        "UPDATE deliveries SET contact_id = 999999 WHERE id = (SELECT min(id) FROM deliveries)",
+    );
+    assert!(moved.contains("deliveries_contact_id_fkey"), "{moved}");
+    reference_error(
+        &mut conn,
+        "UPDATE deliveries SET run_id = 999999 WHERE id = (SELECT min(id) FROM deliveries)",
+    );
+    // A delivery without a contact is allowed (a deleted contact leaves its deliveries so).
+    assert_eq!(app.count("SELECT count(*) FROM deliveries"), 3);
+
+    // Deleting a contact detaches its delivery; deleting the run deletes its deliveries.
+    diesel::sql_query("DELETE FROM contacts WHERE email = 'ref-1@example.org'")
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM deliveries \
+             WHERE email = 'ref-1@example.org' AND contact_id IS NULL"
+        ),
+        1
+    );
+    diesel::sql_query(format!("DELETE FROM campaign_runs WHERE id = {run}"))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(app.count("SELECT count(*) FROM deliveries"), 0);
+}
+
+/// Runs `sql` on a connection of its own in a thread; the receiver gets its result.
+fn in_thread(
+    app: &TestApp,
+    sql: String,
+) -> std::sync::mpsc::Receiver<Result<usize, diesel::result::Error>> {
+    let mut conn = app.conn();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(diesel::sql_query(sql).execute(&mut conn));
+    });
+    rx
+}
+
+#[tokio::test]
+async fn a_contact_deleted_while_deliveries_to_it_are_inserted_is_never_left_referenced() {
+    let app = TestApp::spawn().await;
+    let list = seed_list(&app, "Concurrence", "conc", 2);
+    let id = campaign(&app, &[list], 6000, Schedule::Now);
+    // A run of its own, with no deliveries yet.
+    diesel::sql_query(format!(
+        "INSERT INTO campaign_runs (campaign_id, scheduled_for) \
+         VALUES ({id}, now() + interval '1 day')"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let run = app.count("SELECT max(id) FROM campaign_runs");
+    let contact =
+        |email: &str| app.count(&format!("SELECT id FROM contacts WHERE email = '{email}'"));
+    let (first, second) = (contact("conc-1@example.org"), contact("conc-2@example.org"));
+    let insert = |contact: i64| {
+        format!(
+            "INSERT INTO deliveries (run_id, contact_id, email) \
+             VALUES ({run}, {contact}, 'conc-{contact}@example.org')"
+        )
+    };
+    let wait = Duration::from_millis(300);
+
+    // The insert first: the deletion waits for its commit, then detaches the new delivery.
+    let mut inserting = app.conn();
+    diesel::sql_query("BEGIN").execute(&mut inserting).unwrap();
+    diesel::sql_query(insert(first))
+        .execute(&mut inserting)
+        .unwrap();
+    let deleting = in_thread(&app, format!("DELETE FROM contacts WHERE id = {first}"));
+    assert!(deleting.recv_timeout(wait).is_err(), "the deletion waits");
+    diesel::sql_query("COMMIT").execute(&mut inserting).unwrap();
+    assert_eq!(
+        deleting
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM deliveries WHERE email = 'conc-{first}@example.org' \
+               AND contact_id IS NULL"
+        )),
+        1
+    );
+
+    // The deletion first: the insert waits for its commit, then finds the contact gone.
+    let mut deleting = app.conn();
+    diesel::sql_query("BEGIN").execute(&mut deleting).unwrap();
+    diesel::sql_query(format!("DELETE FROM contacts WHERE id = {second}"))
+        .execute(&mut deleting)
+        .unwrap();
+    let inserted = in_thread(&app, insert(second));
+    assert!(inserted.recv_timeout(wait).is_err(), "the insert waits");
+    diesel::sql_query("COMMIT").execute(&mut deleting).unwrap();
+    match inserted.recv_timeout(Duration::from_secs(10)).unwrap() {
+        Err(diesel::result::Error::DatabaseError(kind, info)) => {
+            assert!(
+                matches!(kind, diesel::result::DatabaseErrorKind::ForeignKeyViolation),
+                "{kind:?} {}",
+                info.message()
+            );
+        }
+        other => panic!("expected a foreign key violation, got {other:?}"),
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM deliveries WHERE contact_id = {second} \
+               OR email = 'conc-{second}@example.org'"
+        )),
+        0
+    );
+}
