@@ -6,6 +6,7 @@ DROP TRIGGER deliveries_references_on_update ON deliveries;
 DROP FUNCTION deliveries_check_reference_row();
 DROP TRIGGER deliveries_references_on_insert ON deliveries;
 DROP FUNCTION deliveries_check_references();
+DROP FUNCTION deliveries_reference_missing(text, text, bigint);
 ALTER TABLE deliveries
     ADD CONSTRAINT deliveries_run_id_fkey FOREIGN KEY (run_id)
         REFERENCES campaign_runs (id) ON DELETE CASCADE,

@@ -27,6 +27,17 @@ ALTER TABLE deliveries
     DROP CONSTRAINT deliveries_run_id_fkey,
     DROP CONSTRAINT deliveries_contact_id_fkey;
 
+-- The error a foreign key gives, with its SQLSTATE and constraint name.
+CREATE FUNCTION deliveries_reference_missing(col text, parent text, key bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'insert or update on table "deliveries" violates foreign key constraint "deliveries_%_fkey"', col
+        USING ERRCODE = 'foreign_key_violation', CONSTRAINT = format('deliveries_%s_fkey', col),
+              TABLE = 'deliveries',
+              DETAIL = format('Key (%s)=(%s) is not present in table "%s".', col, key, parent);
+END
+$$;
+
 CREATE FUNCTION deliveries_check_references() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -34,21 +45,15 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(7311000017);
     SELECT n.run_id INTO missing FROM new_deliveries n
-    WHERE NOT EXISTS (SELECT 1 FROM campaign_runs r WHERE r.id = n.run_id)
-    LIMIT 1;
+    WHERE NOT EXISTS (SELECT 1 FROM campaign_runs r WHERE r.id = n.run_id) LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'insert or update on table "deliveries" violates foreign key constraint "deliveries_run_id_fkey"'
-            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'deliveries_run_id_fkey',
-                  TABLE = 'deliveries', DETAIL = format('Key (run_id)=(%s) is not present in table "campaign_runs".', missing);
+        PERFORM deliveries_reference_missing('run_id', 'campaign_runs', missing);
     END IF;
     SELECT n.contact_id INTO missing FROM new_deliveries n
     WHERE n.contact_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = n.contact_id)
-    LIMIT 1;
+      AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = n.contact_id) LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'insert or update on table "deliveries" violates foreign key constraint "deliveries_contact_id_fkey"'
-            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'deliveries_contact_id_fkey',
-                  TABLE = 'deliveries', DETAIL = format('Key (contact_id)=(%s) is not present in table "contacts".', missing);
+        PERFORM deliveries_reference_missing('contact_id', 'contacts', missing);
     END IF;
     RETURN NULL;
 END
@@ -66,19 +71,12 @@ CREATE FUNCTION deliveries_check_reference_row() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(7311000017);
-    PERFORM 1 FROM campaign_runs r WHERE r.id = NEW.run_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'insert or update on table "deliveries" violates foreign key constraint "deliveries_run_id_fkey"'
-            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'deliveries_run_id_fkey',
-                  TABLE = 'deliveries', DETAIL = format('Key (run_id)=(%s) is not present in table "campaign_runs".', NEW.run_id);
+    IF NOT EXISTS (SELECT 1 FROM campaign_runs r WHERE r.id = NEW.run_id) THEN
+        PERFORM deliveries_reference_missing('run_id', 'campaign_runs', NEW.run_id);
     END IF;
-    IF NEW.contact_id IS NOT NULL THEN
-        PERFORM 1 FROM contacts c WHERE c.id = NEW.contact_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'insert or update on table "deliveries" violates foreign key constraint "deliveries_contact_id_fkey"'
-                USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'deliveries_contact_id_fkey',
-                      TABLE = 'deliveries', DETAIL = format('Key (contact_id)=(%s) is not present in table "contacts".', NEW.contact_id);
-        END IF;
+    IF NEW.contact_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = NEW.contact_id) THEN
+        PERFORM deliveries_reference_missing('contact_id', 'contacts', NEW.contact_id);
     END IF;
     RETURN NULL;
 END
