@@ -1012,19 +1012,24 @@ async fn a_run_in_progress_when_the_claim_cursor_arrives_is_finished_once_to_eac
     );
 }
 
-/// The error of a statement expected to break a delivery's reference: its kind and message.
-fn reference_error(conn: &mut PgConnection, sql: &str) -> String {
-    match diesel::sql_query(sql).execute(conn) {
+/// The message of `result`, which must be a foreign key violation.
+fn foreign_key_violation(result: Result<usize, diesel::result::Error>, what: &str) -> String {
+    match result {
         Err(diesel::result::Error::DatabaseError(kind, info)) => {
             assert!(
                 matches!(kind, diesel::result::DatabaseErrorKind::ForeignKeyViolation),
-                "{sql}: {kind:?} {}",
+                "{what}: {kind:?} {}",
                 info.message()
             );
             info.message().to_owned()
         }
-        other => panic!("{sql}: expected a foreign key violation, got {other:?}"),
+        other => panic!("{what}: expected a foreign key violation, got {other:?}"),
     }
+}
+
+/// The error of a statement expected to break a delivery's reference.
+fn reference_error(conn: &mut PgConnection, sql: &str) -> String {
+    foreign_key_violation(diesel::sql_query(sql).execute(conn), sql)
 }
 
 #[tokio::test]
@@ -1154,16 +1159,10 @@ async fn a_contact_deleted_while_deliveries_to_it_are_inserted_is_never_left_ref
     let inserted = in_thread(&app, insert(second));
     assert!(inserted.recv_timeout(wait).is_err(), "the insert waits");
     diesel::sql_query("COMMIT").execute(&mut deleting).unwrap();
-    match inserted.recv_timeout(Duration::from_secs(10)).unwrap() {
-        Err(diesel::result::Error::DatabaseError(kind, info)) => {
-            assert!(
-                matches!(kind, diesel::result::DatabaseErrorKind::ForeignKeyViolation),
-                "{kind:?} {}",
-                info.message()
-            );
-        }
-        other => panic!("expected a foreign key violation, got {other:?}"),
-    }
+    foreign_key_violation(
+        inserted.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "the insert after the deletion",
+    );
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM deliveries WHERE contact_id = {second} \
