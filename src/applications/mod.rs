@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::enums::{Civility, DocumentKind, HeardFrom, Situation, Stage, WorkingTime};
-use crate::db::schema::{applications, candidate_centres, candidates, documents, stage_history};
+use crate::db::schema::{
+    applications, candidate_centres, candidates, documents, stage_history, submissions,
+};
 use crate::documents::StoredFile;
 use crate::domain::{EmailAddress, FreeText, PersonName, PhoneNumber, Rpps};
 use crate::mail::outbox::{self, NewOutboundEmail};
@@ -54,11 +56,14 @@ pub struct NewApplication {
 /// What recording an application did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
-    /// A new application; `merged` when the candidate was already known.
+    /// A new application; `merged` when it joined the record with the same e-mail on file,
+    /// `suspected_duplicate` when it made a new record that shares an RPPS number or a phone
+    /// with another one (kept for a recruiter to compare and merge).
     New {
         application_id: i64,
         candidate_id: i64,
         merged: bool,
+        suspected_duplicate: bool,
     },
     /// The candidate already had an open application for the same position: it was completed
     /// (new message appended, new CV attached) rather than duplicated.
@@ -80,9 +85,8 @@ impl Recorded {
     }
 }
 
-#[derive(Insertable, AsChangeset)]
+#[derive(Insertable)]
 #[diesel(table_name = candidates)]
-#[diesel(treat_none_as_null = true)]
 struct CandidateValues<'a> {
     civility: Civility,
     first_name: &'a str,
@@ -132,141 +136,245 @@ fn lock_merge_keys(conn: &mut PgConnection, app: &NewApplication) -> QueryResult
     Ok(())
 }
 
-/// The candidate this application belongs to, if known: same RPPS; else same normalised e-mail,
-/// else same phone, among candidates without a different RPPS number.
-pub fn find_existing_candidate(
+/// How a submission met the records already held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    /// Nobody known: a new record.
+    NewRecord,
+    /// The e-mail typed is the one on file: the application joins that record, which the
+    /// submission does not change.
+    SameEmail,
+    /// A new record that shares an RPPS number or a phone with another record, with another
+    /// e-mail: a recruiter compares them and decides (staff merge).
+    PossibleDuplicate,
+}
+
+impl MatchKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            MatchKind::NewRecord => "nouvelle_fiche",
+            MatchKind::SameEmail => "meme_courriel",
+            MatchKind::PossibleDuplicate => "doublon_possible",
+        }
+    }
+}
+
+/// What a submission said of the person, as typed (in the form's terms), kept beside the
+/// application: an anonymous submission never changes an existing record, so whatever it proposes
+/// that differs from the record waits here for a recruiter (or the person, through the link sent
+/// to the address on file) to apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Submitted {
+    pub civilite: String,
+    pub prenom: String,
+    pub nom: String,
+    pub courriel: String,
+    pub telephone: String,
+    pub rpps: String,
+    pub specialite: String,
+    pub situation: String,
+    pub disponibilite: String,
+    pub temps_travail: String,
+    pub demi_journees: String,
+    pub centres: Vec<String>,
+    pub garde: bool,
+    pub maitre_stage: bool,
+    pub vivier: bool,
+}
+
+impl Submitted {
+    pub fn of(app: &NewApplication) -> Submitted {
+        let mut centres: Vec<String> = app.centre_ids.iter().map(i64::to_string).collect();
+        centres.sort();
+        Submitted {
+            civilite: app.civility.code().to_owned(),
+            prenom: app.first_name.as_str().to_owned(),
+            nom: app.last_name.as_str().to_owned(),
+            courriel: app.email.as_str().to_owned(),
+            telephone: app.phone.as_str().to_owned(),
+            rpps: app
+                .rpps
+                .as_ref()
+                .map(|r| r.as_str().to_owned())
+                .unwrap_or_default(),
+            specialite: app.specialty_code.clone(),
+            situation: app.situation.code().to_owned(),
+            disponibilite: app
+                .available_from
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            temps_travail: app.working_time.code().to_owned(),
+            demi_journees: app
+                .part_time_half_days
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            centres,
+            garde: app.on_call,
+            maitre_stage: app.intern_training,
+            vivier: app.pool_consent,
+        }
+    }
+}
+
+/// The record with this e-mail on file (case-insensitive), if any, that this submission may
+/// join: not anonymised, and without an RPPS number other than the one typed (two RPPS numbers
+/// are two doctors). Returns its id and the address as it is on file.
+pub fn record_with_email(
+    conn: &mut PgConnection,
+    email_normalized: &str,
+    rpps: Option<&str>,
+) -> QueryResult<Option<(i64, String)>> {
+    let mut query = candidates::table
+        .filter(candidates::email_normalized.eq(email_normalized.to_owned()))
+        .filter(candidates::anonymised_at.is_null())
+        .into_boxed();
+    if let Some(r) = rpps {
+        query = query.filter(
+            candidates::rpps
+                .is_null()
+                .or(candidates::rpps.eq(r.to_owned())),
+        );
+    }
+    query
+        .order((candidates::last_activity_at.desc(), candidates::id.desc()))
+        .select((candidates::id, candidates::email))
+        .first(conn)
+        .optional()
+}
+
+/// Whether another record holds this RPPS number or this phone: the new record is then a
+/// possible duplicate for a recruiter to look at.
+fn shares_rpps_or_phone(
     conn: &mut PgConnection,
     rpps: Option<&str>,
-    email_normalized: &str,
     phone_e164: &str,
-) -> QueryResult<Option<i64>> {
-    if let Some(rpps) = rpps {
-        let by_rpps = candidates::table
-            .filter(candidates::rpps.eq(rpps))
-            .select(candidates::id)
-            .first::<i64>(conn)
-            .optional()?;
-        if by_rpps.is_some() {
-            return Ok(by_rpps);
-        }
-    }
-    let compatible = |rpps: Option<&str>| {
-        let rpps = rpps.map(str::to_owned);
-        move |q: candidates::BoxedQuery<'static, diesel::pg::Pg>| match rpps {
-            Some(r) => q.filter(candidates::rpps.is_null().or(candidates::rpps.eq(r))),
-            None => q,
-        }
+) -> QueryResult<(bool, bool)> {
+    let rpps_taken = match rpps {
+        Some(r) => diesel::select(diesel::dsl::exists(
+            candidates::table.filter(candidates::rpps.eq(r.to_owned())),
+        ))
+        .get_result(conn)?,
+        None => false,
     };
-    let by_email = compatible(rpps)(
-        candidates::table
-            .filter(candidates::email_normalized.eq(email_normalized.to_owned()))
-            .into_boxed(),
-    )
-    .order(candidates::last_activity_at.desc())
-    .select(candidates::id)
-    .first::<i64>(conn)
-    .optional()?;
-    if by_email.is_some() {
-        return Ok(by_email);
-    }
-    compatible(rpps)(
+    let phone_known: bool = diesel::select(diesel::dsl::exists(
         candidates::table
             .filter(candidates::phone_normalized.eq(phone_e164.to_owned()))
-            .into_boxed(),
-    )
-    .order(candidates::last_activity_at.desc())
-    .select(candidates::id)
-    .first::<i64>(conn)
-    .optional()
+            .filter(candidates::anonymised_at.is_null()),
+    ))
+    .get_result(conn)?;
+    Ok((rpps_taken, phone_known))
 }
 
 /// Records the application in one transaction. `emails` is called once a new or completed
-/// application has its id, and what it returns is queued in the same transaction.
+/// application has its id, with the address the confirmation goes to (the one on file when the
+/// application joined a known record), and what it returns is queued in the same transaction.
+///
+/// An anonymous submission never changes an existing record: it joins the record whose e-mail on
+/// file is the one typed (the record itself untouched: what the submission proposes is kept in
+/// `submissions`), and otherwise makes a new record, marked as a possible duplicate when it shares
+/// an RPPS number or a phone with another one.
 pub fn record(
     conn: &mut PgConnection,
     app: &NewApplication,
     cv: Option<&StoredFile>,
     now: DateTime<Utc>,
-    emails: impl FnOnce(Recorded) -> anyhow::Result<Vec<NewOutboundEmail>>,
+    emails: impl FnOnce(Recorded, &str) -> anyhow::Result<Vec<NewOutboundEmail>>,
 ) -> anyhow::Result<Recorded> {
     conn.transaction(|conn| {
         lock_merge_keys(conn, app)?;
 
-        if let Some(application_id) = applications::table
-            .filter(applications::submission_key.eq(app.submission_key))
-            .select(applications::id)
+        if let Some(application_id) = submissions::table
+            .filter(submissions::submission_key.eq(app.submission_key))
+            .select(submissions::application_id)
             .first::<i64>(conn)
             .optional()?
+            .or(applications::table
+                .filter(applications::submission_key.eq(app.submission_key))
+                .select(applications::id)
+                .first::<i64>(conn)
+                .optional()?)
         {
             return Ok(Recorded::AlreadyReceived { application_id });
         }
 
-        let values = CandidateValues {
-            civility: app.civility,
-            first_name: app.first_name.as_str(),
-            last_name: app.last_name.as_str(),
-            email: app.email.as_str(),
-            email_normalized: app.email.normalized(),
-            phone: app.phone.as_str(),
-            phone_normalized: app.phone.e164(),
-            specialty_code: &app.specialty_code,
-            situation: app.situation,
-            available_from: app.available_from,
-            working_time: app.working_time,
-            part_time_half_days: app.part_time_half_days,
-            on_call: app.on_call,
-            intern_training: app.intern_training,
-            pool_consent_at: app.pool_consent.then_some(now),
-            updated_at: now,
-            last_activity_at: now,
-        };
         let rpps = app.rpps.as_ref().map(Rpps::as_str);
-        let existing =
-            find_existing_candidate(conn, rpps, app.email.normalized(), app.phone.e164())?;
-        let candidate_id = match existing {
-            Some(id) => {
-                // The latest application says best who the doctor is and what they want now.
+        let on_file = record_with_email(conn, app.email.normalized(), rpps)?;
+        let (candidate_id, kind, recipient) = match on_file {
+            Some((id, address)) => {
+                // Only the activity date moves (it starts the retention period again).
                 diesel::update(candidates::table.find(id))
-                    .set(&values)
+                    .set(candidates::last_activity_at.eq(now))
                     .execute(conn)?;
-                if let Some(rpps) = rpps {
-                    diesel::update(
-                        candidates::table
-                            .find(id)
-                            .filter(candidates::rpps.is_null()),
-                    )
-                    .set(candidates::rpps.eq(rpps))
-                    .execute(conn)?;
-                }
-                diesel::delete(
-                    candidate_centres::table.filter(candidate_centres::candidate_id.eq(id)),
-                )
-                .execute(conn)?;
-                id
+                (id, MatchKind::SameEmail, address)
             }
-            None => diesel::insert_into(candidates::table)
-                .values((
-                    &values,
-                    candidates::rpps.eq(rpps),
-                    candidates::created_at.eq(now),
+            None => {
+                let (rpps_taken, phone_known) = shares_rpps_or_phone(conn, rpps, app.phone.e164())?;
+                let email_known: bool = diesel::select(diesel::dsl::exists(
+                    candidates::table
+                        .filter(candidates::email_normalized.eq(app.email.normalized()))
+                        .filter(candidates::anonymised_at.is_null()),
                 ))
-                .returning(candidates::id)
-                .get_result(conn)?,
+                .get_result(conn)?;
+                let values = CandidateValues {
+                    civility: app.civility,
+                    first_name: app.first_name.as_str(),
+                    last_name: app.last_name.as_str(),
+                    email: app.email.as_str(),
+                    email_normalized: app.email.normalized(),
+                    phone: app.phone.as_str(),
+                    phone_normalized: app.phone.e164(),
+                    specialty_code: &app.specialty_code,
+                    situation: app.situation,
+                    available_from: app.available_from,
+                    working_time: app.working_time,
+                    part_time_half_days: app.part_time_half_days,
+                    on_call: app.on_call,
+                    intern_training: app.intern_training,
+                    pool_consent_at: app.pool_consent.then_some(now),
+                    updated_at: now,
+                    last_activity_at: now,
+                };
+                // One RPPS number, one record: a number already held stays with its record and
+                // is kept on the new one as typed, for the recruiter who compares them.
+                let (own_rpps, typed_rpps) = if rpps_taken {
+                    (None, rpps)
+                } else {
+                    (rpps, None)
+                };
+                let id: i64 = diesel::insert_into(candidates::table)
+                    .values((
+                        &values,
+                        candidates::rpps.eq(own_rpps),
+                        candidates::submitted_rpps.eq(typed_rpps),
+                        candidates::created_at.eq(now),
+                    ))
+                    .returning(candidates::id)
+                    .get_result(conn)?;
+                let kind = if rpps_taken || phone_known || email_known {
+                    MatchKind::PossibleDuplicate
+                } else {
+                    MatchKind::NewRecord
+                };
+                (id, kind, app.email.as_str().to_owned())
+            }
         };
-        let wished: Vec<_> = app
-            .centre_ids
-            .iter()
-            .map(|c| {
-                (
-                    candidate_centres::candidate_id.eq(candidate_id),
-                    candidate_centres::centre_id.eq(*c),
-                )
-            })
-            .collect();
-        diesel::insert_into(candidate_centres::table)
-            .values(&wished)
-            .on_conflict_do_nothing()
-            .execute(conn)?;
+        if kind != MatchKind::SameEmail {
+            let wished: Vec<_> = app
+                .centre_ids
+                .iter()
+                .map(|c| {
+                    (
+                        candidate_centres::candidate_id.eq(candidate_id),
+                        candidate_centres::centre_id.eq(*c),
+                    )
+                })
+                .collect();
+            diesel::insert_into(candidate_centres::table)
+                .values(&wished)
+                .on_conflict_do_nothing()
+                .execute(conn)?;
+        }
 
         // An open application for the same position is completed rather than duplicated.
         let open_codes: Vec<Stage> = Stage::ALL.iter().copied().filter(|s| s.is_open()).collect();
@@ -350,7 +458,8 @@ pub fn record(
                 Recorded::New {
                     application_id,
                     candidate_id,
-                    merged: existing.is_some(),
+                    merged: kind == MatchKind::SameEmail,
+                    suspected_duplicate: kind == MatchKind::PossibleDuplicate,
                 }
             }
         };
@@ -371,7 +480,21 @@ pub fn record(
                 .execute(conn)?;
         }
 
-        let mut queued = emails(recorded)?;
+        let details = serde_json::to_string(&Submitted::of(app))?;
+        diesel::sql_query(
+            "INSERT INTO submissions \
+             (submission_key, application_id, candidate_id, match_kind, details, created_at) \
+             VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(app.submission_key)
+        .bind::<BigInt, _>(recorded.application_id())
+        .bind::<BigInt, _>(candidate_id)
+        .bind::<diesel::sql_types::Text, _>(kind.code())
+        .bind::<diesel::sql_types::Text, _>(details)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .execute(conn)?;
+
+        let mut queued = emails(recorded, &recipient)?;
         for email in &mut queued {
             email.candidate_id = Some(candidate_id);
             email.application_id = Some(recorded.application_id());
@@ -381,38 +504,98 @@ pub fn record(
     })
 }
 
-/// What the confirmation page shows of an application.
-#[derive(Debug, Clone, Queryable)]
+/// What the confirmation page shows of a submission: only what the person typed, whether it
+/// made a new record or joined a known one (the page must not tell which).
+#[derive(Debug, Clone)]
 pub struct ReceivedSummary {
-    pub application_id: i64,
     pub created_at: DateTime<Utc>,
-    pub civility: Civility,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub specialty_label: String,
+    pub submitted: Submitted,
 }
 
-/// The application recorded under a submission key, if any.
+#[derive(QueryableByName)]
+struct SubmissionRow {
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    details: String,
+}
+
+/// The submission recorded under this key, if any.
 pub fn find_by_submission_key(
     conn: &mut PgConnection,
     key: Uuid,
-) -> QueryResult<Option<ReceivedSummary>> {
-    use crate::db::schema::specialties;
-    applications::table
-        .inner_join(candidates::table.inner_join(specialties::table))
-        .filter(applications::submission_key.eq(key))
-        .select((
-            applications::id,
-            applications::created_at,
-            candidates::civility,
-            candidates::first_name,
-            candidates::last_name,
-            candidates::email,
-            specialties::label,
-        ))
-        .first(conn)
-        .optional()
+) -> anyhow::Result<Option<ReceivedSummary>> {
+    let row: Option<SubmissionRow> = diesel::sql_query(
+        "SELECT created_at, details::text AS details FROM submissions WHERE submission_key = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(key)
+    .get_result(conn)
+    .optional()?;
+    row.map(|r| {
+        Ok(ReceivedSummary {
+            created_at: r.created_at,
+            submitted: serde_json::from_str(&r.details)?,
+        })
+    })
+    .transpose()
+}
+
+/// A submission attached to a candidate, with what it proposed.
+#[derive(Debug, Clone)]
+pub struct SubmissionOf {
+    pub key: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub match_kind: String,
+    pub submitted: Submitted,
+}
+
+#[derive(QueryableByName)]
+struct SubmissionOfRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    submission_key: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    match_kind: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    details: String,
+}
+
+/// The candidate's submissions, newest first (at most `limit`).
+pub fn submissions_of(
+    conn: &mut PgConnection,
+    candidate_id: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<SubmissionOf>> {
+    let rows: Vec<SubmissionOfRow> = diesel::sql_query(
+        "SELECT submission_key, created_at, match_kind, details::text AS details \
+         FROM submissions WHERE candidate_id = $1 ORDER BY created_at DESC, submission_key \
+         LIMIT $2",
+    )
+    .bind::<BigInt, _>(candidate_id)
+    .bind::<BigInt, _>(limit)
+    .load(conn)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(SubmissionOf {
+                key: r.submission_key,
+                created_at: r.created_at,
+                match_kind: r.match_kind,
+                submitted: serde_json::from_str(&r.details)?,
+            })
+        })
+        .collect()
+}
+
+/// One submission of this candidate, by key.
+pub fn submission_of(
+    conn: &mut PgConnection,
+    candidate_id: i64,
+    key: Uuid,
+) -> anyhow::Result<Option<SubmissionOf>> {
+    Ok(submissions_of(conn, candidate_id, 1000)?
+        .into_iter()
+        .find(|s| s.key == key))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::db::enums::{Civility, EmailStatus, HeardFrom, Situation, Stage, WorkingTime};
 use crate::db::schema::{
     applications, candidate_centres, candidate_notes, candidates, centres, documents,
-    outbound_emails, positions, specialties, staff_users, stage_history,
+    outbound_emails, positions, specialties, staff_users, stage_history, submissions,
 };
 use crate::pipeline;
 use crate::web::form::describe_half_days;
@@ -394,7 +394,15 @@ pub fn possible_duplicates(
     id: i64,
 ) -> QueryResult<Vec<PossibleDuplicate>> {
     // Anonymised candidates (blank e-mail, phone and names) are nobody's duplicate.
-    let me: Option<(String, String, String, String, Option<String>)> = candidates::table
+    type Me = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let me: Option<Me> = candidates::table
         .find(id)
         .filter(candidates::anonymised_at.is_null())
         .select((
@@ -403,12 +411,19 @@ pub fn possible_duplicates(
             candidates::first_name,
             candidates::last_name,
             candidates::rpps,
+            candidates::submitted_rpps,
         ))
         .first(conn)
         .optional()?;
-    let Some((email, phone, first, last, rpps)) = me else {
+    let Some((email, phone, first, last, rpps, submitted_rpps)) = me else {
         return Ok(Vec::new());
     };
+    // An RPPS number typed in a submission but held by another record, and the other way round.
+    let same_rpps = diesel::dsl::sql::<diesel::sql_types::Bool>("COALESCE(rpps = ")
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(submitted_rpps.clone())
+        .sql(", false) OR COALESCE(submitted_rpps = ")
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(rpps.clone())
+        .sql(", false)");
     let same_name = diesel::dsl::sql::<diesel::sql_types::Bool>("lower(first_name) = lower(")
         .bind::<diesel::sql_types::Text, _>(first)
         .sql(") AND lower(last_name) = lower(")
@@ -421,11 +436,12 @@ pub fn possible_duplicates(
             candidates::email_normalized
                 .eq(email)
                 .or(candidates::phone_normalized.eq(phone))
-                .or(same_name),
+                .or(same_name)
+                .or(same_rpps),
         )
         .into_boxed();
     // Two different RPPS numbers are two different doctors.
-    if let Some(r) = rpps {
+    if let Some(r) = rpps.or(submitted_rpps) {
         q = q.filter(candidates::rpps.is_null().or(candidates::rpps.eq(r)));
     }
     q.order(candidates::id.asc())
@@ -491,6 +507,9 @@ pub fn merge(
         diesel::update(outbound_emails::table.filter(outbound_emails::candidate_id.eq(other)))
             .set(outbound_emails::candidate_id.eq(keep))
             .execute(conn)?;
+        diesel::update(submissions::table.filter(submissions::candidate_id.eq(other)))
+            .set(submissions::candidate_id.eq(keep))
+            .execute(conn)?;
         diesel::sql_query(
             "INSERT INTO candidate_centres (candidate_id, centre_id) \
              SELECT $1, centre_id FROM candidate_centres WHERE candidate_id = $2 \
@@ -515,6 +534,13 @@ pub fn merge(
                 .set(candidates::rpps.eq(other_rpps))
                 .execute(conn)?;
         }
+        // A typed RPPS number that the merged record now holds is settled.
+        diesel::sql_query(
+            "UPDATE candidates SET submitted_rpps = NULL \
+             WHERE id = $1 AND rpps IS NOT NULL AND submitted_rpps = rpps",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(keep)
+        .execute(conn)?;
         crate::staff::auth::audit(conn, Some(actor), "fusion", "candidate", Some(keep), &format!("fiche n° {other} fusionnée"))?;
         Ok(Ok(()))
     })
@@ -572,6 +598,12 @@ pub fn update_details(
             .map(|c| (candidate_centres::candidate_id.eq(id), candidate_centres::centre_id.eq(*c)))
             .collect();
         diesel::insert_into(candidate_centres::table).values(&rows).execute(conn)?;
+        diesel::sql_query(
+            "UPDATE candidates SET submitted_rpps = NULL \
+             WHERE id = $1 AND rpps IS NOT NULL AND submitted_rpps = rpps",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(id)
+        .execute(conn)?;
         crate::staff::auth::audit(conn, Some(actor), "modification", "candidate", Some(id), "")?;
         Ok(Ok(true))
     })

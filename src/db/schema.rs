@@ -75,6 +75,7 @@ diesel::table! {
         last_activity_at -> Timestamptz,
         anonymised_at -> Nullable<Timestamptz>,
         consent_reminder_sent_at -> Nullable<Timestamptz>,
+        submitted_rpps -> Nullable<Text>,
     }
 }
 
@@ -539,6 +540,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_users,
     stage_email_templates,
     stage_history,
+    submissions,
 );
 
 diesel::table! {
@@ -584,3 +586,17 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    submissions (submission_key) {
+        submission_key -> Uuid,
+        application_id -> Int8,
+        candidate_id -> Int8,
+        match_kind -> Text,
+        details -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(submissions -> applications (application_id));
+diesel::joinable!(submissions -> candidates (candidate_id));

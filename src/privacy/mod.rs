@@ -428,6 +428,12 @@ fn anonymise(
         .filter(applications::candidate_id.eq(candidate_id))
         .set(applications::message.eq(""))
         .execute(conn)?;
+    // What the submissions typed is personal data like the rest.
+    diesel::delete(
+        crate::db::schema::submissions::table
+            .filter(crate::db::schema::submissions::candidate_id.eq(candidate_id)),
+    )
+    .execute(conn)?;
     diesel::update(candidates::table.find(candidate_id))
         .set((
             candidates::first_name.eq(""),
@@ -437,6 +443,7 @@ fn anonymise(
             candidates::phone.eq(""),
             candidates::phone_normalized.eq(""),
             candidates::rpps.eq(None::<String>),
+            candidates::submitted_rpps.eq(None::<String>),
             candidates::available_from.eq(None::<NaiveDate>),
             candidates::pool_consent_at.eq(None::<DateTime<Utc>>),
             candidates::consent_reminder_sent_at.eq(None::<DateTime<Utc>>),

@@ -158,6 +158,17 @@ pub async fn candidate(
         ))
     })
     .await?;
+    let (submitted, on_file) = db(&state, move |conn| {
+        Ok((
+            crate::applications::submissions_of(conn, candidate_id, 10)?,
+            candidates::edit_values(conn, candidate_id)?,
+        ))
+    })
+    .await?;
+    let proposals = match on_file {
+        Some(current) => proposals_view(&state, &centres, &current, &submitted),
+        None => Vec::new(),
+    };
     let title = format!("{} {}", view.first_name, view.last_name);
     // Each application carries its offers, and whether one may be drafted from its stage.
     let mut candidate_json = serde_json::to_value(&view)
@@ -196,6 +207,7 @@ pub async fn candidate(
             "placements": placements,
             "meetings": meetings,
             "duplicates": duplicates,
+            "proposals": proposals,
             "centres": centres.iter().map(|c| json!({"id": c.id, "commune": c.commune})).collect::<Vec<_>>(),
             "refusal_reasons": REFUSAL_REASONS.iter().map(|(c, l)| json!({"value": c, "label": l})).collect::<Vec<_>>(),
             "withdrawal_reasons": WITHDRAWAL_REASONS.iter().map(|(c, l)| json!({"value": c, "label": l})).collect::<Vec<_>>(),
@@ -856,6 +868,146 @@ pub async fn merge(
     }
 }
 
+/// Which values of the submissions differ from the record: what each proposed, field by
+/// field, in words, for the recruiter to apply (or not) through the edit page.
+fn proposals_view(
+    state: &AppState,
+    centres: &[crate::centres::Centre],
+    current: &crate::web::form::RawApplicationForm,
+    submitted: &[crate::applications::SubmissionOf],
+) -> Vec<Value> {
+    use crate::db::enums::Civility;
+    let specialty = |code: &str| {
+        state
+            .specialties
+            .iter()
+            .find(|s| s.code == code)
+            .map_or_else(|| code.to_owned(), |s| s.label.clone())
+    };
+    let civility = |code: &str| {
+        Civility::from_code(code)
+            .map_or("", Civility::label)
+            .to_owned()
+    };
+    let situation = |code: &str| {
+        Situation::from_code(code)
+            .map_or("", Situation::label)
+            .to_owned()
+    };
+    let working = |time: &str, half_days: &str| match (
+        WorkingTime::from_code(time),
+        half_days.parse::<i16>(),
+    ) {
+        (Some(WorkingTime::PartTime), Ok(n)) => format!("Temps partiel, {}", describe_half_days(n)),
+        (Some(w), _) => w.label().to_owned(),
+        (None, _) => String::new(),
+    };
+    let date = |d: &str| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_or_else(
+            |_| "Dès maintenant".to_owned(),
+            |d| d.format("%d/%m/%Y").to_string(),
+        )
+    };
+    let places = |ids: &[String]| {
+        let mut ids: Vec<&String> = ids.iter().collect();
+        ids.sort();
+        let names: Vec<String> = ids
+            .iter()
+            .filter_map(|id| centres.iter().find(|c| &c.id.to_string() == *id))
+            .map(|c| c.commune.clone())
+            .collect();
+        if names.is_empty() {
+            "Pas de préférence".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    let yes_no = |b: bool| if b { "Oui" } else { "Non" }.to_owned();
+    let mut out = Vec::new();
+    for s in submitted {
+        let p = &s.submitted;
+        let pairs = [
+            (
+                "Civilité",
+                civility(&current.civilite),
+                civility(&p.civilite),
+            ),
+            ("Prénom", current.prenom.clone(), p.prenom.clone()),
+            ("Nom", current.nom.clone(), p.nom.clone()),
+            ("Courriel", current.courriel.clone(), p.courriel.clone()),
+            ("Téléphone", current.telephone.clone(), p.telephone.clone()),
+            ("RPPS", current.rpps.clone(), p.rpps.clone()),
+            (
+                "Spécialité",
+                specialty(&current.specialite),
+                specialty(&p.specialite),
+            ),
+            (
+                "Situation",
+                situation(&current.situation),
+                situation(&p.situation),
+            ),
+            (
+                "Disponibilité",
+                date(&current.disponibilite),
+                date(&p.disponibilite),
+            ),
+            (
+                "Temps de travail",
+                working(&current.temps_travail, &current.demi_journees),
+                working(&p.temps_travail, &p.demi_journees),
+            ),
+            (
+                "Centres souhaités",
+                places(&current.centres),
+                places(&p.centres),
+            ),
+            ("Gardes", yes_no(current.garde), yes_no(p.garde)),
+            (
+                "Maître de stage",
+                yes_no(current.maitre_stage),
+                yes_no(p.maitre_stage),
+            ),
+        ];
+        let changes: Vec<Value> = pairs
+            .into_iter()
+            .filter(|(_, now, proposed)| now != proposed)
+            .map(|(label, now, proposed)| json!({ "label": label, "current": now, "proposed": proposed }))
+            .collect();
+        if changes.is_empty() {
+            continue;
+        }
+        out.push(json!({
+            "key": s.key,
+            "created_at": s.created_at,
+            "duplicate": s.match_kind == "doublon_possible",
+            "changes": changes,
+        }));
+    }
+    out
+}
+
+/// The values a submission proposed, in the edit form's terms.
+fn proposal_form(p: crate::applications::Submitted) -> crate::web::form::RawApplicationForm {
+    crate::web::form::RawApplicationForm {
+        civilite: p.civilite,
+        prenom: p.prenom,
+        nom: p.nom,
+        courriel: p.courriel,
+        telephone: p.telephone,
+        rpps: p.rpps,
+        specialite: p.specialite,
+        situation: p.situation,
+        disponibilite: p.disponibilite,
+        temps_travail: p.temps_travail,
+        demi_journees: p.demi_journees,
+        centres: p.centres,
+        garde: p.garde,
+        maitre_stage: p.maitre_stage,
+        ..Default::default()
+    }
+}
+
 /// The edit page of a candidate, with values and per-field errors.
 async fn render_edit(
     state: &AppState,
@@ -863,6 +1015,7 @@ async fn render_edit(
     id: i64,
     raw: &crate::web::form::RawApplicationForm,
     errors: &crate::web::form::FieldErrors,
+    proposal: Option<chrono::DateTime<Utc>>,
 ) -> Result<HttpResponse, AppError> {
     let lists = db(state, |conn| Ok(crate::centres::list_choosable(conn)?)).await?;
     let opts = |all: Vec<(&str, &str)>, chosen: &str| -> Vec<Value> {
@@ -910,7 +1063,7 @@ async fn render_edit(
         title,
         status,
         json!({
-            "id": id, "values": raw, "errors": errors, "summary": summary,
+            "id": id, "values": raw, "errors": errors, "summary": summary, "proposal": proposal,
             "civilities": civilities, "situations": situations, "specialties": specialties,
             "half_days": half_days, "centres": centres,
             "part_time": raw.temps_travail == WorkingTime::PartTime.code(),
@@ -919,17 +1072,42 @@ async fn render_edit(
     )
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct EditQuery {
+    /// A submission of this candidate whose values prefill the form, for the recruiter to review.
+    #[serde(default)]
+    proposition: String,
+}
+
 pub async fn edit_candidate(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<i64>,
+    query: web::Query<EditQuery>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let id = path.into_inner();
     let raw = db(&state, move |conn| Ok(candidates::edit_values(conn, id)?))
         .await?
         .ok_or(AppError::NotFound)?;
-    render_edit(&state, &staff, id, &raw, &Default::default()).await
+    if query.proposition.is_empty() {
+        return render_edit(&state, &staff, id, &raw, &Default::default(), None).await;
+    }
+    let key = uuid::Uuid::parse_str(&query.proposition).map_err(|_| AppError::NotFound)?;
+    let proposal = db(&state, move |conn| {
+        Ok(crate::applications::submission_of(conn, id, key)?)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    render_edit(
+        &state,
+        &staff,
+        id,
+        &proposal_form(proposal.submitted),
+        &Default::default(),
+        Some(proposal.created_at),
+    )
+    .await
 }
 
 pub async fn update_candidate(
@@ -984,7 +1162,7 @@ pub async fn update_candidate(
     );
     let app = match validated {
         Ok(app) => app,
-        Err(errors) => return render_edit(&state, &staff, id, &raw, &errors).await,
+        Err(errors) => return render_edit(&state, &staff, id, &raw, &errors, None).await,
     };
     let actor = staff.0.user_id;
     let result = db(&state, move |conn| {
@@ -999,7 +1177,7 @@ pub async fn update_candidate(
         Err(message) => {
             let mut errors = FieldErrors::default();
             errors.add("rpps", message);
-            render_edit(&state, &staff, id, &raw, &errors).await
+            render_edit(&state, &staff, id, &raw, &errors, None).await
         }
     }
 }

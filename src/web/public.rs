@@ -410,7 +410,6 @@ pub(crate) async fn record_application(
     let email_data = email_context(state, &application, lists);
     let recruiters = state.settings.recruiters.notify.clone();
     let domain = state.settings.mail_domain();
-    let recipient = application.email.as_str().to_owned();
     let settings = state.settings.clone();
     let recorded = db(state, move |conn| {
         let now = Utc::now();
@@ -420,11 +419,11 @@ pub(crate) async fn record_application(
             &application,
             cv_file.as_ref(),
             now,
-            |recorded| {
+            |recorded, recipient| {
                 application_emails(
                     recorded,
                     email_data,
-                    &recipient,
+                    recipient,
                     &recruiters,
                     &domain,
                     data_link,
@@ -506,19 +505,19 @@ fn application_emails(
     domain: &str,
     data_link: impl Fn(i64) -> String,
 ) -> anyhow::Result<Vec<NewOutboundEmail>> {
-    let (new, merged, candidate_id) = match recorded {
+    // The confirmation reads the same whether the person was known or not; it goes to the
+    // address on file when the application joined a known record.
+    let (new, suspected_duplicate, candidate_id) = match recorded {
         Recorded::New {
-            merged,
+            suspected_duplicate,
             candidate_id,
             ..
-        } => (true, merged, candidate_id),
-        Recorded::Completed { candidate_id, .. } => (false, true, candidate_id),
+        } => (true, suspected_duplicate, candidate_id),
+        Recorded::Completed { candidate_id, .. } => (false, false, candidate_id),
         Recorded::AlreadyReceived { .. } => return Ok(Vec::new()),
     };
     data["application_id"] = json!(recorded.application_id());
     data["data_url"] = json!(data_link(candidate_id));
-    data["completed"] = json!(!new);
-    data["merged"] = json!(merged);
     let mut emails = vec![NewOutboundEmail::new(
         "application_confirmation",
         recipient,
@@ -527,6 +526,9 @@ fn application_emails(
     )];
     // The private link is the doctor's alone.
     data["data_url"] = Value::Null;
+    data["candidate_id"] = json!(candidate_id);
+    data["merged"] = json!(matches!(recorded, Recorded::New { merged: true, .. }));
+    data["suspected_duplicate"] = json!(suspected_duplicate);
     if new {
         let notification = render_email("recruiter_notification", &data)?;
         for address in recruiters {
@@ -550,16 +552,21 @@ pub async fn application_received(
         Ok(applications::find_by_submission_key(conn, key)?)
     })
     .await?;
-    // The summary is shown for a day after sending; after that the page is generic.
+    // The summary is shown for a day after sending; after that the page is generic. It shows
+    // only what was typed, the same whether the person was known or not.
     let recent = found.filter(|s| Utc::now() - s.created_at < chrono::Duration::hours(24));
     let summary = recent.map(|s| {
+        let specialty = state
+            .specialties
+            .iter()
+            .find(|sp| sp.code == s.submitted.specialite)
+            .map(|sp| sp.label.clone())
+            .unwrap_or_default();
         json!({
-            "application_id": s.application_id,
-            "civility": s.civility.label(),
-            "first_name": s.first_name,
-            "last_name": s.last_name,
-            "email": s.email,
-            "specialty": s.specialty_label,
+            "first_name": s.submitted.prenom,
+            "last_name": s.submitted.nom,
+            "email": s.submitted.courriel,
+            "specialty": specialty,
         })
     });
     let body = render(

@@ -415,53 +415,23 @@ async fn the_same_submission_sent_twice_is_one_application() {
 }
 
 #[tokio::test]
-async fn a_known_doctor_is_merged_by_rpps_then_email_then_phone() {
+async fn only_the_email_on_file_joins_a_record_and_rpps_or_phone_matches_are_kept_apart() {
     let app = TestApp::spawn().await;
     assert_eq!(app.apply(&Fields::valid()).await.status(), 303);
 
-    // Same RPPS, new e-mail and phone: same person, details updated.
-    let by_rpps = Fields::valid()
-        .set("courriel", "c.martin@hopital.fr")
-        .set("telephone", "07 00 00 00 01")
-        .set("temps_travail", "temps_plein")
-        .without("demi_journees");
-    assert_eq!(
-        app.apply(&by_rpps.clone().set("message", "Autre projet"))
-            .await
-            .status(),
-        303
-    );
-    assert_eq!(app.count("SELECT count(*) FROM candidates"), 1);
-    assert_eq!(
-        app.text("SELECT email FROM candidates").unwrap(),
-        "c.martin@hopital.fr"
-    );
-    assert_eq!(
-        app.text("SELECT working_time FROM candidates").unwrap(),
-        "temps_plein"
-    );
-
-    // No RPPS, same e-mail written differently.
+    // No RPPS, same e-mail written differently, another phone: the same record, unchanged.
     let by_email = Fields::valid()
         .set("rpps", "")
-        .set("courriel", "  C.Martin@Hopital.FR ")
-        .set("telephone", "07 00 00 00 02");
+        .set("courriel", "  Claire.Martin@Exemple.FR ")
+        .set("telephone", "07 00 00 00 02")
+        .set("message", "Autre projet");
     assert_eq!(app.apply(&by_email).await.status(), 303);
     assert_eq!(app.count("SELECT count(*) FROM candidates"), 1);
-
-    // No RPPS, new e-mail, same phone written the international way.
-    let by_phone = Fields::valid()
-        .set("rpps", "")
-        .set("courriel", "claire@autre.fr")
-        .set("telephone", "+33 7 00 00 00 02");
-    assert_eq!(app.apply(&by_phone).await.status(), 303);
-    assert_eq!(app.count("SELECT count(*) FROM candidates"), 1);
     assert_eq!(
-        app.text("SELECT rpps FROM candidates").unwrap(),
-        "10132437004",
-        "the RPPS is kept"
+        app.text("SELECT phone FROM candidates").unwrap(),
+        "06 12 34 56 78",
+        "a submission never changes the record"
     );
-
     // Each spontaneous application while one is open completes it rather than duplicating it.
     assert_eq!(app.count("SELECT count(*) FROM applications"), 1);
     let message = app.text("SELECT message FROM applications").unwrap();
@@ -470,6 +440,31 @@ async fn a_known_doctor_is_merged_by_rpps_then_email_then_phone() {
         "{message}"
     );
 
+    // Same RPPS, new e-mail and phone: a second record, the RPPS staying with the first.
+    let by_rpps = Fields::valid()
+        .set("courriel", "c.martin@hopital.fr")
+        .set("telephone", "07 00 00 00 01");
+    assert_eq!(app.apply(&by_rpps).await.status(), 303);
+    assert_eq!(app.count("SELECT count(*) FROM candidates"), 2);
+    assert_eq!(
+        app.text("SELECT email FROM candidates WHERE rpps = '10132437004'")
+            .unwrap(),
+        "claire.martin@exemple.fr"
+    );
+    assert_eq!(
+        app.text("SELECT submitted_rpps FROM candidates WHERE email = 'c.martin@hopital.fr'")
+            .unwrap(),
+        "10132437004"
+    );
+
+    // No RPPS, new e-mail, same phone: a third record.
+    let by_phone = Fields::valid()
+        .set("rpps", "")
+        .set("courriel", "claire@autre.fr")
+        .set("telephone", "+33 6 12 34 56 78");
+    assert_eq!(app.apply(&by_phone).await.status(), 303);
+    assert_eq!(app.count("SELECT count(*) FROM candidates"), 3);
+
     // A different doctor with a different RPPS is never merged, even sharing a phone.
     let other = Fields::valid()
         .set("rpps", "10158508753")
@@ -477,13 +472,28 @@ async fn a_known_doctor_is_merged_by_rpps_then_email_then_phone() {
         .set("courriel", "paul@exemple.fr")
         .set("telephone", "+33 7 00 00 00 02");
     assert_eq!(app.apply(&other).await.status(), 303);
-    assert_eq!(app.count("SELECT count(*) FROM candidates"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM candidates"), 4);
+    assert_eq!(
+        app.count("SELECT count(*) FROM submissions WHERE match_kind = 'doublon_possible'"),
+        2,
+        "the RPPS and the phone matches are flagged"
+    );
 
-    // A merge is flagged to recruiters, and the doctor gets a confirmation each time.
+    // Recruiters hear of each new application; possible duplicates are flagged to them.
     app.dispatch_all_pending_emails().await;
     let notes = app.smtp.received_by(RECRUITERS);
-    assert_eq!(notes.len(), 2, "one per new application");
+    assert_eq!(notes.len(), 4, "one per new application");
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|m| m.subject().contains("doublon possible"))
+            .count(),
+        2
+    );
+    // Everyone who applied gets a confirmation at the address they typed, or on file.
     assert_eq!(app.smtp.received_by("claire@autre.fr").len(), 1);
+    assert_eq!(app.smtp.received_by("c.martin@hopital.fr").len(), 1);
+    assert_eq!(app.smtp.received_by("claire.martin@exemple.fr").len(), 2);
 }
 
 #[tokio::test]

@@ -221,7 +221,7 @@ async fn a_valid_application_through_the_api_is_recorded_and_both_emails_are_rec
     let answer: Value = r.json().await.unwrap();
     let reference = answer["reference"].as_str().unwrap();
     assert!(uuid::Uuid::parse_str(reference).is_ok());
-    assert_eq!(answer["statut"], "nouvelle");
+    assert_eq!(answer["statut"], "enregistree");
     assert_eq!(location, format!("/candidature/merci/{reference}"));
     assert_eq!(app.count("SELECT count(*) FROM candidates"), 1);
     assert_eq!(
@@ -288,7 +288,7 @@ async fn the_same_idempotency_key_records_one_application() {
 }
 
 #[tokio::test]
-async fn a_known_candidate_is_merged_and_their_open_application_completed() {
+async fn a_known_candidate_with_the_same_email_has_their_open_application_completed() {
     let app = TestApp::spawn().await;
     assert_eq!(
         post_json(&app, "/api/v1/candidatures", &valid_json())
@@ -304,7 +304,10 @@ async fn a_known_candidate_is_merged_and_their_open_application_completed() {
     let r = post_json(&app, "/api/v1/candidatures", &body).await;
     assert_eq!(r.status(), 201);
     let answer: Value = r.json().await.unwrap();
-    assert_eq!(answer["statut"], "completee");
+    assert_eq!(
+        answer["statut"], "enregistree",
+        "the same answer as for a new person"
+    );
     assert_eq!(app.count("SELECT count(*) FROM candidates"), 1);
     assert_eq!(app.count("SELECT count(*) FROM applications"), 1);
     assert!(app

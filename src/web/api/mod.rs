@@ -384,7 +384,7 @@ pub struct CandidatureRecue {
     /// The application's public reference (the idempotency key).
     #[schema(value_type = String, example = "3f2b8c9e-1d4a-4e6b-9c1f-2a7d5e8b0c43")]
     pub reference: Uuid,
-    /// `nouvelle`, `completee` (an open application for the same position was completed) or
+    /// `enregistree` (recorded: the same answer whether the person was known or not) or
     /// `deja_recue` (this key was already used: nothing more was recorded).
     pub statut: String,
     pub message: String,
@@ -527,16 +527,12 @@ pub async fn submit_application(
     let key = application.submission_key;
     let recorded = public::record_application(&state, application, None, &lists).await?;
     let (status, statut, message) = match recorded {
-        Recorded::New { .. } => (
+        // The same answer whether the person was known or not (nothing tells an outsider that
+        // an e-mail, a phone or an RPPS number is on file).
+        Recorded::New { .. } | Recorded::Completed { .. } => (
             StatusCode::CREATED,
-            "nouvelle",
+            "enregistree",
             "Candidature enregistrée ; un courriel de confirmation est envoyé au candidat.",
-        ),
-        Recorded::Completed { .. } => (
-            StatusCode::CREATED,
-            "completee",
-            "Le candidat avait déjà une candidature en cours pour ce poste : elle a été \
-             complétée ; un courriel de confirmation lui est envoyé.",
         ),
         Recorded::AlreadyReceived { .. } => (
             StatusCode::OK,
