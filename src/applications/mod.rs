@@ -587,6 +587,27 @@ pub fn submissions_of(
         .collect()
 }
 
+/// What each submission typed, for the person's own data page and export (right of access).
+pub fn submissions_for_export(
+    conn: &mut PgConnection,
+    candidate_id: i64,
+) -> QueryResult<Vec<serde_json::Value>> {
+    let rows: Vec<SubmissionOfRow> = diesel::sql_query(
+        "SELECT submission_key, created_at, match_kind, details::text AS details \
+         FROM submissions WHERE candidate_id = $1 ORDER BY created_at, submission_key",
+    )
+    .bind::<BigInt, _>(candidate_id)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let details: serde_json::Value =
+                serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null);
+            serde_json::json!({ "created_at": r.created_at, "details": details })
+        })
+        .collect())
+}
+
 /// One submission of this candidate, by key.
 pub fn submission_of(
     conn: &mut PgConnection,

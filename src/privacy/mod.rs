@@ -153,6 +153,7 @@ pub fn personal_data(
         .load(conn)?;
     let offers = crate::offers::for_candidate(conn, candidate_id)?;
     let placements = crate::placements::for_candidate(conn, candidate_id, today)?;
+    let submissions = crate::applications::submissions_for_export(conn, candidate_id)?;
     let applications: Vec<Value> = c
         .applications
         .iter()
@@ -203,6 +204,7 @@ pub fn personal_data(
         },
         "created_at": c.created_at,
         "applications": applications,
+        "submissions": submissions,
         "documents": c.documents.iter().map(|d| json!({
             "name": d.original_name,
             "size_kb": d.size_kb,
