@@ -134,7 +134,11 @@ pub fn render(
     ))
 }
 
-fn explain(e: &handlebars::RenderError) -> String {
+fn explain(e: &templates::guard::RenderFailure) -> String {
+    let e = match e {
+        templates::guard::RenderFailure::Bound(refusal) => return refusal.0.clone(),
+        templates::guard::RenderFailure::Render(e) => e,
+    };
     let text = e.to_string();
     if text.contains("strict mode") || text.contains("not found") {
         format!(
