@@ -233,14 +233,20 @@ impl Dispatcher {
                 text: email.body_text.clone(),
                 html: email.body_html.clone(),
             };
-            let outcome = match build_message(
-                &self.from,
-                self.reply_to.as_ref(),
-                &email.recipient,
-                &email.message_id,
-                &rendered,
-                email.ics.as_deref(),
-            ) {
+            // A message whose building panics fails like an invalid one: a poison message
+            // ends, it is not claimed again and again.
+            let built = crate::supervise::catch("mail_message", || {
+                build_message(
+                    &self.from,
+                    self.reply_to.as_ref(),
+                    &email.recipient,
+                    &email.message_id,
+                    &rendered,
+                    email.ics.as_deref(),
+                )
+            })
+            .unwrap_or_else(|| Err(anyhow::anyhow!("erreur interne")));
+            let outcome = match built {
                 Err(e) => Outcome::Failed(format!("message invalide : {e:#}")),
                 Ok(message) => match self.mailer.send(message).await {
                     Ok(()) => Outcome::Sent,
