@@ -28,4 +28,5 @@ mod public_pages;
 mod reports;
 mod smtp_server;
 mod staff;
+mod templates_bounds;
 mod totp;
