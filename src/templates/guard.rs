@@ -288,21 +288,28 @@ fn bounded_to_string<F>(render: F) -> Result<String, RenderFailure>
 where
     F: FnOnce(&mut Bounded) -> Result<(), handlebars::RenderError>,
 {
+    bounded_within(MAX_OUTPUT_BYTES, MAX_RENDER_TIME, render)
+}
+
+fn bounded_within<F>(max: usize, time: Duration, render: F) -> Result<String, RenderFailure>
+where
+    F: FnOnce(&mut Bounded) -> Result<(), handlebars::RenderError>,
+{
     let mut out = Bounded {
         buf: Vec::new(),
-        max: MAX_OUTPUT_BYTES,
-        deadline: Instant::now() + MAX_RENDER_TIME,
+        max,
+        deadline: Instant::now() + time,
         hit: None,
     };
     let result = render(&mut out);
     match (result, out.hit) {
         (_, Some(Bound::Size)) => Err(RenderFailure::Bound(Refusal(format!(
-            "le message produit dépasse {} Mo : le modèle se répète trop",
-            MAX_OUTPUT_BYTES / (1024 * 1024)
+            "le message produit dépasse {} Ko : le modèle se répète trop",
+            max / 1024
         )))),
         (_, Some(Bound::Time)) => Err(RenderFailure::Bound(Refusal(format!(
-            "le modèle met trop de temps à produire le message (plus de {} s)",
-            MAX_RENDER_TIME.as_secs()
+            "le modèle met trop de temps à produire le message (plus de {} ms)",
+            time.as_millis()
         )))),
         (Err(e), None) => Err(RenderFailure::Render(e)),
         (Ok(()), None) => String::from_utf8(out.buf).map_err(|_| {
@@ -409,6 +416,26 @@ mod tests {
         }
         let small = render(&hb, "t", &serde_json::json!({ "v": "ab" })).unwrap();
         assert_eq!(small, "ababababab");
+    }
+
+    #[test]
+    fn a_render_past_the_time_bound_is_an_error() {
+        let mut hb = Handlebars::new();
+        let t = check("{{#if a}}{{a}}{{/if}}{{a}}", "t", &[]).unwrap();
+        hb.register_template("t", t);
+        let data = serde_json::json!({ "a": "x" });
+        let slow = bounded_within(1024, Duration::from_millis(20), |out| {
+            std::thread::sleep(Duration::from_millis(40));
+            hb.render_to_write("t", &data, out)
+        });
+        match slow {
+            Err(RenderFailure::Bound(r)) => assert!(r.0.contains("trop de temps"), "{r}"),
+            other => panic!("{other:?}"),
+        }
+        let fast = bounded_within(1024, Duration::from_secs(5), |out| {
+            hb.render_to_write("t", &data, out)
+        });
+        assert_eq!(fast.unwrap(), "xx");
     }
 
     #[test]

@@ -373,11 +373,11 @@ async fn a_recursive_stage_template_is_refused_at_save_and_one_in_the_database_d
         .text("SELECT body FROM stage_email_templates WHERE stage = 'entretien'")
         .unwrap();
     let conditional = "Bonjour {{prenom}},\n{{#*inline \"a\"}}à bientôt {{#if (eq prenom \"Claire\")}}{{> a}}{{/if}}{{/inline}}{{> a}}";
-    for (subject, body) in [
-        ("Entretien", SELF_INLINE),
-        ("Entretien", conditional),
-        ("{{> email/stage_message/subject}}", "Bonjour"),
-        ("Entretien", &exponential(25)),
+    for (subject, body, field) in [
+        ("Entretien", SELF_INLINE, "texte"),
+        ("Entretien", conditional, "texte"),
+        ("{{> email/stage_message/subject}}", "Bonjour", "objet"),
+        ("Entretien", &exponential(25), "texte"),
     ] {
         let r = admin
             .post_form(
@@ -387,12 +387,25 @@ async fn a_recursive_stage_template_is_refused_at_save_and_one_in_the_database_d
             .await;
         assert_eq!(r.status(), 422, "{body}");
         let html = r.text().await.unwrap();
-        let message = scraper::Html::parse_document(&html)
-            .select(&scraper::Selector::parse("#modele-entretien-erreur").unwrap())
+        let doc = scraper::Html::parse_document(&html);
+        let text_of = |selector: &str| {
+            doc.select(&scraper::Selector::parse(selector).unwrap())
+                .next()
+                .map(|e| e.text().collect::<String>())
+                .unwrap_or_default()
+        };
+        let message = text_of(&format!("#{field}-entretien-error"));
+        assert!(
+            message.contains("ne sont pas permis"),
+            "at « {field} »: {message:?}"
+        );
+        assert!(text_of("#modele-entretien-erreur").contains("Modèle non enregistré"));
+        let typed_subject = doc
+            .select(&scraper::Selector::parse("#objet-entretien").unwrap())
             .next()
-            .map(|e| e.text().collect::<String>())
+            .and_then(|e| e.value().attr("value"))
             .unwrap_or_default();
-        assert!(message.contains("ne sont pas permis"), "{message:?}");
+        assert_eq!(typed_subject, subject, "what was typed is kept");
         let typed: String = scraper::Html::parse_document(&html)
             .select(&scraper::Selector::parse("#texte-entretien").unwrap())
             .next()
