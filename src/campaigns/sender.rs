@@ -437,6 +437,22 @@ pub struct Outcome {
     pub suppress: Option<String>,
 }
 
+/// The outcome of a delivery claimed `attempts` times, each claim ending without an outcome.
+fn abandoned_outcome(delivery_id: i64, attempts: i32) -> Outcome {
+    Outcome {
+        delivery_id,
+        attempts,
+        kind: OutcomeKind::Failed,
+        smtp_code: None,
+        message_id: None,
+        detail: Some(format!(
+            "abandonné : {} tentatives interrompues sans résultat",
+            attempts - 1
+        )),
+        suppress: None,
+    }
+}
+
 /// Delay before the next attempt after `attempts` failed ones: base, 2×base, 4×base… ≤ 1 h.
 pub fn backoff(base_seconds: i64, attempts: i32) -> Duration {
     let exp = (attempts.clamp(1, 16) - 1) as u32;
@@ -1120,6 +1136,19 @@ impl CampaignSender {
                 }
                 Ok(Claim::Wait(d)) => self.pause(&mut stopped, d.min(self.poll())).await,
                 Ok(Claim::Work(run, items)) => {
+                    // Claimed more times than it may be tried without any outcome recorded:
+                    // each claim ended with the sender (a crash, a panic). A poison delivery
+                    // fails here, with the reason, instead of being claimed again forever.
+                    let max = self.inner.settings.campaigns.max_attempts;
+                    let (abandoned, items): (Vec<_>, Vec<_>) =
+                        items.into_iter().partition(|i| i.attempts > max);
+                    for item in abandoned {
+                        let (ack, _) = oneshot::channel();
+                        let outcome = abandoned_outcome(item.id, item.attempts);
+                        if recorder.send(Record { outcome, ack }).await.is_err() {
+                            return;
+                        }
+                    }
                     let compiled = self.compiled(&run);
                     // The batch is ours only until its lease ends: then any connection may
                     // claim what is left of it and send it too. So no message is started after

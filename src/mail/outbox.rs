@@ -247,6 +247,12 @@ impl Dispatcher {
             })
             .unwrap_or_else(|| Err(anyhow::anyhow!("erreur interne")));
             let outcome = match built {
+                // Claimed more times than it may be tried, each claim ending without an
+                // outcome (a crash, a panic): a poison message fails instead of looping.
+                _ if email.attempts > self.max_attempts => Outcome::Failed(format!(
+                    "abandonné : {} tentatives interrompues sans résultat",
+                    email.attempts - 1
+                )),
                 Err(e) => Outcome::Failed(format!("message invalide : {e:#}")),
                 Ok(message) => match self.mailer.send(message).await {
                     Ok(()) => Outcome::Sent,

@@ -452,3 +452,86 @@ async fn a_recursive_stage_template_is_refused_at_save_and_one_in_the_database_d
     assert_eq!(app.get("/healthz").await.status(), 200, "the service is up");
     assert_eq!(recruiter.get("/recrutement").await.status(), 200);
 }
+
+#[tokio::test]
+async fn an_e_mail_whose_every_attempt_died_without_an_outcome_fails_instead_of_looping() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff(StaffRole::Communication).await;
+    let template = stored_template(&app, "Internes", "Bonjour {{prenom}}", "Le Gers recrute.");
+    let r = post(
+        &staff,
+        &format!("/campagnes/modeles/{template}/essai"),
+        &[("destinataire", "moi@cds32.test")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    // Claimed again and again, each claim ending with the worker (a crash, a panic) before
+    // any outcome was recorded: its attempts went past the limit.
+    diesel::sql_query("UPDATE outbound_emails SET attempts = 1000")
+        .execute(&mut app.conn())
+        .unwrap();
+    app.dispatch_all_pending_emails().await;
+    assert_eq!(
+        app.text("SELECT status || ' / ' || coalesce(last_error, '') FROM outbound_emails")
+            .unwrap(),
+        "failed / abandonné : 1000 tentatives interrompues sans résultat"
+    );
+    assert_eq!(
+        app.dispatch_all_pending_emails().await,
+        0,
+        "never claimed again"
+    );
+    assert!(app.smtp.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_delivery_whose_every_claim_died_without_an_outcome_fails_and_the_run_completes() {
+    let app = TestApp::spawn().await;
+    let smtp = SmtpServer::start();
+    let list = seed_list_on(&mut app.conn(), "Retraités", "poison", 3);
+    let template = stored_template(&app, "Retraités", "Bonjour {{prenom}}", "Le Gers recrute.");
+    let campaign = runs::create(
+        &mut app.conn(),
+        &CampaignInput {
+            name: "Retraités – relance".into(),
+            template_id: template,
+            list_ids: vec![list],
+            sender_name: "Recrutement CDS32".into(),
+            sender_email: "recrutement@vocation.test".into(),
+            rate_per_minute: 6000,
+            schedule: Schedule::Now,
+        },
+        None,
+    )
+    .unwrap();
+    runs::schedule(&mut app.conn(), campaign, Utc::now(), None).unwrap();
+    runs::activate_due_runs(&mut app.conn(), Utc::now(), chrono::Duration::minutes(60)).unwrap();
+    // One delivery was claimed more times than it may be tried, each claim ending with its
+    // sender before any outcome was recorded.
+    diesel::sql_query("UPDATE deliveries SET attempts = 1000 WHERE email = 'poison-2@example.org'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let sender = start_sender(sender_settings(&app, &smtp));
+    wait_until(
+        &app,
+        &format!("SELECT count(*) FROM campaigns WHERE id = {campaign} AND status = 'terminee'"),
+        1,
+        30,
+    )
+    .await;
+    assert_eq!(
+        app.text(
+            "SELECT status || ' / ' || last_error FROM deliveries \
+             WHERE email = 'poison-2@example.org'"
+        )
+        .unwrap(),
+        "echec / abandonné : 1000 tentatives interrompues sans résultat"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE status = 'envoye'"),
+        2,
+        "the others are sent"
+    );
+    assert_eq!(smtp.count_for("poison-2@example.org"), 0);
+    sender.shutdown().await;
+}
