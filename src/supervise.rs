@@ -106,6 +106,18 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
+    #[test]
+    fn no_profile_aborts_on_panic() {
+        // Containment needs unwinding: `panic = "abort"` in any profile would end the process
+        // at the first panic of a worker.
+        let manifest = include_str!("../Cargo.toml");
+        let aborts = manifest
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or_default().replace(' ', ""))
+            .any(|l| l.starts_with("panic=") && l.contains("abort"));
+        assert!(!aborts, "Cargo.toml sets panic = \"abort\"");
+    }
+
     #[tokio::test]
     async fn a_panicking_task_is_counted_and_started_again() {
         let before = panic_count("test_supervised");

@@ -2,6 +2,11 @@
 //! communications staff, compiled in strict mode. The author writes the message; the layout
 //! around it is ours and always carries the sender's identity and the unsubscribe link, so a
 //! template cannot remove them. An empty HTML body is derived from the text body.
+//!
+//! Each part is checked by [`crate::templates::guard`] whenever it is compiled (at save, and
+//! again before a preview, a test send or a campaign run uses the stored text): no inclusion,
+//! inline partial or loop, bounded nesting and length; every render is bounded in output and
+//! time. A template cannot call itself, so no render can overflow the stack.
 
 use handlebars::{Handlebars, RenderErrorReason};
 use serde::Serialize;
