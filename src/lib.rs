@@ -23,6 +23,7 @@ pub mod scheduler;
 pub mod specialties;
 pub mod staff;
 pub mod startup;
+pub mod supervise;
 pub mod telemetry;
 pub mod templates;
 pub mod web;

@@ -150,6 +150,12 @@ impl Metrics {
             "1 when the scrape could read the queue figures from PostgreSQL, else 0",
             database_up.clone(),
         );
+        registry.register(
+            "worker_panics",
+            "Panics caught in background tasks since the process started, by task (the task \
+             goes on; see src/supervise.rs)",
+            crate::supervise::panics().clone(),
+        );
         Metrics {
             registry,
             requests,

@@ -241,7 +241,13 @@ where
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let job = Job::new_async_tz(cron, chrono_tz::Europe::Paris, move |_id, _lock| {
-        let job: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(run());
+        // A panicking job is contained (and counted) in a task of its own: the scheduler and
+        // the process go on, and the next occurrence runs.
+        let run = run();
+        let job: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+            Box::pin(async move {
+                crate::supervise::contained("scheduler_job", run).await;
+            });
         job
     })
     .map_err(|e| anyhow::anyhow!("{setting} « {cron} » : {e}"))?;

@@ -108,11 +108,18 @@ impl Application {
         let (stop_worker, worker_stop) = watch::channel(false);
         let worker = self.settings.mail.worker.enabled.then(|| {
             let poll = Duration::from_secs(self.settings.mail.worker.poll_interval_seconds.max(1));
-            tokio::spawn(
-                self.dispatcher
-                    .clone()
-                    .run(self.mail_wake.clone(), poll, worker_stop),
-            )
+            // A panic in the worker is contained and the worker started again.
+            let (dispatcher, wake) = (self.dispatcher.clone(), self.mail_wake.clone());
+            let stop = worker_stop.clone();
+            tokio::spawn(crate::supervise::supervised(
+                "mail_worker",
+                stop,
+                move || {
+                    dispatcher
+                        .clone()
+                        .run(wake.clone(), poll, worker_stop.clone())
+                },
+            ))
         });
         let campaign_sender = if self.settings.campaigns.enabled {
             match crate::campaigns::sender::CampaignSender::new(

@@ -2,6 +2,8 @@
 //! from `templates/` (read from disk in debug builds, so editing a page needs no rebuild).
 //! Two registries: one escapes HTML (pages, HTML e-mails), one does not (text e-mails, subjects).
 
+pub mod guard;
+
 use std::sync::OnceLock;
 
 use handlebars::Handlebars;
@@ -45,6 +47,9 @@ fn french_date(value: &str, with_time: bool) -> String {
 handlebars::handlebars_helper!(date_helper: |v: str| french_date(v, false));
 handlebars::handlebars_helper!(datetime_helper: |v: str| french_date(v, true));
 
+/// The helpers this module's registries add to Handlebars' own.
+const HELPERS: &[&str] = &["date", "datetime"];
+
 fn registry(escape: bool) -> Result<Handlebars<'static>, handlebars::TemplateError> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
@@ -73,14 +78,15 @@ impl Templates {
         self.html.render(name, data)
     }
 
-    /// Renders a template given as text (an admin-editable one), without HTML escaping, in
-    /// strict mode: an unknown variable is an error.
+    /// Renders a template given as text (one staff wrote), without HTML escaping, in strict
+    /// mode (an unknown variable is an error), within the bounds of [`guard`]: a template
+    /// that includes another, loops or nests too deep is refused before it renders.
     pub fn render_text_string<T: Serialize>(
         &self,
         template: &str,
         data: &T,
-    ) -> Result<String, handlebars::RenderError> {
-        self.text.render_template(template, data)
+    ) -> Result<String, guard::RenderFailure> {
+        guard::render_source(&self.text, template, HELPERS, data)
     }
 
     /// Renders an embedded template without HTML escaping (text e-mails).

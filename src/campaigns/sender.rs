@@ -437,6 +437,22 @@ pub struct Outcome {
     pub suppress: Option<String>,
 }
 
+/// The outcome of a delivery claimed `attempts` times, each claim ending without an outcome.
+fn abandoned_outcome(delivery_id: i64, attempts: i32) -> Outcome {
+    Outcome {
+        delivery_id,
+        attempts,
+        kind: OutcomeKind::Failed,
+        smtp_code: None,
+        message_id: None,
+        detail: Some(format!(
+            "abandonné : {} tentatives interrompues sans résultat",
+            attempts - 1
+        )),
+        suppress: None,
+    }
+}
+
 /// Delay before the next attempt after `attempts` failed ones: base, 2×base, 4×base… ≤ 1 h.
 pub fn backoff(base_seconds: i64, attempts: i32) -> Duration {
     let exp = (attempts.clamp(1, 16) - 1) as u32;
@@ -968,17 +984,29 @@ impl CampaignSender {
         let c = &self.inner.settings.campaigns;
         let (tx, rx) = mpsc::channel::<Record>(c.connections * 2);
         let (stop, stopped) = watch::channel(false);
+        // A panic ends neither the process nor the sending: the task is started again (see
+        // crate::supervise); the recorder catches it around each batch instead.
         let mut tasks = vec![
-            tokio::spawn(self.clone().coordinate(stopped.clone())),
+            tokio::spawn(crate::supervise::supervised(
+                "campaign_coordinator",
+                stopped.clone(),
+                {
+                    let (this, stopped) = (self.clone(), stopped.clone());
+                    move || this.clone().coordinate(stopped.clone())
+                },
+            )),
             tokio::task::spawn_blocking({
                 let this = self.clone();
                 move || this.record_loop(rx)
             }),
         ];
         for _ in 0..c.connections {
-            tasks.push(tokio::spawn(
-                self.clone().connection_loop(tx.clone(), stopped.clone()),
-            ));
+            let (this, tx, stopped) = (self.clone(), tx.clone(), stopped.clone());
+            tasks.push(tokio::spawn(crate::supervise::supervised(
+                "campaign_connection",
+                stopped.clone(),
+                move || this.clone().connection_loop(tx.clone(), stopped.clone()),
+            )));
         }
         // A message in flight ends within the relay's timeout; its outcome is then recorded.
         let grace = StdDuration::from_secs(self.inner.settings.mail.smtp.timeout_seconds.max(1))
@@ -1047,7 +1075,13 @@ impl CampaignSender {
                 None => recorder_connection(&url),
             }
             .and_then(|mut conn| {
-                record(&mut conn, &outcomes, Utc::now(), max_attempts, base)?;
+                let recorded = crate::supervise::catch("campaign_recorder", || {
+                    record(&mut conn, &outcomes, Utc::now(), max_attempts, base)
+                });
+                match recorded {
+                    Some(r) => r?,
+                    None => anyhow::bail!("campaign recorder: panic while recording"),
+                }
                 Ok(conn)
             });
             // After an error the connection is dropped and the next batch opens a new one.
@@ -1102,6 +1136,19 @@ impl CampaignSender {
                 }
                 Ok(Claim::Wait(d)) => self.pause(&mut stopped, d.min(self.poll())).await,
                 Ok(Claim::Work(run, items)) => {
+                    // Claimed more times than it may be tried without any outcome recorded:
+                    // each claim ended with the sender (a crash, a panic). A poison delivery
+                    // fails here, with the reason, instead of being claimed again forever.
+                    let max = self.inner.settings.campaigns.max_attempts;
+                    let (abandoned, items): (Vec<_>, Vec<_>) =
+                        items.into_iter().partition(|i| i.attempts > max);
+                    for item in abandoned {
+                        let (ack, _) = oneshot::channel();
+                        let outcome = abandoned_outcome(item.id, item.attempts);
+                        if recorder.send(Record { outcome, ack }).await.is_err() {
+                            return;
+                        }
+                    }
                     let compiled = self.compiled(&run);
                     // The batch is ours only until its lease ends: then any connection may
                     // claim what is left of it and send it too. So no message is started after
@@ -1217,7 +1264,12 @@ impl CampaignSender {
 
     /// The run's template, compiled once per version.
     fn compiled(&self, run: &RunContext) -> Result<Arc<Compiled>, String> {
-        let mut cache = self.inner.templates.lock().expect("template cache");
+        // A cache poisoned by a panic elsewhere is still a valid cache.
+        let mut cache = self
+            .inner
+            .templates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((version, compiled)) = cache.get(&run.template_id) {
             if *version == run.template_updated_at {
                 return Ok(compiled.clone());
@@ -1228,12 +1280,15 @@ impl CampaignSender {
             body_text: run.body_text.clone(),
             body_html: run.body_html.clone(),
         };
-        let compiled = Arc::new(Compiled::compile(&source).map_err(|e| {
-            e.0.iter()
-                .map(|(f, m)| format!("{f} : {m}"))
-                .collect::<Vec<_>>()
-                .join(" ; ")
-        })?);
+        let compiled = crate::supervise::catch("campaign_template", || Compiled::compile(&source))
+            .ok_or_else(|| "erreur interne pendant la lecture du modèle".to_owned())?
+            .map_err(|e| {
+                e.0.iter()
+                    .map(|(f, m)| format!("{f} : {m}"))
+                    .collect::<Vec<_>>()
+                    .join(" ; ")
+            })?;
+        let compiled = Arc::new(compiled);
         cache.insert(run.template_id, (run.template_updated_at, compiled.clone()));
         Ok(compiled)
     }
@@ -1352,10 +1407,19 @@ impl CampaignSender {
             detail: None,
             suppress: None,
         };
+        // A message that cannot be built fails with its reason, and so does one whose building
+        // panics: a poison delivery ends, it is not claimed again and again.
         let built = compiled
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(|compiled| self.build(run, compiled, item, eight_bit));
+            .and_then(|compiled| {
+                crate::supervise::catch("campaign_message", || {
+                    self.build(run, compiled, item, eight_bit)
+                })
+                .unwrap_or_else(|| {
+                    Err("erreur interne pendant la préparation du message".to_owned())
+                })
+            });
         match built {
             Ok((envelope, bytes)) => {
                 outcome.message_id = Some(self.message_id(run.run_id, item.id));

@@ -2,11 +2,17 @@
 //! communications staff, compiled in strict mode. The author writes the message; the layout
 //! around it is ours and always carries the sender's identity and the unsubscribe link, so a
 //! template cannot remove them. An empty HTML body is derived from the text body.
+//!
+//! Each part is checked by [`crate::templates::guard`] whenever it is compiled (at save, and
+//! again before a preview, a test send or a campaign run uses the stored text): no inclusion,
+//! inline partial or loop, bounded nesting and length; every render is bounded in output and
+//! time. A template cannot call itself, so no render can overflow the stack.
 
 use handlebars::{Handlebars, RenderErrorReason};
 use serde::Serialize;
 
 use crate::config::OrganisationSettings;
+use crate::templates::guard::{self, RenderFailure};
 use crate::templates::RenderedEmail;
 
 /// The variables a template may use, with what they hold (shown on the editor page).
@@ -140,15 +146,6 @@ fn registry(escape: bool) -> Handlebars<'static> {
     hb
 }
 
-fn parse_error(e: &handlebars::TemplateError) -> String {
-    match e.pos() {
-        Some((l, c)) => format!(
-            "le modèle est mal formé à la ligne {l}, colonne {c} (accolades ou bloc {{{{#if}}}} non fermé ?)"
-        ),
-        None => "le modèle est mal formé (accolades ou bloc {{#if}} non fermé ?)".to_owned(),
-    }
-}
-
 fn render_error(e: &handlebars::RenderError) -> String {
     match e.reason() {
         RenderErrorReason::MissingVariable(Some(path)) => format!(
@@ -166,6 +163,21 @@ fn render_error(e: &handlebars::RenderError) -> String {
     }
 }
 
+fn failure(e: &RenderFailure) -> String {
+    match e {
+        RenderFailure::Bound(refusal) => refusal.0.clone(),
+        RenderFailure::Render(e) => render_error(e),
+    }
+}
+
+/// Parses one part within [`guard`]'s rules (no inclusion, no loop, bounded nesting and
+/// length) and registers it under `name`.
+fn register(hb: &mut Handlebars<'static>, name: &str, source: &str) -> Result<(), String> {
+    let template = guard::check(source, name, &[]).map_err(|r| r.0)?;
+    hb.register_template(name, template);
+    Ok(())
+}
+
 impl Compiled {
     /// Parses the three parts; each broken one is reported at its field.
     pub fn compile(source: &TemplateSource) -> Result<Compiled, TemplateErrors> {
@@ -176,13 +188,13 @@ impl Compiled {
             errors
                 .0
                 .push((SUBJECT, "indiquez l'objet du message".into()));
-        } else if let Err(e) = plain.register_template_string(SUBJECT, &source.subject) {
-            errors.0.push((SUBJECT, parse_error(&e)));
+        } else if let Err(e) = register(&mut plain, SUBJECT, &source.subject) {
+            errors.0.push((SUBJECT, e));
         }
         if source.body_text.trim().is_empty() {
             errors.0.push((TEXT, "écrivez le texte du message".into()));
-        } else if let Err(e) = plain.register_template_string(TEXT, &source.body_text) {
-            errors.0.push((TEXT, parse_error(&e)));
+        } else if let Err(e) = register(&mut plain, TEXT, &source.body_text) {
+            errors.0.push((TEXT, e));
         }
         let html_from_text = source.body_html.trim().is_empty();
         let html_source = if html_from_text {
@@ -197,9 +209,9 @@ impl Compiled {
             } else {
                 &mut escaped
             };
-            if let Err(e) = target.register_template_string(HTML, html_source) {
+            if let Err(e) = register(target, HTML, html_source) {
                 if !html_from_text {
-                    errors.0.push((HTML, parse_error(&e)));
+                    errors.0.push((HTML, e));
                 }
             }
         }
@@ -220,15 +232,15 @@ impl Compiled {
         let compiled = Compiled::compile(source)?;
         let sample = Personalisation::sample(public_url);
         let mut errors = TemplateErrors::default();
-        if let Err(e) = compiled.plain.render(SUBJECT, &sample) {
-            errors.0.push((SUBJECT, render_error(&e)));
+        if let Err(e) = guard::render(&compiled.plain, SUBJECT, &sample) {
+            errors.0.push((SUBJECT, failure(&e)));
         }
-        if let Err(e) = compiled.plain.render(TEXT, &sample) {
-            errors.0.push((TEXT, render_error(&e)));
+        if let Err(e) = guard::render(&compiled.plain, TEXT, &sample) {
+            errors.0.push((TEXT, failure(&e)));
         }
         if !compiled.html_from_text {
-            if let Err(e) = compiled.escaped.render(HTML, &sample) {
-                errors.0.push((HTML, render_error(&e)));
+            if let Err(e) = guard::render(&compiled.escaped, HTML, &sample) {
+                errors.0.push((HTML, failure(&e)));
             }
         }
         if errors.is_empty() {
@@ -240,20 +252,15 @@ impl Compiled {
 
     /// The author's part of the message for one recipient: subject (one line), text, HTML.
     pub fn render_parts(&self, values: &Personalisation) -> Result<RenderedEmail, String> {
-        let subject = self
-            .plain
-            .render(SUBJECT, values)
-            .map_err(|e| render_error(&e))?;
-        let text = self
-            .plain
-            .render(TEXT, values)
-            .map_err(|e| render_error(&e))?;
+        let subject = guard::render(&self.plain, SUBJECT, values)
+            .map_err(|e| format!("objet : {}", failure(&e)))?;
+        let text = guard::render(&self.plain, TEXT, values)
+            .map_err(|e| format!("texte : {}", failure(&e)))?;
         let html = if self.html_from_text {
             html_from_text(&text)
         } else {
-            self.escaped
-                .render(HTML, values)
-                .map_err(|e| render_error(&e))?
+            guard::render(&self.escaped, HTML, values)
+                .map_err(|e| format!("html : {}", failure(&e)))?
         };
         Ok(RenderedEmail {
             subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),

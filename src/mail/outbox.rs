@@ -233,14 +233,26 @@ impl Dispatcher {
                 text: email.body_text.clone(),
                 html: email.body_html.clone(),
             };
-            let outcome = match build_message(
-                &self.from,
-                self.reply_to.as_ref(),
-                &email.recipient,
-                &email.message_id,
-                &rendered,
-                email.ics.as_deref(),
-            ) {
+            // A message whose building panics fails like an invalid one: a poison message
+            // ends, it is not claimed again and again.
+            let built = crate::supervise::catch("mail_message", || {
+                build_message(
+                    &self.from,
+                    self.reply_to.as_ref(),
+                    &email.recipient,
+                    &email.message_id,
+                    &rendered,
+                    email.ics.as_deref(),
+                )
+            })
+            .unwrap_or_else(|| Err(anyhow::anyhow!("erreur interne")));
+            let outcome = match built {
+                // Claimed more times than it may be tried, each claim ending without an
+                // outcome (a crash, a panic): a poison message fails instead of looping.
+                _ if email.attempts > self.max_attempts => Outcome::Failed(format!(
+                    "abandonné : {} tentatives interrompues sans résultat",
+                    email.attempts - 1
+                )),
                 Err(e) => Outcome::Failed(format!("message invalide : {e:#}")),
                 Ok(message) => match self.mailer.send(message).await {
                     Ok(()) => Outcome::Sent,

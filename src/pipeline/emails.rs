@@ -115,26 +115,50 @@ pub fn context(
     )
 }
 
-/// Renders a subject and body template with `data`; the error says why, in French.
+/// What is wrong with a stage template, and in which field (`objet` or `texte`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateProblem {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for TemplateProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} : {}", self.field, self.message)
+    }
+}
+
+/// Renders a subject and body template with `data` (within the bounds of
+/// [`templates::guard`]); the error says why, in French, and in which field.
 pub fn render(
     subject: &str,
     body: &str,
     data: &serde_json::Value,
-) -> Result<(String, String), String> {
+) -> Result<(String, String), TemplateProblem> {
     let t = templates::global();
     let subject = t
         .render_text_string(subject, data)
-        .map_err(|e| format!("objet : {}", explain(&e)))?;
+        .map_err(|e| TemplateProblem {
+            field: "objet",
+            message: explain(&e),
+        })?;
     let body = t
         .render_text_string(body, data)
-        .map_err(|e| format!("texte : {}", explain(&e)))?;
+        .map_err(|e| TemplateProblem {
+            field: "texte",
+            message: explain(&e),
+        })?;
     Ok((
         subject.split_whitespace().collect::<Vec<_>>().join(" "),
         body,
     ))
 }
 
-fn explain(e: &handlebars::RenderError) -> String {
+fn explain(e: &templates::guard::RenderFailure) -> String {
+    let e = match e {
+        templates::guard::RenderFailure::Bound(refusal) => return refusal.0.clone(),
+        templates::guard::RenderFailure::Render(e) => e,
+    };
     let text = e.to_string();
     if text.contains("strict mode") || text.contains("not found") {
         format!(
@@ -150,16 +174,21 @@ fn explain(e: &handlebars::RenderError) -> String {
     }
 }
 
-/// Checks an admin's template against sample data: unknown variables and syntax errors are
-/// refused with the reason.
-pub fn check_template(subject: &str, body: &str) -> Result<(), String> {
+/// Checks an admin's template against sample data: unknown variables, syntax errors,
+/// inclusions, loops and too deep nesting are refused with the reason, at their field.
+pub fn check_template(subject: &str, body: &str) -> Result<(), TemplateProblem> {
     let sample = json!({
         "prenom": "Claire", "nom": "Martin", "civilite": "Madame", "specialite": "Médecine générale",
         "poste": "candidature spontanée", "etape": "Entretien", "service": "CDS32",
         "contact": "recrutement@exemple.fr", "telephone": "05 00 00 00 00",
     });
-    if subject.trim().is_empty() || body.trim().is_empty() {
-        return Err("l'objet et le texte sont obligatoires".to_owned());
+    for (field, value, what) in [("objet", subject, "l'objet"), ("texte", body, "le texte")] {
+        if value.trim().is_empty() {
+            return Err(TemplateProblem {
+                field,
+                message: format!("{what} est obligatoire"),
+            });
+        }
     }
     render(subject, body, &sample).map(|_| ())
 }
@@ -218,7 +247,8 @@ mod tests {
     #[test]
     fn unknown_variables_are_refused_with_the_list_of_known_ones() {
         let e = check_template("Bonjour", "Bonjour {{prénom_inconnu}}").unwrap_err();
-        assert!(e.contains("{{prenom}}"), "{e}");
+        assert_eq!(e.field, "texte");
+        assert!(e.message.contains("{{prenom}}"), "{e}");
         assert!(check_template("Objet {{service}}", "Bonjour {{prenom}} {{nom}}").is_ok());
         assert!(check_template("Objet", "{{#if}}").is_err());
     }

@@ -219,7 +219,12 @@ pub async fn stage_templates(
 async fn templates_page(
     state: &AppState,
     staff: &Staff,
-    error: Option<(String, String, String, String)>,
+    error: Option<(
+        String,
+        String,
+        String,
+        crate::pipeline::emails::TemplateProblem,
+    )>,
 ) -> Result<HttpResponse, AppError> {
     let all = db(state, |conn| {
         Ok(crate::pipeline::emails::all_templates(conn)?)
@@ -228,9 +233,9 @@ async fn templates_page(
     let items: Vec<Value> = all
         .iter()
         .map(|t| {
-            let (subject, body, message) = match &error {
-                Some((stage, subject, body, message)) if *stage == t.stage => {
-                    (subject.clone(), body.clone(), Some(message.clone()))
+            let (subject, body, problem) = match &error {
+                Some((stage, subject, body, problem)) if *stage == t.stage => {
+                    (subject.clone(), body.clone(), Some(problem))
                 }
                 _ => (t.subject.clone(), t.body.clone(), None),
             };
@@ -239,7 +244,15 @@ async fn templates_page(
                 "label": crate::db::enums::Stage::from_code(&t.stage).map(|s| s.label()).unwrap_or_default(),
                 "subject": subject,
                 "body": body,
-                "error": message,
+                "error": problem.map(|p| format!("Modèle non enregistré : {p}.")),
+                // The message again, next to the field it is about.
+                "error_field": problem.map(|p| p.field),
+                "field_error": problem.map(|p| {
+                    let mut m = p.message.chars();
+                    m.next()
+                        .map(|c| c.to_uppercase().chain(m).collect::<String>() + ".")
+                        .unwrap_or_default()
+                }),
             })
         })
         .collect();
@@ -285,12 +298,11 @@ pub async fn save_stage_template(
     let stage = crate::db::enums::Stage::from_code(&path.into_inner()).ok_or(AppError::NotFound)?;
     let subject = form.objet.trim().to_owned();
     let body = form.texte.replace("\r\n", "\n");
-    if let Err(reason) = crate::pipeline::emails::check_template(&subject, &body) {
-        let message = format!("Modèle non enregistré : {reason}.");
+    if let Err(problem) = crate::pipeline::emails::check_template(&subject, &body) {
         return templates_page(
             &state,
             &staff,
-            Some((stage.code().to_owned(), subject, body, message)),
+            Some((stage.code().to_owned(), subject, body, problem)),
         )
         .await;
     }

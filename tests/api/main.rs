@@ -28,5 +28,6 @@ mod public_pages;
 mod reports;
 mod smtp_server;
 mod staff;
+mod templates_bounds;
 mod totp;
 mod trust_records;
