@@ -342,7 +342,7 @@ pub async fn download_document(
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let id = path.into_inner();
-    let (key, name, _candidate) = db(&state, move |conn| Ok(candidates::document(conn, id)?))
+    let (key, _name, _candidate) = db(&state, move |conn| Ok(candidates::document(conn, id)?))
         .await?
         .ok_or(AppError::NotFound)?;
     let file = state.settings.storage.documents_dir.join(&key);
@@ -362,25 +362,15 @@ pub async fn download_document(
         )?)
     })
     .await?;
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20");
+    // The uploader chose the name (`cv.html`, `cv.exe`): the file is served under one of ours.
+    // Only PDFs are stored (checked by their bytes at upload).
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+            format!("attachment; filename=\"{}\"", crate::documents::download_name(id)),
         ))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(bytes))
 }
