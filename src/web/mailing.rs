@@ -6,8 +6,8 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use super::public::{page, render};
 use super::inputs::HeadRequest;
+use super::public::{page, render};
 use super::see_other;
 use super::{db, AppState};
 use crate::campaigns::{links, runs, suppression};

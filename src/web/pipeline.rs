@@ -368,7 +368,10 @@ pub async fn download_document(
         .content_type("application/pdf")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}\"", crate::documents::download_name(id)),
+            format!(
+                "attachment; filename=\"{}\"",
+                crate::documents::download_name(id)
+            ),
         ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
