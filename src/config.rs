@@ -47,13 +47,14 @@ pub struct HttpSettings {
     pub form_replenish_seconds: u64,
     pub trust_forwarded_for: bool,
     /// Seconds a client has to send a request body once its headers are in (actix's
-    /// `client_request_timeout` covers only the headers): past it, 408.
+    /// `client_request_timeout` covers only the headers), plus one second per 4 KB received:
+    /// past it, 408 (see `web::inputs`).
     #[serde(default = "default_body_timeout_seconds")]
     pub body_timeout_seconds: u64,
 }
 
 fn default_body_timeout_seconds() -> u64 {
-    60
+    30
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -5,9 +5,10 @@
 //!   PostgreSQL cannot store NUL, and nothing invisible should reach a record or be echoed back.
 //!   Multipart text values are checked where they are read ([`has_control`]), since a file part
 //!   is binary;
-//! - a body must arrive within `http.body_timeout_seconds` (408): actix's
-//!   `client_request_timeout` covers only the headers, so a client sending one byte a second would
-//!   hold a connection for as long as it likes;
+//! - a body must arrive within `http.body_timeout_seconds`, plus one second per
+//!   [`BODY_MIN_BYTES_PER_SECOND`] bytes received (408): actix's `client_request_timeout` covers
+//!   only the headers, so a client sending one byte a second would hold a connection for as long
+//!   as it likes;
 //! - a non-multipart body is read up to [`MAX_BUFFERED_BODY_BYTES`] (413 in French past it);
 //! - `HEAD` is answered as the `GET` of the same address, without the body (RFC 9110 §9.3.2).
 
@@ -259,11 +260,45 @@ pub fn multipart_failure(e: &actix_multipart::MultipartError) -> AppError {
     }
 }
 
-/// A body stream that fails once its deadline has passed.
+/// Bytes a second a body must average, past its first `body_timeout_seconds`, to keep the
+/// connection: each such slice of bytes received buys one more second (as Apache's
+/// `mod_reqtimeout` MinRate does). A CV sent over a poor mobile link (a few tens of KB/s) goes
+/// through; one byte a second is cut off once the base time is spent.
+pub const BODY_MIN_BYTES_PER_SECOND: u64 = 4 * 1024;
+/// However fast it trickles, a body is not read for longer than this.
+pub const BODY_MAX_SECONDS: u64 = 600;
+
+/// A body stream that fails once its deadline has passed: `base` after the headers, plus one
+/// second per [`BODY_MIN_BYTES_PER_SECOND`] bytes received, at most [`BODY_MAX_SECONDS`].
 struct Deadline {
     inner: Payload,
+    started: Instant,
+    base: Duration,
+    received: u64,
     sleep: Pin<Box<Sleep>>,
     done: bool,
+}
+
+impl Deadline {
+    fn new(inner: Payload, base: Duration) -> Deadline {
+        let started = Instant::now();
+        Deadline {
+            inner,
+            started,
+            base,
+            received: 0,
+            sleep: Box::pin(tokio::time::sleep_until(started + base)),
+            done: false,
+        }
+    }
+
+    fn extend(&mut self, bytes: usize) {
+        self.received = self.received.saturating_add(bytes as u64);
+        let earned = Duration::from_secs(self.received / BODY_MIN_BYTES_PER_SECOND);
+        let allowed =
+            (self.base + earned).min(Duration::from_secs(BODY_MAX_SECONDS).max(self.base));
+        self.sleep.as_mut().reset(self.started + allowed);
+    }
 }
 
 impl Stream for Deadline {
@@ -274,8 +309,13 @@ impl Stream for Deadline {
             return Poll::Ready(None);
         }
         if let Poll::Ready(item) = self.inner.poll_next_unpin(cx) {
-            if item.is_none() {
-                self.done = true;
+            match &item {
+                None => self.done = true,
+                Some(Ok(chunk)) => {
+                    let n = chunk.len();
+                    self.extend(n);
+                }
+                Some(Err(_)) => {}
             }
             return Poll::Ready(item);
         }
@@ -303,29 +343,26 @@ fn is_multipart(req: &ServiceRequest) -> bool {
         .is_some_and(|m| m.type_() == mime::MULTIPART)
 }
 
-async fn read_body(payload: &mut Payload, deadline: Instant) -> Result<Bytes, AppError> {
+async fn read_body(payload: &mut Deadline) -> Result<Bytes, AppError> {
     let mut body = BytesMut::new();
-    let read = async {
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| {
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            if is_timeout(&e) {
+                too_slow()
+            } else {
                 AppError::BadRequest(
                     "Le contenu de la requête n'a pas pu être lu entièrement. Rien n'a été \
                      enregistré : renvoyez le formulaire."
                         .to_owned(),
                 )
-            })?;
-            if body.len() + chunk.len() > MAX_BUFFERED_BODY_BYTES {
-                return Err(too_large());
             }
-            body.extend_from_slice(&chunk);
+        })?;
+        if body.len() + chunk.len() > MAX_BUFFERED_BODY_BYTES {
+            return Err(too_large());
         }
-        Ok(())
-    };
-    match tokio::time::timeout_at(deadline, read).await {
-        Ok(Ok(())) => Ok(body.freeze()),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(too_slow()),
+        body.extend_from_slice(&chunk);
     }
+    Ok(body.freeze())
 }
 
 /// The middleware: see the module documentation.
@@ -340,18 +377,12 @@ pub async fn check_inputs(
     if has_body(&req) {
         let seconds = req
             .app_data::<web::Data<AppState>>()
-            .map_or(60, |state| state.settings.http.body_timeout_seconds);
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        let mut payload = req.take_payload();
+            .map_or(30, |state| state.settings.http.body_timeout_seconds);
+        let mut payload = Deadline::new(req.take_payload(), Duration::from_secs(seconds));
         if is_multipart(&req) {
             // Read as it comes by the handler (CVs, imports): only the deadline is added here.
-            let stream = Deadline {
-                inner: payload,
-                sleep: Box::pin(tokio::time::sleep_until(deadline)),
-                done: false,
-            };
             req.set_payload(Payload::Stream {
-                payload: Box::pin(stream),
+                payload: Box::pin(payload),
             });
         } else {
             let declared = req
@@ -363,7 +394,7 @@ pub async fn check_inputs(
                 let refusal = refuse(api, too_large());
                 return Ok(req.into_response(refusal.into_response()));
             }
-            let body = match read_body(&mut payload, deadline).await {
+            let body = match read_body(&mut payload).await {
                 Ok(body) => body,
                 Err(e) => {
                     let refusal = refuse(api, e);

@@ -498,6 +498,36 @@ async fn a_body_sent_one_byte_a_second_is_cut_off_with_a_408() {
     .await;
     assert!(line.starts_with("HTTP/1.1 408"), "{line}");
     assert_eq!(app.count("SELECT count(*) FROM candidates"), 0);
+
+    // A slow but steady body (10 KB a second, past the 2 s base) earns its time and is read.
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let chunk = vec![b'a'; 10 * 1024];
+    let body_len = 5 + 4 * chunk.len();
+    let head = format!(
+        "POST /connexion HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {body_len}\r\n\
+         Connection: close\r\n\r\npad=a"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stream.write_all(&chunk).await.unwrap();
+    }
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    assert!(started.elapsed() > Duration::from_secs(3));
+    let line = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(line.starts_with("HTTP/1.1 "), "{line}");
+    assert!(!line.starts_with("HTTP/1.1 408"), "{line}");
 }
 
 #[tokio::test]
