@@ -338,6 +338,7 @@ pub async fn move_stage(
 pub async fn download_document(
     state: web::Data<AppState>,
     staff: Staff,
+    req: actix_web::HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
@@ -350,18 +351,27 @@ pub async fn download_document(
         .await
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("{e}")))?
         .map_err(|_| AppError::NotFound)?;
-    let actor = staff.0.user_id;
-    db(&state, move |conn| {
-        Ok(crate::staff::auth::audit(
-            conn,
-            Some(actor),
-            "telechargement",
-            "document",
-            Some(id),
-            "",
-        )?)
-    })
-    .await?;
+    // A HEAD (link checker) sends no document: nothing to record.
+    let head = {
+        use actix_web::HttpMessage;
+        req.extensions()
+            .get::<crate::web::inputs::HeadRequest>()
+            .is_some()
+    };
+    if !head {
+        let actor = staff.0.user_id;
+        db(&state, move |conn| {
+            Ok(crate::staff::auth::audit(
+                conn,
+                Some(actor),
+                "telechargement",
+                "document",
+                Some(id),
+                "",
+            )?)
+        })
+        .await?;
+    }
     // The uploader chose the name (`cv.html`, `cv.exe`): the file is served under one of ours.
     // Only PDFs are stored (checked by their bytes at upload).
     Ok(HttpResponse::Ok()

@@ -299,6 +299,26 @@ async fn head_answers_every_get_route_with_its_status_and_headers_and_no_body() 
     assert_head_like_get(&app, &anonymous, "/healthz", false).await;
     // A staff page without a session: the same redirect to the sign-in page.
     assert_head_like_get(&app, &anonymous, "/recrutement", false).await;
+    // On the wire: the headers, then nothing (the body is not sent).
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "HEAD /static/app.css HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(raw.ends_with("\r\n\r\n"), "a body after the headers: {raw}");
     // A page that does not exist: the same 404.
     let head = anonymous.head(app.url("/nulle-part")).send().await.unwrap();
     assert_eq!(head.status(), 404);
@@ -551,6 +571,19 @@ async fn a_cv_is_served_under_a_generated_pdf_name_whatever_the_uploader_called_
     assert_eq!(r.headers()["content-type"], "application/pdf");
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     assert_eq!(r.bytes().await.unwrap().to_vec(), tiny_pdf());
+    // HEAD: the same headers, no body, and no download in the journal.
+    let audited = "SELECT count(*) FROM audit_log WHERE action = 'telechargement'";
+    assert_eq!(app.count(audited), 1);
+    let r = recruiter
+        .client
+        .head(app.url(&format!("/recrutement/documents/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(r.bytes().await.unwrap().is_empty());
+    assert_eq!(app.count(audited), 1);
 }
 
 #[tokio::test]
