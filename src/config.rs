@@ -46,6 +46,15 @@ pub struct HttpSettings {
     pub form_burst: u32,
     pub form_replenish_seconds: u64,
     pub trust_forwarded_for: bool,
+    /// Seconds a client has to send a request body once its headers are in (actix's
+    /// `client_request_timeout` covers only the headers), plus one second per 4 KB received:
+    /// past it, 408 (see `web::inputs`).
+    #[serde(default = "default_body_timeout_seconds")]
+    pub body_timeout_seconds: u64,
+}
+
+fn default_body_timeout_seconds() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -345,6 +354,9 @@ impl Settings {
                     ),
                 )
             }
+        }
+        if self.http.body_timeout_seconds == 0 {
+            return bad("http.body_timeout_seconds", "doit être au moins 1".into());
         }
         if self.http.form_burst == 0 || self.http.form_replenish_seconds == 0 {
             return bad(

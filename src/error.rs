@@ -34,6 +34,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("type de contenu non pris en charge : {0}")]
     UnsupportedMediaType(String),
+    /// The body did not arrive within the allowed time.
+    #[error("envoi trop lent : {0}")]
+    RequestTimeout(String),
     #[error("service momentanément indisponible")]
     Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -59,6 +62,7 @@ impl AppError {
             AppError::Unprocessable(m) => ("Demande impossible", m.clone()),
             AppError::PayloadTooLarge(m) => ("Envoi trop volumineux", m.clone()),
             AppError::UnsupportedMediaType(m) => ("Format non pris en charge", m.clone()),
+            AppError::RequestTimeout(m) => ("Envoi trop lent", m.clone()),
             AppError::Unavailable(_) => (
                 "Service momentanément indisponible",
                 "Le service ne peut pas enregistrer ni afficher de données pour le moment. \
@@ -87,6 +91,7 @@ impl ResponseError for AppError {
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

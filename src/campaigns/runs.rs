@@ -894,9 +894,10 @@ pub struct Outcome {
     pub failed: i64,
     #[diesel(sql_type = BigInt)]
     pub unsubscribed: i64,
+    /// Visits of the tracked links in all (a recipient's return visits included).
     #[diesel(sql_type = BigInt)]
     pub clicks: i64,
-    /// Recipients who clicked at least once.
+    /// Recipients who clicked at least once (what the reports count: first clicks).
     #[diesel(sql_type = BigInt)]
     pub clickers: i64,
     #[diesel(sql_type = BigInt)]
@@ -916,9 +917,10 @@ pub fn outcome(conn: &mut PgConnection, campaign_id: i64) -> QueryResult<Outcome
               WHERE r.campaign_id = $1 AND d.status = 'echec') AS failed, \
            (SELECT count(*) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
               WHERE r.campaign_id = $1 AND d.unsubscribed_at IS NOT NULL) AS unsubscribed, \
-           (SELECT count(*) FROM link_clicks k JOIN deliveries d ON d.id = k.delivery_id \
+           (SELECT coalesce(sum(k.clicks), 0) FROM link_clicks k \
+              JOIN deliveries d ON d.id = k.delivery_id \
               JOIN campaign_runs r ON r.id = d.run_id WHERE r.campaign_id = $1) AS clicks, \
-           (SELECT count(DISTINCT d.id) FROM link_clicks k JOIN deliveries d ON d.id = k.delivery_id \
+           (SELECT count(*) FROM link_clicks k JOIN deliveries d ON d.id = k.delivery_id \
               JOIN campaign_runs r ON r.id = d.run_id WHERE r.campaign_id = $1) AS clickers, \
            (SELECT count(*) FROM applications a WHERE a.campaign_id = $1) AS applications, \
            (SELECT count(*) FROM applications a WHERE a.campaign_id = $1 \
@@ -939,8 +941,15 @@ pub fn record_click(conn: &mut PgConnection, delivery_id: i64) -> QueryResult<Op
     use crate::db::schema::link_clicks;
     let campaign = campaign_of_delivery(conn, delivery_id)?;
     if campaign.is_some() {
+        // One row per delivery: the first click is kept, later visits only counted.
         diesel::insert_into(link_clicks::table)
             .values(link_clicks::delivery_id.eq(delivery_id))
+            .on_conflict(link_clicks::delivery_id)
+            .do_update()
+            .set((
+                link_clicks::clicks.eq(link_clicks::clicks + 1),
+                link_clicks::last_clicked_at.eq(diesel::dsl::now),
+            ))
             .execute(conn)?;
     }
     Ok(campaign)

@@ -411,6 +411,8 @@ diesel::table! {
         id -> Int8,
         delivery_id -> Int8,
         clicked_at -> Timestamptz,
+        clicks -> Int4,
+        last_clicked_at -> Timestamptz,
     }
 }
 

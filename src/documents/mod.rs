@@ -40,6 +40,12 @@ pub fn display_name(client_name: &str) -> String {
     }
 }
 
+/// The name a document is downloaded under: generated, never the uploader's (which may end in
+/// `.html` or `.exe`), always `.pdf` since only PDFs are stored.
+pub fn download_name(document_id: i64) -> String {
+    format!("cv-{document_id}.pdf")
+}
+
 fn path_for(dir: &Path, storage_key: &str) -> PathBuf {
     dir.join(storage_key)
 }

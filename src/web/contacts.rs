@@ -632,7 +632,7 @@ async fn read_upload(mut payload: Multipart) -> Result<UploadForm, AppError> {
         ))
     };
     while let Some(item) = payload.next().await {
-        let mut field = item.map_err(|e| AppError::BadRequest(format!("Envoi illisible : {e}")))?;
+        let mut field = item.map_err(|e| crate::web::inputs::multipart_failure(&e))?;
         let name = field.name().unwrap_or_default().to_owned();
         if name == "fichier" {
             form.filename = field
@@ -643,8 +643,7 @@ async fn read_upload(mut payload: Multipart) -> Result<UploadForm, AppError> {
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk =
-                chunk.map_err(|e| AppError::BadRequest(format!("Envoi illisible : {e}")))?;
+            let chunk = chunk.map_err(|e| crate::web::inputs::multipart_failure(&e))?;
             total += chunk.len();
             if total > MAX_UPLOAD_BYTES + 64 * 1024 {
                 return Err(too_large());
@@ -664,6 +663,13 @@ async fn read_upload(mut payload: Multipart) -> Result<UploadForm, AppError> {
                     .to_owned(),
             )
         })?;
+        if crate::web::inputs::has_control(&text) {
+            return Err(AppError::BadRequest(format!(
+                "Le champ « {} » contient un caractère de contrôle invisible (par exemple NUL), \
+                 qui n'est pas accepté. Rien n'a été importé : retirez-le et recommencez.",
+                crate::web::inputs::shown_name(&name)
+            )));
+        }
         match name.as_str() {
             "csrf" => form.csrf = text,
             "liste" => form.liste = text,

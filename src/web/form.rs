@@ -70,6 +70,10 @@ pub struct RawApplicationForm {
     pub site_web: String,
     #[serde(skip)]
     pub cv: Option<Upload>,
+    /// Fields sent with a control character (NUL…): their value is dropped, never shown back,
+    /// and [`validate`] gives each a message.
+    #[serde(skip)]
+    pub with_control: Vec<String>,
 }
 
 /// Form reading failures that are not about one field.
@@ -96,12 +100,15 @@ pub async fn read(
     let mut total = 0usize;
     let mut fields = 0usize;
     while let Some(item) = payload.next().await {
-        let mut field = item.map_err(|e| bad(format!("Formulaire illisible : {e}")))?;
+        let mut field =
+            item.map_err(|e| ReadError::Bad(crate::web::inputs::multipart_failure(&e)))?;
         fields += 1;
         if fields > MAX_FIELDS {
             return Err(bad("Le formulaire contient trop de champs."));
         }
         let name = field.name().unwrap_or_default().to_owned();
+        // Names are chosen by the client: shown only when plain.
+        let shown = crate::web::inputs::shown_name(&name);
         if name == "cv" {
             let client_name = field
                 .content_disposition()
@@ -113,7 +120,8 @@ pub async fn read(
                 ..Upload::default()
             };
             while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(|e| bad(format!("Fichier illisible : {e}")))?;
+                let chunk =
+                    chunk.map_err(|e| ReadError::Bad(crate::web::inputs::multipart_failure(&e)))?;
                 total += chunk.len();
                 if total > MAX_BODY_BYTES {
                     return Err(ReadError::TooLarge);
@@ -137,30 +145,43 @@ pub async fn read(
         }
         let mut value = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| bad(format!("Formulaire illisible : {e}")))?;
+            let chunk =
+                chunk.map_err(|e| ReadError::Bad(crate::web::inputs::multipart_failure(&e)))?;
             total += chunk.len();
             if total > MAX_BODY_BYTES {
                 return Err(ReadError::TooLarge);
             }
             if value.len() + chunk.len() > MAX_TEXT_FIELD_BYTES {
                 return Err(bad(format!(
-                    "Le champ « {name} » est trop long (32 Ko au plus)."
+                    "Le champ « {shown} » est trop long (32 Ko au plus)."
                 )));
             }
             value.extend_from_slice(&chunk);
         }
         let value = String::from_utf8(value).map_err(|_| {
             bad(format!(
-                "Le champ « {name} » contient des caractères illisibles (encodage UTF-8 attendu)."
+                "Le champ « {shown} » contient des caractères illisibles (encodage UTF-8 attendu)."
             ))
         })?;
+        if crate::web::inputs::has_control(&name) {
+            return Err(bad(
+                "Un nom de champ contient un caractère de contrôle invisible (par exemple NUL) : \
+                 rechargez la page et recommencez.",
+            ));
+        }
+        let value = if crate::web::inputs::has_control(&value) {
+            form.with_control.push(name.clone());
+            String::new()
+        } else {
+            value
+        };
         if name == "centres" {
             form.centres.push(value);
             continue;
         }
         if seen.contains(&name) {
             return Err(bad(format!(
-                "Le champ « {name} » a été envoyé plusieurs fois."
+                "Le champ « {shown} » a été envoyé plusieurs fois."
             )));
         }
         seen.push(name.clone());
@@ -283,6 +304,14 @@ pub fn validate(
     choices: &Choices<'_>,
 ) -> Result<NewApplication, FieldErrors> {
     let mut errors = FieldErrors::default();
+    for name in &raw.with_control {
+        let id = FIELD_ORDER
+            .iter()
+            .map(|(id, _)| *id)
+            .find(|id| *id == name.as_str())
+            .unwrap_or("formulaire");
+        errors.add(id, crate::web::inputs::CONTROL_MESSAGE);
+    }
     if let Err(found) = raw.validate() {
         for (field, list) in found.field_errors() {
             let id = FIELD_ORDER

@@ -2,10 +2,11 @@
 //! POST, and a confirmation page on GET that changes nothing) and tracked links to the form.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
+use super::inputs::HeadRequest;
 use super::public::{page, render};
 use super::see_other;
 use super::{db, AppState};
@@ -119,7 +120,9 @@ pub async fn unsubscribe(
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     match target(&state, &token).await? {
-        Target::Test => respond(&state, StatusCode::OK, json!({ "test": true })),
+        // A test message's link stands for no delivery: there is nobody to unsubscribe, so the
+        // one-click POST is refused like any other token that stands for nothing.
+        Target::Test => respond(&state, StatusCode::NOT_FOUND, json!({ "test": true })),
         Target::Invalid => respond(&state, StatusCode::NOT_FOUND, json!({ "invalid": true })),
         Target::Delivery { id, email, .. } => {
             db(&state, move |conn| Ok(runs::unsubscribe(conn, id)?)).await?;
@@ -137,13 +140,23 @@ pub async fn unsubscribe(
 /// the application is attributed to the campaign. A broken token still leads to the form.
 pub async fn follow_link(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     let Some(id) = links::verify(&secret(&state), links::Purpose::Click, &token) else {
         return Ok(see_other("/candidature"));
     };
-    let campaign = db(&state, move |conn| Ok(runs::record_click(conn, id)?)).await;
+    // Link checkers and uptime probes send HEAD: not a click.
+    let probe = req.extensions().get::<HeadRequest>().is_some();
+    let campaign = db(&state, move |conn| {
+        Ok(if probe {
+            runs::campaign_of_delivery(conn, id)?
+        } else {
+            runs::record_click(conn, id)?
+        })
+    })
+    .await;
     match campaign {
         Ok(Some(campaign)) => Ok(see_other(format!(
             "/candidature?utm_source=campagne&utm_medium=courriel&utm_campaign=campagne-{campaign}&suivi={token}"

@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod csrf;
 pub mod form;
 pub mod health;
+pub mod inputs;
 pub mod mailing;
 pub mod metrics;
 pub mod offers;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use actix_governor::{Governor, GovernorConfigBuilder};
 use actix_web::http::Method;
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpResponse, ResponseError};
 use diesel::PgConnection;
 use tokio::sync::Notify;
 
@@ -211,14 +212,32 @@ pub fn form_config() -> web::FormConfig {
     web::FormConfig::default()
         .limit(64 * 1024)
         .error_handler(|err, _req| {
-            let response = error_page(
-                &mut HttpResponse::BadRequest(),
-                "Formulaire illisible",
-                "Le formulaire envoyé est illisible ou trop long. Rien n'a été modifié : \
-                 rechargez la page et recommencez.",
-            );
+            use actix_web::error::UrlencodedError;
+            let response = match err {
+                UrlencodedError::Overflow { .. } => error_page(
+                    &mut HttpResponse::PayloadTooLarge(),
+                    "Formulaire trop long",
+                    "Le formulaire envoyé dépasse 64 Ko. Rien n'a été modifié : raccourcissez \
+                     les textes et recommencez.",
+                ),
+                _ => error_page(
+                    &mut HttpResponse::BadRequest(),
+                    "Formulaire illisible",
+                    "Le formulaire envoyé est illisible ou trop long. Rien n'a été modifié : \
+                     rechargez la page et recommencez.",
+                ),
+            };
             actix_web::error::InternalError::from_response(err, response).into()
         })
+}
+
+/// French pages for ids in the path that are not ids (`/recrutement/candidats/abc`): such a
+/// page does not exist.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        actix_web::error::InternalError::from_response(err, AppError::NotFound.error_response())
+            .into()
+    })
 }
 
 /// French pages for the errors actix itself raises (malformed query strings, wrong methods).

@@ -350,11 +350,12 @@ pub async fn move_stage(
 pub async fn download_document(
     state: web::Data<AppState>,
     staff: Staff,
+    req: actix_web::HttpRequest,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let id = path.into_inner();
-    let (key, name, _candidate) = db(&state, move |conn| Ok(candidates::document(conn, id)?))
+    let (key, _name, _candidate) = db(&state, move |conn| Ok(candidates::document(conn, id)?))
         .await?
         .ok_or(AppError::NotFound)?;
     let file = state.settings.storage.documents_dir.join(&key);
@@ -362,37 +363,39 @@ pub async fn download_document(
         .await
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("{e}")))?
         .map_err(|_| AppError::NotFound)?;
-    let actor = staff.0.user_id;
-    db(&state, move |conn| {
-        Ok(crate::staff::auth::audit(
-            conn,
-            Some(actor),
-            "telechargement",
-            "document",
-            Some(id),
-            "",
-        )?)
-    })
-    .await?;
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
+    // A HEAD (link checker) sends no document: nothing to record.
+    let head = {
+        use actix_web::HttpMessage;
+        req.extensions()
+            .get::<crate::web::inputs::HeadRequest>()
+            .is_some()
+    };
+    if !head {
+        let actor = staff.0.user_id;
+        db(&state, move |conn| {
+            Ok(crate::staff::auth::audit(
+                conn,
+                Some(actor),
+                "telechargement",
+                "document",
+                Some(id),
+                "",
+            )?)
         })
-        .collect();
-    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20");
+        .await?;
+    }
+    // The uploader chose the name (`cv.html`, `cv.exe`): the file is served under one of ours.
+    // Only PDFs are stored (checked by their bytes at upload).
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+            format!(
+                "attachment; filename=\"{}\"",
+                crate::documents::download_name(id)
+            ),
         ))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(bytes))
 }

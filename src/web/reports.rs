@@ -350,7 +350,8 @@ fn sources_figures(sources: &Sources) -> Vec<Figure> {
     let mut campaigns = Figure {
         slug: "campagnes",
         title: "Campagnes de courriels : envois, clics et candidatures".to_owned(),
-        note: "Courriels envoyés et clics sur les liens suivis pendant la période ; candidatures \
+        note: "Courriels envoyés et clics sur les liens suivis pendant la période (un clic par \
+               message : le premier ; un destinataire qui revient n'est pas recompté) ; candidatures \
                déposées pendant la période en suivant un lien de la campagne, et ce qu'elles sont \
                devenues.",
         headers: vec![

@@ -351,6 +351,7 @@ pub struct TestAppBuilder {
     recruiters: Vec<String>,
     digest_cron: String,
     database: Option<String>,
+    body_timeout_seconds: Option<u64>,
 }
 
 impl TestApp {
@@ -361,6 +362,7 @@ impl TestApp {
             recruiters: vec![RECRUITERS.to_owned()],
             digest_cron: String::new(),
             database: None,
+            body_timeout_seconds: None,
         }
     }
 
@@ -488,6 +490,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Seconds a request body may take to arrive (the configured default otherwise).
+    pub fn body_timeout_seconds(mut self, seconds: u64) -> Self {
+        self.body_timeout_seconds = Some(seconds);
+        self
+    }
+
     pub fn recruiters(mut self, list: &[&str]) -> Self {
         self.recruiters = list.iter().map(|s| s.to_string()).collect();
         self
@@ -522,6 +530,9 @@ impl TestAppBuilder {
         s.campaigns.tick_cron = String::new();
         if let Some(url) = &self.database {
             s.database.url = SecretString::from(url.clone());
+        }
+        if let Some(seconds) = self.body_timeout_seconds {
+            s.http.body_timeout_seconds = seconds;
         }
         s.check().expect("test settings are valid");
         s

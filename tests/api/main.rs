@@ -30,4 +30,5 @@ mod smtp_server;
 mod staff;
 mod templates_bounds;
 mod totp;
+mod trust_inputs;
 mod trust_records;

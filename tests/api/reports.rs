@@ -198,7 +198,7 @@ async fn seed(app: &TestApp) {
              INSERT INTO link_clicks (delivery_id, clicked_at) \
                SELECT id, '{t1}' FROM deliveries WHERE email IN ('a@x.fr', 'b@x.fr'); \
              INSERT INTO link_clicks (delivery_id, clicked_at) \
-               SELECT id, '{t2}' FROM deliveries WHERE email = 'a@x.fr'; \
+               SELECT id, '{t2}' FROM deliveries WHERE email = 'c@x.fr'; \
              UPDATE applications SET campaign_id = (SELECT id FROM campaigns WHERE name LIKE '+%') \
                WHERE id IN ({a1}, {a3})",
             t0 = at(-1).to_rfc3339(),

@@ -240,6 +240,12 @@ impl From<AppError> for Problem {
                 "Format non pris en charge",
                 m,
             ),
+            AppError::RequestTimeout(m) => Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "envoi-trop-lent",
+                "Envoi trop lent",
+                m,
+            ),
             AppError::Unavailable(e) => {
                 tracing::warn!(error = %e, "API: service unavailable");
                 Problem::new(
