@@ -29,3 +29,4 @@ mod reports;
 mod smtp_server;
 mod staff;
 mod totp;
+mod trust_staff;
