@@ -122,6 +122,9 @@ pub fn revoke_all(conn: &mut PgConnection, user_id: i64, now: DateTime<Utc>) -> 
     .execute(conn)
 }
 
+/// Token id, user id, role, last use, whether the account has TOTP on.
+type TokenRow = (i64, i64, StaffRole, Option<DateTime<Utc>>, bool);
+
 /// What a presented token is worth.
 #[derive(Debug, Clone)]
 pub enum TokenCheck {
@@ -145,7 +148,7 @@ pub fn authenticate(
     if !presented.starts_with(PREFIX) || presented.len() > 200 {
         return Ok(TokenCheck::Invalid);
     }
-    let found: Option<(i64, i64, StaffRole, Option<DateTime<Utc>>, bool)> = api_tokens::table
+    let found: Option<TokenRow> = api_tokens::table
         .inner_join(staff_users::table)
         .filter(api_tokens::token_hash.eq(sha256_hex(presented)))
         .filter(api_tokens::revoked_at.is_null())
