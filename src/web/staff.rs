@@ -154,7 +154,7 @@ const DEFAULT_NEXT: &str = "/espace";
 /// characters, and read `\` as `/`, so `/\t/evil.example` or ` //evil.example` lead elsewhere.
 /// Any such character, a second leading `/` or `\`, a scheme (`https:`, `javascript:`) or
 /// anything outside printable ASCII (it could not go in a `Location` header) gives `/espace`.
-pub fn safe_next(next: &str) -> &str {
+fn safe_next(next: &str) -> &str {
     let printable = next.bytes().all(|b| b.is_ascii_graphic());
     let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
     if printable && local {
