@@ -1,6 +1,7 @@
 //! Tokens for the JSON API. A token is 32 random bytes shown once to its owner; only its SHA-256
 //! is stored. It acts for one staff member with their current role, and stops working when it is
-//! revoked or the member is disabled.
+//! revoked or the member is disabled (disabling revokes it for good), and it is refused while the
+//! member must set up the second factor that the security policy requires of everyone.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -110,17 +111,44 @@ pub fn revoke(
     .map(|n| n == 1)
 }
 
-/// The member a presented token acts for, if the token exists, is not revoked and the account is
-/// active. Records when it was last used (at most once a minute, to spare writes).
+/// Revokes every live token of a member (the account is being disabled); returns how many.
+pub fn revoke_all(conn: &mut PgConnection, user_id: i64, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::staff_user_id.eq(user_id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// Token id, user id, role, last use, whether the account has TOTP on.
+type TokenRow = (i64, i64, StaffRole, Option<DateTime<Utc>>, bool);
+
+/// What a presented token is worth.
+#[derive(Debug, Clone)]
+pub enum TokenCheck {
+    /// It acts for this member.
+    Valid(TokenIdentity),
+    /// Unknown, revoked, or its account is disabled.
+    Invalid,
+    /// Valid, but the security policy requires a second factor of every account and this member
+    /// has not set one up: refused until they have.
+    MustEnroll,
+}
+
+/// Checks a presented token: it must exist, not be revoked, belong to an active account, and
+/// that account must have the second factor when the policy requires it. Records when a valid
+/// token was last used (at most once a minute, to spare writes).
 pub fn authenticate(
     conn: &mut PgConnection,
     presented: &str,
     now: DateTime<Utc>,
-) -> QueryResult<Option<TokenIdentity>> {
+) -> QueryResult<TokenCheck> {
     if !presented.starts_with(PREFIX) || presented.len() > 200 {
-        return Ok(None);
+        return Ok(TokenCheck::Invalid);
     }
-    let found: Option<(i64, i64, StaffRole, Option<DateTime<Utc>>)> = api_tokens::table
+    let found: Option<TokenRow> = api_tokens::table
         .inner_join(staff_users::table)
         .filter(api_tokens::token_hash.eq(sha256_hex(presented)))
         .filter(api_tokens::revoked_at.is_null())
@@ -130,18 +158,22 @@ pub fn authenticate(
             staff_users::id,
             staff_users::role,
             api_tokens::last_used_at,
+            staff_users::totp_enabled_at.is_not_null(),
         ))
         .first(conn)
         .optional()?;
-    let Some((token_id, user_id, role, last_used_at)) = found else {
-        return Ok(None);
+    let Some((token_id, user_id, role, last_used_at, totp_enabled)) = found else {
+        return Ok(TokenCheck::Invalid);
     };
+    if !totp_enabled && crate::staff::totp::policy_requires_totp(conn)? {
+        return Ok(TokenCheck::MustEnroll);
+    }
     if last_used_at.is_none_or(|at| now - at > Duration::minutes(1)) {
         diesel::update(api_tokens::table.find(token_id))
             .set(api_tokens::last_used_at.eq(now))
             .execute(conn)?;
     }
-    Ok(Some(TokenIdentity {
+    Ok(TokenCheck::Valid(TokenIdentity {
         token_id,
         user_id,
         role,

@@ -46,6 +46,9 @@ pub struct HttpSettings {
     pub form_burst: u32,
     pub form_replenish_seconds: u64,
     pub trust_forwarded_for: bool,
+    /// Threads answering requests; 0: one per CPU core (actix's default).
+    #[serde(default)]
+    pub workers: usize,
     /// Seconds a client has to send a request body once its headers are in (actix's
     /// `client_request_timeout` covers only the headers), plus one second per 4 KB received:
     /// past it, 408 (see `web::inputs`).
@@ -497,7 +500,8 @@ impl Settings {
         Ok(())
     }
 
-    /// What production adds to `check`: a real mail relay, a strong secret key, HTTPS links.
+    /// What production adds to `check`: a real mail relay, a strong secret key, HTTPS links,
+    /// and `/metrics` behind a token (or off).
     /// Run by `load_for("production")`; tests call it on settings changed in code.
     pub fn check_production(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: String| {
@@ -555,6 +559,29 @@ impl Settings {
                 );
             }
         }
+        if self.metrics.enabled {
+            let token = self.metrics.token.expose_secret().trim();
+            if token.chars().count() < MIN_METRICS_TOKEN_CHARS {
+                return bad(
+                    "metrics.token",
+                    format!(
+                        "{} ; /metrics serait lisible par quiconque atteint le service (il \
+                         écoute sur toutes les interfaces) : donnez un jeton d'au moins \
+                         {MIN_METRICS_TOKEN_CHARS} caractères par VOCATION__METRICS__TOKEN \
+                         (par exemple « openssl rand -base64 32 »), ou coupez les métriques \
+                         avec metrics.enabled = false",
+                        if token.is_empty() {
+                            "aucun jeton n'est configuré".to_owned()
+                        } else {
+                            format!(
+                                "le jeton est trop court ({} caractères)",
+                                token.chars().count()
+                            )
+                        }
+                    ),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -582,6 +609,9 @@ impl Settings {
 
 /// The environment whose settings `check_production` checks (`VOCATION_ENV=production`).
 pub const PRODUCTION: &str = "production";
+
+/// The shortest metrics token production accepts (`openssl rand -base64 32` gives 44).
+pub const MIN_METRICS_TOKEN_CHARS: usize = 32;
 
 /// Why a secret key is too weak for production: the development key shipped in
 /// `config/default.toml`, fewer than 64 characters, or little variety (few distinct characters,

@@ -66,6 +66,8 @@ impl Application {
             metrics: metrics.clone(),
         });
         let route_settings = settings.clone();
+        // Created here, once: each worker's app shares the same buckets.
+        let rate_limits = http::RateLimits::new(&settings)?;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -77,15 +79,19 @@ impl Application {
                 .wrap(http::security_headers(&route_settings))
                 .wrap(actix_web::middleware::from_fn(http::metrics::observe))
                 .wrap(TracingLogger::<RequestSpan>::new())
-                .configure(|cfg| http::routes(cfg, &route_settings))
+                .configure(|cfg| http::routes(cfg, &rate_limits))
                 .default_service(web::to(http::public::not_found))
         })
         // Signals are handled by stop_on_signal below (actix would stop at once on SIGINT): on
         // SIGTERM or SIGINT stop accepting, give requests in flight up to 20 s to finish.
         .disable_signals()
-        .shutdown_timeout(20)
-        .listen(listener)?
-        .run();
+        .shutdown_timeout(20);
+        let server = if settings.http.workers > 0 {
+            server.workers(settings.http.workers)
+        } else {
+            server
+        };
+        let server = server.listen(listener)?.run();
         // Listening starts here, before any request can be answered.
         let signals = tokio::spawn(stop_on_signal(server.handle(), StopSignals::listen()));
         Ok(Application {

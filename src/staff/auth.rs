@@ -78,7 +78,7 @@ pub fn account_key(email: &str) -> String {
 }
 
 /// Seconds to wait before trying again, if the account or the address has failed too often.
-pub fn throttled_for(
+fn throttled_for(
     conn: &mut PgConnection,
     settings: &StaffSettings,
     account: &str,
@@ -111,57 +111,128 @@ pub fn throttled_for(
     Ok(None)
 }
 
-pub fn record_attempt(
+/// An attempt reserved by [`reserve_attempt`]: counted as a failure until [`succeeded`] says
+/// otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt(i64);
+
+/// Advisory-lock class of the sign-in counters (the second key is a hash of the account or
+/// address), so that other advisory locks of the application never collide with them.
+const ATTEMPT_LOCK_CLASS: i32 = 861_370_101;
+
+/// Reserves one attempt for `account` from `client_ip` before the secret is checked, or says
+/// how many seconds to wait when the account or the address has already failed
+/// `staff.max_failed_logins` times in the window.
+///
+/// The check and the reservation are one transaction holding an advisory lock per account and
+/// per address: concurrent attempts are counted one after the other, so a burst of parallel
+/// guesses gets no more password checks than the limit (the count used to be read by all of
+/// them before any was written). The reserved row is a failure until [`succeeded`] marks it,
+/// which also keeps a crash in the middle on the safe side.
+pub fn reserve_attempt(
     conn: &mut PgConnection,
+    settings: &StaffSettings,
     account: &str,
     client_ip: &str,
-    succeeded: bool,
     now: DateTime<Utc>,
-) -> QueryResult<()> {
-    diesel::insert_into(login_attempts::table)
-        .values((
-            login_attempts::account_key.eq(account),
-            login_attempts::client_ip.eq(client_ip),
-            login_attempts::succeeded.eq(succeeded),
-            login_attempts::attempted_at.eq(now),
-        ))
+) -> QueryResult<Result<Attempt, i64>> {
+    // Already over the limit: no need to queue for the locks (a flood is answered at once).
+    if let Some(wait) = throttled_for(conn, settings, account, client_ip, now)? {
+        return Ok(Err(wait));
+    }
+    conn.transaction(|conn| {
+        // Always the account first, then the address: two requests never wait for each other
+        // in opposite orders.
+        for key in [format!("compte:{account}"), format!("adresse:{client_ip}")] {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind::<diesel::sql_types::Integer, _>(ATTEMPT_LOCK_CLASS)
+                .bind::<diesel::sql_types::Text, _>(key)
+                .execute(conn)?;
+        }
+        if let Some(wait) = throttled_for(conn, settings, account, client_ip, now)? {
+            return Ok(Err(wait));
+        }
+        let id = diesel::insert_into(login_attempts::table)
+            .values((
+                login_attempts::account_key.eq(account),
+                login_attempts::client_ip.eq(client_ip),
+                login_attempts::succeeded.eq(false),
+                login_attempts::attempted_at.eq(now),
+            ))
+            .returning(login_attempts::id)
+            .get_result(conn)?;
+        Ok(Ok(Attempt(id)))
+    })
+}
+
+/// The reserved attempt was right: it no longer counts against the account or the address.
+pub fn succeeded(conn: &mut PgConnection, attempt: Attempt) -> QueryResult<()> {
+    diesel::update(login_attempts::table.find(attempt.0))
+        .set(login_attempts::succeeded.eq(true))
         .execute(conn)
         .map(|_| ())
 }
 
-/// What signing in produced.
-pub enum SignIn {
-    /// The new session's cookie value.
-    Success {
-        cookie_value: String,
-        user_id: i64,
-        /// The account has TOTP: the session waits for the code.
-        second_factor: bool,
-    },
-    Refused,
-    Throttled {
-        retry_after_seconds: i64,
-    },
+/// The first step of signing in: either the account or the address must wait, or an attempt
+/// is reserved and the password can be checked.
+pub enum SignInStart {
+    Throttled { retry_after_seconds: i64 },
+    Check(PasswordCheck),
 }
 
-/// Checks the credentials and opens a new session (a new id every time: no fixation). The
-/// session presented with the request, if any, is closed.
-pub fn sign_in(
+/// A reserved attempt and what its password is checked against. The check (argon2, the slow
+/// part) needs no database connection: the pool is not held while it runs.
+pub struct PasswordCheck {
+    attempt: Attempt,
+    /// Id, PHC hash and whether TOTP is on, for an active account with that e-mail.
+    account: Option<(i64, String, bool)>,
+}
+
+/// A password found right: the session can be opened.
+pub struct Verified {
+    attempt: Attempt,
+    user_id: i64,
+    second_factor: bool,
+}
+
+impl PasswordCheck {
+    /// Checks the password (against a dummy hash for an unknown account, so that both take the
+    /// same time); `None` when it is wrong, and the reserved attempt stays a failure.
+    pub fn verify(self, password: &str) -> Option<Verified> {
+        match self.account {
+            Some((user_id, hash, second_factor)) => {
+                verify_password(password, &hash).then_some(Verified {
+                    attempt: self.attempt,
+                    user_id,
+                    second_factor,
+                })
+            }
+            None => {
+                let _ = verify_password(password, DUMMY_HASH);
+                None
+            }
+        }
+    }
+}
+
+/// Reserves an attempt for `email` from `client_ip` (see [`reserve_attempt`]) and loads what
+/// its password is checked against.
+pub fn start_sign_in(
     conn: &mut PgConnection,
     settings: &StaffSettings,
     email: &str,
-    password: &str,
     client_ip: &str,
-    previous_cookie: Option<&str>,
     now: DateTime<Utc>,
-) -> anyhow::Result<SignIn> {
-    let account = account_key(email);
-    if let Some(retry_after_seconds) = throttled_for(conn, settings, &account, client_ip, now)? {
-        return Ok(SignIn::Throttled {
-            retry_after_seconds,
-        });
-    }
-    let user: Option<(i64, String, bool)> = staff_users::table
+) -> QueryResult<SignInStart> {
+    let attempt = match reserve_attempt(conn, settings, &account_key(email), client_ip, now)? {
+        Ok(attempt) => attempt,
+        Err(retry_after_seconds) => {
+            return Ok(SignInStart::Throttled {
+                retry_after_seconds,
+            })
+        }
+    };
+    let account = staff_users::table
         .filter(staff_users::active.eq(true))
         .filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ")
@@ -174,46 +245,62 @@ pub fn sign_in(
         ))
         .first(conn)
         .optional()?;
-    let valid = match &user {
-        Some((_, hash, _)) => verify_password(password, hash),
-        None => {
-            let _ = verify_password(password, DUMMY_HASH);
-            false
-        }
-    };
-    record_attempt(conn, &account, client_ip, valid, now)?;
-    let Some((user_id, _, second_factor)) = user.filter(|_| valid) else {
-        return Ok(SignIn::Refused);
-    };
-    if let Some(old) = previous_cookie {
-        diesel::delete(
-            staff_sessions::table.filter(staff_sessions::token_hash.eq(sha256_hex(old))),
-        )
-        .execute(conn)?;
-    }
-    let cookie_value = random_token();
-    diesel::insert_into(staff_sessions::table)
-        .values((
-            staff_sessions::token_hash.eq(sha256_hex(&cookie_value)),
-            staff_sessions::user_id.eq(user_id),
-            staff_sessions::csrf_token.eq(random_token()),
-            staff_sessions::created_at.eq(now),
-            staff_sessions::last_seen_at.eq(now),
-            staff_sessions::second_factor_pending.eq(second_factor),
-        ))
-        .execute(conn)?;
-    audit(
-        conn,
-        Some(user_id),
-        "connexion",
-        "staff_user",
-        Some(user_id),
-        "",
-    )?;
-    Ok(SignIn::Success {
-        cookie_value,
+    Ok(SignInStart::Check(PasswordCheck { attempt, account }))
+}
+
+/// A new session after a right password.
+pub struct OpenedSession {
+    pub cookie_value: String,
+    pub user_id: i64,
+    /// The account has TOTP: the session waits for the code.
+    pub second_factor: bool,
+}
+
+/// Opens a new session for a verified password (a new id every time: no fixation), and releases
+/// the attempt. The session presented with the request, if any, is closed.
+pub fn open_session(
+    conn: &mut PgConnection,
+    verified: Verified,
+    previous_cookie: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<OpenedSession> {
+    let Verified {
+        attempt,
         user_id,
         second_factor,
+    } = verified;
+    conn.transaction(|conn| {
+        succeeded(conn, attempt)?;
+        if let Some(old) = previous_cookie {
+            diesel::delete(
+                staff_sessions::table.filter(staff_sessions::token_hash.eq(sha256_hex(old))),
+            )
+            .execute(conn)?;
+        }
+        let cookie_value = random_token();
+        diesel::insert_into(staff_sessions::table)
+            .values((
+                staff_sessions::token_hash.eq(sha256_hex(&cookie_value)),
+                staff_sessions::user_id.eq(user_id),
+                staff_sessions::csrf_token.eq(random_token()),
+                staff_sessions::created_at.eq(now),
+                staff_sessions::last_seen_at.eq(now),
+                staff_sessions::second_factor_pending.eq(second_factor),
+            ))
+            .execute(conn)?;
+        audit(
+            conn,
+            Some(user_id),
+            "connexion",
+            "staff_user",
+            Some(user_id),
+            "",
+        )?;
+        Ok(OpenedSession {
+            cookie_value,
+            user_id,
+            second_factor,
+        })
     })
 }
 

@@ -136,7 +136,8 @@ pub enum AccountChange {
     Role(StaffRole),
 }
 
-/// Applies the change; disabling ends the account's sessions at once.
+/// Applies the change; disabling ends the account's sessions at once and revokes its API
+/// tokens in the same transaction, so re-enabling the account never brings them back.
 pub fn change_account(
     conn: &mut PgConnection,
     actor_id: i64,
@@ -182,12 +183,18 @@ pub fn change_account(
                     .execute(conn)?;
                 diesel::delete(staff_sessions::table.filter(staff_sessions::user_id.eq(user_id)))
                     .execute(conn)?;
+                crate::api_tokens::revoke_all(conn, user_id, chrono::Utc::now())?;
                 ("desactivation", String::new())
             }
             AccountChange::Enable => {
                 diesel::update(target)
                     .set(staff_users::active.eq(true))
                     .execute(conn)?;
+                if !active {
+                    // Tokens left live by a disabling done before they were revoked with it: a
+                    // disabled member could not have created them since, so none is wanted.
+                    crate::api_tokens::revoke_all(conn, user_id, chrono::Utc::now())?;
+                }
                 ("activation", String::new())
             }
             AccountChange::Role(new_role) => {

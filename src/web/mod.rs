@@ -23,8 +23,7 @@ pub mod tokens;
 
 use std::sync::Arc;
 
-use actix_governor::{Governor, GovernorConfigBuilder};
-use actix_web::http::Method;
+use actix_governor::Governor;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpResponse, ResponseError};
 use diesel::PgConnection;
@@ -94,21 +93,36 @@ pub fn security_headers(settings: &Settings) -> DefaultHeaders {
     }
 }
 
-/// Registers every route.
-pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
-    let governor = GovernorConfigBuilder::default()
-        .seconds_per_request(settings.http.form_replenish_seconds)
-        .burst_size(settings.http.form_burst)
-        .methods(vec![Method::POST])
-        .key_extractor(rate_limit::ClientIp {
-            trust_forwarded_for: settings.http.trust_forwarded_for,
+/// The instance's rate-limit buckets, one per kind of form: built once before the server and
+/// shared by all its workers, so that an address gets `http.form_burst` posts per instance
+/// whatever the number of workers.
+#[derive(Clone)]
+pub struct RateLimits {
+    /// The application form.
+    pub application_form: rate_limit::Limit<rate_limit::ClientIp>,
+    /// Asking for a « Mes données » link: its own bucket, so it does not use up the form's.
+    pub personal_data: rate_limit::Limit<rate_limit::ClientIp>,
+    /// The API's limited routes (submitting an application), answered with a problem document.
+    pub api: rate_limit::Limit<api::ApiClientIp>,
+}
+
+impl RateLimits {
+    pub fn new(settings: &Settings) -> anyhow::Result<RateLimits> {
+        let ip = rate_limit::ClientIp::new(settings);
+        Ok(RateLimits {
+            application_form: rate_limit::post_limit(settings, ip)?,
+            personal_data: rate_limit::post_limit(settings, ip)?,
+            api: rate_limit::post_limit(settings, api::ApiClientIp::new(ip))?,
         })
-        .finish()
-        .expect("rate limit settings are checked at start-up");
+    }
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
     cfg.route("/", web::get().to(public::home))
         .service(
             web::resource("/candidature")
-                .wrap(Governor::new(&governor))
+                .wrap(Governor::new(&limits.application_form))
                 .route(web::get().to(public::application_form))
                 .route(web::post().to(public::submit_application))
                 .default_service(web::to(public::method_not_allowed)),
@@ -195,9 +209,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, settings: &Settings) {
         .configure(mailing::configure)
         .configure(campaigns::configure)
         .configure(contacts::configure)
-        .configure(|cfg| api::configure(cfg, settings))
+        .configure(|cfg| api::configure(cfg, &limits.api))
         .configure(tokens::configure)
-        .configure(|c| personal_data::configure(c, settings))
+        .configure(|c| personal_data::configure(c, &limits.personal_data))
         .configure(metrics::configure)
         .configure(reports::configure)
         .route("/donnees-personnelles", web::get().to(public::privacy))

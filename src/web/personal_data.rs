@@ -3,8 +3,8 @@
 //! a page that does not exist. A new link is asked for by e-mail address, with the same answer
 //! whether the address is known or not.
 
-use actix_governor::{Governor, GovernorConfigBuilder};
-use actix_web::http::{header, Method, StatusCode};
+use actix_governor::Governor;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use secrecy::ExposeSecret;
@@ -13,26 +13,16 @@ use serde_json::{json, Value};
 
 use super::public::{page, render};
 use super::{db, rate_limit, see_other, AppState};
-use crate::config::Settings;
 use crate::domain::EmailAddress;
 use crate::error::AppError;
 use crate::privacy::{self, Erasure, KeepReason, Link, Withdrawal};
 use crate::web::csrf::{self, CsrfToken};
 
-pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
-    // Its own bucket: asking for links does not use up the application form's allowance.
-    let governor = GovernorConfigBuilder::default()
-        .seconds_per_request(settings.http.form_replenish_seconds)
-        .burst_size(settings.http.form_burst)
-        .methods(vec![Method::POST])
-        .key_extractor(rate_limit::ClientIp {
-            trust_forwarded_for: settings.http.trust_forwarded_for,
-        })
-        .finish()
-        .expect("rate limit settings are checked at start-up");
+/// `limit` is the instance's bucket for link requests (see `web::RateLimits`).
+pub fn configure(cfg: &mut web::ServiceConfig, limit: &rate_limit::Limit<rate_limit::ClientIp>) {
     cfg.service(
         web::resource("/mes-donnees")
-            .wrap(Governor::new(&governor))
+            .wrap(Governor::new(limit))
             .route(web::get().to(request_form))
             .route(web::post().to(request_link)),
     )

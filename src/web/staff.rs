@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::db::enums::StaffRole;
 use crate::error::AppError;
-use crate::staff::auth::{self, SignIn, StaffIdentity};
+use crate::staff::auth::{self, SignInStart, StaffIdentity};
 use crate::templates;
 use crate::web::csrf::{self, CsrfToken};
 use crate::web::{db, AppState};
@@ -146,12 +146,21 @@ fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
-/// Only a local path may follow the sign-in (no open redirect).
+/// Where a sign-in sends the member when `suite` is missing or refused.
+const DEFAULT_NEXT: &str = "/espace";
+
+/// Only a path of this site may follow the sign-in (no open redirect), judged as a browser would
+/// read it: browsers drop tabs and line breaks anywhere in a URL and leading spaces or control
+/// characters, and read `\` as `/`, so `/\t/evil.example` or ` //evil.example` lead elsewhere.
+/// Any such character, a second leading `/` or `\`, a scheme (`https:`, `javascript:`) or
+/// anything outside printable ASCII (it could not go in a `Location` header) gives `/espace`.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let printable = next.bytes().all(|b| b.is_ascii_graphic());
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    if printable && local {
         next
     } else {
-        "/espace"
+        DEFAULT_NEXT
     }
 }
 
@@ -276,60 +285,75 @@ pub async fn login(
     let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     let settings = state.settings.staff.clone();
     let email = form.courriel.clone();
-    let outcome = db(&state, move |conn| {
-        Ok(auth::sign_in(
+    let start = db(&state, move |conn| {
+        Ok(auth::start_sign_in(
             conn,
             &settings,
             &email,
-            &form.mot_de_passe,
             &client_ip,
-            previous.as_deref(),
             Utc::now(),
         )?)
     })
     .await?;
-    match outcome {
-        SignIn::Success {
-            cookie_value,
-            user_id,
-            second_factor,
+    let check = match start {
+        SignInStart::Check(check) => check,
+        SignInStart::Throttled {
+            retry_after_seconds,
         } => {
-            tracing::info!(user_id, second_factor, "staff signed in");
-            let location = if second_factor {
-                format!(
-                    "{CODE_PATH}?suite={}",
-                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
-                )
-            } else {
-                next
-            };
-            Ok(HttpResponse::SeeOther()
-                .cookie(session_cookie(
-                    cookie_value,
-                    state.settings.secure_cookies(),
-                ))
-                .insert_header((header::LOCATION, location))
-                .finish())
+            return Err(AppError::TooManyRequests {
+                retry_after_seconds,
+                message: format!(
+                    "Trop de tentatives de connexion. Réessayez dans {} minute(s), ou demandez à \
+                     un administrateur de vérifier votre compte.",
+                    (retry_after_seconds + 59) / 60
+                ),
+            })
         }
-        SignIn::Refused => render_login(
+    };
+    // Argon2 on the blocking pool, without a database connection.
+    let password = form.mot_de_passe;
+    let verified = web::block(move || check.verify(&password))
+        .await
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("password check failed: {e}")))?;
+    let Some(verified) = verified else {
+        return render_login(
             &state,
             &req,
             actix_web::http::StatusCode::UNAUTHORIZED,
             &form.courriel,
             &next,
             Some("Adresse électronique ou mot de passe incorrect."),
-        ),
-        SignIn::Throttled {
-            retry_after_seconds,
-        } => Err(AppError::TooManyRequests {
-            retry_after_seconds,
-            message: format!(
-                "Trop de tentatives de connexion. Réessayez dans {} minute(s), ou demandez à un \
-                 administrateur de vérifier votre compte.",
-                (retry_after_seconds + 59) / 60
-            ),
-        }),
-    }
+        );
+    };
+    let session = db(&state, move |conn| {
+        Ok(auth::open_session(
+            conn,
+            verified,
+            previous.as_deref(),
+            Utc::now(),
+        )?)
+    })
+    .await?;
+    tracing::info!(
+        user_id = session.user_id,
+        second_factor = session.second_factor,
+        "staff signed in"
+    );
+    let location = if session.second_factor {
+        format!(
+            "{CODE_PATH}?suite={}",
+            url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        )
+    } else {
+        next
+    };
+    Ok(HttpResponse::SeeOther()
+        .cookie(session_cookie(
+            session.cookie_value,
+            state.settings.secure_cookies(),
+        ))
+        .insert_header((header::LOCATION, location))
+        .finish())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -447,12 +471,13 @@ pub async fn code(
     let outcome = db(&state, move |conn| {
         let account = format!("totp:{user_id}");
         let now = Utc::now();
-        if let Some(wait) = auth::throttled_for(conn, &settings, &account, &client_ip, now)? {
-            return Ok(Err(Some(wait)));
-        }
+        let attempt = match auth::reserve_attempt(conn, &settings, &account, &client_ip, now)? {
+            Ok(attempt) => attempt,
+            Err(wait) => return Ok(Err(Some(wait))),
+        };
         let ok = crate::staff::totp::check_and_consume(conn, user_id, &code, false)?;
-        auth::record_attempt(conn, &account, &client_ip, ok, now)?;
         if ok {
+            auth::succeeded(conn, attempt)?;
             auth::complete_second_factor(conn, session_id)?;
             Ok(Ok(()))
         } else {
@@ -596,9 +621,30 @@ mod tests {
     #[test]
     fn only_local_paths_follow_the_sign_in() {
         assert_eq!(safe_next("/recrutement?page=2"), "/recrutement?page=2");
-        assert_eq!(safe_next("//evil.example"), "/espace");
-        assert_eq!(safe_next("https://evil.example"), "/espace");
-        assert_eq!(safe_next("/\\evil.example"), "/espace");
+        assert_eq!(
+            safe_next("/%2F%2Fevil"),
+            "/%2F%2Fevil",
+            "an encoded slash stays a path"
+        );
+        for refused in [
+            "",
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "/espace\r\nSet-Cookie: x=1",
+            "/\u{0}/evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "/recrutement?q=m\u{e9}decin",
+        ] {
+            assert_eq!(safe_next(refused), "/espace", "{refused:?}");
+        }
     }
 
     #[test]

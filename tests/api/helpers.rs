@@ -351,6 +351,7 @@ pub struct TestAppBuilder {
     recruiters: Vec<String>,
     digest_cron: String,
     database: Option<String>,
+    workers: usize,
     body_timeout_seconds: Option<u64>,
 }
 
@@ -362,6 +363,7 @@ impl TestApp {
             recruiters: vec![RECRUITERS.to_owned()],
             digest_cron: String::new(),
             database: None,
+            workers: 0,
             body_timeout_seconds: None,
         }
     }
@@ -467,6 +469,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Answers requests with this many actix workers (0: one per core, the default).
+    pub fn http_workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+
     pub fn with_worker(mut self) -> Self {
         self.worker = true;
         self
@@ -511,6 +519,7 @@ impl TestAppBuilder {
         s.http.public_url = "http://vocation.test".into();
         s.http.form_burst = self.form_burst;
         s.http.form_replenish_seconds = 60;
+        s.http.workers = self.workers;
         s.mail.transport = MailTransportKind::Smtp;
         s.mail.smtp.host = "127.0.0.1".into();
         s.mail.smtp.port = smtp.port;

@@ -32,3 +32,4 @@ mod templates_bounds;
 mod totp;
 mod trust_inputs;
 mod trust_records;
+mod trust_staff;

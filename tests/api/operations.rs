@@ -23,6 +23,7 @@ fn production_like() -> Settings {
     s.organisation.contact_email = "recrutement@gers.fr".into();
     s.http.public_url = "https://recrutement.gers.fr".into();
     s.security.secret_key = SecretString::from(STRONG_KEY.to_owned());
+    s.metrics.token = SecretString::from("mT4q9ZfK2xV7bN1cR8wY3hJ6pL0sD5gA".to_owned());
     s
 }
 

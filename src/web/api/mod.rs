@@ -14,9 +14,9 @@ use std::sync::OnceLock;
 
 use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
 use actix_governor::governor::NotUntil;
-use actix_governor::{Governor, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError};
+use actix_governor::{Governor, KeyExtractor, SimpleKeyExtractionError};
 use actix_web::dev::ServiceRequest;
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Condition;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -29,11 +29,10 @@ pub use problem::{FieldError, Problem};
 
 use crate::api_tokens::{self, TokenIdentity};
 use crate::applications::{NewApplication, Recorded};
-use crate::config::Settings;
 use crate::db::enums::{StaffRole, Stage};
 use crate::pipeline::{self, BoardFilter, MoveError, MoveRequest};
 use crate::web::form::{self, parse_date, RawApplicationForm};
-use crate::web::rate_limit::ClientIp;
+use crate::web::rate_limit::{ClientIp, Limit};
 use crate::web::{db, public, AppState};
 
 const RECRUITING: &[StaffRole] = &[StaffRole::Recruiter];
@@ -51,7 +50,7 @@ macro_rules! api_routes {
         /// Every (method, path) registered under /api/v1.
         pub const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path), )+ )* ];
 
-        fn register(cfg: &mut web::ServiceConfig, governor: &actix_governor::GovernorConfig<ApiClientIp, actix_governor::governor::middleware::NoOpMiddleware<QuantaInstant>>) {
+        fn register(cfg: &mut web::ServiceConfig, governor: &Limit<ApiClientIp>) {
             $(
                 let allow = [$(stringify!($method)),+]
                     .iter()
@@ -85,23 +84,15 @@ api_routes! {
 
 /// Registers `/api`: the routes, the OpenAPI document, and problem details for every error
 /// actix itself raises there (bad JSON, query or path, unknown address, wrong method).
-pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
-    let governor = GovernorConfigBuilder::default()
-        .seconds_per_request(settings.http.form_replenish_seconds)
-        .burst_size(settings.http.form_burst)
-        .methods(vec![Method::POST])
-        .key_extractor(ApiClientIp(ClientIp {
-            trust_forwarded_for: settings.http.trust_forwarded_for,
-        }))
-        .finish()
-        .expect("rate limit settings are checked at start-up");
+/// `limit` is the instance's bucket for the limited routes (see `web::RateLimits`).
+pub fn configure(cfg: &mut web::ServiceConfig, limit: &Limit<ApiClientIp>) {
     cfg.service(
         web::scope("/api")
             .app_data(problem::json_config())
             .app_data(problem::query_config())
             .app_data(problem::path_config())
             .route("/openapi.json", web::get().to(openapi_json))
-            .configure(|cfg| register(cfg, &governor))
+            .configure(|cfg| register(cfg, limit))
             .default_service(web::to(|| async {
                 Problem::not_found("Cette adresse ne correspond à aucune ressource de l'API.")
                     .error_response()
@@ -112,6 +103,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
 /// The form's rate limit, keyed the same way, answered with a problem document.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiClientIp(ClientIp);
+
+impl ApiClientIp {
+    pub fn new(ip: ClientIp) -> ApiClientIp {
+        ApiClientIp(ip)
+    }
+}
 
 impl KeyExtractor for ApiClientIp {
     type Key = std::net::IpAddr;
@@ -268,7 +265,18 @@ impl FromRequest for ApiStaff {
                 Ok(api_tokens::authenticate(conn, &token, Utc::now())?)
             })
             .await?;
-            found.map(ApiStaff).ok_or_else(refused)
+            match found {
+                api_tokens::TokenCheck::Valid(identity) => Ok(ApiStaff(identity)),
+                api_tokens::TokenCheck::Invalid => Err(refused()),
+                api_tokens::TokenCheck::MustEnroll => Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "double-authentification-requise",
+                    "Double authentification requise",
+                    "La double authentification est exigée pour tous les comptes et le compte de \
+                     ce jeton ne l'a pas encore activée : son titulaire doit l'activer sur la \
+                     page /compte/double-authentification, le jeton fonctionnera ensuite.",
+                )),
+            }
         })
     }
 }
