@@ -333,6 +333,16 @@ async fn parser_errors_are_french_and_name_the_field_instead_of_serdes_english()
         assert!(detail.contains(&format!("« {key} »")), "{detail}");
         assert!(detail.contains("ligne 1, colonne"), "{detail}");
     }
+    // Found by schemathesis: integers written as floats are integers for JSON Schema (and for
+    // JavaScript clients); they were refused with a 400.
+    for (key, value) in [
+        ("centres", json!([1.0])),
+        ("poste", json!(2112652194154509.0)),
+    ] {
+        let body = with(valid_application(), key, value);
+        let r = post_json(&app, "/api/v1/candidatures", None, &body).await;
+        assert_ne!(r.status(), 400, "{key}: {}", r.text().await.unwrap());
+    }
     // A body that is not an object.
     let r = app
         .client
@@ -391,6 +401,13 @@ async fn pages_are_bounded_in_the_document_and_by_the_server() {
     for query in ["page=0", "page=1000001", "par_page=0", "par_page=101"] {
         let r = get_with(&app, &format!("/api/v1/candidatures?{query}"), &token).await;
         french_problem(r, 422).await;
+    }
+    // Found by schemathesis: an empty page was read as no page (200) although the document
+    // says it is an integer.
+    for (query, field) in [("page=", "page"), ("par_page=", "par_page")] {
+        let r = get_with(&app, &format!("/api/v1/candidatures?{query}"), &token).await;
+        let p = french_problem(r, 400).await;
+        assert_eq!(fields(&p), [field], "{query}");
     }
     for query in ["page=1000000", "par_page=100", "par_page=1"] {
         let r = get_with(&app, &format!("/api/v1/candidatures?{query}"), &token).await;

@@ -690,7 +690,7 @@ impl ListQuery {
             .as_deref()
             .map(str::trim)
         {
-            None | Some("") => Ok(default),
+            None => Ok(default),
             Some(v) => v.parse::<i64>().map_err(|_| {
                 let mut p = Problem::new(
                     StatusCode::BAD_REQUEST,

@@ -59,6 +59,13 @@ pub const SUBMISSION_STATUSES: &[&str] = &["nouvelle", "completee", "deja_recue"
 pub const DATE_PATTERN: &str =
     r"^\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4})\s*$";
 
+/// A name: no control character, something else than spaces (`PersonName::parse`).
+pub const NAME_PATTERN: &str =
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+/// The characters `PhoneNumber::parse` reads: digits, a leading +, and separators.
+pub const PHONE_PATTERN: &str = r"^\+?[0-9 .()/\xa0-]+$";
+
 /// A position filter: a position's id, or `spontanee`.
 pub const POSITION_FILTER_PATTERN: &str = "^([1-9][0-9]{0,17}|spontanee)$";
 
@@ -186,6 +193,13 @@ pub fn tighten(doc: &mut Value) {
     for name in ["prenom", "nom", "courriel", "telephone"] {
         merge(property(doc, s, name), json!({ "minLength": 1 }));
     }
+    for name in ["prenom", "nom"] {
+        merge(property(doc, s, name), json!({ "pattern": NAME_PATTERN }));
+    }
+    merge(
+        property(doc, s, "telephone"),
+        json!({ "pattern": PHONE_PATTERN }),
+    );
     merge(property(doc, s, "courriel"), json!({ "format": "email" }));
     merge(property(doc, s, "cle"), json!({ "format": "uuid" }));
     merge(
