@@ -20,6 +20,7 @@ mod mail;
 mod metrics;
 mod migrations;
 mod offers;
+mod openapi_strict;
 mod operations;
 mod personal_data;
 mod pipeline;

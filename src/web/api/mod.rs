@@ -6,6 +6,8 @@
 //! candidates, applications and stage moves (recruiters), campaigns and their statistics
 //! (communication); administrators may do both. Every error is a problem details document.
 
+pub mod json;
+pub mod openapi;
 pub mod problem;
 
 use std::future::Future;
@@ -25,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
+pub use json::ApiJson;
 pub use problem::{FieldError, Problem};
 
 use crate::api_tokens::{self, TokenIdentity};
@@ -187,13 +190,15 @@ impl utoipa::Modify for BearerToken {
     }
 }
 
-/// The document, rendered once.
+/// The document, made exact (see [`openapi::tighten`]) and rendered once.
 pub fn openapi_document() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
     DOC.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        let rendered = serde_json::to_value(ApiDoc::openapi()).and_then(|mut doc| {
+            openapi::tighten(&mut doc);
+            serde_json::to_string_pretty(&doc)
+        });
+        rendered.unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     })
 }
 
@@ -359,8 +364,10 @@ pub struct CandidatureEntree {
     #[schema(required = true)]
     pub temps_travail: String,
     /// Half-days per week for part time, 1 to 9.
+    #[serde(deserialize_with = "json::integer::option_i16")]
     pub demi_journees: Option<i16>,
     /// Ids of the wished centres.
+    #[serde(deserialize_with = "json::integer::vec_i64")]
     pub centres: Vec<i64>,
     /// Willing to take part in on-call duty.
     pub garde: bool,
@@ -370,6 +377,7 @@ pub struct CandidatureEntree {
     /// How the candidate heard of the campaign (code), optional.
     pub connaissance: Option<String>,
     /// A published position's id; absent for a spontaneous application.
+    #[serde(deserialize_with = "json::integer::option_i64")]
     pub poste: Option<i64>,
     /// Consent to the processing of the data (required).
     #[schema(required = true)]
@@ -437,6 +445,12 @@ pub fn to_raw_form(
             key
         }
     };
+    if input.demi_journees.is_some_and(|n| !(1..=9).contains(&n)) {
+        return Err(vec![FieldError {
+            field: "demi_journees".to_owned(),
+            message: "De 1 à 9 demi-journées par semaine.".to_owned(),
+        }]);
+    }
     Ok(RawApplicationForm {
         civilite: input.civilite,
         prenom: input.prenom,
@@ -477,8 +491,7 @@ pub fn parse_application(
     header_key: Option<&str>,
     choices: &form::Choices<'_>,
 ) -> Result<NewApplication, Problem> {
-    let input: CandidatureEntree =
-        serde_json::from_slice(body).map_err(|e| problem::from_json_error(&e))?;
+    let input: CandidatureEntree = json::parse_json(body)?;
     let raw = to_raw_form(input, header_key).map_err(Problem::validation)?;
     form::validate(&raw, choices)
         .map_err(|errors| Problem::validation(Problem::from_field_errors(&errors)))
@@ -507,7 +520,7 @@ pub fn parse_application(
 pub async fn submit_application(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<CandidatureEntree>,
+    body: ApiJson<CandidatureEntree>,
 ) -> Result<HttpResponse, Problem> {
     let header_key = match req.headers().get("Idempotency-Key") {
         None => None,
@@ -517,7 +530,7 @@ pub async fn submit_application(
             )])
         })?),
     };
-    let raw = to_raw_form(body.into_inner(), header_key.as_deref()).map_err(Problem::validation)?;
+    let raw = to_raw_form(body.0, header_key.as_deref()).map_err(Problem::validation)?;
     let lists = public::load_lists(&state).await?;
     let mut application = public::validate_application(&state, &raw, &lists)
         .map_err(|errors| Problem::validation(Problem::from_field_errors(&errors)))?;
@@ -584,10 +597,10 @@ pub struct ListQuery {
     pub poste: Option<String>,
     /// Applications only: a stage code (`nouvelle`, `entretien`…).
     pub etape: Option<String>,
-    /// Page number, from 1.
-    pub page: Option<i64>,
+    /// Page number, from 1 (read as text so that a wrong one is named in the problem).
+    pub page: Option<String>,
     /// Items per page, 1 to 100 (20 by default).
-    pub par_page: Option<i64>,
+    pub par_page: Option<String>,
 }
 
 impl ListQuery {
@@ -606,23 +619,109 @@ impl ListQuery {
         }
     }
 
-    /// Page, items per page, offset; or the field errors.
-    fn paging(&self) -> Result<(i64, i64, i64), Problem> {
+    /// The filters checked against the document's lists: a wrong one is a field error rather
+    /// than a filter silently ignored.
+    fn check_filters(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        let page = self.page.unwrap_or(1);
-        if !(1..=1_000_000).contains(&page) {
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim)
+        }
+        if let Some(code) = given(&self.specialite) {
+            if code != "MG" && !openapi::specialty_codes().iter().any(|c| c == code) {
+                errors.push(field(
+                    "specialite",
+                    "Spécialité inconnue : un code de la nomenclature (SM54…), ou MG pour toute \
+                     la médecine générale.",
+                ));
+            }
+        }
+        if let Some(centre) = given(&self.centre) {
+            if !centre.parse::<i64>().is_ok_and(|id| id > 0) {
+                errors.push(field(
+                    "centre",
+                    "L'identifiant du centre est un nombre entier positif.",
+                ));
+            }
+        }
+        if let Some(code) = given(&self.temps) {
+            if crate::db::enums::WorkingTime::from_code(code).is_none() {
+                errors.push(field(
+                    "temps",
+                    "Temps de travail : temps_plein ou temps_partiel.",
+                ));
+            }
+        }
+        if let Some(code) = given(&self.situation) {
+            if crate::db::enums::Situation::from_code(code).is_none() {
+                let codes: Vec<&str> = crate::db::enums::Situation::ALL
+                    .iter()
+                    .map(|s| s.code())
+                    .collect();
+                errors.push(field(
+                    "situation",
+                    format!("Situation inconnue. Situations : {}.", codes.join(", ")),
+                ));
+            }
+        }
+        if let Some(code) = given(&self.etape) {
+            if Stage::from_code(code).is_none() {
+                errors.push(field(
+                    "etape",
+                    format!("Étape inconnue. Étapes : {}.", stage_codes()),
+                ));
+            }
+        }
+        if let Some(date) = given(&self.dispo_avant) {
+            if parse_date(date).is_none() {
+                errors.push(field("dispo_avant", "Date illisible : format AAAA-MM-JJ."));
+            }
+        }
+        if let Some(position) = given(&self.poste) {
+            if position != "spontanee" && !position.parse::<i64>().is_ok_and(|id| id > 0) {
+                errors.push(field(
+                    "poste",
+                    "Le poste est l'identifiant d'un poste (nombre entier positif) ou « spontanee ».",
+                ));
+            }
+        }
+        errors
+    }
+
+    /// Page, items per page, offset; or the problem (400 for a page that is not a number, 422
+    /// for one out of bounds or a wrong filter).
+    fn paging(&self) -> Result<(i64, i64, i64), Problem> {
+        let number = |name: &str, value: &Option<String>, default: i64| match value
+            .as_deref()
+            .map(str::trim)
+        {
+            None => Ok(default),
+            Some(v) => v.parse::<i64>().map_err(|_| {
+                let mut p = Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "parametres-invalides",
+                    "Paramètres invalides",
+                    format!("Le paramètre « {name} » doit être un nombre entier."),
+                );
+                p.errors = vec![field(name, "Un nombre entier est attendu.")];
+                p
+            }),
+        };
+        let page = number("page", &self.page, 1)?;
+        let per_page = number("par_page", &self.par_page, DEFAULT_PER_PAGE)?;
+        let mut errors = Vec::new();
+        if !(1..=openapi::MAX_PAGE).contains(&page) {
             errors.push(FieldError {
                 field: "page".to_owned(),
-                message: "Le numéro de page commence à 1.".to_owned(),
+                message: "Le numéro de page va de 1 à 1 000 000.".to_owned(),
             });
         }
-        let per_page = self.par_page.unwrap_or(DEFAULT_PER_PAGE);
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             errors.push(FieldError {
                 field: "par_page".to_owned(),
                 message: format!("Entre 1 et {MAX_PER_PAGE} éléments par page."),
             });
         }
+        errors.extend(self.check_filters());
         if errors.is_empty() {
             Ok((page, per_page, (page - 1) * per_page))
         } else {
@@ -978,11 +1077,11 @@ pub async fn move_stage(
     state: web::Data<AppState>,
     staff: ApiStaff,
     path: web::Path<String>,
-    body: web::Json<ChangementEtape>,
+    body: ApiJson<ChangementEtape>,
 ) -> Result<HttpResponse, Problem> {
     staff.require(RECRUITING)?;
     let application_id = id_from(&path)?;
-    let body = body.into_inner();
+    let body = body.0;
     let mut errors = Vec::new();
     let from = Stage::from_code(body.depuis.trim());
     if from.is_none() {
@@ -997,6 +1096,15 @@ pub async fn move_stage(
             "vers",
             format!("Étape inconnue. Étapes : {}.", stage_codes()),
         ));
+    }
+    if let Some(motif) = body.motif.as_deref().map(str::trim) {
+        let codes = openapi::reason_codes();
+        if !motif.is_empty() && !codes.contains(&motif) {
+            errors.push(field(
+                "motif",
+                format!("Motif inconnu. Motifs : {}.", codes.join(", ")),
+            ));
+        }
     }
     let note = body.note.unwrap_or_default();
     if note.chars().count() > 5000 {

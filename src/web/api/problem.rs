@@ -276,14 +276,54 @@ fn between_backticks(message: &str) -> Option<&str> {
     Some(&message[start..start + len])
 }
 
-/// A French problem for a JSON body serde could not read: syntax, types, unknown or repeated
-/// fields.
-pub fn from_json_error(e: &serde_json::Error) -> Problem {
+/// What serde expected, in French (serde's own text is English: "expected a string"…).
+fn expected_in_french(message: &str) -> &'static str {
+    let expected = message
+        .rsplit_once(", expected ")
+        .map(|(_, e)| e)
+        .unwrap_or_default();
+    if expected.contains("string") || expected.contains("char") {
+        "un texte entre guillemets"
+    } else if expected.contains("bool") {
+        "true ou false"
+    } else if expected.contains("sequence") {
+        "une liste entre crochets, par exemple [1, 2]"
+    } else if expected.contains("struct") || expected.contains("map") {
+        "un objet JSON entre accolades"
+    } else if [
+        "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "integer",
+    ]
+    .iter()
+    .any(|t| expected.contains(t))
+    {
+        if message.starts_with("invalid value") {
+            "un nombre entier dans les bornes indiquées par la documentation"
+        } else {
+            "un nombre entier"
+        }
+    } else {
+        "la valeur décrite dans la documentation (/api/openapi.json)"
+    }
+}
+
+/// A French problem for a JSON body serde could not read: syntax, types, unknown, missing or
+/// repeated fields. `field` is the field whose value has the wrong type, when it is known
+/// (see [`super::json::parse_json`]); serde's English text is never shown.
+pub fn from_json_error(e: &serde_json::Error, field: Option<String>) -> Problem {
     use serde_json::error::Category;
     let full = e.to_string();
     // serde_json appends " at line L column C"; the position is given in French instead.
     let message = full.split(" at line ").next().unwrap_or(&full);
     let place = format!("ligne {}, colonne {}", e.line(), e.column());
+    let named = |detail: String, field: String, message: &str| {
+        Problem::malformed(
+            detail,
+            vec![FieldError {
+                field,
+                message: message.to_owned(),
+            }],
+        )
+    };
     match e.classify() {
         Category::Eof => Problem::malformed(
             format!("Le JSON s'arrête avant la fin ({place}) : envoyez un objet JSON complet."),
@@ -297,40 +337,59 @@ pub fn from_json_error(e: &serde_json::Error) -> Problem {
             Vec::new(),
         ),
         Category::Data => {
+            let backticked = between_backticks(message).unwrap_or_default().to_owned();
             if message.starts_with("duplicate field") {
-                let field = between_backticks(message).unwrap_or_default().to_owned();
-                Problem::malformed(
-                    format!("Le champ « {field} » figure plusieurs fois ({place})."),
-                    vec![FieldError {
-                        field,
-                        message: "Ce champ figure plusieurs fois dans l'objet : ne l'envoyez \
-                                  qu'une fois."
-                            .to_owned(),
-                    }],
+                named(
+                    format!("Le champ « {backticked} » figure plusieurs fois ({place})."),
+                    backticked,
+                    "Ce champ figure plusieurs fois dans l'objet : ne l'envoyez qu'une fois.",
                 )
             } else if message.starts_with("unknown field") {
-                let field = between_backticks(message).unwrap_or_default().to_owned();
-                Problem::malformed(
-                    format!("Le champ « {field} » n'existe pas ({place})."),
-                    vec![FieldError {
+                named(
+                    format!("Le champ « {backticked} » n'existe pas ({place})."),
+                    backticked,
+                    "Ce champ n'existe pas : vérifiez son nom dans la documentation \
+                     (/api/openapi.json).",
+                )
+            } else if message.starts_with("missing field") {
+                named(
+                    format!("Le champ obligatoire « {backticked} » manque ({place})."),
+                    backticked,
+                    "Ce champ est obligatoire.",
+                )
+            } else if message.starts_with("invalid type")
+                || message.starts_with("invalid value")
+                || message.starts_with("invalid length")
+            {
+                let expected = expected_in_french(message);
+                match field {
+                    Some(field) => named(
+                        format!(
+                            "Le champ « {field} » n'a pas le type attendu ({place}) : \
+                             {expected}."
+                        ),
                         field,
-                        message: "Ce champ n'existe pas : vérifiez son nom dans la documentation \
-                                  (/api/openapi.json)."
-                            .to_owned(),
-                    }],
-                )
-            } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
-                Problem::malformed(
-                    format!(
-                        "Une valeur n'a pas le type attendu ({place}) : textes entre guillemets, \
-                         cases à cocher en true/false, identifiants en nombres. Détail : \
-                         {message}."
+                        &format!("Valeur du mauvais type : {expected} est attendu."),
                     ),
-                    Vec::new(),
-                )
+                    None if message.contains("expected struct") => Problem::malformed(
+                        format!(
+                            "Le corps n'a pas le type attendu ({place}) : un objet JSON entre \
+                             accolades, dont les champs sont décrits par la documentation \
+                             (/api/openapi.json)."
+                        ),
+                        Vec::new(),
+                    ),
+                    None => Problem::malformed(
+                        format!("Une valeur n'a pas le type attendu ({place}) : {expected}."),
+                        Vec::new(),
+                    ),
+                }
             } else {
                 Problem::malformed(
-                    format!("Le JSON ne correspond pas au format attendu ({place}) : {message}."),
+                    format!(
+                        "Le JSON ne correspond pas au format attendu ({place}) : voyez la \
+                         documentation (/api/openapi.json)."
+                    ),
                     Vec::new(),
                 )
             }
@@ -357,7 +416,7 @@ pub fn from_json_payload_error(e: &JsonPayloadError) -> Problem {
             "Format non pris en charge",
             "Envoyez le corps en JSON avec l'en-tête « Content-Type: application/json ».",
         ),
-        JsonPayloadError::Deserialize(e) => from_json_error(e),
+        JsonPayloadError::Deserialize(e) => from_json_error(e, None),
         _ => Problem::malformed(
             "Le corps de la requête n'a pas pu être lu entièrement : renvoyez-le.",
             Vec::new(),
@@ -365,21 +424,42 @@ pub fn from_json_payload_error(e: &JsonPayloadError) -> Problem {
     }
 }
 
-/// Malformed query strings (a page that is not a number…).
+/// Malformed query strings (a repeated parameter…), in French: serde's English text is never
+/// shown.
 pub fn from_query_error(e: &QueryPayloadError) -> Problem {
-    let detail = match e {
-        QueryPayloadError::Deserialize(e) => format!(
-            "Les paramètres de l'adresse sont invalides : {e}. Les numéros de page sont des \
-             nombres entiers."
+    let (detail, errors) = match e {
+        QueryPayloadError::Deserialize(e) => {
+            let message = e.to_string();
+            match between_backticks(&message) {
+                Some(name) if message.starts_with("duplicate field") => (
+                    format!("Le paramètre « {name} » figure plusieurs fois dans l'adresse."),
+                    vec![FieldError {
+                        field: name.to_owned(),
+                        message: "Ce paramètre figure plusieurs fois : ne le donnez qu'une fois."
+                            .to_owned(),
+                    }],
+                ),
+                _ => (
+                    "Les paramètres de l'adresse sont invalides : voyez la documentation \
+                     (/api/openapi.json)."
+                        .to_owned(),
+                    Vec::new(),
+                ),
+            }
+        }
+        _ => (
+            "Les paramètres de l'adresse sont illisibles.".to_owned(),
+            Vec::new(),
         ),
-        _ => "Les paramètres de l'adresse sont illisibles.".to_owned(),
     };
-    Problem::new(
+    let mut p = Problem::new(
         StatusCode::BAD_REQUEST,
         "parametres-invalides",
         "Paramètres invalides",
         detail,
-    )
+    );
+    p.errors = errors;
+    p
 }
 
 /// The JSON extractor's settings under /api: a small body limit and problem details.
@@ -421,10 +501,10 @@ mod tests {
     #[test]
     fn duplicated_and_unknown_fields_name_the_field() {
         let e = serde_json::from_str::<Sample>(r#"{"nom":"a","nom":"b"}"#).unwrap_err();
-        let p = from_json_error(&e);
+        let p = from_json_error(&e, None);
         assert_eq!(p.status, 400);
         assert_eq!(p.errors[0].field, "nom");
         let e = serde_json::from_str::<Sample>(r#"{"prenom":"a"}"#).unwrap_err();
-        assert_eq!(from_json_error(&e).errors[0].field, "prenom");
+        assert_eq!(from_json_error(&e, None).errors[0].field, "prenom");
     }
 }
