@@ -53,7 +53,7 @@ pub fn reason_codes() -> Vec<&'static str> {
 }
 
 /// The statuses the submission answers with.
-pub const SUBMISSION_STATUSES: &[&str] = &["nouvelle", "completee", "deja_recue"];
+pub const SUBMISSION_STATUSES: &[&str] = &["enregistree", "deja_recue"];
 
 /// A date as the handlers' `parse_date` reads it: AAAA-MM-JJ or JJ/MM/AAAA.
 pub const DATE_PATTERN: &str =
@@ -357,7 +357,8 @@ pub fn tighten(doc: &mut Value) {
                 responses.entry("400").or_insert_with(|| {
                     problem_response(
                         "Requête illisible : JSON invalide, champ inconnu, en double ou absent, \
-                         type inattendu, paramètre de l'adresse illisible",
+                         type inattendu, paramètre de l'adresse illisible, caractère de contrôle \
+                         (NUL…)",
                     )
                 });
             }
@@ -368,6 +369,9 @@ pub fn tighten(doc: &mut Value) {
                 responses
                     .entry("415")
                     .or_insert_with(|| problem_response("Content-Type autre que application/json"));
+                responses
+                    .entry("408")
+                    .or_insert_with(|| problem_response("Corps reçu trop lentement"));
             }
             if path.contains("{id}") {
                 responses.entry("404").or_insert_with(|| {
@@ -386,9 +390,12 @@ pub fn tighten(doc: &mut Value) {
                 responses
                     .entry("401")
                     .or_insert_with(|| problem_response("Jeton absent, invalide ou révoqué"));
-                responses
-                    .entry("403")
-                    .or_insert_with(|| problem_response("Rôle insuffisant"));
+                responses.entry("403").or_insert_with(|| {
+                    problem_response(
+                        "Rôle insuffisant, ou double authentification exigée et pas encore \
+                             activée sur le compte",
+                    )
+                });
             }
             for (status, response) in responses.iter_mut() {
                 let mut headers = Map::new();
