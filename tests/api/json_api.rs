@@ -21,7 +21,7 @@ fn valid_json() -> Value {
         "rpps": "10132437004",
         "specialite": "SM54",
         "situation": "remplacant",
-        "disponibilite": "2027-09-01",
+        "disponibilite": crate::helpers::available_from().to_string(),
         "temps_travail": "temps_partiel",
         "demi_journees": 6,
         "garde": true,
