@@ -42,7 +42,7 @@ read -r -a cargo_flags <<<"${CARGO_TEST_FLAGS:-}"
 mapfile -t binaries < <(
   cargo test --no-run --message-format=json "${cargo_flags[@]}" |
     grep '"reason":"compiler-artifact"' |
-    grep '"test":true' |
+    grep -E '"profile":\{[^}]*"test":true' |
     grep -o '"executable":"[^"]*"' |
     cut -d'"' -f4
 )

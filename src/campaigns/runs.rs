@@ -946,8 +946,12 @@ pub fn record_click(conn: &mut PgConnection, delivery_id: i64) -> QueryResult<Op
     use crate::db::schema::link_clicks;
     let campaign = campaign_of_delivery(conn, delivery_id)?;
     if campaign.is_some() {
+        // The process's clock, which the reports' periods are computed with.
         diesel::insert_into(link_clicks::table)
-            .values(link_clicks::delivery_id.eq(delivery_id))
+            .values((
+                link_clicks::delivery_id.eq(delivery_id),
+                link_clicks::clicked_at.eq(Utc::now()),
+            ))
             .execute(conn)?;
     }
     Ok(campaign)

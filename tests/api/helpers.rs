@@ -807,14 +807,18 @@ pub fn sql_today() -> String {
     )
 }
 
-/// The availability date of [`Fields::valid`]: nine months after the day the test process
-/// started (computed once, so that a test running over midnight sees one date).
-pub fn available_from() -> chrono::NaiveDate {
+/// The day (in Paris) the test process started: computed once, so that a test running over
+/// midnight sees one date.
+pub fn test_day() -> chrono::NaiveDate {
     static DAY: OnceLock<chrono::NaiveDate> = OnceLock::new();
     *DAY.get_or_init(|| {
         chrono::Utc::now()
             .with_timezone(&chrono_tz::Europe::Paris)
             .date_naive()
-            + chrono::Duration::days(270)
     })
+}
+
+/// The availability date of [`Fields::valid`]: nine months after [`test_day`].
+pub fn available_from() -> chrono::NaiveDate {
+    test_day() + chrono::Duration::days(270)
 }

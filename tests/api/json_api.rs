@@ -1,7 +1,6 @@
 //! The JSON API under /api/v1: its OpenAPI document, the public submission with the form's
 //! rules and protections, API tokens, roles, problem details and hostile input.
 
-use chrono::NaiveDate;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use vocation::db::enums::StaffRole;
@@ -1046,7 +1045,7 @@ fn choices<'a>(codes: &'a [String]) -> Choices<'a> {
         centre_ids: &[1, 2],
         published_position_ids: &[7],
         privacy_notice_version: "v1",
-        today: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+        today: crate::helpers::test_day(),
     }
 }
 
