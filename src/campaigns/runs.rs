@@ -253,7 +253,7 @@ pub fn update(
                 campaigns::schedule_kind.eq(kind),
                 campaigns::scheduled_at.eq(at),
                 campaigns::cron.eq(cron),
-                campaigns::updated_at.eq(diesel::dsl::now),
+                campaigns::updated_at.eq(Utc::now()),
             ))
             .execute(conn)?;
         set_lists(conn, id, &input.list_ids)?;
@@ -279,12 +279,16 @@ fn lock_status(conn: &mut PgConnection, id: i64) -> Result<CampaignStatus, Lifec
         .ok_or(LifecycleError::NotFound)
 }
 
-fn set_status(conn: &mut PgConnection, id: i64, status: CampaignStatus) -> QueryResult<()> {
+/// `now` is the process's clock, as for every time compared later with it: the recurring
+/// campaign's programming time read by `create_cron_runs`, for one.
+fn set_status(
+    conn: &mut PgConnection,
+    id: i64,
+    status: CampaignStatus,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::update(campaigns::table.find(id))
-        .set((
-            campaigns::status.eq(status),
-            campaigns::updated_at.eq(diesel::dsl::now),
-        ))
+        .set((campaigns::status.eq(status), campaigns::updated_at.eq(now)))
         .execute(conn)
         .map(|_| ())
 }
@@ -323,7 +327,7 @@ pub fn schedule(
             return Err(LifecycleError::WrongStatus(status));
         }
         let campaign = find(conn, id)?.ok_or(LifecycleError::NotFound)?;
-        set_status(conn, id, CampaignStatus::Scheduled)?;
+        set_status(conn, id, CampaignStatus::Scheduled, now)?;
         match campaign.schedule() {
             Schedule::Now => {
                 // Whole seconds: a double click within the same second makes one run.
@@ -362,7 +366,7 @@ pub fn unschedule(
                 ),
         )
         .execute(conn)?;
-        set_status(conn, id, CampaignStatus::Draft)?;
+        set_status(conn, id, CampaignStatus::Draft, Utc::now())?;
         audit(conn, actor, "campaign.unschedule", "campaign", Some(id), "")?;
         Ok(())
     })
@@ -391,7 +395,7 @@ pub fn pause(conn: &mut PgConnection, id: i64, actor: Option<i64>) -> Result<(),
             return Err(LifecycleError::WrongStatus(status));
         }
         set_runs(conn, id, &[RunStatus::Sending], RunStatus::Paused)?;
-        set_status(conn, id, CampaignStatus::Paused)?;
+        set_status(conn, id, CampaignStatus::Paused, Utc::now())?;
         audit(conn, actor, "campaign.pause", "campaign", Some(id), "")?;
         Ok(())
     })
@@ -404,7 +408,7 @@ pub fn resume(conn: &mut PgConnection, id: i64, actor: Option<i64>) -> Result<()
             return Err(LifecycleError::WrongStatus(status));
         }
         set_runs(conn, id, &[RunStatus::Paused], RunStatus::Sending)?;
-        set_status(conn, id, CampaignStatus::Running)?;
+        set_status(conn, id, CampaignStatus::Running, Utc::now())?;
         audit(conn, actor, "campaign.resume", "campaign", Some(id), "")?;
         Ok(())
     })
@@ -440,16 +444,16 @@ pub fn cancel(
         .set((
             deliveries::status.eq(crate::db::enums::DeliveryStatus::Cancelled),
             deliveries::locked_until.eq(None::<DateTime<Utc>>),
-            deliveries::updated_at.eq(diesel::dsl::now),
+            deliveries::updated_at.eq(Utc::now()),
         ))
         .execute(conn)?;
         diesel::update(campaign_runs::table.filter(campaign_runs::id.eq_any(&runs)))
             .set((
                 campaign_runs::status.eq(RunStatus::Cancelled),
-                campaign_runs::finished_at.eq(diesel::dsl::now),
+                campaign_runs::finished_at.eq(Utc::now()),
             ))
             .execute(conn)?;
-        set_status(conn, id, CampaignStatus::Cancelled)?;
+        set_status(conn, id, CampaignStatus::Cancelled, Utc::now())?;
         audit(
             conn,
             actor,
@@ -516,7 +520,7 @@ pub fn retry_failed(
                 ))
                 .execute(conn)?;
             if status != CampaignStatus::Paused {
-                set_status(conn, id, CampaignStatus::Running)?;
+                set_status(conn, id, CampaignStatus::Running, now)?;
             }
         }
         audit(
@@ -575,12 +579,12 @@ pub fn skip_run(
         diesel::update(campaign_runs::table.find(run_id))
             .set((
                 campaign_runs::status.eq(RunStatus::Cancelled),
-                campaign_runs::finished_at.eq(diesel::dsl::now),
+                campaign_runs::finished_at.eq(Utc::now()),
             ))
             .execute(conn)?;
         let campaign = find(conn, run.campaign_id)?.ok_or(LifecycleError::NotFound)?;
         if campaign.schedule_kind != ScheduleKind::Cron && status == CampaignStatus::Scheduled {
-            set_status(conn, run.campaign_id, CampaignStatus::Cancelled)?;
+            set_status(conn, run.campaign_id, CampaignStatus::Cancelled, Utc::now())?;
         }
         audit(
             conn,
@@ -626,8 +630,8 @@ pub fn materialise(conn: &mut PgConnection, run_id: i64, now: DateTime<Utc>) -> 
         // for 100,000 recipients in the mailing benchmark); the unique indexes
         // still refuse a duplicate.
         diesel::sql_query(
-            "INSERT INTO deliveries (run_id, contact_id, email) \
-             SELECT DISTINCT ON (lower(c.email)) $1, c.id, c.email \
+            "INSERT INTO deliveries (run_id, contact_id, email, next_attempt_at, updated_at) \
+             SELECT DISTINCT ON (lower(c.email)) $1, c.id, c.email, $3, $3 \
              FROM contacts c \
              JOIN list_members m ON m.contact_id = c.id \
              JOIN campaign_lists cl ON cl.list_id = m.list_id AND cl.campaign_id = $2 \
@@ -638,6 +642,7 @@ pub fn materialise(conn: &mut PgConnection, run_id: i64, now: DateTime<Utc>) -> 
         )
         .bind::<BigInt, _>(run_id)
         .bind::<BigInt, _>(campaign_id)
+        .bind::<Timestamptz, _>(now)
         .execute(conn)?;
         // The run's range of ids: claims walk it with their cursor (migration 000016).
         let (recipients, first, last): (i64, Option<i64>, Option<i64>) = deliveries::table
@@ -654,6 +659,8 @@ pub fn materialise(conn: &mut PgConnection, run_id: i64, now: DateTime<Utc>) -> 
                 campaign_runs::status.eq(RunStatus::Sending),
                 campaign_runs::recipients.eq(recipients as i32),
                 campaign_runs::started_at.eq(now),
+                // Pacing starts from the process's clock, which the senders compare it with.
+                campaign_runs::next_slot_at.eq(now),
                 campaign_runs::first_delivery_id.eq(first),
                 campaign_runs::last_delivery_id.eq(last),
                 campaign_runs::claim_cursor.eq((first - 1).max(0)),
@@ -667,7 +674,7 @@ pub fn materialise(conn: &mut PgConnection, run_id: i64, now: DateTime<Utc>) -> 
         )
         .set((
             campaigns::status.eq(CampaignStatus::Running),
-            campaigns::updated_at.eq(diesel::dsl::now),
+            campaigns::updated_at.eq(now),
         ))
         .execute(conn)?;
         if recipients == 0 {
@@ -941,14 +948,20 @@ pub fn record_click(conn: &mut PgConnection, delivery_id: i64) -> QueryResult<Op
     use crate::db::schema::link_clicks;
     let campaign = campaign_of_delivery(conn, delivery_id)?;
     if campaign.is_some() {
-        // One row per delivery: the first click is kept, later visits only counted.
+        // One row per delivery: the first click is kept, later visits only counted; both
+        // stamped with the process's clock, which the reports' periods are computed with.
+        let now = Utc::now();
         diesel::insert_into(link_clicks::table)
-            .values(link_clicks::delivery_id.eq(delivery_id))
+            .values((
+                link_clicks::delivery_id.eq(delivery_id),
+                link_clicks::clicked_at.eq(now),
+                link_clicks::last_clicked_at.eq(now),
+            ))
             .on_conflict(link_clicks::delivery_id)
             .do_update()
             .set((
                 link_clicks::clicks.eq(link_clicks::clicks + 1),
-                link_clicks::last_clicked_at.eq(diesel::dsl::now),
+                link_clicks::last_clicked_at.eq(now),
             ))
             .execute(conn)?;
     }
@@ -979,7 +992,7 @@ pub fn unsubscribe(conn: &mut PgConnection, delivery_id: i64) -> QueryResult<boo
                 .find(delivery_id)
                 .filter(deliveries::unsubscribed_at.is_null()),
         )
-        .set(deliveries::unsubscribed_at.eq(diesel::dsl::now))
+        .set(deliveries::unsubscribed_at.eq(Utc::now()))
         .execute(conn)?;
         Ok(true)
     })

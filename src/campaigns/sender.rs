@@ -195,9 +195,11 @@ pub fn claim(
                 next_slot_at: DateTime<Utc>,
             }
             diesel::sql_query(
-                "INSERT INTO relay_pacing (relay) VALUES ($1) ON CONFLICT DO NOTHING",
+                "INSERT INTO relay_pacing (relay, next_slot_at) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind::<Text, _>(&cap.key)
+            .bind::<Timestamptz, _>(now)
             .execute(conn)?;
             let slot: Slot = diesel::sql_query(
                 "SELECT next_slot_at FROM relay_pacing WHERE relay = $1 FOR UPDATE",
@@ -623,8 +625,10 @@ pub fn release(
         let mut runs: Vec<i64> = released.iter().map(|r| r.run_id).collect();
         runs.sort_unstable();
         runs.dedup();
-        diesel::sql_query("UPDATE campaign_runs SET recheck_at = now() WHERE id = ANY($1)")
+        // The process's clock, which the claims compare `recheck_at` with (not PostgreSQL's).
+        diesel::sql_query("UPDATE campaign_runs SET recheck_at = $2 WHERE id = ANY($1)")
             .bind::<Array<BigInt>, _>(&runs)
+            .bind::<Timestamptz, _>(Utc::now())
             .execute(conn)?;
         Ok(released.len())
     })

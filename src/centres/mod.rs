@@ -463,8 +463,10 @@ pub fn create(
         if !taken.is_empty() {
             return Ok(Err(SaveError::Taken(taken)));
         }
+        // The process's clock, as for `updated_at` when it is changed.
+        let now = chrono::Utc::now();
         let id: i64 = diesel::insert_into(centres::table)
-            .values(c)
+            .values((c, centres::created_at.eq(now), centres::updated_at.eq(now)))
             .returning(centres::id)
             .get_result(conn)?;
         audit(

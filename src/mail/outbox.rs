@@ -66,8 +66,20 @@ pub struct OutboundEmail {
 }
 
 pub fn enqueue(conn: &mut PgConnection, emails: &[NewOutboundEmail]) -> QueryResult<usize> {
+    // Due from the process's clock, the one `claim_due` is given (not PostgreSQL's default).
+    let now = Utc::now();
+    let rows: Vec<_> = emails
+        .iter()
+        .map(|e| {
+            (
+                e,
+                outbound_emails::next_attempt_at.eq(now),
+                outbound_emails::created_at.eq(now),
+            )
+        })
+        .collect();
     diesel::insert_into(outbound_emails::table)
-        .values(emails)
+        .values(rows)
         .execute(conn)
 }
 

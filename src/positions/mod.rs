@@ -386,6 +386,7 @@ pub fn create(
         if let Some(errors) = check_centres(conn, p, today)? {
             return Ok(Err(SaveError::Invalid(errors)));
         }
+        let now = chrono::Utc::now();
         let id: i64 = diesel::insert_into(positions::table)
             .values((
                 positions::title.eq(&p.title),
@@ -394,6 +395,9 @@ pub fn create(
                 positions::fte_min_hundredths.eq(p.fte_min.hundredths()),
                 positions::fte_max_hundredths.eq(p.fte_max.hundredths()),
                 positions::published.eq(p.published),
+                // The process's clock, as for `updated_at` when it is changed.
+                positions::created_at.eq(now),
+                positions::updated_at.eq(now),
             ))
             .returning(positions::id)
             .get_result(conn)?;

@@ -101,7 +101,14 @@ async fn a_valid_application_is_recorded_and_both_emails_are_received() {
         "{text}"
     );
     assert!(text.contains("Fleurance, Vic-Fezensac"), "{text}");
-    assert!(text.contains("01/09/2027"), "{text}");
+    assert!(
+        text.contains(
+            &crate::helpers::available_from()
+                .format("%d/%m/%Y")
+                .to_string()
+        ),
+        "{text}"
+    );
     assert!(mail.html().contains("Bonjour Claire Martin"));
     assert!(mail
         .header("Message-ID")
@@ -277,7 +284,10 @@ async fn a_form_with_errors_keeps_every_value_typed() {
     assert_eq!(value("#prenom").unwrap(), "Claire");
     assert_eq!(value("#courriel").unwrap(), "claire.martin@exemple.fr");
     assert_eq!(value("#rpps").unwrap(), "10132437005");
-    assert_eq!(value("#disponibilite").unwrap(), "2027-09-01");
+    assert_eq!(
+        value("#disponibilite").unwrap(),
+        crate::helpers::available_from().to_string()
+    );
     let checked = |sel: &str| {
         let s = scraper::Selector::parse(sel).unwrap();
         doc.select(&s)

@@ -4,7 +4,7 @@
 use diesel::connection::SimpleConnection;
 use vocation::db::enums::StaffRole;
 
-use crate::helpers::{field_error, hidden_value, StaffClient, TestApp};
+use crate::helpers::{field_error, hidden_value, sql_now, StaffClient, TestApp};
 
 /// The session's CSRF token, read from a page communications staff may open.
 async fn csrf(staff: &StaffClient) -> String {
@@ -627,7 +627,8 @@ async fn a_draft_is_edited_and_a_late_run_waits_for_confirmation() {
     app.conn()
         .batch_execute(&format!(
             "INSERT INTO campaign_runs (campaign_id, scheduled_for, status)
-             VALUES ({id}, now() - interval '3 hours', 'a_confirmer')"
+             VALUES ({id}, {} - interval '3 hours', 'a_confirmer')",
+            sql_now()
         ))
         .unwrap();
     let run = app.text("SELECT max(id) FROM campaign_runs").unwrap();

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
+use chrono_tz::Europe::Paris;
 use diesel::prelude::*;
 use openssl::pkey::PKey;
 use secrecy::{ExposeSecret, SecretString};
@@ -15,7 +16,7 @@ use vocation::campaigns::sender::{self, CampaignSender, Claim, SenderHandle};
 use vocation::config::{MailTransportKind, Settings, SmtpTls};
 use vocation::mail::dkim;
 
-use crate::helpers::{Fields, FormTokens, TestApp};
+use crate::helpers::{sql_now, Fields, FormTokens, TestApp};
 use crate::smtp_server::{Behaviour, SmtpServer};
 
 /// Settings for a campaign sender of `app` writing to `smtp`, fast enough for tests.
@@ -622,9 +623,10 @@ async fn a_sender_shut_down_gives_its_unsent_deliveries_back_at_once() {
     settings.campaigns.lease_seconds = 3600;
     let first = start_sender(settings.clone());
     slow.wait_for(1, Duration::from_secs(10)).await;
-    let leased = app.count(
-        "SELECT count(*) FROM deliveries WHERE status = 'en_attente' AND locked_until > now()",
-    );
+    let leased = app.count(&format!(
+        "SELECT count(*) FROM deliveries WHERE status = 'en_attente' AND locked_until > {}",
+        sql_now()
+    ));
     assert!(
         leased > 2,
         "the connections hold claimed deliveries ({leased})"
@@ -724,20 +726,27 @@ async fn a_recurring_run_is_created_once_and_a_late_one_waits() {
     let list = seed_list(&app, "Cron", "c", 3);
     let daily = campaign(&app, &[list], 600, Schedule::Cron("0 9 * * *".into()));
     runs::schedule(&mut app.conn(), daily, Utc::now(), None).unwrap();
-    // Programmed the day before.
-    diesel::sql_query(format!(
-        "UPDATE campaigns SET updated_at = '2026-11-22T12:00:00Z' WHERE id = {daily}"
-    ))
-    .execute(&mut app.conn())
-    .unwrap();
-    let at = |s: &str| {
-        chrono::DateTime::parse_from_rfc3339(s)
+    // The dates follow the run: 9:00 in Paris tomorrow and the day after (never ambiguous, and
+    // its offset from UTC is whatever the season makes it).
+    let paris_nine = |days: i64| {
+        let day = Utc::now().with_timezone(&Paris).date_naive() + chrono::Duration::days(days);
+        Paris
+            .from_local_datetime(&day.and_hms_opt(9, 0, 0).unwrap())
+            .single()
             .unwrap()
             .with_timezone(&Utc)
     };
+    let (nine, next_nine) = (paris_nine(1), paris_nine(2));
+    // Programmed the day before.
+    diesel::sql_query(format!(
+        "UPDATE campaigns SET updated_at = '{}' WHERE id = {daily}",
+        (nine - chrono::Duration::hours(20)).to_rfc3339()
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
     let late = chrono::Duration::minutes(30);
-    // 9:00 in Paris is 8:00 UTC; ten minutes later, two instances tick at once.
-    let tick = at("2026-11-23T08:10:00Z");
+    // Ten minutes after 9:00 in Paris, two instances tick at once.
+    let tick = nine + chrono::Duration::minutes(10);
     let (url1, url2) = (app.db.url.clone(), app.db.url.clone());
     let t1 = std::thread::spawn(move || {
         runs::create_cron_runs(&mut PgConnection::establish(&url1).unwrap(), tick, late).unwrap()
@@ -752,11 +761,11 @@ async fn a_recurring_run_is_created_once_and_a_late_one_waits() {
     );
     assert_eq!(
         app.text(&format!(
-            "SELECT status || ' ' || to_char(scheduled_for AT TIME ZONE 'UTC', 'HH24:MI') \
+            "SELECT status || ' ' || to_char(scheduled_for AT TIME ZONE 'Europe/Paris', 'HH24:MI') \
              FROM campaign_runs WHERE campaign_id = {daily}"
         ))
         .as_deref(),
-        Some("planifie 08:00")
+        Some("planifie 09:00")
     );
     assert_eq!(
         runs::activate_due_runs(&mut app.conn(), tick, late).unwrap(),
@@ -768,8 +777,8 @@ async fn a_recurring_run_is_created_once_and_a_late_one_waits() {
         )),
         3
     );
-    // The next day the service was down from 8:00 to 11:00 (UTC): the 9:00 run waits.
-    let after_outage = at("2026-11-24T10:00:00Z");
+    // The next day the service was down from 8:00 to 11:00 (Paris): the 9:00 run waits.
+    let after_outage = next_nine + chrono::Duration::hours(2);
     assert_eq!(
         runs::create_cron_runs(&mut app.conn(), after_outage, late).unwrap(),
         1
@@ -792,8 +801,14 @@ async fn a_recurring_run_is_created_once_and_a_late_one_waits() {
         Some("envoi")
     );
     // A one-off campaign due during the outage waits too, and can be dropped.
-    let once = campaign(&app, &[list], 600, Schedule::At(at("2026-11-24T08:00:00Z")));
-    runs::schedule(&mut app.conn(), once, at("2026-11-23T12:00:00Z"), None).unwrap();
+    let once = campaign(&app, &[list], 600, Schedule::At(next_nine));
+    runs::schedule(
+        &mut app.conn(),
+        once,
+        nine + chrono::Duration::hours(3),
+        None,
+    )
+    .unwrap();
     assert_eq!(
         runs::activate_due_runs(&mut app.conn(), after_outage, late).unwrap(),
         0
@@ -975,16 +990,18 @@ async fn a_run_in_progress_when_the_claim_cursor_arrives_is_finished_once_to_eac
     // As a run could stand under migration 000015: the first three sent, the fourth leased by
     // a worker that died (its lease over), the rest never claimed.
     let mut conn = app.conn();
-    diesel::sql_query(
-        "UPDATE deliveries d SET status = 'envoye', attempts = 1, sent_at = now() \
+    diesel::sql_query(format!(
+        "UPDATE deliveries d SET status = 'envoye', attempts = 1, sent_at = {} \
          FROM (SELECT id FROM deliveries ORDER BY id LIMIT 3) f WHERE d.id = f.id",
-    )
+        sql_now()
+    ))
     .execute(&mut conn)
     .unwrap();
-    diesel::sql_query(
-        "UPDATE deliveries d SET attempts = 1, locked_until = now() - interval '1 second' \
+    diesel::sql_query(format!(
+        "UPDATE deliveries d SET attempts = 1, locked_until = {} - interval '1 second' \
          FROM (SELECT id FROM deliveries ORDER BY id OFFSET 3 LIMIT 1) f WHERE d.id = f.id",
-    )
+        sql_now()
+    ))
     .execute(&mut conn)
     .unwrap();
     let down = include_str!("../../migrations/2026-11-23-000016_delivery_cursor/down.sql");
@@ -1110,7 +1127,8 @@ async fn a_contact_deleted_while_deliveries_to_it_are_inserted_is_never_left_ref
     // A run of its own, with no deliveries yet.
     diesel::sql_query(format!(
         "INSERT INTO campaign_runs (campaign_id, scheduled_for) \
-         VALUES ({id}, now() + interval '1 day')"
+         VALUES ({id}, {} + interval '1 day')",
+        sql_now()
     ))
     .execute(&mut app.conn())
     .unwrap();

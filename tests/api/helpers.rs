@@ -117,13 +117,15 @@ pub fn template_database() -> &'static str {
             ))
             .execute(&mut admin)
             .unwrap();
-            let created = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            diesel::sql_query(format!("COMMENT ON DATABASE \"{name}\" IS '{created}'"))
-                .execute(&mut admin)
-                .unwrap();
+            // PostgreSQL's clock, shared by every checkout and the one the age is read with
+            // above: a run with the process clock moved (tests/faketime.sh) must not make the
+            // templates of a colleague's run look a day old.
+            diesel::sql_query(format!(
+                "DO $$ BEGIN EXECUTE format('COMMENT ON DATABASE %I IS %L', '{name}', \
+                 extract(epoch FROM now())::bigint::text); END $$"
+            ))
+            .execute(&mut admin)
+            .unwrap();
         }
         diesel::sql_query("SELECT pg_advisory_unlock(861370002)")
             .execute(&mut admin)
@@ -631,7 +633,7 @@ impl Fields {
             ("rpps", "10132437004"),
             ("specialite", "SM54"),
             ("situation", "remplacant"),
-            ("disponibilite", "2027-09-01"),
+            ("disponibilite", ""),
             ("temps_travail", "temps_partiel"),
             ("demi_journees", "6"),
             ("garde", "oui"),
@@ -641,6 +643,11 @@ impl Fields {
             ("vivier", "oui"),
         ] {
             f.0.push((k.to_owned(), v.to_owned()));
+        }
+        for (k, v) in f.0.iter_mut() {
+            if k == "disponibilite" {
+                *v = available_from().to_string();
+            }
         }
         f
     }
@@ -802,4 +809,36 @@ impl TestApp {
         assert_eq!(r.status(), 303, "sign-in as {}", role.code());
         client
     }
+}
+
+/// The process's clock as an SQL literal, for test data the code compares with its own clock:
+/// PostgreSQL's `now()` does not move when the tests run under `faketime` (tests/faketime.sh).
+pub fn sql_now() -> String {
+    format!("'{}'::timestamptz", chrono::Utc::now().to_rfc3339())
+}
+
+/// Today in Paris by the process's clock, as an SQL date literal (see [`sql_now`]).
+pub fn sql_today() -> String {
+    format!(
+        "DATE '{}'",
+        chrono::Utc::now()
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .date_naive()
+    )
+}
+
+/// The day (in Paris) the test process started: computed once, so that a test running over
+/// midnight sees one date.
+pub fn test_day() -> chrono::NaiveDate {
+    static DAY: OnceLock<chrono::NaiveDate> = OnceLock::new();
+    *DAY.get_or_init(|| {
+        chrono::Utc::now()
+            .with_timezone(&chrono_tz::Europe::Paris)
+            .date_naive()
+    })
+}
+
+/// The availability date of [`Fields::valid`]: nine months after [`test_day`].
+pub fn available_from() -> chrono::NaiveDate {
+    test_day() + chrono::Duration::days(270)
 }

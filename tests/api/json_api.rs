@@ -1,7 +1,6 @@
 //! The JSON API under /api/v1: its OpenAPI document, the public submission with the form's
 //! rules and protections, API tokens, roles, problem details and hostile input.
 
-use chrono::NaiveDate;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use vocation::db::enums::StaffRole;
@@ -21,7 +20,7 @@ fn valid_json() -> Value {
         "rpps": "10132437004",
         "specialite": "SM54",
         "situation": "remplacant",
-        "disponibilite": "2027-09-01",
+        "disponibilite": crate::helpers::available_from().to_string(),
         "temps_travail": "temps_partiel",
         "demi_journees": 6,
         "garde": true,
@@ -1049,7 +1048,7 @@ fn choices<'a>(codes: &'a [String]) -> Choices<'a> {
         centre_ids: &[1, 2],
         published_position_ids: &[7],
         privacy_notice_version: "v1",
-        today: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+        today: crate::helpers::test_day(),
     }
 }
 

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::helpers::{Fields, SmtpBehaviour, TestApp, RECRUITERS};
+use crate::helpers::{sql_now, Fields, SmtpBehaviour, TestApp, RECRUITERS};
 
 #[tokio::test]
 async fn the_background_worker_sends_without_being_asked() {
@@ -27,7 +27,7 @@ async fn a_temporary_smtp_failure_keeps_the_application_and_is_retried_later() {
         "the application is safe"
     );
     assert_eq!(
-        app.count("SELECT count(*) FROM outbound_emails WHERE status = 'pending' AND attempts = 1 AND next_attempt_at > now() + interval '20 seconds'"),
+        app.count(&format!("SELECT count(*) FROM outbound_emails WHERE status = 'pending' AND attempts = 1 AND next_attempt_at > {} + interval '20 seconds'", sql_now())),
         2,
         "deferred with backoff"
     );
@@ -39,9 +39,10 @@ async fn a_temporary_smtp_failure_keeps_the_application_and_is_retried_later() {
     // The server recovers; once the backoff is over the messages go.
     app.smtp.set_behaviour(SmtpBehaviour::Accept);
     diesel::RunQueryDsl::execute(
-        diesel::sql_query(
-            "UPDATE outbound_emails SET next_attempt_at = now() - interval '1 second'",
-        ),
+        diesel::sql_query(format!(
+            "UPDATE outbound_emails SET next_attempt_at = {} - interval '1 second'",
+            sql_now()
+        )),
         &mut app.conn(),
     )
     .unwrap();
@@ -73,7 +74,7 @@ async fn retries_stop_after_the_configured_number_of_attempts() {
     assert_eq!(app.apply(&Fields::valid()).await.status(), 303);
     for _ in 0..10 {
         diesel::RunQueryDsl::execute(
-            diesel::sql_query("UPDATE outbound_emails SET next_attempt_at = now() - interval '1 second' WHERE status = 'pending'"),
+            diesel::sql_query(format!("UPDATE outbound_emails SET next_attempt_at = {} - interval '1 second' WHERE status = 'pending'", sql_now())),
             &mut app.conn(),
         )
         .unwrap();

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use vocation::campaigns::runs::{self, CampaignInput, Schedule};
 use vocation::startup::Application;
 
-use crate::helpers::{Fields, TempDir, TestApp, TestDatabase, TestSmtp};
+use crate::helpers::{sql_now, Fields, TempDir, TestApp, TestDatabase, TestSmtp};
 
 /// The samples of an exposition: `name{labels}` (labels as written) → value.
 fn parse(text: &str) -> HashMap<String, f64> {
@@ -194,8 +194,9 @@ async fn deliveries_of_runs_in_progress_are_reported_by_status_as_postgresql_hol
     );
     // Two of them sent, one failed: as the senders would have recorded.
     diesel::sql_query(format!(
-        "UPDATE deliveries SET status = 'envoye', sent_at = now() WHERE id IN \
-         (SELECT id FROM deliveries WHERE run_id = {run} ORDER BY id LIMIT 2)"
+        "UPDATE deliveries SET status = 'envoye', sent_at = {} WHERE id IN \
+         (SELECT id FROM deliveries WHERE run_id = {run} ORDER BY id LIMIT 2)",
+        sql_now()
     ))
     .execute(&mut conn)
     .unwrap();
@@ -208,12 +209,14 @@ async fn deliveries_of_runs_in_progress_are_reported_by_status_as_postgresql_hol
     // A finished run is history (the reports show it): not counted.
     let old = run_with_recipients(&mut conn, "Anciens", 3);
     diesel::sql_query(format!(
-        "UPDATE deliveries SET status = 'envoye', sent_at = now() WHERE run_id = {old}"
+        "UPDATE deliveries SET status = 'envoye', sent_at = {} WHERE run_id = {old}",
+        sql_now()
     ))
     .execute(&mut conn)
     .unwrap();
     diesel::sql_query(format!(
-        "UPDATE campaign_runs SET status = 'termine', finished_at = now() WHERE id = {old}"
+        "UPDATE campaign_runs SET status = 'termine', finished_at = {} WHERE id = {old}",
+        sql_now()
     ))
     .execute(&mut conn)
     .unwrap();

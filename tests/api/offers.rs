@@ -5,7 +5,7 @@ use vocation::config::GoalSettings;
 use vocation::db::enums::StaffRole;
 use vocation::placements::capacity;
 
-use crate::helpers::{Fields, StaffClient, TestApp};
+use crate::helpers::{sql_today, Fields, StaffClient, TestApp};
 
 type FormFields = Vec<(String, String)>;
 
@@ -498,7 +498,8 @@ async fn the_service_expires_overdue_offers_when_it_starts() {
     {
         use diesel::RunQueryDsl;
         diesel::sql_query(format!(
-            "UPDATE offers SET expires_on = current_date - 1 WHERE id = {offer}"
+            "UPDATE offers SET expires_on = {} - 1 WHERE id = {offer}",
+            sql_today()
         ))
         .execute(&mut app.conn())
         .unwrap();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use vocation::config::{MailTransportKind, Settings};
 
-use crate::helpers::{Fields, FormTokens, TempDir, TestDatabase, TestSmtp};
+use crate::helpers::{sql_now, Fields, FormTokens, TempDir, TestDatabase, TestSmtp};
 
 const STRONG_KEY: &str = "Zq7u1v0LrQmX4c9T2yJk8sWbH3nFgPd6eA5oVtRiC0lMxN1pS7zUaYqE2wB4hKjG";
 
@@ -544,8 +544,11 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
     assert_eq!(
         db_count(
             &db,
-            "SELECT count(*) FROM outbound_emails WHERE locked_until > now() \
-             OR status NOT IN ('sent', 'pending')"
+            &format!(
+                "SELECT count(*) FROM outbound_emails WHERE locked_until > {} \
+             OR status NOT IN ('sent', 'pending')",
+                sql_now()
+            )
         ),
         0
     );

@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use serde_json::Value;
 use vocation::config::Settings;
 
-use crate::helpers::{hidden_value, tiny_pdf, Fields, TempDir, TestApp};
+use crate::helpers::{hidden_value, sql_now, sql_today, tiny_pdf, Fields, TempDir, TestApp};
 
 const CLAIRE: &str = "claire.martin@exemple.fr";
 
@@ -496,7 +496,9 @@ async fn erasure_is_refused_while_an_offer_is_live_or_after_a_placement() {
         &format!(
             "INSERT INTO offers (application_id, status, working_time, fte_hundredths, starts_on, \
              expires_on, approved_by, approved_at, sent_at) VALUES ({application}, 'sent', \
-             'temps_plein', 100, current_date + 30, current_date + 10, {admin}, now(), now())"
+             'temps_plein', 100, {today} + 30, {today} + 10, {admin}, {now}, {now})",
+            today = sql_today(),
+            now = sql_now()
         ),
     );
     let (status, html) = app.get_html(&format!("{path}/effacement")).await;
@@ -531,10 +533,12 @@ async fn erasure_is_refused_while_an_offer_is_live_or_after_a_placement() {
     exec(
         &app,
         &format!(
-            "UPDATE offers SET status = 'accepted', answered_at = now() WHERE application_id = {application}; \
+            "UPDATE offers SET status = 'accepted', answered_at = {now} WHERE application_id = {application}; \
              INSERT INTO placements (application_id, offer_id, started_on) \
-             SELECT {application}, id, current_date FROM offers WHERE application_id = {application}; \
-             UPDATE applications SET stage = 'recrutee' WHERE id = {application}"
+             SELECT {application}, id, {today} FROM offers WHERE application_id = {application}; \
+             UPDATE applications SET stage = 'recrutee' WHERE id = {application}",
+            today = sql_today(),
+            now = sql_now()
         ),
     );
     let r = post(
@@ -597,14 +601,15 @@ async fn cohort(app: &TestApp) -> Cohort {
     exec(
         app,
         &format!(
-            "UPDATE candidates SET last_activity_at = now() - interval '3 years' \
+            "UPDATE candidates SET last_activity_at = {now} - interval '3 years' \
              WHERE id IN ({old_pool}, {recruited_long_ago}); \
-             UPDATE candidates SET last_activity_at = now() - interval '4 months' \
+             UPDATE candidates SET last_activity_at = {now} - interval '4 months' \
              WHERE id IN ({ended_without_consent}, {open_without_consent}); \
              UPDATE applications SET stage = 'refusee' WHERE candidate_id = {ended_without_consent}; \
              UPDATE applications SET stage = 'recrutee' WHERE candidate_id = {recruited_long_ago}; \
-             UPDATE candidates SET last_activity_at = now() - interval '2 years' + interval '10 days' \
-             WHERE id = {near_consent_end}"
+             UPDATE candidates SET last_activity_at = {now} - interval '2 years' + interval '10 days' \
+             WHERE id = {near_consent_end}",
+            now = sql_now()
         ),
     );
     Cohort {
@@ -783,9 +788,10 @@ async fn the_consent_renewal_email_is_sent_once_and_its_button_renews_consent() 
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM candidates WHERE id = {} \
-             AND pool_consent_at > now() - interval '1 minute' \
-             AND last_activity_at > now() - interval '1 minute'",
-            c.near_consent_end
+             AND pool_consent_at > {now} - interval '1 minute' \
+             AND last_activity_at > {now} - interval '1 minute'",
+            c.near_consent_end,
+            now = sql_now()
         )),
         1
     );

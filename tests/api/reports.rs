@@ -11,7 +11,7 @@ use diesel::connection::SimpleConnection as _;
 use vocation::db::enums::{StaffRole, Stage};
 use vocation::pipeline::{move_application, MoveRequest};
 
-use crate::helpers::{Fields, TestApp};
+use crate::helpers::{sql_now, Fields, TestApp};
 
 fn paris_today() -> NaiveDate {
     Utc::now().with_timezone(&Paris).date_naive()
@@ -213,8 +213,9 @@ async fn seed(app: &TestApp) {
         &format!(
             "UPDATE candidates SET pool_consent_at = NULL \
                WHERE id = (SELECT candidate_id FROM applications WHERE id = {a4}); \
-             UPDATE candidates SET last_activity_at = now() - interval '3 years' \
-               WHERE id = (SELECT candidate_id FROM applications WHERE id = {a3})"
+             UPDATE candidates SET last_activity_at = {} - interval '3 years' \
+               WHERE id = (SELECT candidate_id FROM applications WHERE id = {a3})",
+            sql_now()
         ),
     );
 }

@@ -1,6 +1,6 @@
 use vocation::db::enums::StaffRole;
 
-use crate::helpers::{hidden_value, TestApp, STAFF_PASSWORD};
+use crate::helpers::{hidden_value, sql_now, TestApp, STAFF_PASSWORD};
 
 #[tokio::test]
 async fn staff_pages_redirect_to_the_sign_in_page_without_a_session() {
@@ -150,7 +150,10 @@ async fn an_idle_session_expires() {
     let app = TestApp::spawn().await;
     let staff = app.staff(StaffRole::Recruiter).await;
     diesel::RunQueryDsl::execute(
-        diesel::sql_query("UPDATE staff_sessions SET last_seen_at = now() - interval '2 hours'"),
+        diesel::sql_query(format!(
+            "UPDATE staff_sessions SET last_seen_at = {} - interval '2 hours'",
+            sql_now()
+        )),
         &mut app.conn(),
     )
     .unwrap();
@@ -230,7 +233,8 @@ async fn every_role_on_every_staff_route() {
     let document = app.text("SELECT id FROM documents").unwrap();
     diesel::RunQueryDsl::execute(
         diesel::sql_query(format!(
-            "INSERT INTO meetings (application_id, kind, starts_at, duration_minutes) VALUES ({application}, 'entretien', now() + interval '1 day', 60)"
+            "INSERT INTO meetings (application_id, kind, starts_at, duration_minutes) VALUES ({application}, 'entretien', {} + interval '1 day', 60)",
+            sql_now()
         )),
         &mut app.conn(),
     )
