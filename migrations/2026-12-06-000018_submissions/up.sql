@@ -11,6 +11,9 @@ CREATE TABLE submissions (
     match_kind text NOT NULL
         CHECK (match_kind IN ('nouvelle_fiche', 'meme_courriel', 'doublon_possible')),
     details jsonb NOT NULL,
+    -- The record this submission created, if it created one: what it typed is that record's
+    -- first state, not a proposal to it (once merged into another record, it is one).
+    created_candidate_id bigint,
     created_at timestamptz NOT NULL
 );
 CREATE INDEX submissions_candidate ON submissions (candidate_id, created_at);

@@ -483,14 +483,18 @@ pub fn record(
         let details = serde_json::to_string(&Submitted::of(app))?;
         diesel::sql_query(
             "INSERT INTO submissions \
-             (submission_key, application_id, candidate_id, match_kind, details, created_at) \
-             VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
+             (submission_key, application_id, candidate_id, match_kind, details, \
+              created_candidate_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)",
         )
         .bind::<diesel::sql_types::Uuid, _>(app.submission_key)
         .bind::<BigInt, _>(recorded.application_id())
         .bind::<BigInt, _>(candidate_id)
         .bind::<diesel::sql_types::Text, _>(kind.code())
         .bind::<diesel::sql_types::Text, _>(details)
+        .bind::<diesel::sql_types::Nullable<BigInt>, _>(
+            (kind != MatchKind::SameEmail).then_some(candidate_id),
+        )
         .bind::<diesel::sql_types::Timestamptz, _>(now)
         .execute(conn)?;
 
@@ -546,6 +550,9 @@ pub struct SubmissionOf {
     pub key: Uuid,
     pub created_at: DateTime<Utc>,
     pub match_kind: String,
+    /// This submission created the record it is attached to: its values are the record's first
+    /// state, not a proposal.
+    pub created_this_record: bool,
     pub submitted: Submitted,
 }
 
@@ -557,6 +564,8 @@ struct SubmissionOfRow {
     created_at: DateTime<Utc>,
     #[diesel(sql_type = diesel::sql_types::Text)]
     match_kind: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    created_this_record: bool,
     #[diesel(sql_type = diesel::sql_types::Text)]
     details: String,
 }
@@ -568,7 +577,9 @@ pub fn submissions_of(
     limit: i64,
 ) -> anyhow::Result<Vec<SubmissionOf>> {
     let rows: Vec<SubmissionOfRow> = diesel::sql_query(
-        "SELECT submission_key, created_at, match_kind, details::text AS details \
+        "SELECT submission_key, created_at, match_kind, \
+           coalesce(created_candidate_id = candidate_id, false) AS created_this_record, \
+           details::text AS details \
          FROM submissions WHERE candidate_id = $1 ORDER BY created_at DESC, submission_key \
          LIMIT $2",
     )
@@ -581,6 +592,7 @@ pub fn submissions_of(
                 key: r.submission_key,
                 created_at: r.created_at,
                 match_kind: r.match_kind,
+                created_this_record: r.created_this_record,
                 submitted: serde_json::from_str(&r.details)?,
             })
         })
@@ -593,7 +605,8 @@ pub fn submissions_for_export(
     candidate_id: i64,
 ) -> QueryResult<Vec<serde_json::Value>> {
     let rows: Vec<SubmissionOfRow> = diesel::sql_query(
-        "SELECT submission_key, created_at, match_kind, details::text AS details \
+        "SELECT submission_key, created_at, match_kind, false AS created_this_record, \
+           details::text AS details \
          FROM submissions WHERE candidate_id = $1 ORDER BY created_at, submission_key",
     )
     .bind::<BigInt, _>(candidate_id)

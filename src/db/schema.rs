@@ -596,6 +596,7 @@ diesel::table! {
         candidate_id -> Int8,
         match_kind -> Text,
         details -> Jsonb,
+        created_candidate_id -> Nullable<Int8>,
         created_at -> Timestamptz,
     }
 }

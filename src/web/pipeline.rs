@@ -927,7 +927,7 @@ fn proposals_view(
     };
     let yes_no = |b: bool| if b { "Oui" } else { "Non" }.to_owned();
     let mut out = Vec::new();
-    for s in submitted {
+    for s in submitted.iter().filter(|s| !s.created_this_record) {
         let p = &s.submitted;
         let pairs = [
             (

@@ -55,7 +55,11 @@ impl ChromeDriver {
             .arg(format!("--log-path={}", log.display()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(Stdio::null())
+            // The browser is the visitor, not the service under test: under tests/faketime.sh it
+            // keeps the real clock (Chromium does not run with libfaketime preloaded).
+            .env_remove("LD_PRELOAD")
+            .env_remove("FAKETIME");
         // Its own process group, so that the Chromium it launches can be ended with it.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().unwrap_or_else(|e| {
@@ -2586,6 +2590,150 @@ async fn axe_finds_no_violations_on_the_personal_data_pages() {
             1
         );
 
+        assert!(
+            report.is_empty(),
+            "axe-core found WCAG 2.1 A/AA violations:\n{report}"
+        );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a submission proposed (issue « trust »: an anonymous submission never changes a record)
+
+/// Saves a screenshot of the page as `{name}.png` in `SCREENSHOTS_DIR`, when it is set (to look
+/// at the pages by eye; the tests assert on the page itself).
+async fn screenshot(c: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("SCREENSHOTS_DIR") {
+        let png = c.screenshot().await.expect("a screenshot");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// What makes the page scroll sideways at the window's width (the elements sticking out, by
+/// tag and class), empty when it does not.
+async fn sideways(c: &Client) -> Vec<String> {
+    let out = c
+        .execute(
+            r#"
+            if (document.documentElement.scrollWidth <= window.innerWidth) return [];
+            return Array.from(document.querySelectorAll('main *'))
+                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                .slice(0, 8)
+                .map(e => e.tagName.toLowerCase() + '.' + e.className);
+            "#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recruiter_reviews_what_a_second_submission_proposed_and_applies_it() {
+    in_browser(|app, c| async move {
+        // Claire applies; later a submission with her address proposes another phone and
+        // working time. Her record is unchanged until a recruiter takes them up.
+        assert_eq!(app.apply(&Fields::valid()).await.status(), 303);
+        let proposed = Fields::valid()
+            .set("telephone", "07 11 22 33 44")
+            .set("temps_travail", "temps_plein")
+            .without("demi_journees")
+            .set("message", "Nouveau numéro.");
+        assert_eq!(app.apply(&proposed).await.status(), 303);
+        let claire = app.count("SELECT id FROM candidates");
+        assert_eq!(
+            app.text("SELECT phone FROM candidates").as_deref(),
+            Some("06 12 34 56 78")
+        );
+
+        app.create_staff("rh@cds32.test", StaffRole::Recruiter);
+        let mut report = String::new();
+        goto(&c, &app, "/connexion").await;
+        sign_in_with(&c, "rh@cds32.test", STAFF_PASSWORD).await;
+        wait_until(&c, "location.pathname !== '/connexion'", "signed in").await;
+
+        for (width, height) in [(1366, 900), (390, 844)] {
+            c.set_window_size(width, height).await.unwrap();
+            goto(&c, &app, &format!("/recrutement/candidats/{claire}")).await;
+            assert_eq!(status(&c).await, 200);
+            let rows = table_rows(&c, "Valeurs de la fiche et valeurs envoyées").await;
+            assert!(
+                rows.contains(&vec![
+                    "Téléphone".to_owned(),
+                    "06 12 34 56 78".to_owned(),
+                    "07 11 22 33 44".to_owned()
+                ]),
+                "{rows:?}"
+            );
+            assert!(
+                rows.iter()
+                    .any(|r| r[0] == "Temps de travail" && r[2] == "Temps plein"),
+                "{rows:?}"
+            );
+            c.execute(
+                "document.getElementById('propositions').scrollIntoView()",
+                vec![],
+            )
+            .await
+            .unwrap();
+            screenshot(&c, &format!("proposition-fiche-{width}")).await;
+            let out = sideways(&c).await;
+            assert!(out.is_empty(), "sideways scroll at {width} px: {out:?}");
+        }
+        audit(&c, "the candidate page with a proposal", &mut report).await;
+
+        // Taking them up opens the edit page with the proposed values, to review and save.
+        c.find(Locator::XPath(
+            "//a[starts-with(normalize-space(.), 'Reprendre ces informations dans la fiche')]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        wait_until(
+            &c,
+            "location.pathname.endsWith('/modifier')",
+            "the edit page",
+        )
+        .await;
+        assert_eq!(
+            labelled(&c, "Téléphone")
+                .await
+                .prop("value")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("07 11 22 33 44")
+        );
+        assert!(main_text(&c).await.contains("Relisez-les"));
+        screenshot(&c, "proposition-modifier-390").await;
+        let out = sideways(&c).await;
+        assert!(out.is_empty(), "sideways scroll: {out:?}");
+        audit(&c, "the edit page with a proposal", &mut report).await;
+        assert_eq!(
+            app.text("SELECT phone FROM candidates").as_deref(),
+            Some("06 12 34 56 78"),
+            "showing a proposal changes nothing"
+        );
+        press_button(&c, "Enregistrer la fiche").await;
+        wait_until(
+            &c,
+            "!location.pathname.endsWith('/modifier')",
+            "back on the candidate page",
+        )
+        .await;
+        assert_eq!(
+            app.text("SELECT phone || ' ' || working_time FROM candidates")
+                .as_deref(),
+            Some("07 11 22 33 44 temps_plein")
+        );
+        // Once applied, nothing differs any more: the section is gone.
+        assert!(!main_text(&c)
+            .await
+            .contains("Informations envoyées qui diffèrent"));
         assert!(
             report.is_empty(),
             "axe-core found WCAG 2.1 A/AA violations:\n{report}"

@@ -7,13 +7,17 @@ use vocation::db::enums::StaffRole;
 use crate::helpers::{field_error, hidden_value, sql_now, StaffClient, TestApp};
 
 /// The session's CSRF token, read from a page communications staff may open.
-async fn csrf(staff: &StaffClient) -> String {
+pub(crate) async fn csrf(staff: &StaffClient) -> String {
     let (status, html) = staff.get_html("/campagnes/modeles").await;
     assert_eq!(status, 200, "{html}");
     hidden_value(&html, "csrf")
 }
 
-async fn post(staff: &StaffClient, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post(
+    staff: &StaffClient,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let token = csrf(staff).await;
     let mut all = vec![("csrf", token.as_str())];
     all.extend_from_slice(fields);
@@ -21,7 +25,7 @@ async fn post(staff: &StaffClient, path: &str, fields: &[(&str, &str)]) -> reqwe
 }
 
 /// The page's text, entities decoded.
-fn page_text(html: &str) -> String {
+pub(crate) fn page_text(html: &str) -> String {
     scraper::Html::parse_document(html)
         .root_element()
         .text()

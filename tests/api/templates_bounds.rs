@@ -16,6 +16,7 @@ use diesel::sql_types::{BigInt, Text};
 use vocation::campaigns::runs::{self, CampaignInput, Schedule};
 use vocation::db::enums::StaffRole;
 
+use crate::campaign_pages::{page_text, post};
 use crate::campaigns::{seed_list_on, sender_settings, start_sender};
 use crate::helpers::{field_error, hidden_value, Fields, StaffClient, TestApp};
 use crate::smtp_server::SmtpServer;
@@ -42,28 +43,6 @@ fn exponential(levels: usize) -> String {
     }
     t.push_str(&format!("{{{{> p{levels}}}}}"));
     t
-}
-
-/// The session's CSRF token, read from a page communications staff may open.
-async fn csrf(staff: &StaffClient) -> String {
-    let (status, html) = staff.get_html("/campagnes/modeles").await;
-    assert_eq!(status, 200, "{html}");
-    hidden_value(&html, "csrf")
-}
-
-async fn post(staff: &StaffClient, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let token = csrf(staff).await;
-    let mut all = vec![("csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    staff.post_form(path, &all).await
-}
-
-/// The page's text, entities decoded.
-fn page_text(html: &str) -> String {
-    scraper::Html::parse_document(html)
-        .root_element()
-        .text()
-        .collect()
 }
 
 /// The value of the textarea `name` as the page shows it.

@@ -627,7 +627,7 @@ async fn six_visits_of_one_tracked_link_are_one_click_in_the_reports() {
     {
         use diesel::connection::SimpleConnection;
         app.conn()
-            .batch_execute(
+            .batch_execute(&format!(
                 "INSERT INTO mail_templates (name, subject, body_text, body_html) \
                    VALUES ('Modèle', 'Objet', 'Texte', '<p>Texte</p>'); \
                  INSERT INTO campaigns (name, template_id, sender_name, sender_email, \
@@ -635,11 +635,12 @@ async fn six_visits_of_one_tracked_link_are_one_click_in_the_reports() {
                    SELECT 'Internes', id, 'CDS', 'cds@exemple.fr', 60, 'maintenant', 'terminee' \
                    FROM mail_templates; \
                  INSERT INTO campaign_runs (campaign_id, scheduled_for) \
-                   SELECT id, now() FROM campaigns; \
+                   SELECT id, {now} FROM campaigns; \
                  INSERT INTO deliveries (run_id, email, status, sent_at) \
-                   SELECT r.id, v.email, 'envoye', now() FROM campaign_runs r, \
+                   SELECT r.id, v.email, 'envoye', {now} FROM campaign_runs r, \
                    (VALUES ('a@x.fr'), ('b@x.fr')) AS v(email);",
-            )
+                now = crate::helpers::sql_now()
+            ))
             .unwrap();
     }
     let campaign = app.text("SELECT id FROM campaigns").unwrap();
