@@ -57,7 +57,11 @@ pub const SUBMISSION_STATUSES: &[&str] = &["enregistree", "deja_recue"];
 
 /// A date as the handlers' `parse_date` reads it: AAAA-MM-JJ or JJ/MM/AAAA.
 pub const DATE_PATTERN: &str =
-    r"^\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4})\s*$";
+    r"^[ \t\r\n]*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4})[ \t\r\n]*$";
+
+/// Free text in the address: any character but the controls the input layer refuses
+/// (`web::inputs::is_forbidden_control`: C0 controls other than tab, CR and LF).
+pub const QUERY_TEXT_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$";
 
 /// A name: no control character, something else than spaces (`PersonName::parse`).
 pub const NAME_PATTERN: &str =
@@ -343,7 +347,9 @@ pub fn tighten(doc: &mut Value) {
                         (Some("query"), "centre") => {
                             json!({ "type": "string", "pattern": CENTRE_FILTER_PATTERN })
                         }
-                        (Some("query"), _) => json!({ "type": "string" }),
+                        (Some("query"), _) => {
+                            json!({ "type": "string", "pattern": QUERY_TEXT_PATTERN })
+                        }
                         _ => continue,
                     };
                     p["schema"] = schema;
