@@ -570,33 +570,33 @@ struct SubmissionOfRow {
     details: String,
 }
 
+const SUBMISSION_COLUMNS: &str = "SELECT submission_key, created_at, match_kind, \
+     coalesce(created_candidate_id = candidate_id, false) AS created_this_record, \
+     details::text AS details FROM submissions WHERE candidate_id = $1";
+
+fn submission_of_row(r: SubmissionOfRow) -> anyhow::Result<SubmissionOf> {
+    Ok(SubmissionOf {
+        key: r.submission_key,
+        created_at: r.created_at,
+        match_kind: r.match_kind,
+        created_this_record: r.created_this_record,
+        submitted: serde_json::from_str(&r.details)?,
+    })
+}
+
 /// The candidate's submissions, newest first (at most `limit`).
 pub fn submissions_of(
     conn: &mut PgConnection,
     candidate_id: i64,
     limit: i64,
 ) -> anyhow::Result<Vec<SubmissionOf>> {
-    let rows: Vec<SubmissionOfRow> = diesel::sql_query(
-        "SELECT submission_key, created_at, match_kind, \
-           coalesce(created_candidate_id = candidate_id, false) AS created_this_record, \
-           details::text AS details \
-         FROM submissions WHERE candidate_id = $1 ORDER BY created_at DESC, submission_key \
-         LIMIT $2",
-    )
+    let rows: Vec<SubmissionOfRow> = diesel::sql_query(format!(
+        "{SUBMISSION_COLUMNS} ORDER BY created_at DESC, submission_key LIMIT $2"
+    ))
     .bind::<BigInt, _>(candidate_id)
     .bind::<BigInt, _>(limit)
     .load(conn)?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(SubmissionOf {
-                key: r.submission_key,
-                created_at: r.created_at,
-                match_kind: r.match_kind,
-                created_this_record: r.created_this_record,
-                submitted: serde_json::from_str(&r.details)?,
-            })
-        })
-        .collect()
+    rows.into_iter().map(submission_of_row).collect()
 }
 
 /// What each submission typed, for the person's own data page and export (right of access).
@@ -604,11 +604,9 @@ pub fn submissions_for_export(
     conn: &mut PgConnection,
     candidate_id: i64,
 ) -> QueryResult<Vec<serde_json::Value>> {
-    let rows: Vec<SubmissionOfRow> = diesel::sql_query(
-        "SELECT submission_key, created_at, match_kind, false AS created_this_record, \
-           details::text AS details \
-         FROM submissions WHERE candidate_id = $1 ORDER BY created_at, submission_key",
-    )
+    let rows: Vec<SubmissionOfRow> = diesel::sql_query(format!(
+        "{SUBMISSION_COLUMNS} ORDER BY created_at, submission_key"
+    ))
     .bind::<BigInt, _>(candidate_id)
     .load(conn)?;
     Ok(rows
@@ -627,9 +625,13 @@ pub fn submission_of(
     candidate_id: i64,
     key: Uuid,
 ) -> anyhow::Result<Option<SubmissionOf>> {
-    Ok(submissions_of(conn, candidate_id, 1000)?
-        .into_iter()
-        .find(|s| s.key == key))
+    let row: Option<SubmissionOfRow> =
+        diesel::sql_query(format!("{SUBMISSION_COLUMNS} AND submission_key = $2"))
+            .bind::<BigInt, _>(candidate_id)
+            .bind::<diesel::sql_types::Uuid, _>(key)
+            .get_result(conn)
+            .optional()?;
+    row.map(submission_of_row).transpose()
 }
 
 #[cfg(test)]

@@ -117,7 +117,8 @@ async fn a_nul_character_in_a_public_form_or_the_api_is_refused_in_french_not_a_
     let mut body = json!({
         "civilite": "madame", "prenom": "Claire", "nom": "Martin",
         "courriel": "claire.martin@exemple.fr", "telephone": "06 12 34 56 78",
-        "specialite": "SM54", "situation": "remplacant", "disponibilite": "2027-09-01",
+        "specialite": "SM54", "situation": "remplacant",
+        "disponibilite": crate::helpers::available_from().to_string(),
         "temps_travail": "temps_partiel", "demi_journees": 6, "connaissance": "faculte",
         "consentement": true, "vivier": true
     });

@@ -308,6 +308,53 @@ async fn the_email_on_file_joins_the_record_without_changing_it_and_mail_goes_on
         ))
         .await;
     assert_eq!(status, 404);
+    // Nor does a key that is not one.
+    for junk in [
+        "abc",
+        "%27%20OR%201%3D1",
+        "00000000-0000-0000-0000-000000000000",
+    ] {
+        let (status, _) = staff
+            .get_html(&format!(
+                "/recrutement/candidats/{claire}/modifier?proposition={junk}"
+            ))
+            .await;
+        assert_eq!(status, 404, "{junk}");
+    }
+}
+
+#[tokio::test]
+async fn what_a_submission_typed_is_shown_escaped_wherever_it_is_shown() {
+    let app = TestApp::spawn().await;
+    let (claire, _) = claire_applies(&app).await;
+    let hostile = "<script>alert(1)</script>";
+    let r = app
+        .apply(
+            &Fields::valid()
+                .set("prenom", hostile)
+                .set("nom", "{{> texte}}"),
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let (_, page) = app.get_html(&location).await;
+    assert!(
+        !page.contains(hostile) && page.contains("&lt;script&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("{{&gt; texte}}") || page.contains("{{> texte}}"));
+    let staff = app.staff(StaffRole::Recruiter).await;
+    let (_, page) = staff
+        .get_html(&format!("/recrutement/candidats/{claire}"))
+        .await;
+    assert!(page.contains("Informations envoyées qui diffèrent"));
+    assert!(!page.contains(hostile) && page.contains("&lt;script&gt;"));
+    let path = private_path(&mails_to(&app, CLAIRE).await.last().unwrap().1).unwrap();
+    let (_, mine) = app.get_html(&path).await;
+    assert!(
+        !mine.contains(hostile) && mine.contains("&lt;script&gt;"),
+        "{mine}"
+    );
 }
 
 #[tokio::test]
