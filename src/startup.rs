@@ -72,7 +72,6 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(http::query_config())
-                .app_data(http::form_config())
                 .app_data(http::path_config())
                 .wrap(actix_web::middleware::from_fn(http::inputs::head_as_get))
                 .wrap(actix_web::middleware::from_fn(http::inputs::check_inputs))

@@ -13,8 +13,8 @@ use crate::db::schema::{
     contact_lists, contacts, list_members, organisations as orgs, suppressions,
 };
 use crate::domain::EmailAddress;
+use crate::domain::FieldErrors;
 use crate::staff::auth::audit;
-use crate::web::form::FieldErrors;
 
 type Timestamp = chrono::DateTime<chrono::Utc>;
 

@@ -19,9 +19,9 @@ use crate::db::lower;
 use crate::db::schema::{
     campaign_lists, campaigns, contact_lists, contacts, mail_templates, organisations,
 };
+use crate::domain::FieldErrors;
 use crate::mail::outbox::{self, NewOutboundEmail};
 use crate::staff::auth::audit;
-use crate::web::form::FieldErrors;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = mail_templates, check_for_backend(diesel::pg::Pg))]

@@ -10,8 +10,8 @@ use crate::db::schema::{
     applications, candidate_centres, candidate_notes, candidates, centres, documents,
     outbound_emails, positions, specialties, staff_users, stage_history, submissions,
 };
+use crate::domain::describe_half_days;
 use crate::pipeline;
-use crate::web::form::describe_half_days;
 
 #[derive(Debug, Serialize)]
 pub struct HistoryEntry {

@@ -2,6 +2,7 @@
 //! handles a raw string for these. Each error carries the French message shown next to the field.
 
 mod email;
+pub mod fields;
 mod fte;
 mod name;
 mod phone;
@@ -9,6 +10,7 @@ mod rpps;
 mod week;
 
 pub use email::EmailAddress;
+pub use fields::{describe_half_days, paris_today, parse_date, FieldErrors};
 pub use fte::{format_hundredths, Fte};
 pub use name::{FreeText, PersonName};
 pub use phone::PhoneNumber;

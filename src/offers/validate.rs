@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::centres::Centre;
 use crate::db::enums::WorkingTime;
+use crate::domain::parse_date;
 use crate::domain::{format_hundredths, Fte, HalfDay, WeekPattern};
-use crate::web::form::parse_date;
 
 /// Longest on-call terms or salary note accepted.
 const MAX_NOTE_CHARS: usize = 2000;

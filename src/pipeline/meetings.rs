@@ -54,7 +54,7 @@ pub struct NewMeeting {
 
 /// Reads a date and a time typed in Paris time; the message says what to correct.
 pub fn parse_start(date: &str, time: &str) -> Result<DateTime<Utc>, String> {
-    let date = crate::web::form::parse_date(date)
+    let date = crate::domain::parse_date(date)
         .ok_or_else(|| "Date illisible : saisissez-la au format JJ/MM/AAAA.".to_owned())?;
     let time = NaiveTime::parse_from_str(time.trim(), "%H:%M")
         .or_else(|_| NaiveTime::parse_from_str(&time.trim().replace('h', ":"), "%H:%M"))

@@ -353,7 +353,7 @@ macro_rules! board_filters {
         if let Some(s) = crate::db::enums::Situation::from_code(&filter.situation) {
             q = q.filter(candidates::situation.eq(s));
         }
-        if let Some(d) = crate::web::form::parse_date(&filter.dispo_avant) {
+        if let Some(d) = crate::domain::parse_date(&filter.dispo_avant) {
             q = q.filter(
                 candidates::available_from
                     .le(d)
@@ -413,7 +413,7 @@ fn needs_candidates(filter: &BoardFilter) -> bool {
         || filter.centre.parse::<i64>().is_ok()
         || WorkingTime::from_code(&filter.temps).is_some()
         || crate::db::enums::Situation::from_code(&filter.situation).is_some()
-        || crate::web::form::parse_date(&filter.dispo_avant).is_some()
+        || crate::domain::parse_date(&filter.dispo_avant).is_some()
 }
 
 /// The filters on the application itself (source, position), on the applications table alone.

@@ -12,6 +12,12 @@ use crate::db::enums::StaffRole;
 use crate::db::schema::staff_users;
 use crate::domain::EmailAddress;
 
+/// The roles that work on candidates, offers, placements and meetings (admins may do
+/// everything: see `Staff::require`).
+pub const RECRUITING: &[StaffRole] = &[StaffRole::Recruiter];
+/// The roles that work on audiences, templates, campaigns and the campaign's reports.
+pub const COMMUNICATION: &[StaffRole] = &[StaffRole::Communication];
+
 #[derive(Insertable)]
 #[diesel(table_name = staff_users)]
 struct NewStaffUser<'a> {

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::db::enums::StaffRole;
 use crate::error::AppError;
 use crate::staff::{self, AccountChange};
+use crate::web::body::Form;
 use crate::web::staff::{page, Staff};
 use crate::web::{db, AppState};
 
@@ -78,7 +79,7 @@ pub struct NewUserForm {
 pub async fn create_user(
     state: web::Data<AppState>,
     staff: Staff,
-    form: web::Form<NewUserForm>,
+    form: Form<NewUserForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
     staff.check_csrf(&form.csrf)?;
@@ -153,7 +154,7 @@ pub async fn change_user(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<i64>,
-    form: web::Form<ChangeForm>,
+    form: Form<ChangeForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
     staff.check_csrf(&form.csrf)?;
@@ -291,7 +292,7 @@ pub async fn save_stage_template(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<TemplateForm>,
+    form: Form<TemplateForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
     staff.check_csrf(&form.csrf)?;
@@ -345,7 +346,7 @@ pub struct PolicyForm {
 pub async fn security_policy(
     state: web::Data<AppState>,
     staff: Staff,
-    form: web::Form<PolicyForm>,
+    form: Form<PolicyForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
     staff.check_csrf(&form.csrf)?;

@@ -13,9 +13,7 @@ use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::form::error_summary;
-use super::path_id;
-use super::see_other;
+use super::pages::{error_summary, path_id, see_other};
 use crate::campaigns::library::{
     self, CampaignRef, MailTemplate, PreviewContact, SaveError, TemplateForm,
 };
@@ -23,17 +21,17 @@ use crate::campaigns::runs::{
     self, Campaign, CampaignInput, LifecycleError, Outcome, RunProgress, Schedule,
 };
 use crate::campaigns::template::{as_recipient, Compiled, Footer, Personalisation, VARIABLES};
-use crate::db::enums::{CampaignStatus, ContactKind, RunStatus, ScheduleKind, StaffRole};
+use crate::db::enums::{CampaignStatus, ContactKind, RunStatus, ScheduleKind};
 use crate::domain::EmailAddress;
+use crate::domain::{parse_date, FieldErrors};
 use crate::error::AppError;
 use crate::mail::new_message_id;
 use crate::mail::outbox::NewOutboundEmail;
+use crate::staff::COMMUNICATION;
 use crate::templates::RenderedEmail;
-use crate::web::form::{parse_date, FieldErrors};
+use crate::web::body::Form;
 use crate::web::staff::{staff_page, Staff};
 use crate::web::{db, AppState};
-
-const COMMUNICATION: &[StaffRole] = &[StaffRole::Communication];
 
 /// Registers the campaigns' and campaign templates' pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -396,7 +394,7 @@ pub async fn delete_template(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<CsrfBody>,
+    form: Form<CsrfBody>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(COMMUNICATION)?;
     staff.check_csrf(&form.csrf)?;

@@ -8,22 +8,20 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::form::error_summary;
-use super::form::status_and_title;
-use super::path_id;
-use super::see_other;
+use super::pages::{error_summary, path_id, see_other, status_and_title};
 use crate::campaigns::contacts::{self, ContactFilter, ContactForm, ListForm};
 use crate::campaigns::import::{self, Defaults, RowReport};
 use crate::campaigns::organisations::{self, OrganisationForm};
-use crate::db::enums::{ContactKind, ContactStatus, LegalBasis, OrganisationKind, StaffRole};
+use crate::db::enums::{ContactKind, ContactStatus, LegalBasis, OrganisationKind};
 use crate::domain::EmailAddress;
+use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::web::form::FieldErrors;
+use crate::staff::COMMUNICATION;
+use crate::web::body::Form;
 use crate::web::staff::{page, staff_page, Staff};
 use crate::web::{db, AppState};
 
 /// Communications staff (and administrators).
-const AUDIENCES: &[StaffRole] = &[StaffRole::Communication];
 const PER_PAGE: i64 = 50;
 /// Largest CSV accepted through the page (100,000 contacts take about 12 MB).
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
@@ -202,7 +200,7 @@ pub async fn contacts_page(
     staff: Staff,
     query: web::Query<ContactsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let q = query.into_inner();
     let filter = ContactFilter {
         text: q.q.trim().to_owned(),
@@ -353,7 +351,7 @@ pub async fn new_contact(
     state: web::Data<AppState>,
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let values = ContactForm {
         kind: ContactKind::Doctor.code().to_owned(),
         base_legale: LegalBasis::LegitimateInterest.code().to_owned(),
@@ -374,7 +372,7 @@ pub async fn edit_contact(
     path: web::Path<String>,
     query: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let id = path_id(&path)?;
     let contact = db(&state, move |conn| Ok(contacts::find(conn, id)?))
         .await?
@@ -405,7 +403,7 @@ async fn save_contact(
     id: Option<i64>,
     body: ContactBody,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     staff.check_csrf(&body.csrf)?;
     let values = body.values;
     let changes = match values.validate() {
@@ -432,7 +430,7 @@ async fn save_contact(
 pub async fn create_contact(
     state: web::Data<AppState>,
     staff: Staff,
-    form: web::Form<ContactBody>,
+    form: Form<ContactBody>,
 ) -> Result<HttpResponse, AppError> {
     save_contact(&state, &staff, None, form.into_inner()).await
 }
@@ -441,9 +439,9 @@ pub async fn update_contact(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<ContactBody>,
+    form: Form<ContactBody>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let id = path_id(&path)?;
     save_contact(&state, &staff, Some(id), form.into_inner()).await
 }
@@ -453,7 +451,7 @@ pub async fn confirm_delete(
     staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let id = path_id(&path)?;
     let (contact, suppressed) = db(&state, move |conn| {
         let c = contacts::find(conn, id)?.ok_or(AppError::NotFound)?;
@@ -487,9 +485,9 @@ pub async fn delete_contact(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    form: Form<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     staff.check_csrf(&form.csrf)?;
     let id = path_id(&path)?;
     let actor = staff.0.user_id;
@@ -511,9 +509,9 @@ pub async fn add_to_list(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<AddToListForm>,
+    form: Form<AddToListForm>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     staff.check_csrf(&form.csrf)?;
     let id = path_id(&path)?;
     let Some(list_id) = optional_id(&form.liste) else {
@@ -547,7 +545,7 @@ pub async fn export_csv(
     staff: Staff,
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let list_id = match query.liste.trim() {
         "" => None,
         raw => Some(path_id(raw)?),
@@ -722,7 +720,7 @@ pub async fn import_form(
     staff: Staff,
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     render_import_form(
         &state,
         &staff,
@@ -742,7 +740,7 @@ pub async fn upload(
     req: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -864,7 +862,7 @@ pub async fn import_page(
     path: web::Path<String>,
     query: web::Query<AppliedQuery>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let id = path_id(&path)?;
     let (record, preview) = db(&state, move |conn| {
         let record = import::find(conn, id)?.ok_or(AppError::NotFound)?;
@@ -967,9 +965,9 @@ pub async fn confirm_import(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    form: Form<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     staff.check_csrf(&form.csrf)?;
     let id = path_id(&path)?;
     let actor = staff.0.user_id;
@@ -1072,7 +1070,7 @@ pub async fn suppressions_page(
     staff: Staff,
     query: web::Query<SuppressionsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let notice = match query.ajout.as_str() {
         "1" => Some("L'adresse est ajoutée à la liste des désinscriptions : elle ne recevra plus aucun envoi."),
         "0" => Some("Cette adresse figurait déjà dans la liste des désinscriptions."),
@@ -1093,9 +1091,9 @@ pub async fn suppressions_page(
 pub async fn add_suppression(
     state: web::Data<AppState>,
     staff: Staff,
-    form: web::Form<SuppressionForm>,
+    form: Form<SuppressionForm>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     staff.check_csrf(&form.csrf)?;
     let mut errors = FieldErrors::default();
     let email = EmailAddress::parse(&form.courriel)
@@ -1169,7 +1167,7 @@ pub async fn organisations_page(
     staff: Staff,
     query: web::Query<OrganisationsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let notice = if !query.enregistre.is_empty() {
         Some("L'organisation est enregistrée.".to_owned())
     } else {
@@ -1199,9 +1197,9 @@ pub struct OrganisationBody {
 pub async fn create_organisation(
     state: web::Data<AppState>,
     staff: Staff,
-    form: web::Form<OrganisationBody>,
+    form: Form<OrganisationBody>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     staff.check_csrf(&form.csrf)?;
     let values = form.into_inner().values;
     let v = values.clone();
@@ -1219,9 +1217,9 @@ pub async fn create_organisation(
 pub async fn load_faculties(
     state: web::Data<AppState>,
     staff: Staff,
-    form: web::Form<CsrfOnly>,
+    form: Form<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     staff.check_csrf(&form.csrf)?;
     let actor = staff.0.user_id;
     let added = db(&state, move |conn| {
@@ -1272,7 +1270,7 @@ pub async fn lists_page(
     state: web::Data<AppState>,
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     render_lists(
         &state,
         &staff,
@@ -1293,9 +1291,9 @@ pub struct ListBody {
 pub async fn create_list(
     state: web::Data<AppState>,
     staff: Staff,
-    form: web::Form<ListBody>,
+    form: Form<ListBody>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     staff.check_csrf(&form.csrf)?;
     let values = form.into_inner().values;
     let v = values.clone();
@@ -1324,7 +1322,7 @@ pub async fn list_page(
     path: web::Path<String>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     let id = path_id(&path)?;
     let page_no = page_number(&query.page);
     let filter = ContactFilter {
@@ -1386,9 +1384,9 @@ pub async fn remove_member(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<(String, String)>,
-    form: web::Form<RemoveForm>,
+    form: Form<RemoveForm>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(AUDIENCES)?;
+    staff.require(COMMUNICATION)?;
     staff.check_csrf(&form.csrf)?;
     let (list, contact) = path.into_inner();
     let (list_id, contact_id) = (path_id(&list)?, path_id(&contact)?);

@@ -1,8 +1,6 @@
 //! The application form: reading the multipart body within limits, and turning what was typed
 //! into a [`NewApplication`] or a list of French messages, one per wrong field, in form order.
 
-use std::collections::BTreeMap;
-
 use actix_multipart::Multipart;
 use chrono::NaiveDate;
 use futures_util::StreamExt;
@@ -12,6 +10,7 @@ use validator::Validate;
 
 use crate::applications::{NewApplication, Utm};
 use crate::db::enums::{Civility, HeardFrom, Situation, WorkingTime};
+use crate::domain::fields::{parse_date, FieldErrors};
 use crate::domain::{EmailAddress, FreeText, PersonName, PhoneNumber, Rpps};
 use crate::error::AppError;
 
@@ -241,41 +240,6 @@ pub const FIELD_ORDER: &[(&str, &str)] = &[
     ("formulaire", "Formulaire"),
 ];
 
-/// Per-field messages, keyed by field id.
-#[derive(Debug, Default, Serialize)]
-pub struct FieldErrors(pub BTreeMap<&'static str, String>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.entry(field).or_insert_with(|| message.into());
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The summary at the top of the page, in the order of the fields.
-    pub fn summary(&self) -> Vec<SummaryItem> {
-        FIELD_ORDER
-            .iter()
-            .filter_map(|(id, label)| {
-                self.0.get(id).map(|m| SummaryItem {
-                    field: id,
-                    label,
-                    message: m.clone(),
-                })
-            })
-            .collect()
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct SummaryItem {
-    pub field: &'static str,
-    pub label: &'static str,
-    pub message: String,
-}
-
 /// What validation needs to know from the database.
 pub struct Choices<'a> {
     pub specialty_codes: &'a [String],
@@ -288,14 +252,6 @@ pub struct Choices<'a> {
 fn optional(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_owned())
-}
-
-/// Parses a date typed as AAAA-MM-JJ (the date picker) or JJ/MM/AAAA (typed by hand).
-pub fn parse_date(input: &str) -> Option<NaiveDate> {
-    let t = input.trim();
-    NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(t, "%d/%m/%Y"))
-        .ok()
 }
 
 /// Turns the raw form into an application, or every problem found.
@@ -526,51 +482,6 @@ pub fn validate(
     })
 }
 
-/// "3 jours ½ par semaine" for 7 half-days.
-pub fn describe_half_days(half_days: i16) -> String {
-    let days = half_days / 2;
-    let half = half_days % 2 == 1;
-    match (days, half) {
-        (0, _) => "½ journée par semaine".to_owned(),
-        (1, false) => "1 jour par semaine".to_owned(),
-        (1, true) => "1 jour ½ par semaine".to_owned(),
-        (d, false) => format!("{d} jours par semaine"),
-        (d, true) => format!("{d} jours ½ par semaine"),
-    }
-}
-
-/// The error summary shown above a staff form: one entry per field in error, in the form's
-/// order, each linking to its field.
-pub fn error_summary(
-    fields: &[(&'static str, &'static str)],
-    errors: &FieldErrors,
-) -> Vec<serde_json::Value> {
-    fields
-        .iter()
-        .filter_map(|(id, label)| {
-            errors
-                .0
-                .get(id)
-                .map(|m| serde_json::json!({ "field": id, "label": label, "message": m }))
-        })
-        .collect()
-}
-
-/// A staff form's status and page title: 200 without errors, 422 with, and the title says so.
-pub fn status_and_title(
-    errors: &FieldErrors,
-    title: &str,
-) -> (actix_web::http::StatusCode, String) {
-    if errors.is_empty() {
-        (actix_web::http::StatusCode::OK, title.to_owned())
-    } else {
-        (
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            format!("Erreur – {title}"),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,7 +537,11 @@ mod tests {
         let codes = vec!["SM54".to_owned()];
         let raw = RawApplicationForm::default();
         let errors = validate(&raw, &choices(&codes, &[1])).unwrap_err();
-        let fields: Vec<_> = errors.summary().iter().map(|s| s.field).collect();
+        let fields: Vec<_> = errors
+            .summary(FIELD_ORDER)
+            .iter()
+            .map(|s| s.field)
+            .collect();
         assert_eq!(
             fields,
             [
@@ -642,25 +557,5 @@ mod tests {
                 "formulaire"
             ]
         );
-    }
-
-    #[test]
-    fn dates_are_read_in_both_usual_forms() {
-        assert_eq!(
-            parse_date("2027-09-01"),
-            NaiveDate::from_ymd_opt(2027, 9, 1)
-        );
-        assert_eq!(
-            parse_date("01/09/2027"),
-            NaiveDate::from_ymd_opt(2027, 9, 1)
-        );
-        assert_eq!(parse_date("septembre"), None);
-    }
-
-    #[test]
-    fn half_days_read_as_days() {
-        assert_eq!(describe_half_days(1), "½ journée par semaine");
-        assert_eq!(describe_half_days(6), "3 jours par semaine");
-        assert_eq!(describe_half_days(7), "3 jours ½ par semaine");
     }
 }

@@ -7,8 +7,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::inputs::HeadRequest;
-use super::public::{page, render};
-use super::see_other;
+use super::pages::{page, render, see_other};
 use super::{db, AppState};
 use crate::campaigns::{links, runs, suppression};
 use crate::error::AppError;

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod api;
 pub mod assets;
+pub mod body;
 pub mod campaigns;
 pub mod contacts;
 pub mod csrf;
@@ -12,6 +13,7 @@ pub mod inputs;
 pub mod mailing;
 pub mod metrics;
 pub mod offers;
+pub mod pages;
 pub mod personal_data;
 pub mod pipeline;
 pub mod places;
@@ -26,6 +28,7 @@ use std::sync::Arc;
 use actix_governor::Governor;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpResponse, ResponseError};
+
 use diesel::PgConnection;
 use tokio::sync::Notify;
 
@@ -45,18 +48,6 @@ pub struct AppState {
     pub specialties: Vec<Specialty>,
     /// This instance's Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
-}
-
-/// 303 See Other: after a form is handled, the browser loads the next page with GET.
-pub fn see_other(location: impl Into<String>) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((actix_web::http::header::LOCATION, location.into()))
-        .finish()
-}
-
-/// An id from the path; anything else is a page that does not exist.
-pub fn path_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
 }
 
 /// Runs diesel code for a handler on the blocking pool.
@@ -219,30 +210,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/static/{file:.*}", web::get().to(assets::serve));
-}
-
-/// French pages for malformed forms (wrong content type, undecodable body).
-pub fn form_config() -> web::FormConfig {
-    web::FormConfig::default()
-        .limit(64 * 1024)
-        .error_handler(|err, _req| {
-            use actix_web::error::UrlencodedError;
-            let response = match err {
-                UrlencodedError::Overflow { .. } => error_page(
-                    &mut HttpResponse::PayloadTooLarge(),
-                    "Formulaire trop long",
-                    "Le formulaire envoyé dépasse 64 Ko. Rien n'a été modifié : raccourcissez \
-                     les textes et recommencez.",
-                ),
-                _ => error_page(
-                    &mut HttpResponse::BadRequest(),
-                    "Formulaire illisible",
-                    "Le formulaire envoyé est illisible ou trop long. Rien n'a été modifié : \
-                     rechargez la page et recommencez.",
-                ),
-            };
-            actix_web::error::InternalError::from_response(err, response).into()
-        })
 }
 
 /// French pages for ids in the path that are not ids (`/recrutement/candidats/abc`): such a

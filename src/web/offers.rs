@@ -7,19 +7,19 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::see_other;
+use super::pages::see_other;
 use crate::centres::{self, Centre};
 use crate::db::enums::{StaffRole, WorkingTime};
 use crate::db::schema::{applications, candidates};
 use crate::domain::{format_hundredths, Fte, HalfDay, WeekPattern};
+use crate::domain::{paris_today, parse_date};
 use crate::error::AppError;
 use crate::offers::{self, Answer, OfferError, OfferErrors, RawAllocation, RawOffer};
 use crate::placements::{self, capacity, RedeployError, Redeployment};
-use crate::web::form::parse_date;
+use crate::staff::RECRUITING;
+use crate::web::body::Form;
 use crate::web::staff::{page, staff_page, Staff};
 use crate::web::{db, AppState};
-
-const RECRUITING: &[StaffRole] = &[StaffRole::Recruiter];
 
 /// Registers the offers', placements' and capacity pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -44,13 +44,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(redeploy),
     )
     .route("/capacite", web::get().to(capacity_page));
-}
-
-/// Today in Paris: the day recruiters and doctors mean.
-pub fn paris_today() -> NaiveDate {
-    Utc::now()
-        .with_timezone(&chrono_tz::Europe::Paris)
-        .date_naive()
 }
 
 fn may_approve(state: &AppState, staff: &Staff) -> bool {
@@ -431,7 +424,7 @@ pub async fn offer_action(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<(i64, String)>,
-    form: web::Form<ActionForm>,
+    form: Form<ActionForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     staff.check_csrf(&form.csrf)?;

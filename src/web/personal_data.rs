@@ -11,11 +11,12 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::public::{page, render};
-use super::{db, rate_limit, see_other, AppState};
+use super::pages::{page, render, see_other};
+use super::{db, rate_limit, AppState};
 use crate::domain::EmailAddress;
 use crate::error::AppError;
 use crate::privacy::{self, Erasure, KeepReason, Link, Withdrawal};
+use crate::web::body::Form;
 use crate::web::csrf::{self, CsrfToken};
 
 /// `limit` is the instance's bucket for link requests (see `web::RateLimits`).
@@ -120,7 +121,7 @@ pub async fn request_form(
 pub async fn request_link(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<LinkRequest>,
+    form: Form<LinkRequest>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let typed: String = form.courriel.trim().chars().take(320).collect();
@@ -345,7 +346,7 @@ pub async fn withdraw(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<WithdrawForm>,
+    form: Form<WithdrawForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     let id = match posted_by_candidate(&state, &req, &token, &form.csrf).await? {
@@ -387,7 +388,7 @@ pub async fn consent(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<ConsentForm>,
+    form: Form<ConsentForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     let id = match posted_by_candidate(&state, &req, &token, &form.csrf).await? {
@@ -480,7 +481,7 @@ pub async fn erase(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    form: web::Form<EraseForm>,
+    form: Form<EraseForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     let id = match posted_by_candidate(&state, &req, &token, &form.csrf).await? {

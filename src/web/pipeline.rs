@@ -7,15 +7,15 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::candidates;
-use crate::db::enums::{Situation, StaffRole, Stage, WorkingTime};
+use crate::db::enums::{Situation, Stage, WorkingTime};
+use crate::domain::{describe_half_days, parse_date};
 use crate::error::AppError;
 use crate::pipeline::{self, BoardFilter, MoveRequest, REFUSAL_REASONS, WITHDRAWAL_REASONS};
+use crate::staff::RECRUITING;
 use crate::templates;
-use crate::web::form::{describe_half_days, parse_date};
+use crate::web::body::Form;
 use crate::web::staff::{page as render, Staff};
 use crate::web::{db, AppState};
-
-const RECRUITING: &[StaffRole] = &[StaffRole::Recruiter];
 
 fn days_since(at: chrono::DateTime<Utc>) -> i64 {
     (Utc::now() - at).num_days().max(0)
@@ -147,7 +147,7 @@ pub async fn candidate(
         .await?
         .ok_or(AppError::NotFound)?;
     let candidate_id = view.id;
-    let today = crate::web::offers::paris_today();
+    let today = crate::domain::paris_today();
     let (meetings, centres, duplicates, offers, placements) = db(&state, move |conn| {
         Ok((
             crate::pipeline::meetings::for_candidate(conn, candidate_id)?,
@@ -247,7 +247,7 @@ pub async fn move_stage(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<i64>,
-    form: web::Form<MoveForm>,
+    form: Form<MoveForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     staff.check_csrf(&form.csrf)?;
@@ -514,7 +514,7 @@ pub async fn add_note(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<i64>,
-    form: web::Form<NoteForm>,
+    form: Form<NoteForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     staff.check_csrf(&form.csrf)?;
@@ -653,7 +653,7 @@ pub async fn add_meeting(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<i64>,
-    form: web::Form<MeetingForm>,
+    form: Form<MeetingForm>,
 ) -> Result<HttpResponse, AppError> {
     use crate::pipeline::meetings::{self, MeetingKind, NewMeeting};
     staff.require(RECRUITING)?;
@@ -847,7 +847,7 @@ pub async fn merge(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<i64>,
-    form: web::Form<MergeForm>,
+    form: Form<MergeForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     staff.check_csrf(&form.csrf)?;
@@ -1017,7 +1017,7 @@ async fn render_edit(
     staff: &Staff,
     id: i64,
     raw: &crate::web::form::RawApplicationForm,
-    errors: &crate::web::form::FieldErrors,
+    errors: &crate::domain::FieldErrors,
     proposal: Option<chrono::DateTime<Utc>>,
 ) -> Result<HttpResponse, AppError> {
     let lists = db(state, |conn| Ok(crate::centres::list_choosable(conn)?)).await?;
@@ -1050,7 +1050,7 @@ async fn render_edit(
         .iter()
         .map(|c| json!({ "id": c.id, "commune": c.commune, "checked": raw.centres.contains(&c.id.to_string()) }))
         .collect();
-    let summary = errors.summary();
+    let summary = errors.summary(crate::web::form::FIELD_ORDER);
     let (status, title) = if summary.is_empty() {
         (actix_web::http::StatusCode::OK, "Modifier la fiche")
     } else {
@@ -1119,7 +1119,8 @@ pub async fn update_candidate(
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    use crate::web::form::{self, FieldErrors, RawApplicationForm};
+    use crate::domain::FieldErrors;
+    use crate::web::form::{self, RawApplicationForm};
     staff.require(RECRUITING)?;
     let id = path.into_inner();
     // A urlencoded body where "centres" repeats.

@@ -5,16 +5,14 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::form::error_summary;
-use super::form::status_and_title;
-use super::path_id;
-use super::see_other;
+use super::pages::{error_summary, path_id, see_other, status_and_title};
 use crate::centres::{self, Centre, CentreForm};
 use crate::db::enums::{CentreKind, CentreStatus};
 use crate::domain::format_hundredths;
+use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::positions::{self, PositionForm};
-use crate::web::form::FieldErrors;
+use crate::web::body::Form;
 use crate::web::staff::{page, staff_page, Staff};
 use crate::web::{db, AppState};
 
@@ -124,7 +122,7 @@ async fn centre_doctors(
     let Some(id) = id else {
         return Ok((Vec::new(), None));
     };
-    let today = crate::web::offers::paris_today();
+    let today = crate::domain::paris_today();
     db(state, move |conn| {
         let closing = centres::find(conn, id)?.and_then(|c| c.closed_on);
         let doctors = crate::placements::doctors_on(conn, today)?
@@ -301,7 +299,7 @@ async fn save_centre(
 pub async fn create_centre(
     state: web::Data<AppState>,
     staff: Staff,
-    form: web::Form<CentreBody>,
+    form: Form<CentreBody>,
 ) -> Result<HttpResponse, AppError> {
     save_centre(&state, &staff, None, form.into_inner()).await
 }
@@ -310,7 +308,7 @@ pub async fn update_centre(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<CentreBody>,
+    form: Form<CentreBody>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
     let id = path_id(&path)?;

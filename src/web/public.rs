@@ -10,44 +10,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::see_other;
+use super::pages::{html, page, render, see_other};
 use crate::applications::{self, NewApplication, Recorded};
 use crate::centres::{self, Centre};
 use crate::db::enums::{Civility, HeardFrom, Situation, WorkingTime};
 use crate::documents;
+use crate::domain::{describe_half_days, FieldErrors};
 use crate::error::{error_page, AppError};
 use crate::mail::new_message_id;
 use crate::mail::outbox::NewOutboundEmail;
 use crate::positions::{self, PublishedPosition};
 use crate::templates::{self, RenderedEmail};
 use crate::web::csrf::{self, CsrfToken};
-use crate::web::form::{self, describe_half_days, FieldErrors, RawApplicationForm, ReadError};
+use crate::web::form::{self, RawApplicationForm, ReadError};
 use crate::web::{db, AppState};
-
-fn html(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body)
-}
-
-pub(crate) fn render(name: &str, data: &Value) -> Result<String, AppError> {
-    templates::global()
-        .render_page(name, data)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering {name}: {e}")))
-}
-
-/// What every public page's layout needs.
-pub(crate) fn page(state: &AppState, title: &str, extra: Value) -> Value {
-    let mut v = json!({
-        "title": title,
-        "org": state.settings.organisation,
-        "privacy": state.settings.privacy,
-    });
-    if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
-    v
-}
 
 pub async fn home(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let (centres, positions) = db(&state, |conn| {
@@ -153,7 +129,7 @@ fn render_form(
     let half_days: Vec<Value> = (1..=9)
         .map(|n: i16| json!({ "value": n, "label": describe_half_days(n), "selected": raw.demi_journees == n.to_string() }))
         .collect();
-    let summary = errors.summary();
+    let summary = errors.summary(form::FIELD_ORDER);
     let title = if summary.is_empty() {
         "Déposer ma candidature".to_owned()
     } else {

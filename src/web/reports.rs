@@ -7,17 +7,17 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::db::enums::{HeardFrom, Situation, StaffRole, Stage};
+use crate::db::enums::{HeardFrom, Situation, Stage};
+use crate::domain::{paris_today, parse_date, FieldErrors};
 use crate::error::AppError;
 use crate::pipeline::{self, FORWARD};
 use crate::reports::svg::{self, Bar, Caption};
 use crate::reports::{self, Funnel, Period, Profiles, ReasonCount, Sources, Yield};
-use crate::web::form::{error_summary, parse_date, status_and_title, FieldErrors};
-use crate::web::offers::paris_today;
+use crate::staff::COMMUNICATION;
+use crate::web::pages::{error_summary, status_and_title};
 use crate::web::staff::{staff_page, Staff};
 use crate::web::{db, AppState};
 
-const REPORTING: &[StaffRole] = &[StaffRole::Communication];
 const TITLE: &str = "Rapports";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -590,7 +590,7 @@ pub async fn index(
     staff: Staff,
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(REPORTING)?;
+    staff.require(COMMUNICATION)?;
     let query = query.into_inner();
     let values = json!({ "du": query.du, "au": query.au });
     let period = match period_of(&query, paris_today()) {
@@ -655,19 +655,13 @@ pub async fn csv(
     path: web::Path<String>,
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, AppError> {
-    staff.require(REPORTING)?;
+    staff.require(COMMUNICATION)?;
     let slug = path.into_inner();
     let part = part_of(&slug).ok_or(AppError::NotFound)?;
     let period = period_of(&query, paris_today()).map_err(|errors| {
         let messages: Vec<String> = error_summary(PERIOD_FIELDS, &errors)
             .iter()
-            .map(|e| {
-                format!(
-                    "{} : {}",
-                    e["label"].as_str().unwrap_or_default(),
-                    e["message"].as_str().unwrap_or_default()
-                )
-            })
+            .map(|e| format!("{} : {}", e.label, e.message))
             .collect();
         AppError::BadRequest(format!("Période invalide. {}", messages.join(" ")))
     })?;

@@ -16,6 +16,7 @@ use crate::db::enums::StaffRole;
 use crate::error::AppError;
 use crate::staff::auth::{self, SignInStart, StaffIdentity};
 use crate::templates;
+use crate::web::body::Form;
 use crate::web::csrf::{self, CsrfToken};
 use crate::web::{db, AppState};
 
@@ -250,7 +251,7 @@ pub struct LoginForm {
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<LoginForm>,
+    form: Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let secret = state
@@ -365,7 +366,7 @@ pub struct CsrfOnly {
 pub async fn logout(
     state: web::Data<AppState>,
     SignedIn(staff): SignedIn,
-    form: web::Form<CsrfOnly>,
+    form: Form<CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
     staff.check_csrf(&form.csrf)?;
     let (session_id, user_id) = (staff.0.session_id, staff.0.user_id);
@@ -455,7 +456,7 @@ pub async fn code(
     state: web::Data<AppState>,
     req: HttpRequest,
     SignedIn(staff): SignedIn,
-    form: web::Form<CodeForm>,
+    form: Form<CodeForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.check_csrf(&form.csrf)?;
     let next = safe_next(&form.suite).to_owned();
@@ -570,7 +571,7 @@ pub struct TotpForm {
 pub async fn totp_change(
     state: web::Data<AppState>,
     SignedIn(staff): SignedIn,
-    form: web::Form<TotpForm>,
+    form: Form<TotpForm>,
 ) -> Result<HttpResponse, AppError> {
     if staff.0.second_factor_pending {
         return Err(AppError::Redirect(CODE_PATH.to_owned()));

@@ -7,10 +7,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api_tokens;
+use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::web::form::{error_summary, FieldErrors};
+use crate::web::body::Form;
+use crate::web::pages::{error_summary, path_id, see_other};
 use crate::web::staff::{staff_page, Staff};
-use crate::web::{db, path_id, see_other, AppState};
+use crate::web::{db, AppState};
 
 pub const PATH: &str = "/espace/jetons";
 const FIELDS: &[(&str, &str)] = &[("nom", "Nom du jeton")];
@@ -81,7 +83,7 @@ pub struct CreateForm {
 pub async fn create_token(
     state: web::Data<AppState>,
     staff: Staff,
-    form: web::Form<CreateForm>,
+    form: Form<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.check_csrf(&form.csrf)?;
     let name = match api_tokens::parse_name(&form.nom) {
@@ -132,7 +134,7 @@ pub async fn revoke_token(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
-    form: web::Form<crate::web::staff::CsrfOnly>,
+    form: Form<crate::web::staff::CsrfOnly>,
 ) -> Result<HttpResponse, AppError> {
     staff.check_csrf(&form.csrf)?;
     let token_id = path_id(&path)?;

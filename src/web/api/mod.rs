@@ -33,13 +33,13 @@ pub use problem::{FieldError, Problem};
 use crate::api_tokens::{self, TokenIdentity};
 use crate::applications::{NewApplication, Recorded};
 use crate::db::enums::{StaffRole, Stage};
+use crate::domain::parse_date;
 use crate::pipeline::{self, BoardFilter, MoveError, MoveRequest};
-use crate::web::form::{self, parse_date, RawApplicationForm};
+use crate::staff::{COMMUNICATION, RECRUITING};
+use crate::web::form::{self, RawApplicationForm};
 use crate::web::rate_limit::{ClientIp, Limit};
 use crate::web::{db, public, AppState};
 
-const RECRUITING: &[StaffRole] = &[StaffRole::Recruiter];
-const COMMUNICATION: &[StaffRole] = &[StaffRole::Communication];
 const MAX_PER_PAGE: i64 = 100;
 const DEFAULT_PER_PAGE: i64 = 20;
 

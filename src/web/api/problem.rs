@@ -9,8 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::web::form::FieldErrors;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -146,7 +146,7 @@ impl Problem {
     /// Field errors of the application form, in the form's order.
     pub fn from_field_errors(errors: &FieldErrors) -> Vec<FieldError> {
         let mut list: Vec<FieldError> = errors
-            .summary()
+            .summary(crate::web::form::FIELD_ORDER)
             .into_iter()
             .map(|item| FieldError {
                 field: item.field.to_owned(),
