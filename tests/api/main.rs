@@ -13,6 +13,7 @@ mod crash;
 mod faults;
 mod followups;
 mod generator;
+mod golden;
 mod health;
 mod helpers;
 mod json_api;
