@@ -125,27 +125,45 @@ fn set_runs(
 
 /// Stops claiming new deliveries; those being sent finish.
 pub fn pause(conn: &mut PgConnection, id: i64, actor: Option<i64>) -> Result<(), LifecycleError> {
-    conn.transaction(|conn| {
-        let status = lock_status(conn, id)?;
-        if status != CampaignStatus::Running {
-            return Err(LifecycleError::WrongStatus(status));
-        }
-        set_runs(conn, id, &[RunStatus::Sending], RunStatus::Paused)?;
-        set_status(conn, id, CampaignStatus::Paused, Utc::now())?;
-        audit(conn, actor, "campaign.pause", "campaign", Some(id), "")?;
-        Ok(())
-    })
+    switch(
+        conn,
+        id,
+        actor,
+        (CampaignStatus::Running, RunStatus::Sending),
+        (CampaignStatus::Paused, RunStatus::Paused),
+        "campaign.pause",
+    )
 }
 
 pub fn resume(conn: &mut PgConnection, id: i64, actor: Option<i64>) -> Result<(), LifecycleError> {
+    switch(
+        conn,
+        id,
+        actor,
+        (CampaignStatus::Paused, RunStatus::Paused),
+        (CampaignStatus::Running, RunStatus::Sending),
+        "campaign.resume",
+    )
+}
+
+/// Pause and resume: a campaign in the status `from` and its runs in `from`'s run status go
+/// over to `to`, with the audit entry `action`.
+fn switch(
+    conn: &mut PgConnection,
+    id: i64,
+    actor: Option<i64>,
+    from: (CampaignStatus, RunStatus),
+    to: (CampaignStatus, RunStatus),
+    action: &str,
+) -> Result<(), LifecycleError> {
     conn.transaction(|conn| {
         let status = lock_status(conn, id)?;
-        if status != CampaignStatus::Paused {
+        if status != from.0 {
             return Err(LifecycleError::WrongStatus(status));
         }
-        set_runs(conn, id, &[RunStatus::Paused], RunStatus::Sending)?;
-        set_status(conn, id, CampaignStatus::Running, Utc::now())?;
-        audit(conn, actor, "campaign.resume", "campaign", Some(id), "")?;
+        set_runs(conn, id, &[from.1], to.1)?;
+        set_status(conn, id, to.0, Utc::now())?;
+        audit(conn, actor, action, "campaign", Some(id), "")?;
         Ok(())
     })
 }
