@@ -302,10 +302,7 @@ pub fn confirm_run(
     actor: Option<i64>,
 ) -> Result<(), LifecycleError> {
     conn.transaction(|conn| {
-        let run = lock_run(conn, run_id)?;
-        if run.status != RunStatus::AwaitingConfirmation {
-            return Err(LifecycleError::RunNotWaiting);
-        }
+        let run = lock_waiting_run(conn, run_id)?;
         let status = lock_status(conn, run.campaign_id)?;
         if !matches!(status, CampaignStatus::Scheduled | CampaignStatus::Running) {
             return Err(LifecycleError::WrongStatus(status));
@@ -330,10 +327,7 @@ pub fn skip_run(
     actor: Option<i64>,
 ) -> Result<(), LifecycleError> {
     conn.transaction(|conn| {
-        let run = lock_run(conn, run_id)?;
-        if run.status != RunStatus::AwaitingConfirmation {
-            return Err(LifecycleError::RunNotWaiting);
-        }
+        let run = lock_waiting_run(conn, run_id)?;
         let status = lock_status(conn, run.campaign_id)?;
         diesel::update(campaign_runs::table.find(run_id))
             .set((
@@ -357,14 +351,19 @@ pub fn skip_run(
     })
 }
 
-fn lock_run(conn: &mut PgConnection, run_id: i64) -> Result<Run, LifecycleError> {
-    campaign_runs::table
+/// Locks a run that waits for confirmation (it was due while the service was stopped).
+fn lock_waiting_run(conn: &mut PgConnection, run_id: i64) -> Result<Run, LifecycleError> {
+    let run: Run = campaign_runs::table
         .find(run_id)
         .select(Run::as_select())
         .for_update()
         .first(conn)
         .optional()?
-        .ok_or(LifecycleError::NotFound)
+        .ok_or(LifecycleError::NotFound)?;
+    if run.status != RunStatus::AwaitingConfirmation {
+        return Err(LifecycleError::RunNotWaiting);
+    }
+    Ok(run)
 }
 
 /// Creates the deliveries of a run in one statement: one per active contact of the campaign's
