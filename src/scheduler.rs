@@ -72,7 +72,7 @@ pub async fn campaign_tick(
     let late = chrono::Duration::minutes(settings.campaigns.late_after_minutes);
     let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
         let mut conn = pool.get()?;
-        Ok(crate::campaigns::runs::create_cron_runs(
+        Ok(crate::campaigns::runs::lifecycle::create_cron_runs(
             &mut conn,
             chrono::Utc::now(),
             late,

@@ -130,7 +130,7 @@ impl Application {
             ))
         });
         let campaign_sender = if self.settings.campaigns.enabled {
-            match crate::campaigns::sender::CampaignSender::new(
+            match crate::campaigns::sending::CampaignSender::new(
                 self.settings.clone(),
                 self.pool.clone(),
                 self.campaign_wake.clone(),

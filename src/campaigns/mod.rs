@@ -2,8 +2,9 @@
 //! templates, campaigns, their runs and the per-recipient ledger of deliveries.
 //!
 //! The guarantees (design.md, « Mailing: what must hold ») live in [`runs`] (one run per
-//! campaign and scheduled time, deliveries materialised once) and [`sender`] (claims with
-//! `FOR UPDATE SKIP LOCKED` and a lease, no database connection held during SMTP).
+//! campaign and scheduled time, deliveries materialised once, every status transition in
+//! `runs::lifecycle`) and [`sending`] (claims with `FOR UPDATE SKIP LOCKED` and a lease, no
+//! database connection held during SMTP).
 
 pub mod contacts;
 pub mod import;
@@ -11,6 +12,9 @@ pub mod library;
 pub mod links;
 pub mod organisations;
 pub mod runs;
-pub mod sender;
+pub mod sending;
 pub mod suppression;
 pub mod template;
+
+#[cfg(test)]
+mod sql_codes;

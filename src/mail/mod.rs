@@ -3,6 +3,7 @@
 
 pub mod dkim;
 pub mod outbox;
+pub mod retry;
 
 use std::time::Duration;
 

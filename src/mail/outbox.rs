@@ -2,7 +2,7 @@
 //! inserted in the same transaction as the change that causes it; the worker claims due messages
 //! with `FOR UPDATE SKIP LOCKED` and a lease, sends them without holding a database connection,
 //! and records the outcome. 4xx replies and network errors are retried with doubling backoff up
-//! to `max_attempts`; 5xx replies fail the message at once.
+//! to `max_attempts` (see [`super::retry`]); 5xx replies fail the message at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::db::enums::EmailStatus;
 use crate::db::schema::outbound_emails;
 use crate::db::PgPool;
+use crate::mail::retry::RetryPolicy;
 use crate::mail::{build_message, Mailer};
 use crate::templates::RenderedEmail;
 
@@ -119,14 +120,6 @@ pub fn claim_due(
     })
 }
 
-/// Delay before attempt `n + 1` after `n` failed attempts: base, 2×base, 4×base… capped at 1 h
-/// (30 s, 1 min, 2 min… with the default base).
-pub fn backoff(base_seconds: i64, attempts: i32) -> chrono::Duration {
-    let exp = attempts.clamp(1, 8) - 1;
-    let seconds = base_seconds.saturating_mul(1_i64 << exp).min(3600);
-    chrono::Duration::seconds(seconds)
-}
-
 enum Outcome {
     Sent,
     Retry(String),
@@ -138,10 +131,9 @@ fn record(
     id: i64,
     outcome: &Outcome,
     attempts: i32,
-    limits: (i32, i64),
+    retry: &RetryPolicy,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    let (max_attempts, retry_base_seconds) = limits;
     let row = outbound_emails::table.filter(outbound_emails::id.eq(id));
     match outcome {
         Outcome::Sent => diesel::update(row)
@@ -152,9 +144,9 @@ fn record(
                 outbound_emails::last_error.eq(None::<String>),
             ))
             .execute(conn),
-        Outcome::Retry(detail) if attempts < max_attempts => diesel::update(row)
+        Outcome::Retry(detail) if !retry.gives_up(attempts) => diesel::update(row)
             .set((
-                outbound_emails::next_attempt_at.eq(now + backoff(retry_base_seconds, attempts)),
+                outbound_emails::next_attempt_at.eq(now + retry.delay(attempts)),
                 outbound_emails::locked_until.eq(None::<DateTime<Utc>>),
                 outbound_emails::last_error.eq(detail),
             ))
@@ -192,9 +184,9 @@ pub struct Dispatcher {
     pub mailer: Mailer,
     pub from: Mailbox,
     pub reply_to: Option<Mailbox>,
-    pub max_attempts: i32,
     pub lease_seconds: i64,
-    pub retry_base_seconds: i64,
+    /// When a message refused for a passing reason is tried again, and when it fails.
+    pub retry: RetryPolicy,
 }
 
 impl Dispatcher {
@@ -208,9 +200,8 @@ impl Dispatcher {
             } else {
                 Some(settings.mail.reply_to.parse().context("mail.reply_to")?)
             },
-            max_attempts: settings.mail.worker.max_attempts,
             lease_seconds: settings.mail.worker.lease_seconds,
-            retry_base_seconds: settings.mail.worker.retry_base_seconds,
+            retry: RetryPolicy::outbox(&settings.mail.worker),
         })
     }
 
@@ -261,7 +252,7 @@ impl Dispatcher {
             let outcome = match built {
                 // Claimed more times than it may be tried, each claim ending without an
                 // outcome (a crash, a panic): a poison message fails instead of looping.
-                _ if email.attempts > self.max_attempts => Outcome::Failed(format!(
+                _ if self.retry.abandons(email.attempts) => Outcome::Failed(format!(
                     "abandonné : {} tentatives interrompues sans résultat",
                     email.attempts - 1
                 )),
@@ -297,13 +288,13 @@ impl Dispatcher {
                 );
             }
             let pool = self.pool.clone();
-            let limits = (self.max_attempts, self.retry_base_seconds);
+            let retry = self.retry;
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let mut conn = pool.get()?;
                 let now = Utc::now();
                 conn.transaction(|conn| {
                     for (id, attempts, outcome) in &outcomes {
-                        record(conn, *id, outcome, *attempts, limits, now)?;
+                        record(conn, *id, outcome, *attempts, &retry, now)?;
                     }
                     release(conn, &unsent)
                 })?;
@@ -359,19 +350,5 @@ impl Dispatcher {
             }
         }
         tracing::info!("mail worker stopped");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(30, 1).num_seconds(), 30);
-        assert_eq!(backoff(30, 2).num_seconds(), 60);
-        assert_eq!(backoff(30, 3).num_seconds(), 120);
-        assert_eq!(backoff(30, 20).num_seconds(), 3600);
-        assert_eq!(backoff(2, 3).num_seconds(), 8);
     }
 }

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Notify;
 use vocation::campaigns::links;
 use vocation::campaigns::runs::{self, CampaignInput, Schedule};
-use vocation::campaigns::sender::{self, CampaignSender, Claim, SenderHandle};
+use vocation::campaigns::sending::{self, CampaignSender, Claim, SenderHandle};
 use vocation::config::{MailTransportKind, Settings, SmtpTls};
 use vocation::mail::dkim;
 
@@ -579,7 +579,7 @@ async fn a_dead_workers_deliveries_are_sent_once_its_lease_ends() {
     let id = campaign(&app, &[list], 100_000, Schedule::Now);
     schedule_now(&app, id);
     // A worker claims five deliveries for two seconds, then dies without a word.
-    let claimed = match sender::claim(&mut app.conn(), Utc::now(), 5, 2, None).unwrap() {
+    let claimed = match sending::claim(&mut app.conn(), Utc::now(), 5, 2, None).unwrap() {
         Claim::Work(_, items) => items,
         other => panic!("expected work, got {other:?}"),
     };

@@ -1,0 +1,65 @@
+//! A run's deliveries, materialised in one statement when the run starts: one per active
+//! contact of the campaign's lists, deduplicated by address, without suppressed addresses.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamptz};
+
+use crate::db::enums::ContactStatus;
+use crate::db::schema::deliveries;
+
+/// A run's recipients: how many, and the range of their delivery ids.
+pub(super) struct Recipients {
+    pub count: i64,
+    pub first: i64,
+    pub last: i64,
+}
+
+/// Inserts the run's deliveries, unless it has some already, and returns them. Called by
+/// [`super::lifecycle::materialise`], in its transaction, with the run locked.
+pub(super) fn insert_deliveries(
+    conn: &mut PgConnection,
+    run_id: i64,
+    campaign_id: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<Recipients> {
+    // The recipients are sorted by address (DISTINCT ON): 100,000 of them take about
+    // 15 MB, which spilled to disk under the default 4 MB (0.3-0.5 s more).
+    diesel::sql_query("SET LOCAL work_mem = '64MB'").execute(conn)?;
+    // Once per run: a second call finds the run's deliveries and adds nobody. No ON
+    // CONFLICT: DISTINCT ON already gives one row per address (so per contact), and a
+    // speculative insertion per row made materialising 40 % slower (3.4 s against 2.4 s
+    // for 100,000 recipients in the mailing benchmark); the unique indexes
+    // still refuse a duplicate.
+    diesel::sql_query(
+        "INSERT INTO deliveries (run_id, contact_id, email, next_attempt_at, updated_at) \
+         SELECT DISTINCT ON (lower(c.email)) $1, c.id, c.email, $3, $3 \
+         FROM contacts c \
+         JOIN list_members m ON m.contact_id = c.id \
+         JOIN campaign_lists cl ON cl.list_id = m.list_id AND cl.campaign_id = $2 \
+         WHERE c.status = $4 \
+           AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(c.email)) \
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = $1) \
+         ORDER BY lower(c.email), c.id",
+    )
+    .bind::<BigInt, _>(run_id)
+    .bind::<BigInt, _>(campaign_id)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Text, _>(ContactStatus::Active)
+    .execute(conn)?;
+    // The run's range of ids: claims walk it with their cursor (migration 000016).
+    let (recipients, first, last): (i64, Option<i64>, Option<i64>) = deliveries::table
+        .filter(deliveries::run_id.eq(run_id))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(deliveries::id),
+            diesel::dsl::max(deliveries::id),
+        ))
+        .get_result(conn)?;
+    let (first, last) = (first.unwrap_or(0), last.unwrap_or(0));
+    Ok(Recipients {
+        count: recipients,
+        first,
+        last,
+    })
+}

@@ -1,0 +1,162 @@
+//! The figures shown on a campaign's page: each run's progress and what the campaign yielded.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+
+use super::campaign::Run;
+use crate::db::enums::{DeliveryStatus, RunStatus, Stage};
+use crate::db::schema::campaign_runs;
+
+/// Where a run stands, for the live progress bar.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunProgress {
+    pub run_id: i64,
+    pub scheduled_for: DateTime<Utc>,
+    pub status: RunStatus,
+    pub recipients: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub cancelled: i64,
+    pub pending: i64,
+    /// Messages sent during the last minute.
+    pub sent_last_minute: i64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// When the pending messages should be out at the current pace.
+    pub estimated_end: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
+struct RunCounts {
+    #[diesel(sql_type = BigInt)]
+    run_id: i64,
+    #[diesel(sql_type = BigInt)]
+    sent: i64,
+    #[diesel(sql_type = BigInt)]
+    failed: i64,
+    #[diesel(sql_type = BigInt)]
+    skipped: i64,
+    #[diesel(sql_type = BigInt)]
+    cancelled: i64,
+    #[diesel(sql_type = BigInt)]
+    pending: i64,
+    #[diesel(sql_type = BigInt)]
+    sent_last_minute: i64,
+}
+
+/// Every run of a campaign, newest first, with its counts.
+pub fn progress(
+    conn: &mut PgConnection,
+    campaign_id: i64,
+    rate_per_minute: i32,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<RunProgress>> {
+    let runs: Vec<Run> = campaign_runs::table
+        .filter(campaign_runs::campaign_id.eq(campaign_id))
+        .select(Run::as_select())
+        .order(campaign_runs::scheduled_for.desc())
+        .load(conn)?;
+    let counts: Vec<RunCounts> = diesel::sql_query(
+        "SELECT d.run_id, \
+            count(*) FILTER (WHERE d.status = $3) AS sent, \
+            count(*) FILTER (WHERE d.status = $4) AS failed, \
+            count(*) FILTER (WHERE d.status = $5) AS skipped, \
+            count(*) FILTER (WHERE d.status = $6) AS cancelled, \
+            count(*) FILTER (WHERE d.status = $7) AS pending, \
+            count(*) FILTER (WHERE d.status = $3 AND d.sent_at > $2) AS sent_last_minute \
+         FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
+         WHERE r.campaign_id = $1 GROUP BY d.run_id",
+    )
+    .bind::<BigInt, _>(campaign_id)
+    .bind::<Timestamptz, _>(now - Duration::minutes(1))
+    .bind::<Text, _>(DeliveryStatus::Sent)
+    .bind::<Text, _>(DeliveryStatus::Failed)
+    .bind::<Text, _>(DeliveryStatus::Skipped)
+    .bind::<Text, _>(DeliveryStatus::Cancelled)
+    .bind::<Text, _>(DeliveryStatus::Pending)
+    .load(conn)?;
+    Ok(runs
+        .into_iter()
+        .map(|run| {
+            let c = counts.iter().find(|c| c.run_id == run.id);
+            let get = |f: fn(&RunCounts) -> i64| c.map_or(0, f);
+            let pending = get(|c| c.pending);
+            let last_minute = get(|c| c.sent_last_minute);
+            let pace = if last_minute > 0 {
+                last_minute.min(i64::from(rate_per_minute))
+            } else {
+                i64::from(rate_per_minute)
+            };
+            let estimated_end = (run.status == RunStatus::Sending && pending > 0 && pace > 0)
+                .then(|| now + Duration::seconds(pending * 60 / pace));
+            RunProgress {
+                run_id: run.id,
+                scheduled_for: run.scheduled_for,
+                status: run.status,
+                recipients: i64::from(run.recipients),
+                sent: get(|c| c.sent),
+                failed: get(|c| c.failed),
+                skipped: get(|c| c.skipped),
+                cancelled: get(|c| c.cancelled),
+                pending,
+                sent_last_minute: last_minute,
+                started_at: run.started_at,
+                finished_at: run.finished_at,
+                estimated_end,
+            }
+        })
+        .collect())
+}
+
+/// What a campaign yielded, all runs together.
+#[derive(Debug, Clone, Default, serde::Serialize, QueryableByName)]
+pub struct Outcome {
+    #[diesel(sql_type = BigInt)]
+    pub sent: i64,
+    #[diesel(sql_type = BigInt)]
+    pub failed: i64,
+    #[diesel(sql_type = BigInt)]
+    pub unsubscribed: i64,
+    /// Visits of the tracked links in all (a recipient's return visits included).
+    #[diesel(sql_type = BigInt)]
+    pub clicks: i64,
+    /// Recipients who clicked at least once (what the reports count: first clicks).
+    #[diesel(sql_type = BigInt)]
+    pub clickers: i64,
+    #[diesel(sql_type = BigInt)]
+    pub applications: i64,
+    #[diesel(sql_type = BigInt)]
+    pub recruitments: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub last_sent_at: Option<DateTime<Utc>>,
+}
+
+pub fn outcome(conn: &mut PgConnection, campaign_id: i64) -> QueryResult<Outcome> {
+    diesel::sql_query(
+        "SELECT \
+           (SELECT count(*) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
+              WHERE r.campaign_id = $1 AND d.status = $2) AS sent, \
+           (SELECT count(*) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
+              WHERE r.campaign_id = $1 AND d.status = $3) AS failed, \
+           (SELECT count(*) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
+              WHERE r.campaign_id = $1 AND d.unsubscribed_at IS NOT NULL) AS unsubscribed, \
+           (SELECT coalesce(sum(k.clicks), 0) FROM link_clicks k \
+              JOIN deliveries d ON d.id = k.delivery_id \
+              JOIN campaign_runs r ON r.id = d.run_id WHERE r.campaign_id = $1) AS clicks, \
+           (SELECT count(*) FROM link_clicks k JOIN deliveries d ON d.id = k.delivery_id \
+              JOIN campaign_runs r ON r.id = d.run_id WHERE r.campaign_id = $1) AS clickers, \
+           (SELECT count(*) FROM applications a WHERE a.campaign_id = $1) AS applications, \
+           (SELECT count(*) FROM applications a WHERE a.campaign_id = $1 \
+              AND (a.stage = $4 OR EXISTS (SELECT 1 FROM placements p WHERE p.application_id = a.id))) \
+              AS recruitments, \
+           (SELECT max(d.sent_at) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
+              WHERE r.campaign_id = $1) AS last_sent_at",
+    )
+    .bind::<BigInt, _>(campaign_id)
+    .bind::<Text, _>(DeliveryStatus::Sent)
+    .bind::<Text, _>(DeliveryStatus::Failed)
+    .bind::<Text, _>(Stage::Recruited)
+    .get_result(conn)
+}
