@@ -19,7 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::db::enums::DeliveryStatus;
+use crate::db::enums::{DeliveryStatus, RunStatus};
 use crate::db::schema::campaign_runs;
 use crate::db::PgPool;
 
@@ -293,7 +293,7 @@ fn read_queues(pool: &PgPool) -> anyhow::Result<QueueFigures> {
         // whole table grows with every run (about 200 ms to count a million rows on two
         // cores), a run in progress is what an operator watches (25 ms for 50,000).
         let active: Vec<i64> = campaign_runs::table
-            .filter(campaign_runs::status.eq_any(["envoi", "pause"]))
+            .filter(campaign_runs::status.eq_any([RunStatus::Sending, RunStatus::Paused]))
             .select(campaign_runs::id)
             .load(conn)?;
         let deliveries: Vec<StatusCount> = if active.is_empty() {
