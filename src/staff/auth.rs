@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::StaffSettings;
 use crate::db::enums::StaffRole;
-use crate::db::schema::{audit_log, login_attempts, staff_sessions, staff_users};
+use crate::db::schema::{login_attempts, staff_sessions, staff_users};
+use crate::staff::audit::audit;
 
 /// A signed-in staff member, as loaded for each request.
 #[derive(Debug, Clone)]
@@ -385,27 +386,6 @@ pub fn sign_out(conn: &mut PgConnection, session_id: i64, user_id: i64) -> Query
         Some(user_id),
         "",
     )
-}
-
-/// Records an action in the audit log. `detail` must not hold personal data.
-pub fn audit(
-    conn: &mut PgConnection,
-    actor_id: Option<i64>,
-    action: &str,
-    entity: &str,
-    entity_id: Option<i64>,
-    detail: &str,
-) -> QueryResult<()> {
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::actor_id.eq(actor_id),
-            audit_log::action.eq(action),
-            audit_log::entity.eq(entity),
-            audit_log::entity_id.eq(entity_id),
-            audit_log::detail.eq(detail),
-        ))
-        .execute(conn)
-        .map(|_| ())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Staff accounts (admin, recruteur, communication). Passwords are hashed with argon2id.
 
+pub mod audit;
 pub mod auth;
 pub mod totp;
 
@@ -213,7 +214,7 @@ pub fn change_account(
                 )
             }
         };
-        auth::audit(
+        audit::audit(
             conn,
             Some(actor_id),
             action,
@@ -223,37 +224,4 @@ pub fn change_account(
         )?;
         Ok(Ok(()))
     })
-}
-
-/// One line of the audit log as admins read it.
-#[derive(Debug, Clone, Queryable, serde::Serialize)]
-pub struct AuditEntry {
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub actor: Option<String>,
-    pub action: String,
-    pub entity: String,
-    pub entity_id: Option<i64>,
-    pub detail: String,
-}
-
-pub fn audit_page(
-    conn: &mut PgConnection,
-    page: i64,
-    per_page: i64,
-) -> QueryResult<Vec<AuditEntry>> {
-    use crate::db::schema::audit_log;
-    audit_log::table
-        .left_join(staff_users::table)
-        .order(audit_log::id.desc())
-        .limit(per_page)
-        .offset((page.max(1) - 1) * per_page)
-        .select((
-            audit_log::created_at,
-            staff_users::display_name.nullable(),
-            audit_log::action,
-            audit_log::entity,
-            audit_log::entity_id,
-            audit_log::detail,
-        ))
-        .load(conn)
 }

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::db::schema::{security_policy, staff_users};
+use crate::staff::audit::audit;
 
 const STEP: u64 = 30;
 
@@ -95,7 +96,7 @@ pub fn set_policy(conn: &mut PgConnection, actor: i64, require: bool) -> QueryRe
             security_policy::updated_at.eq(chrono::Utc::now()),
         ))
         .execute(conn)?;
-    super::auth::audit(
+    audit(
         conn,
         Some(actor),
         "politique_securite",
@@ -177,7 +178,7 @@ pub fn check_and_consume(
                     staff_users::totp_enabled_at.eq(chrono::Utc::now()),
                 ))
                 .execute(conn)?;
-            super::auth::audit(
+            audit(
                 conn,
                 Some(user_id),
                 "activation_2fa",
@@ -201,7 +202,7 @@ pub fn disable(conn: &mut PgConnection, user_id: i64) -> QueryResult<()> {
             staff_users::totp_enabled_at.eq(None::<chrono::DateTime<chrono::Utc>>),
         ))
         .execute(conn)?;
-    super::auth::audit(
+    audit(
         conn,
         Some(user_id),
         "desactivation_2fa",

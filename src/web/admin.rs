@@ -103,7 +103,7 @@ pub async fn create_user(
     let created = db(&state, move |conn| {
         Ok(match staff::add_user(conn, &email, &name, role, &pw) {
             Ok(id) => {
-                staff::auth::audit(
+                staff::audit::audit(
                     conn,
                     Some(actor),
                     "creation_compte",
@@ -191,7 +191,7 @@ pub async fn journal(
     staff.require(&[])?;
     let page_number = query.page.unwrap_or(1).clamp(1, 100_000);
     let entries = db(&state, move |conn| {
-        Ok(staff::audit_page(conn, page_number, 100)?)
+        Ok(staff::audit::audit_page(conn, page_number, 100)?)
     })
     .await?;
     let more = entries.len() == 100;
@@ -311,7 +311,7 @@ pub async fn save_stage_template(
     let updated = db(&state, move |conn| {
         let n = crate::pipeline::emails::save_template(conn, stage, &subject, &body, actor)?;
         if n > 0 {
-            staff::auth::audit(
+            staff::audit::audit(
                 conn,
                 Some(actor),
                 "modele_courriel",

@@ -108,7 +108,7 @@ pub async fn create_token(
     let stored_name = name.clone();
     let (token_id, token) = db(&state, move |conn| {
         let (id, token) = api_tokens::create(conn, user_id, &stored_name, Utc::now())?;
-        crate::staff::auth::audit(
+        crate::staff::audit::audit(
             conn,
             Some(user_id),
             "creation_jeton_api",
@@ -142,7 +142,7 @@ pub async fn revoke_token(
     let revoked = db(&state, move |conn| {
         let revoked = api_tokens::revoke(conn, user_id, token_id, Utc::now())?;
         if revoked {
-            crate::staff::auth::audit(
+            crate::staff::audit::audit(
                 conn,
                 Some(user_id),
                 "revocation_jeton_api",
