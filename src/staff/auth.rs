@@ -376,6 +376,46 @@ pub fn complete_second_factor(conn: &mut PgConnection, session_id: i64) -> Query
         .map(|_| ())
 }
 
+/// What became of a sign-in code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeOutcome {
+    /// Right: the session is now fully signed in.
+    SignedIn,
+    /// Wrong or already used: the attempt counts as a failure.
+    Wrong,
+    /// Too many wrong codes for this account or address: try again after that many seconds.
+    Throttled { retry_after_seconds: i64 },
+}
+
+/// The second step of signing in: checks the TOTP `code` of the session's member, counted as an
+/// attempt on their account (`totp:<id>`) and on `client_ip` like passwords are, and completes
+/// the session when it is right.
+pub fn check_code(
+    conn: &mut PgConnection,
+    settings: &StaffSettings,
+    session_id: i64,
+    user_id: i64,
+    code: &str,
+    client_ip: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<CodeOutcome> {
+    let account = format!("totp:{user_id}");
+    let attempt = match reserve_attempt(conn, settings, &account, client_ip, now)? {
+        Ok(attempt) => attempt,
+        Err(retry_after_seconds) => {
+            return Ok(CodeOutcome::Throttled {
+                retry_after_seconds,
+            })
+        }
+    };
+    if !super::totp::check_and_consume(conn, user_id, code, false)? {
+        return Ok(CodeOutcome::Wrong);
+    }
+    succeeded(conn, attempt)?;
+    complete_second_factor(conn, session_id)?;
+    Ok(CodeOutcome::SignedIn)
+}
+
 pub fn sign_out(conn: &mut PgConnection, session_id: i64, user_id: i64) -> QueryResult<()> {
     diesel::delete(staff_sessions::table.find(session_id)).execute(conn)?;
     audit(

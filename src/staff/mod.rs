@@ -125,6 +125,43 @@ pub fn list_users(conn: &mut PgConnection) -> QueryResult<Vec<StaffSummary>> {
         .load(conn)
 }
 
+/// Creates a staff account for an administrator (`actor`) and records it in the audit log with
+/// its role; returns its id.
+pub fn create_account(
+    conn: &mut PgConnection,
+    actor: i64,
+    email: &str,
+    display_name: &str,
+    role: StaffRole,
+    password: &str,
+) -> Result<i64, AddUserError> {
+    let id = add_user(conn, email, display_name, role, password)?;
+    audit::audit(
+        conn,
+        Some(actor),
+        "creation_compte",
+        "staff_user",
+        Some(id),
+        role.code(),
+    )
+    .context("recording the new account")?;
+    Ok(id)
+}
+
+/// What the accounts page shows: every account, and whether the policy requires the second
+/// factor.
+pub struct Accounts {
+    pub users: Vec<StaffSummary>,
+    pub require_totp: bool,
+}
+
+pub fn accounts(conn: &mut PgConnection) -> QueryResult<Accounts> {
+    Ok(Accounts {
+        users: list_users(conn)?,
+        require_totp: totp::policy_requires_totp(conn)?,
+    })
+}
+
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChangeError {
     #[error("Ce compte n'existe pas.")]

@@ -107,16 +107,7 @@ pub async fn create_token(
     let user_id = staff.0.user_id;
     let stored_name = name.clone();
     let (token_id, token) = db(&state, move |conn| {
-        let (id, token) = api_tokens::create(conn, user_id, &stored_name, Utc::now())?;
-        crate::staff::audit::audit(
-            conn,
-            Some(user_id),
-            "creation_jeton_api",
-            "api_token",
-            Some(id),
-            "",
-        )?;
-        Ok((id, token))
+        Ok(api_tokens::issue(conn, user_id, &stored_name, Utc::now())?)
     })
     .await?;
     tracing::info!(token_id, "API token created");
@@ -140,18 +131,7 @@ pub async fn revoke_token(
     let token_id = path_id(&path)?;
     let user_id = staff.0.user_id;
     let revoked = db(&state, move |conn| {
-        let revoked = api_tokens::revoke(conn, user_id, token_id, Utc::now())?;
-        if revoked {
-            crate::staff::audit::audit(
-                conn,
-                Some(user_id),
-                "revocation_jeton_api",
-                "api_token",
-                Some(token_id),
-                "",
-            )?;
-        }
-        Ok(revoked)
+        Ok(api_tokens::revoke(conn, user_id, token_id, Utc::now())?)
     })
     .await?;
     if !revoked {
