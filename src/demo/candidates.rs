@@ -10,22 +10,28 @@ use rand::{Rng, SeedableRng};
 use super::names::{synthetic_rpps, DEMO_EMAIL_DOMAIN, FIRST_NAMES, LAST_NAMES, MESSAGES};
 use crate::db::enums::{HeardFrom, Situation, Stage, WorkingTime};
 use crate::db::schema::{applications, candidate_centres, candidates, stage_history};
+use crate::pipeline::FORWARD;
+
+/// How many of the demo's candidates are at each stage (also the weights of the generated ones).
+pub(super) const STAGE_SPREAD: &[(Stage, u32)] = &[
+    (Stage::New, 12),
+    (Stage::FirstContact, 9),
+    (Stage::Interview, 7),
+    (Stage::SiteVisit, 5),
+    (Stage::Offer, 3),
+    (Stage::Accepted, 2),
+    (Stage::Recruited, 3),
+    (Stage::Refused, 3),
+    (Stage::Withdrawn, 3),
+    (Stage::Pool, 4),
+];
 
 /// The pipeline path an application took to reach `stage`.
 pub(super) fn path_to(stage: Stage) -> Vec<Stage> {
-    let forward = [
-        Stage::New,
-        Stage::FirstContact,
-        Stage::Interview,
-        Stage::SiteVisit,
-        Stage::Offer,
-        Stage::Accepted,
-        Stage::Recruited,
-    ];
-    if let Some(i) = forward.iter().position(|s| *s == stage) {
-        return forward[..=i].to_vec();
+    if let Some(i) = FORWARD.iter().position(|s| *s == stage) {
+        return FORWARD[..=i].to_vec();
     }
-    let mut path = forward[..3].to_vec();
+    let mut path = FORWARD[..3].to_vec();
     path.push(stage);
     path
 }
@@ -38,24 +44,12 @@ pub(super) fn demo_candidates(
     position_ids: &[i64],
 ) -> anyhow::Result<usize> {
     let mut rng = StdRng::seed_from_u64(32);
-    let stages_spread: &[(Stage, usize)] = &[
-        (Stage::New, 12),
-        (Stage::FirstContact, 9),
-        (Stage::Interview, 7),
-        (Stage::SiteVisit, 5),
-        (Stage::Offer, 3),
-        (Stage::Accepted, 2),
-        (Stage::Recruited, 3),
-        (Stage::Refused, 3),
-        (Stage::Withdrawn, 3),
-        (Stage::Pool, 4),
-    ];
     let specialties = [
         "SM54", "SM54", "SM54", "SM54", "SM53", "SM26", "SM40", "SM42", "SM18", "SM04",
     ];
     let now = Utc::now();
     let mut count = 0usize;
-    for (stage, n) in stages_spread {
+    for (stage, n) in STAGE_SPREAD {
         for _ in 0..*n {
             let (first, civility) = FIRST_NAMES[count % FIRST_NAMES.len()];
             let last = LAST_NAMES[(count * 7) % LAST_NAMES.len()];

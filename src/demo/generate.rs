@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::candidates::path_to;
+use super::candidates::{path_to, STAGE_SPREAD};
 use super::names::{
     ascii_local, pick, synthetic_rpps, DEMO_EMAIL_DOMAIN, FIRST_NAMES, LAST_NAMES, MESSAGES,
     MORE_FIRST_NAMES, MORE_LAST_NAMES,
@@ -16,20 +16,6 @@ use crate::db::schema::{
     applications, candidate_centres, candidates, centres, positions, stage_history,
 };
 use crate::pipeline::{REFUSAL_REASONS, WITHDRAWAL_REASONS};
-
-/// Relative weights of the stages of generated applications: the demo's spread.
-const GEN_STAGE_WEIGHTS: &[(Stage, u32)] = &[
-    (Stage::New, 12),
-    (Stage::FirstContact, 9),
-    (Stage::Interview, 7),
-    (Stage::SiteVisit, 5),
-    (Stage::Offer, 3),
-    (Stage::Accepted, 2),
-    (Stage::Recruited, 3),
-    (Stage::Refused, 3),
-    (Stage::Withdrawn, 3),
-    (Stage::Pool, 4),
-];
 
 /// Specialties of generated candidates, repeated by weight: mostly general practice.
 const GEN_SPECIALTIES: &[&str] = &[
@@ -157,7 +143,7 @@ pub fn generate_candidates(
             .load(conn)?;
 
         let mut rng = StdRng::seed_from_u64(seed);
-        let total_weight: u32 = GEN_STAGE_WEIGHTS.iter().map(|(_, w)| w).sum();
+        let total_weight: u32 = STAGE_SPREAD.iter().map(|(_, w)| w).sum();
         let now = Utc::now();
         let mut plans = Vec::with_capacity(count);
         for i in 0..count {
@@ -205,7 +191,7 @@ pub fn generate_candidates(
             let created =
                 now - Duration::days(age_days) - Duration::minutes(rng.gen_range(0..1_440));
             let mut weight = rng.gen_range(0..total_weight);
-            let stage = GEN_STAGE_WEIGHTS
+            let stage = STAGE_SPREAD
                 .iter()
                 .find(|(_, w)| {
                     if weight < *w {
