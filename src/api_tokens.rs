@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::enums::StaffRole;
 use crate::db::schema::{api_tokens, staff_users};
+use crate::staff::audit::audit;
 
 /// Tokens start with this, so that a leaked one is easy to recognise (and to search for).
 pub const PREFIX: &str = "voc_";
@@ -84,6 +85,26 @@ pub fn create(
     Ok((id, token))
 }
 
+/// Creates a token the member asked for on their page (see [`create`]) and records it in the
+/// audit log; returns its id and the token, which is never shown again.
+pub fn issue(
+    conn: &mut PgConnection,
+    user_id: i64,
+    name: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<(i64, String)> {
+    let (id, token) = create(conn, user_id, name, now)?;
+    audit(
+        conn,
+        Some(user_id),
+        "creation_jeton_api",
+        "api_token",
+        Some(id),
+        "",
+    )?;
+    Ok((id, token))
+}
+
 /// The member's tokens, newest first.
 pub fn list(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<TokenSummary>> {
     api_tokens::table
@@ -93,22 +114,34 @@ pub fn list(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<TokenSumma
         .load(conn)
 }
 
-/// Revokes one of the member's tokens; false when it is not theirs or was already revoked.
+/// Revokes one of the member's tokens and records it in the audit log; false when it is not
+/// theirs or was already revoked.
 pub fn revoke(
     conn: &mut PgConnection,
     user_id: i64,
     token_id: i64,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    diesel::update(
+    let revoked = diesel::update(
         api_tokens::table
             .find(token_id)
             .filter(api_tokens::staff_user_id.eq(user_id))
             .filter(api_tokens::revoked_at.is_null()),
     )
     .set(api_tokens::revoked_at.eq(now))
-    .execute(conn)
-    .map(|n| n == 1)
+    .execute(conn)?
+        == 1;
+    if revoked {
+        audit(
+            conn,
+            Some(user_id),
+            "revocation_jeton_api",
+            "api_token",
+            Some(token_id),
+            "",
+        )?;
+    }
+    Ok(revoked)
 }
 
 /// Revokes every live token of a member (the account is being disabled); returns how many.

@@ -14,7 +14,7 @@ use crate::db::schema::{
 };
 use crate::domain::EmailAddress;
 use crate::domain::FieldErrors;
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 type Timestamp = chrono::DateTime<chrono::Utc>;
 

@@ -24,7 +24,7 @@ use crate::db::schema::{
     contact_imports, contact_lists, contacts, list_members, organisations, staff_users,
 };
 use crate::domain::EmailAddress;
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 /// The columns of the format, in the order the export writes them.
 pub const COLUMNS: [&str; 8] = [

@@ -21,7 +21,7 @@ use crate::db::schema::{
 };
 use crate::domain::FieldErrors;
 use crate::mail::outbox::{self, NewOutboundEmail};
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = mail_templates, check_for_backend(diesel::pg::Pg))]

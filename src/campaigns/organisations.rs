@@ -8,7 +8,7 @@ use crate::db::enums::OrganisationKind;
 use crate::db::lower;
 use crate::db::schema::{contacts, organisations};
 use crate::domain::FieldErrors;
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 /// The French faculties of medicine: universite, faculte, ville, subdivision_internat, cursus.
 pub const FACULTIES_CSV: &str = include_str!("../../data/facultes_medecine.csv");

@@ -366,7 +366,7 @@ pub fn add_note(
                 candidate_notes::body.eq(body),
             ))
             .execute(conn)?;
-        crate::staff::auth::audit(
+        crate::staff::audit::audit(
             conn,
             Some(author_id),
             "note",
@@ -541,7 +541,7 @@ pub fn merge(
         )
         .bind::<diesel::sql_types::BigInt, _>(keep)
         .execute(conn)?;
-        crate::staff::auth::audit(conn, Some(actor), "fusion", "candidate", Some(keep), &format!("fiche n° {other} fusionnée"))?;
+        crate::staff::audit::audit(conn, Some(actor), "fusion", "candidate", Some(keep), &format!("fiche n° {other} fusionnée"))?;
         Ok(Ok(()))
     })
 }
@@ -604,7 +604,7 @@ pub fn update_details(
         )
         .bind::<diesel::sql_types::BigInt, _>(id)
         .execute(conn)?;
-        crate::staff::auth::audit(conn, Some(actor), "modification", "candidate", Some(id), "")?;
+        crate::staff::audit::audit(conn, Some(actor), "modification", "candidate", Some(id), "")?;
         Ok(Ok(true))
     })
 }

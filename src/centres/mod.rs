@@ -8,7 +8,7 @@ use crate::db::enums::{CentreKind, CentreStatus};
 use crate::db::schema::centres;
 use crate::domain::FieldErrors;
 use crate::domain::Invalid;
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = centres, check_for_backend(diesel::pg::Pg))]

@@ -23,7 +23,7 @@ use crate::domain::{format_hundredths, HalfDay, WeekPattern, WEEKDAYS};
 use crate::mail::new_message_id;
 use crate::mail::outbox::{self, NewOutboundEmail};
 use crate::pipeline::{self, RecordedMove, WITHDRAWAL_REASONS};
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 use crate::templates;
 
 /// Stages from which a recruiter may draft an offer.

@@ -7,7 +7,7 @@ use icalendar::{Calendar, Component, Event, EventLike};
 use serde::Serialize;
 
 use crate::db::schema::{applications, candidates, centres, meetings};
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum MeetingKind {

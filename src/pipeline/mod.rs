@@ -13,7 +13,7 @@ use crate::db::enums::{Stage, WorkingTime};
 use crate::db::schema::{
     applications, candidate_centres, candidates, positions, specialties, stage_history,
 };
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 /// The forward path of an application.
 pub const FORWARD: [Stage; 7] = [

@@ -12,7 +12,7 @@ use crate::centres::Centre;
 use crate::db::schema::{applications, candidates, centres, placement_allocations, placements};
 use crate::domain::{format_hundredths, Fte, WeekPattern};
 use crate::offers::{week_table, AllocationView, WeekRow};
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 /// One dated allocation of a placement.
 #[derive(Debug, Clone, Serialize)]

@@ -8,7 +8,7 @@ use crate::centres::Centre;
 use crate::db::schema::{centres, position_centres, positions, specialties};
 use crate::domain::FieldErrors;
 use crate::domain::{Fte, Invalid};
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = positions, check_for_backend(diesel::pg::Pg))]

@@ -23,7 +23,7 @@ use crate::db::schema::{
 };
 use crate::mail::new_message_id;
 use crate::mail::outbox::{self, NewOutboundEmail};
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 use crate::templates;
 
 /// The withdrawal reason recorded when a doctor withdraws from their private page.

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::StaffSettings;
 use crate::db::enums::StaffRole;
-use crate::db::schema::{audit_log, login_attempts, staff_sessions, staff_users};
+use crate::db::schema::{login_attempts, staff_sessions, staff_users};
+use crate::staff::audit::audit;
 
 /// A signed-in staff member, as loaded for each request.
 #[derive(Debug, Clone)]
@@ -375,6 +376,46 @@ pub fn complete_second_factor(conn: &mut PgConnection, session_id: i64) -> Query
         .map(|_| ())
 }
 
+/// What became of a sign-in code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeOutcome {
+    /// Right: the session is now fully signed in.
+    SignedIn,
+    /// Wrong or already used: the attempt counts as a failure.
+    Wrong,
+    /// Too many wrong codes for this account or address: try again after that many seconds.
+    Throttled { retry_after_seconds: i64 },
+}
+
+/// The second step of signing in: checks the TOTP `code` of the session's member, counted as an
+/// attempt on their account (`totp:<id>`) and on `client_ip` like passwords are, and completes
+/// the session when it is right.
+pub fn check_code(
+    conn: &mut PgConnection,
+    settings: &StaffSettings,
+    session_id: i64,
+    user_id: i64,
+    code: &str,
+    client_ip: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<CodeOutcome> {
+    let account = format!("totp:{user_id}");
+    let attempt = match reserve_attempt(conn, settings, &account, client_ip, now)? {
+        Ok(attempt) => attempt,
+        Err(retry_after_seconds) => {
+            return Ok(CodeOutcome::Throttled {
+                retry_after_seconds,
+            })
+        }
+    };
+    if !super::totp::check_and_consume(conn, user_id, code, false)? {
+        return Ok(CodeOutcome::Wrong);
+    }
+    succeeded(conn, attempt)?;
+    complete_second_factor(conn, session_id)?;
+    Ok(CodeOutcome::SignedIn)
+}
+
 pub fn sign_out(conn: &mut PgConnection, session_id: i64, user_id: i64) -> QueryResult<()> {
     diesel::delete(staff_sessions::table.find(session_id)).execute(conn)?;
     audit(
@@ -385,27 +426,6 @@ pub fn sign_out(conn: &mut PgConnection, session_id: i64, user_id: i64) -> Query
         Some(user_id),
         "",
     )
-}
-
-/// Records an action in the audit log. `detail` must not hold personal data.
-pub fn audit(
-    conn: &mut PgConnection,
-    actor_id: Option<i64>,
-    action: &str,
-    entity: &str,
-    entity_id: Option<i64>,
-    detail: &str,
-) -> QueryResult<()> {
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::actor_id.eq(actor_id),
-            audit_log::action.eq(action),
-            audit_log::entity.eq(entity),
-            audit_log::entity_id.eq(entity_id),
-            audit_log::detail.eq(detail),
-        ))
-        .execute(conn)
-        .map(|_| ())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Staff accounts (admin, recruteur, communication). Passwords are hashed with argon2id.
 
+pub mod audit;
 pub mod auth;
 pub mod totp;
 
@@ -124,6 +125,43 @@ pub fn list_users(conn: &mut PgConnection) -> QueryResult<Vec<StaffSummary>> {
         .load(conn)
 }
 
+/// Creates a staff account for an administrator (`actor`) and records it in the audit log with
+/// its role; returns its id.
+pub fn create_account(
+    conn: &mut PgConnection,
+    actor: i64,
+    email: &str,
+    display_name: &str,
+    role: StaffRole,
+    password: &str,
+) -> Result<i64, AddUserError> {
+    let id = add_user(conn, email, display_name, role, password)?;
+    audit::audit(
+        conn,
+        Some(actor),
+        "creation_compte",
+        "staff_user",
+        Some(id),
+        role.code(),
+    )
+    .context("recording the new account")?;
+    Ok(id)
+}
+
+/// What the accounts page shows: every account, and whether the policy requires the second
+/// factor.
+pub struct Accounts {
+    pub users: Vec<StaffSummary>,
+    pub require_totp: bool,
+}
+
+pub fn accounts(conn: &mut PgConnection) -> QueryResult<Accounts> {
+    Ok(Accounts {
+        users: list_users(conn)?,
+        require_totp: totp::policy_requires_totp(conn)?,
+    })
+}
+
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChangeError {
     #[error("Ce compte n'existe pas.")]
@@ -213,7 +251,7 @@ pub fn change_account(
                 )
             }
         };
-        auth::audit(
+        audit::audit(
             conn,
             Some(actor_id),
             action,
@@ -223,37 +261,4 @@ pub fn change_account(
         )?;
         Ok(Ok(()))
     })
-}
-
-/// One line of the audit log as admins read it.
-#[derive(Debug, Clone, Queryable, serde::Serialize)]
-pub struct AuditEntry {
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub actor: Option<String>,
-    pub action: String,
-    pub entity: String,
-    pub entity_id: Option<i64>,
-    pub detail: String,
-}
-
-pub fn audit_page(
-    conn: &mut PgConnection,
-    page: i64,
-    per_page: i64,
-) -> QueryResult<Vec<AuditEntry>> {
-    use crate::db::schema::audit_log;
-    audit_log::table
-        .left_join(staff_users::table)
-        .order(audit_log::id.desc())
-        .limit(per_page)
-        .offset((page.max(1) - 1) * per_page)
-        .select((
-            audit_log::created_at,
-            staff_users::display_name.nullable(),
-            audit_log::action,
-            audit_log::entity,
-            audit_log::entity_id,
-            audit_log::detail,
-        ))
-        .load(conn)
 }

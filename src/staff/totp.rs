@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::db::schema::{security_policy, staff_users};
+use crate::staff::audit::audit;
 
 const STEP: u64 = 30;
 
@@ -95,7 +96,7 @@ pub fn set_policy(conn: &mut PgConnection, actor: i64, require: bool) -> QueryRe
             security_policy::updated_at.eq(chrono::Utc::now()),
         ))
         .execute(conn)?;
-    super::auth::audit(
+    audit(
         conn,
         Some(actor),
         "politique_securite",
@@ -177,7 +178,7 @@ pub fn check_and_consume(
                     staff_users::totp_enabled_at.eq(chrono::Utc::now()),
                 ))
                 .execute(conn)?;
-            super::auth::audit(
+            audit(
                 conn,
                 Some(user_id),
                 "activation_2fa",
@@ -201,7 +202,7 @@ pub fn disable(conn: &mut PgConnection, user_id: i64) -> QueryResult<()> {
             staff_users::totp_enabled_at.eq(None::<chrono::DateTime<chrono::Utc>>),
         ))
         .execute(conn)?;
-    super::auth::audit(
+    audit(
         conn,
         Some(user_id),
         "desactivation_2fa",
@@ -209,6 +210,62 @@ pub fn disable(conn: &mut PgConnection, user_id: i64) -> QueryResult<()> {
         Some(user_id),
         "",
     )
+}
+
+/// What the enrollment page shows: the secret being set up (none once the second factor is on),
+/// whether it is on, and whether the policy requires it.
+pub struct Enrollment {
+    pub secret: Option<String>,
+    pub enabled: bool,
+    pub required: bool,
+}
+
+/// The member's enrollment, creating the secret to set up on the first visit.
+pub fn enrollment(conn: &mut PgConnection, user_id: i64) -> QueryResult<Enrollment> {
+    let (_, enabled, _) = state(conn, user_id)?;
+    let secret = if enabled {
+        None
+    } else {
+        Some(pending_secret(conn, user_id)?)
+    };
+    Ok(Enrollment {
+        secret,
+        enabled,
+        required: policy_requires_totp(conn)?,
+    })
+}
+
+/// A code refused, at sign-in or enrollment (French, shown on the page).
+pub const WRONG_CODE: &str = "Code incorrect ou déjà utilisé : saisissez le code à 6 chiffres \
+                              affiché maintenant par votre application.";
+
+/// Why the second factor was not turned on or off (French, shown on the enrollment page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeRefused {
+    #[error("La double authentification est exigée pour tous les comptes : elle ne peut pas être désactivée.")]
+    Required,
+    #[error("{}", WRONG_CODE)]
+    WrongCode,
+}
+
+/// Turns the member's second factor on (`enable`) or off, with a code from their app; turning
+/// it off is refused while the policy requires it.
+pub fn change(
+    conn: &mut PgConnection,
+    user_id: i64,
+    code: &str,
+    enable: bool,
+) -> QueryResult<Result<(), ChangeRefused>> {
+    if !enable && policy_requires_totp(conn)? {
+        return Ok(Err(ChangeRefused::Required));
+    }
+    if !check_and_consume(conn, user_id, code, enable)? {
+        return Ok(Err(ChangeRefused::WrongCode));
+    }
+    if !enable {
+        disable(conn, user_id)?;
+    }
+    Ok(Ok(()))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::db::enums::StaffRole;
@@ -12,11 +12,47 @@ use crate::web::body::Form;
 use crate::web::staff::{page, Staff};
 use crate::web::{db, AppState};
 
-fn roles(selected: Option<StaffRole>) -> Vec<Value> {
+/// A role in a `<select>`.
+#[derive(Serialize)]
+struct RoleOption {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+fn roles(selected: Option<StaffRole>) -> Vec<RoleOption> {
     StaffRole::ALL
         .iter()
-        .map(|r| json!({ "value": r.code(), "label": r.label(), "selected": Some(*r) == selected }))
+        .map(|r| RoleOption {
+            value: r.code(),
+            label: r.label(),
+            selected: Some(*r) == selected,
+        })
         .collect()
+}
+
+/// One account in the list of the accounts page.
+#[derive(Serialize)]
+struct UserRow<'a> {
+    id: i64,
+    email: &'a str,
+    name: &'a str,
+    role: &'static str,
+    active: bool,
+    roles: Vec<RoleOption>,
+    is_me: bool,
+}
+
+/// The accounts page: the list, the policy, and the form to create an account.
+#[derive(Serialize)]
+struct UsersView<'a> {
+    users: Vec<UserRow<'a>>,
+    new_roles: Vec<RoleOption>,
+    form_email: &'a str,
+    form_name: &'a str,
+    notice: Option<String>,
+    error: Option<String>,
+    require_totp: bool,
 }
 
 async fn users_page(
@@ -26,36 +62,38 @@ async fn users_page(
     error: Option<String>,
     form: Option<&NewUserForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (users, require_totp) = db(state, |conn| {
-        Ok((
-            staff::list_users(conn)?,
-            staff::totp::policy_requires_totp(conn)?,
-        ))
-    })
-    .await?;
-    let users: Vec<Value> = users
+    let accounts = db(state, |conn| Ok(staff::accounts(conn)?)).await?;
+    let users = accounts
+        .users
         .iter()
-        .map(|u| {
-            json!({
-                "id": u.id, "email": u.email, "name": u.display_name, "role": u.role.label(),
-                "active": u.active, "roles": roles(Some(u.role)), "is_me": u.id == staff.0.user_id,
-            })
+        .map(|u| UserRow {
+            id: u.id,
+            email: &u.email,
+            name: &u.display_name,
+            role: u.role.label(),
+            active: u.active,
+            roles: roles(Some(u.role)),
+            is_me: u.id == staff.0.user_id,
         })
         .collect();
+    let view = UsersView {
+        users,
+        new_roles: roles(
+            form.and_then(|f| StaffRole::from_code(&f.role))
+                .or(Some(StaffRole::Recruiter)),
+        ),
+        form_email: form.map(|f| f.courriel.as_str()).unwrap_or_default(),
+        form_name: form.map(|f| f.nom.as_str()).unwrap_or_default(),
+        notice,
+        error,
+        require_totp: accounts.require_totp,
+    };
     page(
         state,
         staff,
         "admin/users",
         "Comptes du personnel",
-        json!({
-            "users": users,
-            "new_roles": roles(form.and_then(|f| StaffRole::from_code(&f.role)).or(Some(StaffRole::Recruiter))),
-            "form_email": form.map(|f| f.courriel.clone()).unwrap_or_default(),
-            "form_name": form.map(|f| f.nom.clone()).unwrap_or_default(),
-            "notice": notice,
-            "error": error,
-            "require_totp": require_totp,
-        }),
+        serde_json::to_value(view).map_err(|e| AppError::Unexpected(e.into()))?,
     )
 }
 
@@ -101,21 +139,13 @@ pub async fn create_user(
         staff.0.user_id,
     );
     let created = db(&state, move |conn| {
-        Ok(match staff::add_user(conn, &email, &name, role, &pw) {
-            Ok(id) => {
-                staff::auth::audit(
-                    conn,
-                    Some(actor),
-                    "creation_compte",
-                    "staff_user",
-                    Some(id),
-                    role.code(),
-                )?;
-                Ok(id)
-            }
-            Err(staff::AddUserError::Other(e)) => return Err(AppError::from(e)),
-            Err(e) => Err(e.to_string()),
-        })
+        Ok(
+            match staff::create_account(conn, actor, &email, &name, role, &pw) {
+                Ok(id) => Ok(id),
+                Err(staff::AddUserError::Other(e)) => return Err(AppError::from(e)),
+                Err(e) => Err(e.to_string()),
+            },
+        )
     })
     .await?;
     match created {
@@ -191,7 +221,7 @@ pub async fn journal(
     staff.require(&[])?;
     let page_number = query.page.unwrap_or(1).clamp(1, 100_000);
     let entries = db(&state, move |conn| {
-        Ok(staff::audit_page(conn, page_number, 100)?)
+        Ok(staff::audit::audit_page(conn, page_number, 100)?)
     })
     .await?;
     let more = entries.len() == 100;
@@ -311,7 +341,7 @@ pub async fn save_stage_template(
     let updated = db(&state, move |conn| {
         let n = crate::pipeline::emails::save_template(conn, stage, &subject, &body, actor)?;
         if n > 0 {
-            staff::auth::audit(
+            staff::audit::audit(
                 conn,
                 Some(actor),
                 "modele_courriel",

@@ -561,7 +561,7 @@ pub async fn export_csv(
             ),
         };
         let rows = import::export_rows(conn, list_id)?;
-        crate::staff::auth::audit(
+        crate::staff::audit::audit(
             conn,
             Some(actor),
             "export_contacts",
@@ -1224,7 +1224,7 @@ pub async fn load_faculties(
     let actor = staff.0.user_id;
     let added = db(&state, move |conn| {
         let added = organisations::load_faculties(conn)?;
-        crate::staff::auth::audit(
+        crate::staff::audit::audit(
             conn,
             Some(actor),
             "chargement_facultes",

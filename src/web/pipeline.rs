@@ -373,7 +373,7 @@ pub async fn download_document(
     if !head {
         let actor = staff.0.user_id;
         db(&state, move |conn| {
-            Ok(crate::staff::auth::audit(
+            Ok(crate::staff::audit::audit(
                 conn,
                 Some(actor),
                 "telechargement",
@@ -412,7 +412,7 @@ pub async fn export_csv(
     let actor = staff.0.user_id;
     let rows = db(&state, move |conn| {
         let rows = pipeline::export(conn, &filter)?;
-        crate::staff::auth::audit(
+        crate::staff::audit::audit(
             conn,
             Some(actor),
             "export_csv",

@@ -14,7 +14,8 @@ use serde_json::json;
 
 use crate::db::enums::StaffRole;
 use crate::error::AppError;
-use crate::staff::auth::{self, SignInStart, StaffIdentity};
+use crate::staff::auth::{self, CodeOutcome, SignInStart, StaffIdentity};
+use crate::staff::totp;
 use crate::templates;
 use crate::web::body::Form;
 use crate::web::csrf::{self, CsrfToken};
@@ -470,37 +471,34 @@ pub async fn code(
         .unwrap_or_default();
     let settings = state.settings.staff.clone();
     let outcome = db(&state, move |conn| {
-        let account = format!("totp:{user_id}");
-        let now = Utc::now();
-        let attempt = match auth::reserve_attempt(conn, &settings, &account, &client_ip, now)? {
-            Ok(attempt) => attempt,
-            Err(wait) => return Ok(Err(Some(wait))),
-        };
-        let ok = crate::staff::totp::check_and_consume(conn, user_id, &code, false)?;
-        if ok {
-            auth::succeeded(conn, attempt)?;
-            auth::complete_second_factor(conn, session_id)?;
-            Ok(Ok(()))
-        } else {
-            Ok(Err(None))
-        }
+        Ok(auth::check_code(
+            conn,
+            &settings,
+            session_id,
+            user_id,
+            &code,
+            &client_ip,
+            Utc::now(),
+        )?)
     })
     .await?;
     match outcome {
-        Ok(()) => Ok(HttpResponse::SeeOther()
+        CodeOutcome::SignedIn => Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, next))
             .finish()),
-        Err(Some(retry_after_seconds)) => Err(AppError::TooManyRequests {
+        CodeOutcome::Throttled {
+            retry_after_seconds,
+        } => Err(AppError::TooManyRequests {
             retry_after_seconds,
             message: "Trop de codes erronés. Réessayez plus tard.".to_owned(),
         }),
-        Err(None) => staff_page(
+        CodeOutcome::Wrong => staff_page(
             &state,
             &staff,
             "staff/code",
             "Erreur – Code de connexion",
             actix_web::http::StatusCode::UNAUTHORIZED,
-            json!({ "next": next, "error": "Code incorrect ou déjà utilisé : saisissez le code à 6 chiffres affiché maintenant par votre application." }),
+            json!({ "next": next, "error": totp::WRONG_CODE }),
         ),
     }
 }
@@ -512,25 +510,16 @@ async fn enrollment_page(
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = staff.0.user_id;
-    let (secret, enabled, required) = db(state, move |conn| {
-        let (_, enabled, _) = crate::staff::totp::state(conn, user_id)?;
-        let secret = if enabled {
-            None
-        } else {
-            Some(crate::staff::totp::pending_secret(conn, user_id)?)
-        };
-        Ok((
-            secret,
-            enabled,
-            crate::staff::totp::policy_requires_totp(conn)?,
-        ))
-    })
-    .await?;
+    let totp::Enrollment {
+        secret,
+        enabled,
+        required,
+    } = db(state, move |conn| Ok(totp::enrollment(conn, user_id)?)).await?;
     let account = staff.0.display_name.clone();
     let uri = secret
         .as_deref()
-        .and_then(|s| crate::staff::totp::provisioning_uri(s, &account));
-    let qr = uri.as_deref().and_then(crate::staff::totp::qr_svg);
+        .and_then(|s| totp::provisioning_uri(s, &account));
+    let qr = uri.as_deref().and_then(totp::qr_svg);
     staff_page(
         state,
         staff,
@@ -584,16 +573,7 @@ pub async fn totp_change(
     };
     let (user_id, code) = (staff.0.user_id, form.code.clone());
     let result = db(&state, move |conn| {
-        if !enable && crate::staff::totp::policy_requires_totp(conn)? {
-            return Ok(Err("La double authentification est exigée pour tous les comptes : elle ne peut pas être désactivée."));
-        }
-        if !crate::staff::totp::check_and_consume(conn, user_id, &code, enable)? {
-            return Ok(Err("Code incorrect ou déjà utilisé : saisissez le code à 6 chiffres affiché maintenant par votre application."));
-        }
-        if !enable {
-            crate::staff::totp::disable(conn, user_id)?;
-        }
-        Ok(Ok(()))
+        Ok(totp::change(conn, user_id, &code, enable)?)
     })
     .await?;
     match result {
@@ -603,12 +583,12 @@ pub async fn totp_change(
                 if enable { "/espace" } else { ENROLL_PATH },
             ))
             .finish()),
-        Err(message) => {
+        Err(refused) => {
             enrollment_page(
                 &state,
                 &staff,
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                Some(message),
+                Some(&refused.to_string()),
             )
             .await
         }

@@ -3,10 +3,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
-use crate::api_tokens;
+use crate::api_tokens::{self, TokenSummary};
+use crate::domain::fields::SummaryItem;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::web::body::Form;
@@ -32,31 +32,46 @@ pub struct Query {
     revoque: Option<String>,
 }
 
+/// The tokens page: the member's tokens, the one just created (shown once), a notice, and the
+/// creation form with its errors. Every key the template reads is present (strict mode).
+#[derive(Default, Serialize)]
+struct TokensView<'a> {
+    tokens: Vec<TokenSummary>,
+    created: Option<CreatedToken>,
+    notice: Option<&'static str>,
+    summary: Vec<SummaryItem>,
+    errors: FieldErrors,
+    values: TokenFormValues<'a>,
+}
+
+/// A token just created, with its name.
+#[derive(Serialize)]
+struct CreatedToken {
+    name: String,
+    token: String,
+}
+
+/// The creation form as typed.
+#[derive(Default, Serialize)]
+struct TokenFormValues<'a> {
+    nom: &'a str,
+}
+
 async fn render(
     state: &AppState,
     staff: &Staff,
     status: StatusCode,
-    extra: Value,
+    view: TokensView<'_>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = staff.0.user_id;
     let tokens = db(state, move |conn| Ok(api_tokens::list(conn, user_id)?)).await?;
-    // Every key the template reads is present (strict mode), then what this response adds.
-    let mut data = json!({
-        "tokens": tokens,
-        "created": null,
-        "notice": null,
-        "summary": [],
-        "errors": {},
-        "values": { "nom": "" },
-    });
-    if let (Some(obj), Value::Object(extra)) = (data.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
+    let view = TokensView { tokens, ..view };
     let title = if status == StatusCode::OK {
         "Jetons d'API"
     } else {
         "Erreur – Jetons d'API"
     };
+    let data = serde_json::to_value(view).map_err(|e| AppError::Unexpected(e.into()))?;
     staff_page(state, staff, "staff/tokens", title, status, data)
 }
 
@@ -69,7 +84,11 @@ pub async fn tokens_page(
         .revoque
         .is_some()
         .then_some("Le jeton a été révoqué : il ne donne plus accès à l'API.");
-    render(&state, &staff, StatusCode::OK, json!({ "notice": notice })).await
+    let view = TokensView {
+        notice,
+        ..TokensView::default()
+    };
+    render(&state, &staff, StatusCode::OK, view).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,11 +114,12 @@ pub async fn create_token(
                 &state,
                 &staff,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                json!({
-                    "errors": errors,
-                    "summary": error_summary(FIELDS, &errors),
-                    "values": { "nom": form.nom },
-                }),
+                TokensView {
+                    summary: error_summary(FIELDS, &errors),
+                    errors,
+                    values: TokenFormValues { nom: &form.nom },
+                    ..TokensView::default()
+                },
             )
             .await;
         }
@@ -107,16 +127,7 @@ pub async fn create_token(
     let user_id = staff.0.user_id;
     let stored_name = name.clone();
     let (token_id, token) = db(&state, move |conn| {
-        let (id, token) = api_tokens::create(conn, user_id, &stored_name, Utc::now())?;
-        crate::staff::auth::audit(
-            conn,
-            Some(user_id),
-            "creation_jeton_api",
-            "api_token",
-            Some(id),
-            "",
-        )?;
-        Ok((id, token))
+        Ok(api_tokens::issue(conn, user_id, &stored_name, Utc::now())?)
     })
     .await?;
     tracing::info!(token_id, "API token created");
@@ -125,7 +136,10 @@ pub async fn create_token(
         &state,
         &staff,
         StatusCode::OK,
-        json!({ "created": { "name": name, "token": token } }),
+        TokensView {
+            created: Some(CreatedToken { name, token }),
+            ..TokensView::default()
+        },
     )
     .await
 }
@@ -140,18 +154,7 @@ pub async fn revoke_token(
     let token_id = path_id(&path)?;
     let user_id = staff.0.user_id;
     let revoked = db(&state, move |conn| {
-        let revoked = api_tokens::revoke(conn, user_id, token_id, Utc::now())?;
-        if revoked {
-            crate::staff::auth::audit(
-                conn,
-                Some(user_id),
-                "revocation_jeton_api",
-                "api_token",
-                Some(token_id),
-                "",
-            )?;
-        }
-        Ok(revoked)
+        Ok(api_tokens::revoke(conn, user_id, token_id, Utc::now())?)
     })
     .await?;
     if !revoked {

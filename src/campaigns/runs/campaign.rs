@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::enums::{CampaignStatus, RunStatus, ScheduleKind};
 use crate::db::schema::{campaign_lists, campaign_runs, campaigns};
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 /// When a campaign goes out.
 #[derive(Debug, Clone, PartialEq, Eq)]

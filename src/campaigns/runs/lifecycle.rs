@@ -13,7 +13,7 @@ use super::cron::{latest_occurrence, parse_cron};
 use super::materialise::{self, Recipients};
 use crate::db::enums::{CampaignStatus, DeliveryStatus, RunStatus, ScheduleKind};
 use crate::db::schema::{campaign_runs, campaigns, deliveries};
-use crate::staff::auth::audit;
+use crate::staff::audit::audit;
 
 /// `now` is the process's clock, as for every time compared later with it: the recurring
 /// campaign's programming time read by `create_cron_runs`, for one.
