@@ -60,7 +60,7 @@ pub const DATE_PATTERN: &str =
     r"^[ \t\r\n]*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4})[ \t\r\n]*$";
 
 /// Free text in the address: any character but the controls the input layer refuses
-/// (`web::inputs::is_forbidden_control`: C0 controls other than tab, CR and LF).
+/// (`domain::is_forbidden_control`: C0 controls other than tab, CR and LF).
 pub const QUERY_TEXT_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$";
 
 /// A name: no control character, something else than spaces (`PersonName::parse`).
