@@ -31,7 +31,7 @@ use tokio::time::{Instant, Sleep};
 /// The rule itself is the domain's (every text field refuses these characters); re-exported for
 /// the multipart readers.
 pub use crate::domain::has_control;
-use crate::domain::is_forbidden_control;
+use crate::domain::{is_forbidden_control, CONTROL_MESSAGE};
 use crate::error::AppError;
 use crate::web::api::problem::{FieldError, Problem};
 use crate::web::AppState;

@@ -22,7 +22,6 @@ use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Condition;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use chrono::{DateTime, NaiveDate, Utc};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
@@ -31,14 +30,13 @@ pub use json::ApiJson;
 pub use problem::{FieldError, Problem};
 
 use crate::api_tokens::{self, TokenIdentity};
-use crate::applications::{NewApplication, Recorded};
+use crate::applications::{self, Choices, NewApplication, RawApplicationForm, Recorded};
 use crate::db::enums::{StaffRole, Stage};
 use crate::domain::parse_date;
 use crate::pipeline::{self, BoardFilter, MoveError, MoveRequest};
 use crate::staff::{COMMUNICATION, RECRUITING};
-use crate::web::form::{self, RawApplicationForm};
 use crate::web::rate_limit::{ClientIp, Limit};
-use crate::web::{db, public, AppState};
+use crate::web::{db, AppState};
 
 const MAX_PER_PAGE: i64 = 100;
 const DEFAULT_PER_PAGE: i64 = 20;
@@ -489,11 +487,11 @@ pub fn to_raw_form(
 pub fn parse_application(
     body: &[u8],
     header_key: Option<&str>,
-    choices: &form::Choices<'_>,
+    choices: &Choices<'_>,
 ) -> Result<NewApplication, Problem> {
     let input: CandidatureEntree = json::parse_json(body)?;
     let raw = to_raw_form(input, header_key).map_err(Problem::validation)?;
-    form::validate(&raw, choices)
+    applications::validate(&raw, choices)
         .map_err(|errors| Problem::validation(Problem::from_field_errors(&errors)))
 }
 
@@ -531,22 +529,35 @@ pub async fn submit_application(
         })?),
     };
     let raw = to_raw_form(body.0, header_key.as_deref()).map_err(Problem::validation)?;
-    let lists = public::load_lists(&state).await?;
-    let mut application = public::validate_application(&state, &raw, &lists)
-        .map_err(|errors| Problem::validation(Problem::from_field_errors(&errors)))?;
-    let secret = state
-        .settings
-        .security
-        .secret_key
-        .expose_secret()
-        .as_bytes();
-    application.delivery_id = crate::campaigns::links::verify(
-        secret,
-        crate::campaigns::links::Purpose::Click,
-        &raw.suivi,
-    );
+    let lists = db(&state, |conn| Ok(applications::load_lists(conn)?)).await?;
+    let application = applications::check(
+        &raw,
+        &state.settings,
+        &state.specialties,
+        &lists,
+        Utc::now().date_naive(),
+    )
+    .map_err(|errors| Problem::validation(Problem::from_field_errors(&errors)))?;
     let key = application.submission_key;
-    let recorded = public::record_application(&state, application, None, &lists).await?;
+    let shared = state.clone();
+    let recorded = db(&state, move |conn| {
+        Ok(applications::submit(
+            conn,
+            &shared.settings,
+            &shared.specialties,
+            &lists,
+            &application,
+            None,
+            Utc::now(),
+        )?)
+    })
+    .await?;
+    if recorded.is_new() {
+        state.metrics.application_received();
+    }
+    if recorded.queued_mail() {
+        state.mail_wake.notify_one();
+    }
     let (status, statut, message) = match recorded {
         // The same answer whether the person was known or not (nothing tells an outsider that
         // an e-mail, a phone or an RPPS number is on file).

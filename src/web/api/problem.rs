@@ -146,7 +146,7 @@ impl Problem {
     /// Field errors of the application form, in the form's order.
     pub fn from_field_errors(errors: &FieldErrors) -> Vec<FieldError> {
         let mut list: Vec<FieldError> = errors
-            .summary(crate::web::form::FIELD_ORDER)
+            .summary(crate::applications::FIELD_ORDER)
             .into_iter()
             .map(|item| FieldError {
                 field: item.field.to_owned(),

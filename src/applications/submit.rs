@@ -1,0 +1,88 @@
+//! Submitting an application, the one use case behind the public form and the JSON API: read
+//! the lists a submission chooses from, check what was typed against them ([`check`]), then
+//! record it with its e-mails queued in the same transaction ([`submit`]).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use secrecy::ExposeSecret;
+
+use super::record::{record, Outcome};
+use super::{emails, fields, NewApplication, RawApplicationForm, Recorded};
+use crate::campaigns::links::{self, Purpose};
+use crate::centres::{self, Centre};
+use crate::config::Settings;
+use crate::documents::StoredFile;
+use crate::domain::FieldErrors;
+use crate::mail::outbox;
+use crate::positions::{self, PublishedPosition};
+use crate::specialties::Specialty;
+
+/// The centres and published positions an application may choose from.
+pub struct FormLists {
+    pub centres: Vec<Centre>,
+    pub positions: Vec<PublishedPosition>,
+}
+
+pub fn load_lists(conn: &mut PgConnection) -> QueryResult<FormLists> {
+    Ok(FormLists {
+        centres: centres::list_choosable(conn)?,
+        positions: positions::list_published(conn)?,
+    })
+}
+
+/// Checks what was typed against the current lists (the rules of the form, for the form and the
+/// JSON API alike), and attributes the application to the campaign whose signed link it carries.
+pub fn check(
+    raw: &RawApplicationForm,
+    settings: &Settings,
+    specialties: &[Specialty],
+    lists: &FormLists,
+    today: NaiveDate,
+) -> Result<NewApplication, FieldErrors> {
+    let specialty_codes: Vec<String> = specialties.iter().map(|s| s.code.clone()).collect();
+    let centre_ids: Vec<i64> = lists.centres.iter().map(|c| c.id).collect();
+    let position_ids: Vec<i64> = lists.positions.iter().map(|p| p.id).collect();
+    let mut application = fields::validate(
+        raw,
+        &fields::Choices {
+            specialty_codes: &specialty_codes,
+            centre_ids: &centre_ids,
+            published_position_ids: &position_ids,
+            privacy_notice_version: &settings.privacy.notice_version,
+            today,
+        },
+    )?;
+    let secret = settings.security.secret_key.expose_secret().as_bytes();
+    application.delivery_id = links::verify(secret, Purpose::Click, &raw.suivi);
+    Ok(application)
+}
+
+/// Records a checked application (merging the candidate, completing an open application, once
+/// per submission key) with the confirmation and the recruiters' notification queued in the
+/// same transaction. The caller wakes the mail worker when [`Recorded::queued_mail`].
+pub fn submit(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    specialties: &[Specialty],
+    lists: &FormLists,
+    application: &NewApplication,
+    cv: Option<&StoredFile>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Recorded> {
+    let data = emails::context(settings, specialties, application, lists);
+    let recorded = conn.transaction(|conn| {
+        let Outcome {
+            recorded,
+            recipient,
+        } = record(conn, application, cv, now)?;
+        if let Some(recipient) = recipient {
+            let queued = emails::application_emails(recorded, data, &recipient, settings, now)?;
+            outbox::enqueue(conn, &queued)?;
+        }
+        anyhow::Ok(recorded)
+    })?;
+    if recorded.queued_mail() {
+        tracing::info!(application_id = recorded.application_id(), outcome = ?recorded, "application recorded");
+    }
+    Ok(recorded)
+}
