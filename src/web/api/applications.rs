@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::query::{field, id_from, stage_codes, ListQuery, Page};
 use super::{openapi, ApiJson, ApiStaff, FieldError, Problem};
 use crate::db::enums::Stage;
-use crate::domain::parse_date;
+use crate::domain::{parse_date, FreeText};
 use crate::pipeline::{self, MoveError, MoveRequest};
 use crate::staff::RECRUITING;
 use crate::web::{db, AppState};
@@ -244,13 +244,15 @@ pub async fn move_stage(
             ));
         }
     }
-    let note = body.note.unwrap_or_default();
-    if note.chars().count() > 5000 {
-        errors.push(field(
-            "note",
-            "La note est trop longue (5 000 caractères au plus).",
-        ));
-    }
+    // The same rule as the page's note (FreeText), with the API's message.
+    let note = FreeText::parse(body.note.as_deref().unwrap_or_default(), 5000)
+        .map_err(|_| {
+            errors.push(field(
+                "note",
+                "La note est trop longue (5 000 caractères au plus).",
+            ))
+        })
+        .ok();
     let follow_up_on = match body.relance.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(d) => {
@@ -261,7 +263,7 @@ pub async fn move_stage(
             parsed
         }
     };
-    let (Some(from), Some(to), true) = (from, to, errors.is_empty()) else {
+    let (Some(from), Some(to), Some(note), true) = (from, to, note, errors.is_empty()) else {
         return Err(Problem::validation(errors));
     };
     let request = MoveRequest {
@@ -269,7 +271,7 @@ pub async fn move_stage(
         expected_from: from,
         to,
         reason: body.motif.map(|m| m.trim().to_owned()),
-        note: Some(note.trim().to_owned()),
+        note: Some(note.as_str().to_owned()),
         follow_up_on,
     };
     let actor = staff.0.user_id;
