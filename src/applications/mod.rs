@@ -22,7 +22,7 @@ pub use submissions::{
     find_by_submission_key, submission_of, submissions_for_export, submissions_of, ReceivedSummary,
     SubmissionOf, Submitted,
 };
-pub use submit::{check, load_lists, submit, FormLists};
+pub use submit::{check, check_and_submit, load_lists, submit, FormLists};
 
 /// Campaign attribution carried by the form's link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use secrecy::ExposeSecret;
+use uuid::Uuid;
 
 use super::record::{record, Outcome};
 use super::{emails, fields, NewApplication, RawApplicationForm, Recorded};
@@ -85,4 +86,23 @@ pub fn submit(
         tracing::info!(application_id = recorded.application_id(), outcome = ?recorded, "application recorded");
     }
     Ok(recorded)
+}
+
+/// The whole submission of an application without a CV (the JSON API): the lists read, what
+/// was typed checked against them, then recorded as by [`submit`]: the submission's key and
+/// what was recorded, or the fields to correct.
+pub fn check_and_submit(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    specialties: &[Specialty],
+    raw: &RawApplicationForm,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<(Uuid, Recorded), FieldErrors>> {
+    let lists = load_lists(conn)?;
+    let application = match check(raw, settings, specialties, &lists, now.date_naive()) {
+        Ok(application) => application,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let recorded = submit(conn, settings, specialties, &lists, &application, None, now)?;
+    Ok(Ok((application.submission_key, recorded)))
 }

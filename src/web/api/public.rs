@@ -251,29 +251,18 @@ pub async fn submit_application(
         })?),
     };
     let raw = to_raw_form(body.0, header_key.as_deref()).map_err(Problem::validation)?;
-    let lists = db(&state, |conn| Ok(applications::load_lists(conn)?)).await?;
-    let application = applications::check(
-        &raw,
-        &state.settings,
-        &state.specialties,
-        &lists,
-        Utc::now().date_naive(),
-    )
-    .map_err(|errors| Problem::validation(Problem::from_field_errors(&errors)))?;
-    let key = application.submission_key;
     let shared = state.clone();
-    let recorded = db(&state, move |conn| {
-        Ok(applications::submit(
+    let (key, recorded) = db(&state, move |conn| {
+        Ok(applications::check_and_submit(
             conn,
             &shared.settings,
             &shared.specialties,
-            &lists,
-            &application,
-            None,
+            &raw,
             Utc::now(),
         )?)
     })
-    .await?;
+    .await?
+    .map_err(|errors| Problem::validation(Problem::from_field_errors(&errors)))?;
     if recorded.is_new() {
         state.metrics.application_received();
     }
