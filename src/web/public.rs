@@ -7,15 +7,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::pages::{html, page, render, see_other};
 use crate::applications::{self, FormLists, RawApplicationForm, Recorded, FIELD_ORDER};
 use crate::db::enums::{Civility, HeardFrom, Situation, WorkingTime};
 use crate::documents;
+use crate::domain::fields::SummaryItem;
 use crate::domain::{describe_half_days, FieldErrors};
 use crate::error::{error_page, AppError};
+use crate::specialties::Specialty;
 use crate::web::csrf::{self, CsrfToken};
 use crate::web::form::{self, ReadError};
 use crate::web::{db, AppState};
@@ -69,14 +71,70 @@ async fn load_lists(state: &AppState) -> Result<FormLists, AppError> {
     db(state, |conn| Ok(applications::load_lists(conn)?)).await
 }
 
+/// What the application form shows, besides the layout's: the values typed, the errors, the
+/// lists with what was chosen, a fresh CSRF token.
+#[derive(Serialize)]
+struct ApplicationFormView<'a> {
+    values: &'a RawApplicationForm,
+    errors: &'a FieldErrors,
+    summary: Vec<SummaryItem>,
+    error_count: usize,
+    csrf: String,
+    civilities: Vec<Choice>,
+    situations: Vec<Choice>,
+    heard_from: Vec<Choice>,
+    full_time: bool,
+    part_time: bool,
+    half_days: Vec<HalfDayChoice>,
+    general_specialties: Vec<SpecialtyChoice<'a>>,
+    other_specialties: Vec<SpecialtyChoice<'a>>,
+    centres: Vec<CentreChoice<'a>>,
+    positions: Vec<PositionChoice<'a>>,
+    spontaneous: bool,
+    max_cv_mb: usize,
+}
+
+#[derive(Serialize)]
+struct SpecialtyChoice<'a> {
+    value: &'a str,
+    label: &'a str,
+    selected: bool,
+    general_practice: bool,
+}
+
+#[derive(Serialize)]
+struct HalfDayChoice {
+    value: i16,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Serialize)]
+struct CentreChoice<'a> {
+    id: i64,
+    name: &'a str,
+    commune: &'a str,
+    kind: &'static str,
+    checked: bool,
+}
+
+#[derive(Serialize)]
+struct PositionChoice<'a> {
+    id: i64,
+    title: &'a str,
+    working_time: &'a str,
+    communes: String,
+    selected: bool,
+}
+
 /// Renders the form with its values, errors and fresh tokens.
-fn render_form(
-    state: &AppState,
+fn render_form<'a>(
+    state: &'a AppState,
     req: &HttpRequest,
     status: StatusCode,
-    raw: &RawApplicationForm,
-    errors: &FieldErrors,
-    lists: &FormLists,
+    raw: &'a RawApplicationForm,
+    errors: &'a FieldErrors,
+    lists: &'a FormLists,
 ) -> Result<HttpResponse, AppError> {
     let token = CsrfToken::for_request(req);
     let secret = state
@@ -85,27 +143,17 @@ fn render_form(
         .secret_key
         .expose_secret()
         .as_bytes();
-    let specialties: Vec<Value> = state
+    let specialty = |s: &'a Specialty| SpecialtyChoice {
+        value: &s.code,
+        label: &s.label,
+        selected: s.code == raw.specialite,
+        general_practice: s.general_practice,
+    };
+    let (general_specialties, other_specialties) = state
         .specialties
         .iter()
-        .map(|s| json!({ "value": s.code, "label": s.label, "selected": s.code == raw.specialite, "general_practice": s.general_practice }))
-        .collect();
-    let (general, others): (Vec<Value>, Vec<Value>) = specialties
-        .into_iter()
-        .partition(|s| s["general_practice"] == json!(true));
-    let centres: Vec<Value> = lists
-        .centres
-        .iter()
-        .map(|c| json!({ "id": c.id, "name": c.name, "commune": c.commune, "kind": c.kind.label(), "checked": raw.centres.contains(&c.id.to_string()) }))
-        .collect();
-    let positions: Vec<Value> = lists
-        .positions
-        .iter()
-        .map(|p| json!({ "id": p.id, "title": p.title, "working_time": p.working_time, "communes": p.communes.join(", "), "selected": p.id.to_string() == raw.poste }))
-        .collect();
-    let half_days: Vec<Value> = (1..=9)
-        .map(|n: i16| json!({ "value": n, "label": describe_half_days(n), "selected": raw.demi_journees == n.to_string() }))
-        .collect();
+        .map(specialty)
+        .partition(|s| s.general_practice);
     let summary = errors.summary(FIELD_ORDER);
     let title = if summary.is_empty() {
         "Déposer ma candidature".to_owned()
@@ -115,32 +163,68 @@ fn render_form(
             if summary.len() > 1 { "s" } else { "" }
         )
     };
-    let body = render(
-        "public/application_form",
-        &page(
-            state,
-            &title,
-            json!({
-                "values": raw,
-                "errors": errors,
-                "summary": summary,
-                "error_count": summary.len(),
-                "csrf": token.form_value(secret),
-                "civilities": choices(Civility::ALL, Civility::code, Civility::label, &raw.civilite),
-                "situations": choices(Situation::ALL, Situation::code, Situation::label, &raw.situation),
-                "heard_from": choices(HeardFrom::ALL, HeardFrom::code, HeardFrom::label, &raw.connaissance),
-                "full_time": raw.temps_travail == WorkingTime::FullTime.code(),
-                "part_time": raw.temps_travail == WorkingTime::PartTime.code(),
-                "half_days": half_days,
-                "general_specialties": general,
-                "other_specialties": others,
-                "centres": centres,
-                "positions": positions,
-                "spontaneous": raw.poste.is_empty(),
-                "max_cv_mb": state.settings.storage.max_cv_bytes / (1024 * 1024),
-            }),
+    let view = ApplicationFormView {
+        values: raw,
+        errors,
+        error_count: summary.len(),
+        summary,
+        csrf: token.form_value(secret),
+        civilities: choices(
+            Civility::ALL,
+            Civility::code,
+            Civility::label,
+            &raw.civilite,
         ),
-    )?;
+        situations: choices(
+            Situation::ALL,
+            Situation::code,
+            Situation::label,
+            &raw.situation,
+        ),
+        heard_from: choices(
+            HeardFrom::ALL,
+            HeardFrom::code,
+            HeardFrom::label,
+            &raw.connaissance,
+        ),
+        full_time: raw.temps_travail == WorkingTime::FullTime.code(),
+        part_time: raw.temps_travail == WorkingTime::PartTime.code(),
+        half_days: (1..=9)
+            .map(|n: i16| HalfDayChoice {
+                value: n,
+                label: describe_half_days(n),
+                selected: raw.demi_journees == n.to_string(),
+            })
+            .collect(),
+        general_specialties,
+        other_specialties,
+        centres: lists
+            .centres
+            .iter()
+            .map(|c| CentreChoice {
+                id: c.id,
+                name: &c.name,
+                commune: &c.commune,
+                kind: c.kind.label(),
+                checked: raw.centres.contains(&c.id.to_string()),
+            })
+            .collect(),
+        positions: lists
+            .positions
+            .iter()
+            .map(|p| PositionChoice {
+                id: p.id,
+                title: &p.title,
+                working_time: &p.working_time,
+                communes: p.communes.join(", "),
+                selected: p.id.to_string() == raw.poste,
+            })
+            .collect(),
+        spontaneous: raw.poste.is_empty(),
+        max_cv_mb: state.settings.storage.max_cv_bytes / (1024 * 1024),
+    };
+    let data = serde_json::to_value(view).map_err(|e| AppError::Unexpected(e.into()))?;
+    let body = render("public/application_form", &page(state, &title, data))?;
     let mut response = HttpResponse::build(status);
     response
         .content_type("text/html; charset=utf-8")
