@@ -8,7 +8,7 @@ mod emails;
 pub mod fields;
 mod record;
 mod submissions;
-pub mod submit;
+mod submit;
 
 use chrono::NaiveDate;
 use uuid::Uuid;
