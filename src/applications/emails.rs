@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{FormLists, NewApplication, Recorded};
+use super::fields::NewApplication;
+use super::lists::FormLists;
+use super::record::Recorded;
 use crate::config::Settings;
 use crate::domain::describe_half_days;
 use crate::mail::new_message_id;

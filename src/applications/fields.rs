@@ -7,12 +7,48 @@ use serde::Serialize;
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{NewApplication, Utm};
 use crate::db::enums::{Civility, HeardFrom, Situation, WorkingTime};
 use crate::domain::fields::{parse_date, FieldErrors};
 use crate::domain::{EmailAddress, FreeText, PersonName, PhoneNumber, Rpps, CONTROL_MESSAGE};
 
 pub const MAX_MESSAGE_CHARS: usize = 5000;
+
+/// Campaign attribution carried by the form's link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Utm {
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
+}
+
+/// A parsed, valid application, ready to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub civility: Civility,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub email: EmailAddress,
+    pub phone: PhoneNumber,
+    pub rpps: Option<Rpps>,
+    pub specialty_code: String,
+    pub situation: Situation,
+    pub available_from: Option<NaiveDate>,
+    pub working_time: WorkingTime,
+    /// Half-days per week when part time (1..=9).
+    pub part_time_half_days: Option<i16>,
+    pub centre_ids: Vec<i64>,
+    pub on_call: bool,
+    pub intern_training: bool,
+    pub message: FreeText,
+    pub heard_from: Option<HeardFrom>,
+    pub position_id: Option<i64>,
+    pub pool_consent: bool,
+    pub privacy_notice_version: String,
+    pub utm: Utm,
+    /// The campaign delivery whose tracked link led here (checked signature), if any.
+    pub delivery_id: Option<i64>,
+    pub submission_key: Uuid,
+}
 
 /// The uploaded CV as received.
 #[derive(Debug, Default)]

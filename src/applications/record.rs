@@ -7,13 +7,56 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use sha2::{Digest, Sha256};
 
-use super::{NewApplication, Recorded, Submitted};
+use super::fields::NewApplication;
+use super::submissions::Submitted;
 use crate::db::enums::{Civility, DocumentKind, Situation, Stage, WorkingTime};
 use crate::db::schema::{
     applications, candidate_centres, candidates, documents, stage_history, submissions,
 };
 use crate::documents::StoredFile;
 use crate::domain::Rpps;
+
+/// What recording an application did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// A new application; `merged` when it joined the record with the same e-mail on file,
+    /// `suspected_duplicate` when it made a new record that shares an RPPS number or a phone
+    /// with another one (kept for a recruiter to compare and merge).
+    New {
+        application_id: i64,
+        candidate_id: i64,
+        merged: bool,
+        suspected_duplicate: bool,
+    },
+    /// The candidate already had an open application for the same position: it was completed
+    /// (new message appended, new CV attached) rather than duplicated.
+    Completed {
+        application_id: i64,
+        candidate_id: i64,
+    },
+    /// This very submission (same form key) was already recorded: nothing was written.
+    AlreadyReceived { application_id: i64 },
+}
+
+impl Recorded {
+    pub fn application_id(self) -> i64 {
+        match self {
+            Recorded::New { application_id, .. }
+            | Recorded::Completed { application_id, .. }
+            | Recorded::AlreadyReceived { application_id } => application_id,
+        }
+    }
+
+    /// A new application (counted in the metrics).
+    pub fn is_new(self) -> bool {
+        matches!(self, Recorded::New { .. })
+    }
+
+    /// Something was recorded and e-mails were queued: the mail worker is to be woken.
+    pub fn queued_mail(self) -> bool {
+        !matches!(self, Recorded::AlreadyReceived { .. })
+    }
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = candidates)]

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use uuid::Uuid;
 
-use super::NewApplication;
+use super::fields::NewApplication;
 
 /// What a submission said of the person, as typed (in the form's terms), kept beside the
 /// application: an anonymous submission never changes an existing record, so whatever it proposes

@@ -1,35 +1,22 @@
-//! Submitting an application, the one use case behind the public form and the JSON API: read
-//! the lists a submission chooses from, check what was typed against them ([`check`]), then
-//! record it with its e-mails queued in the same transaction ([`submit`]).
+//! Submitting an application, the one use case behind the public form and the JSON API: check
+//! what was typed against the lists a submission chooses from ([`check`]), then record it with
+//! its e-mails queued in the same transaction ([`submit`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use super::record::{record, Outcome};
-use super::{emails, fields, NewApplication, RawApplicationForm, Recorded};
+use super::emails;
+use super::fields::{self, NewApplication, RawApplicationForm};
+use super::lists::{load_lists, FormLists};
+use super::record::{record, Outcome, Recorded};
 use crate::campaigns::links::{self, Purpose};
-use crate::centres::{self, Centre};
 use crate::config::Settings;
 use crate::documents::StoredFile;
 use crate::domain::FieldErrors;
 use crate::mail::outbox;
-use crate::positions::{self, PublishedPosition};
 use crate::specialties::Specialty;
-
-/// The centres and published positions an application may choose from.
-pub struct FormLists {
-    pub centres: Vec<Centre>,
-    pub positions: Vec<PublishedPosition>,
-}
-
-pub fn load_lists(conn: &mut PgConnection) -> QueryResult<FormLists> {
-    Ok(FormLists {
-        centres: centres::list_choosable(conn)?,
-        positions: positions::list_published(conn)?,
-    })
-}
 
 /// Checks what was typed against the current lists (the rules of the form, for the form and the
 /// JSON API alike), and attributes the application to the campaign whose signed link it carries.
