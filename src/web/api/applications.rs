@@ -7,8 +7,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::auth::ApiStaff;
+use super::json::ApiJson;
+use super::openapi::reason_codes;
+use super::problem::{FieldError, Problem};
 use super::query::{field, id_from, stage_codes, ListQuery, Page};
-use super::{openapi, ApiJson, ApiStaff, FieldError, Problem};
 use crate::db::enums::Stage;
 use crate::domain::{parse_date, FreeText};
 use crate::pipeline::{self, MoveError, MoveRequest};
@@ -236,7 +239,7 @@ pub async fn move_stage(
         ));
     }
     if let Some(motif) = body.motif.as_deref().map(str::trim) {
-        let codes = openapi::reason_codes();
+        let codes = reason_codes();
         if !motif.is_empty() && !codes.contains(&motif) {
             errors.push(field(
                 "motif",

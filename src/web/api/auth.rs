@@ -12,7 +12,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use chrono::Utc;
 
-use super::Problem;
+use super::problem::Problem;
 use crate::api_tokens::{self, TokenIdentity};
 use crate::db::enums::StaffRole;
 use crate::web::rate_limit::ClientIp;

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::auth::ApiStaff;
+use super::problem::Problem;
 use super::query::id_from;
-use super::{ApiStaff, Problem};
 use crate::staff::COMMUNICATION;
 use crate::web::{db, AppState};
 

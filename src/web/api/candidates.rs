@@ -6,8 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::auth::ApiStaff;
+use super::problem::Problem;
 use super::query::{id_from, ListQuery, Page};
-use super::{ApiStaff, Problem};
 use crate::pipeline;
 use crate::staff::RECRUITING;
 use crate::web::{db, AppState};

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{json, ApiJson, FieldError, Problem};
+use super::json::{self, ApiJson};
+use super::problem::{FieldError, Problem};
 use crate::applications::{self, Choices, NewApplication, RawApplicationForm, Recorded};
 use crate::web::{db, AppState};
 

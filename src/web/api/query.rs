@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{self, DEFAULT_PER_PAGE, MAX_PER_PAGE};
-use super::{FieldError, Problem};
+use super::openapi::{specialty_codes, DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE};
+use super::problem::{FieldError, Problem};
 use crate::db::enums::Stage;
 use crate::domain::parse_date;
 use crate::pipeline::BoardFilter;
@@ -63,7 +63,7 @@ impl ListQuery {
             v.as_deref().map(str::trim)
         }
         if let Some(code) = given(&self.specialite) {
-            if code != "MG" && !openapi::specialty_codes().iter().any(|c| c == code) {
+            if code != "MG" && !specialty_codes().iter().any(|c| c == code) {
                 errors.push(field(
                     "specialite",
                     "Spécialité inconnue : un code de la nomenclature (SM54…), ou MG pour toute \
@@ -145,7 +145,7 @@ impl ListQuery {
         let page = number("page", &self.page, 1)?;
         let per_page = number("par_page", &self.par_page, DEFAULT_PER_PAGE)?;
         let mut errors = Vec::new();
-        if !(1..=openapi::MAX_PAGE).contains(&page) {
+        if !(1..=MAX_PAGE).contains(&page) {
             errors.push(FieldError {
                 field: "page".to_owned(),
                 message: "Le numéro de page va de 1 à 1 000 000.".to_owned(),
