@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use super::json::{self, ApiJson};
 use super::problem::{FieldError, Problem};
-use crate::applications::{self, Choices, NewApplication, RawApplicationForm, Recorded};
+use crate::applications::{
+    self, Choices, NewApplication, RawApplicationForm, Recorded, FIELD_ORDER,
+};
+use crate::domain::FieldErrors;
 use crate::web::{db, AppState};
 
 /// A published position.
@@ -204,6 +207,28 @@ pub fn to_raw_form(
     })
 }
 
+/// Field errors of the application form, in the form's order.
+fn from_field_errors(errors: &FieldErrors) -> Vec<FieldError> {
+    let mut list: Vec<FieldError> = errors
+        .summary(FIELD_ORDER)
+        .into_iter()
+        .map(|item| FieldError {
+            field: item.field.to_owned(),
+            message: item.message,
+        })
+        .collect();
+    // Fields outside the form's list (none today) are kept, after the others.
+    for (field, message) in &errors.0 {
+        if !list.iter().any(|e| e.field == *field) {
+            list.push(FieldError {
+                field: (*field).to_owned(),
+                message: message.clone(),
+            });
+        }
+    }
+    list
+}
+
 /// The whole parsing of a JSON application body, from bytes to a valid application or a
 /// problem (400 for unreadable JSON, 422 with field errors): what the handler does, without the
 /// database.
@@ -215,7 +240,7 @@ pub fn parse_application(
     let input: CandidatureEntree = json::parse_json(body)?;
     let raw = to_raw_form(input, header_key).map_err(Problem::validation)?;
     applications::validate(&raw, choices)
-        .map_err(|errors| Problem::validation(Problem::from_field_errors(&errors)))
+        .map_err(|errors| Problem::validation(from_field_errors(&errors)))
 }
 
 /// Submits an application, with the rules and protections of the form (validation, per-address
@@ -263,7 +288,7 @@ pub async fn submit_application(
         )?)
     })
     .await?
-    .map_err(|errors| Problem::validation(Problem::from_field_errors(&errors)))?;
+    .map_err(|errors| Problem::validation(from_field_errors(&errors)))?;
     if recorded.is_new() {
         state.metrics.application_received();
     }
