@@ -613,7 +613,7 @@ pub fn update_details(
 pub fn edit_values(
     conn: &mut PgConnection,
     id: i64,
-) -> QueryResult<Option<crate::web::form::RawApplicationForm>> {
+) -> QueryResult<Option<crate::applications::RawApplicationForm>> {
     let row = candidate_row(conn, id)?;
     let Some(r) = row else {
         return Ok(None);
@@ -622,7 +622,7 @@ pub fn edit_values(
         .filter(candidate_centres::candidate_id.eq(id))
         .select(candidate_centres::centre_id)
         .load(conn)?;
-    Ok(Some(crate::web::form::RawApplicationForm {
+    Ok(Some(crate::applications::RawApplicationForm {
         civilite: r.1.code().to_owned(),
         prenom: r.2,
         nom: r.3,

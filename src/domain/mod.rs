@@ -1,6 +1,7 @@
 //! Value types that parse themselves ("parse, don't validate"): past the form handler nothing
 //! handles a raw string for these. Each error carries the French message shown next to the field.
 
+mod control;
 mod email;
 pub mod fields;
 mod fte;
@@ -9,6 +10,7 @@ mod phone;
 mod rpps;
 mod week;
 
+pub use control::{has_control, is_forbidden_control, CONTROL_MESSAGE};
 pub use email::EmailAddress;
 pub use fields::{describe_half_days, paris_today, parse_date, FieldErrors};
 pub use fte::{format_hundredths, Fte};

@@ -28,6 +28,10 @@ use actix_web::{mime, web, HttpMessage, HttpResponse, ResponseError};
 use futures_util::{Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 
+/// The rule itself is the domain's (every text field refuses these characters); re-exported for
+/// the multipart readers.
+pub use crate::domain::has_control;
+use crate::domain::{is_forbidden_control, CONTROL_MESSAGE};
 use crate::error::AppError;
 use crate::web::api::problem::{FieldError, Problem};
 use crate::web::AppState;
@@ -40,20 +44,6 @@ pub const MAX_BUFFERED_BODY_BYTES: usize = 256 * 1024;
 /// (tracked links) leave such requests out.
 #[derive(Debug, Clone, Copy)]
 pub struct HeadRequest;
-
-/// NUL and the other C0 control characters, but tab, CR and LF (typed in text areas).
-pub fn is_forbidden_control(c: char) -> bool {
-    c < '\u{20}' && !matches!(c, '\t' | '\n' | '\r')
-}
-
-/// True when `s` holds a character no field accepts.
-pub fn has_control(s: &str) -> bool {
-    s.chars().any(is_forbidden_control)
-}
-
-/// The French message shown for a field holding a control character.
-pub const CONTROL_MESSAGE: &str = "Ce champ contient un caractère de contrôle invisible (par \
-    exemple NUL), qui n'est pas accepté : retapez la valeur sans ce caractère.";
 
 /// A field name fit to be shown in a message (names are chosen by the client).
 pub fn shown_name(name: &str) -> String {

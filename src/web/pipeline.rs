@@ -876,7 +876,7 @@ pub async fn merge(
 fn proposals_view(
     state: &AppState,
     centres: &[crate::centres::Centre],
-    current: &crate::web::form::RawApplicationForm,
+    current: &crate::applications::RawApplicationForm,
     submitted: &[crate::applications::SubmissionOf],
 ) -> Vec<Value> {
     use crate::db::enums::Civility;
@@ -991,8 +991,8 @@ fn proposals_view(
 }
 
 /// The values a submission proposed, in the edit form's terms.
-fn proposal_form(p: crate::applications::Submitted) -> crate::web::form::RawApplicationForm {
-    crate::web::form::RawApplicationForm {
+fn proposal_form(p: crate::applications::Submitted) -> crate::applications::RawApplicationForm {
+    crate::applications::RawApplicationForm {
         civilite: p.civilite,
         prenom: p.prenom,
         nom: p.nom,
@@ -1016,7 +1016,7 @@ async fn render_edit(
     state: &AppState,
     staff: &Staff,
     id: i64,
-    raw: &crate::web::form::RawApplicationForm,
+    raw: &crate::applications::RawApplicationForm,
     errors: &crate::domain::FieldErrors,
     proposal: Option<chrono::DateTime<Utc>>,
 ) -> Result<HttpResponse, AppError> {
@@ -1050,7 +1050,7 @@ async fn render_edit(
         .iter()
         .map(|c| json!({ "id": c.id, "commune": c.commune, "checked": raw.centres.contains(&c.id.to_string()) }))
         .collect();
-    let summary = errors.summary(crate::web::form::FIELD_ORDER);
+    let summary = errors.summary(crate::applications::FIELD_ORDER);
     let (status, title) = if summary.is_empty() {
         (actix_web::http::StatusCode::OK, "Modifier la fiche")
     } else {
@@ -1119,8 +1119,8 @@ pub async fn update_candidate(
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
+    use crate::applications::fields::{self as form, RawApplicationForm};
     use crate::domain::FieldErrors;
-    use crate::web::form::{self, RawApplicationForm};
     staff.require(RECRUITING)?;
     let id = path.into_inner();
     // A urlencoded body where "centres" repeats.

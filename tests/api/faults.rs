@@ -1498,8 +1498,9 @@ mod properties {
     use actix_web::web::Bytes;
     use chrono::NaiveDate;
     use proptest::prelude::*;
+    use vocation::applications::{self as rules, Choices, RawApplicationForm};
     use vocation::error::AppError;
-    use vocation::web::form::{self, Choices, RawApplicationForm, ReadError};
+    use vocation::web::form::{self, ReadError};
 
     const NAMES: &[&str] = &[
         "civilite",
@@ -1644,7 +1645,7 @@ mod properties {
             let codes = vec!["SM54".to_owned()];
             match read(&parts, chunk) {
                 Ok(raw) => {
-                    if let Ok(app) = form::validate(&raw, &choices(&codes)) {
+                    if let Ok(app) = rules::validate(&raw, &choices(&codes)) {
                         prop_assert!(raw.consentement);
                         prop_assert!(!app.first_name.as_str().is_empty());
                         prop_assert!(app.centre_ids.iter().all(|c| [1, 2, 3].contains(c)));
@@ -1712,7 +1713,7 @@ mod properties {
             }
             let raw = read(&parts, chunk).expect("a well-formed body is read");
             let codes = vec!["SM54".to_owned()];
-            let app = form::validate(&raw, &choices(&codes));
+            let app = rules::validate(&raw, &choices(&codes));
             prop_assert!(app.is_ok(), "refused: {:?}", app.err());
             let app = app.unwrap();
             let folded = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -3,9 +3,9 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use vocation::applications::{Choices, FIELD_ORDER};
 use vocation::db::enums::StaffRole;
 use vocation::web::api::{parse_application, ROUTES};
-use vocation::web::form::{Choices, FIELD_ORDER};
 
 use crate::helpers::{TestApp, RECRUITERS, STAFF_PASSWORD};
 

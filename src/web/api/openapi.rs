@@ -60,7 +60,7 @@ pub const DATE_PATTERN: &str =
     r"^[ \t\r\n]*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4})[ \t\r\n]*$";
 
 /// Free text in the address: any character but the controls the input layer refuses
-/// (`web::inputs::is_forbidden_control`: C0 controls other than tab, CR and LF).
+/// (`domain::is_forbidden_control`: C0 controls other than tab, CR and LF).
 pub const QUERY_TEXT_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$";
 
 /// A name: no control character, something else than spaces (`PersonName::parse`).
@@ -77,6 +77,9 @@ pub const POSITION_FILTER_PATTERN: &str = "^([1-9][0-9]{0,17}|spontanee)$";
 pub const CENTRE_FILTER_PATTERN: &str = "^[1-9][0-9]{0,17}$";
 
 pub const MAX_PAGE: i64 = 1_000_000;
+/// Items per page of a list: at most, and when not given.
+pub const MAX_PER_PAGE: i64 = 100;
+pub const DEFAULT_PER_PAGE: i64 = 20;
 
 fn codes<T: Copy>(all: &[T], code: fn(T) -> &'static str) -> Vec<Value> {
     all.iter().map(|v| json!(code(*v))).collect()
@@ -289,7 +292,7 @@ pub fn tighten(doc: &mut Value) {
         );
         merge(
             property(doc, page, "par_page"),
-            json!({ "minimum": 1, "maximum": super::MAX_PER_PAGE }),
+            json!({ "minimum": 1, "maximum": MAX_PER_PAGE }),
         );
         merge(property(doc, page, "total"), json!({ "minimum": 0 }));
     }
@@ -332,7 +335,7 @@ pub fn tighten(doc: &mut Value) {
                         }),
                         (Some("query"), "par_page") => json!({
                             "type": "integer", "format": "int64", "minimum": 1,
-                            "maximum": super::MAX_PER_PAGE, "default": super::DEFAULT_PER_PAGE
+                            "maximum": MAX_PER_PAGE, "default": DEFAULT_PER_PAGE
                         }),
                         (Some("query"), "etape") => string_enum(stage.clone()),
                         (Some("query"), "temps") => string_enum(working_time.clone()),

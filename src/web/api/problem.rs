@@ -9,7 +9,6 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::FieldErrors;
 use crate::error::AppError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -141,28 +140,6 @@ impl Problem {
             format!("Cette adresse accepte seulement : {allow}."),
         )
         .with_header(header::ALLOW, allow)
-    }
-
-    /// Field errors of the application form, in the form's order.
-    pub fn from_field_errors(errors: &FieldErrors) -> Vec<FieldError> {
-        let mut list: Vec<FieldError> = errors
-            .summary(crate::web::form::FIELD_ORDER)
-            .into_iter()
-            .map(|item| FieldError {
-                field: item.field.to_owned(),
-                message: item.message,
-            })
-            .collect();
-        // Fields outside the form's list (none today) are kept, after the others.
-        for (field, message) in &errors.0 {
-            if !list.iter().any(|e| e.field == *field) {
-                list.push(FieldError {
-                    field: (*field).to_owned(),
-                    message: message.clone(),
-                });
-            }
-        }
-        list
     }
 }
 
