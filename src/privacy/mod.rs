@@ -23,11 +23,9 @@ use crate::db::schema::{
 };
 use crate::mail::new_message_id;
 use crate::mail::outbox::{self, NewOutboundEmail};
+use crate::pipeline::SELF_WITHDRAWAL;
 use crate::staff::auth::audit;
 use crate::templates;
-
-/// The withdrawal reason recorded when a doctor withdraws from their private page.
-pub const SELF_WITHDRAWAL: &str = "retrait_candidat";
 
 // ---------------------------------------------------------------------------------------------
 // Private links
