@@ -1,6 +1,8 @@
 //! A candidate as recruiters see them: identity, wishes, applications with their history,
 //! documents and the e-mails sent to them.
 
+pub mod page;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::Serialize;

@@ -323,6 +323,26 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
     Ok((columns, more))
 }
 
+/// What the board page shows: its columns, whether a next page exists, and the choices of its
+/// filter form.
+pub struct BoardPage {
+    pub columns: Vec<Column>,
+    pub more: bool,
+    pub centres: Vec<crate::centres::Centre>,
+    pub positions: Vec<crate::positions::PublishedPosition>,
+}
+
+/// The board with the centres and published positions its filters offer.
+pub fn board_page(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<BoardPage> {
+    let (columns, more) = board(conn, filter)?;
+    Ok(BoardPage {
+        columns,
+        more,
+        centres: crate::centres::list_choosable(conn)?,
+        positions: crate::positions::list_published(conn)?,
+    })
+}
+
 /// One line of the CSV export.
 #[derive(Debug, Clone, Queryable)]
 pub struct ExportRow {
@@ -382,6 +402,24 @@ pub fn export(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<Vec<
         .select(export_columns!())
         .order(applications::id.asc())
         .load(conn)
+}
+
+/// The CSV export of a staff member, written to the journal with its number of lines.
+pub fn export_by(
+    conn: &mut PgConnection,
+    actor: i64,
+    filter: &BoardFilter,
+) -> QueryResult<Vec<ExportRow>> {
+    let rows = export(conn, filter)?;
+    crate::staff::auth::audit(
+        conn,
+        Some(actor),
+        "export_csv",
+        "application",
+        None,
+        &format!("{} lignes", rows.len()),
+    )?;
+    Ok(rows)
 }
 
 /// A spreadsheet must not read a cell as a formula: cells starting with `=`, `+`, `-`, `@`

@@ -28,6 +28,18 @@ pub fn move_application(
     email: Option<crate::mail::outbox::NewOutboundEmail>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<(), MoveError>> {
+    Ok(move_for_candidate(conn, actor_id, req, email, now)?.map(|_| ()))
+}
+
+/// [`move_application`], answering with the id of the candidate whose application moved (the
+/// page they go back to).
+pub fn move_for_candidate(
+    conn: &mut PgConnection,
+    actor_id: i64,
+    req: &MoveRequest,
+    email: Option<crate::mail::outbox::NewOutboundEmail>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<i64, MoveError>> {
     conn.transaction(|conn| {
         let found: Option<(Stage, i64)> = applications::table
             .find(req.application_id)
@@ -72,7 +84,7 @@ pub fn move_application(
             Some(req.application_id),
             &format!("{} -> {}", current.code(), req.to.code()),
         )?;
-        Ok(Ok(()))
+        Ok(Ok(candidate_id))
     })
 }
 

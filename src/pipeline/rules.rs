@@ -183,4 +183,3 @@ mod tests {
         assert!(check_move(Stage::Pool, &req(Stage::Pool, Stage::FirstContact)).is_ok());
     }
 }
-
