@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::centres::Centre;
 use crate::db::schema::{applications, candidates, centres, placement_allocations, placements};
 use crate::domain::{format_hundredths, Fte, WeekPattern};
-use crate::offers::{week_table, AllocationView, WeekRow};
+use crate::offers::allocation::{week_table, AllocationView, WeekRow};
 use crate::staff::auth::audit;
 
 /// One dated allocation of a placement.

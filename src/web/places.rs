@@ -454,25 +454,41 @@ pub async fn edit_position(
     render_position(&state, &staff, Some(id), &values, &FieldErrors::default()).await
 }
 
-/// The urlencoded body, where `centres` repeats; and its CSRF token.
-fn position_body(body: &[u8]) -> (PositionForm, String) {
-    let mut values = PositionForm::default();
-    let mut csrf = String::new();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        let v = v.into_owned();
-        match k.as_ref() {
-            "csrf" => csrf = v,
-            "titre" => values.titre = v,
-            "specialite" => values.specialite = v,
-            "description" => values.description = v,
-            "centres" => values.centres.push(v),
-            "etp_min" => values.etp_min = v,
-            "etp_max" => values.etp_max = v,
-            "publie" => values.publie = !v.is_empty(),
-            _ => {}
-        }
+/// The position form as posted: `centres` repeats, `publie` is a checkbox.
+#[derive(Debug, Default, Deserialize)]
+pub struct PositionBody {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    titre: String,
+    #[serde(default)]
+    specialite: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    centres: Vec<String>,
+    #[serde(default)]
+    etp_min: String,
+    #[serde(default)]
+    etp_max: String,
+    #[serde(default)]
+    publie: String,
+}
+
+impl PositionBody {
+    /// The values as typed, and the CSRF token.
+    fn read(self) -> (PositionForm, String) {
+        let values = PositionForm {
+            titre: self.titre,
+            specialite: self.specialite,
+            description: self.description,
+            centres: self.centres,
+            etp_min: self.etp_min,
+            etp_max: self.etp_max,
+            publie: !self.publie.is_empty(),
+        };
+        (values, self.csrf)
     }
-    (values, csrf)
 }
 
 /// Creates (`id` None) or changes a position; the form again with 422 when something is wrong.
@@ -480,10 +496,10 @@ async fn save_position(
     state: &AppState,
     staff: &Staff,
     id: Option<i64>,
-    body: &[u8],
+    body: PositionBody,
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
-    let (values, csrf) = position_body(body);
+    let (values, csrf) = body.read();
     staff.check_csrf(&csrf)?;
     let all = db(state, move |conn| {
         if let Some(id) = id {
@@ -518,18 +534,18 @@ async fn save_position(
 pub async fn create_position(
     state: web::Data<AppState>,
     staff: Staff,
-    body: web::Bytes,
+    body: Form<PositionBody>,
 ) -> Result<HttpResponse, AppError> {
-    save_position(&state, &staff, None, &body).await
+    save_position(&state, &staff, None, body.into_inner()).await
 }
 
 pub async fn update_position(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: Form<PositionBody>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
     let id = path_id(&path)?;
-    save_position(&state, &staff, Some(id), &body).await
+    save_position(&state, &staff, Some(id), body.into_inner()).await
 }
