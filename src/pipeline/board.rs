@@ -211,29 +211,14 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
         )
         .load(conn)?
     } else {
-        let mut q = applications::table
-            .group_by(applications::stage)
-            .select((applications::stage, diesel::dsl::count_star()))
-            .into_boxed();
-        let source = filter.source.trim();
-        if !source.is_empty() {
-            q = q.filter(
-                applications::utm_campaign
-                    .eq(source.to_owned())
-                    .or(applications::utm_source.eq(source.to_owned()))
-                    .or(applications::heard_from.eq(source.to_owned())),
-            );
-        }
-        match filter.poste.as_str() {
-            "" => {}
-            "spontanee" => q = q.filter(applications::position_id.is_null()),
-            p => {
-                if let Ok(id) = p.parse::<i64>() {
-                    q = q.filter(applications::position_id.eq(id));
-                }
-            }
-        }
-        q.load(conn)?
+        application_filters!(
+            applications::table
+                .group_by(applications::stage)
+                .select((applications::stage, diesel::dsl::count_star()))
+                .into_boxed(),
+            filter
+        )
+        .load(conn)?
     };
     let count_of = |stage: Stage| {
         counts

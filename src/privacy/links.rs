@@ -48,13 +48,21 @@ pub fn link_url_until(settings: &Settings, candidate_id: i64, expires: DateTime<
     format!("{}/mes-donnees/{token}", settings.public_base())
 }
 
-pub(super) fn render_email(
+/// The e-mail `name` rendered with `data`, to a candidate's address.
+pub(super) fn candidate_email(
+    settings: &Settings,
     name: &str,
+    to: &str,
+    candidate_id: i64,
     data: &Value,
-) -> anyhow::Result<crate::templates::RenderedEmail> {
-    templates::global()
+) -> anyhow::Result<NewOutboundEmail> {
+    let rendered = templates::global()
         .render_email(name, data)
-        .map_err(|e| anyhow::anyhow!("rendering e-mail {name}: {e}"))
+        .map_err(|e| anyhow::anyhow!("rendering e-mail {name}: {e}"))?;
+    let mut message =
+        NewOutboundEmail::new(name, to, rendered, new_message_id(&settings.mail_domain()));
+    message.candidate_id = Some(candidate_id);
+    Ok(message)
 }
 
 /// Queues a new private link to every (not anonymised) candidate with this e-mail address.
@@ -86,14 +94,13 @@ pub fn send_new_links(
             "data_url": link_url(settings, id, now),
             "link_days": settings.privacy.link_days,
         });
-        let mut message = NewOutboundEmail::new(
+        queued.push(candidate_email(
+            settings,
             "personal_data_link",
             &email,
-            render_email("personal_data_link", &data)?,
-            new_message_id(&settings.mail_domain()),
-        );
-        message.candidate_id = Some(id);
-        queued.push(message);
+            id,
+            &data,
+        )?);
     }
     outbox::enqueue(conn, &queued)?;
     Ok(queued.len())

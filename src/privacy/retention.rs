@@ -7,12 +7,11 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::erasure::{anonymise, remove_files};
-use super::links::{link_url_until, render_email};
+use super::links::{candidate_email, link_url_until};
 use crate::config::Settings;
 use crate::db::enums::{OfferStatus, Stage};
 use crate::db::schema::{applications, candidates, offers, placements, privacy_runs};
-use crate::mail::new_message_id;
-use crate::mail::outbox::{self, NewOutboundEmail};
+use crate::mail::outbox;
 use crate::staff::auth::audit;
 
 /// What one run of the retention job did (counts only).
@@ -209,14 +208,13 @@ fn queue_consent_reminders(
             "ends_on": ends.with_timezone(&chrono_tz::Europe::Paris).format("%d/%m/%Y").to_string(),
             "data_url": link_url_until(settings, *id, link_until),
         });
-        let mut message = NewOutboundEmail::new(
+        queued.push(candidate_email(
+            settings,
             "consent_renewal",
             email,
-            render_email("consent_renewal", &data)?,
-            new_message_id(&settings.mail_domain()),
-        );
-        message.candidate_id = Some(*id);
-        queued.push(message);
+            *id,
+            &data,
+        )?);
     }
     outbox::enqueue(conn, &queued)?;
     let ids: Vec<i64> = due.iter().map(|d| d.0).collect();

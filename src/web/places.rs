@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::pages::{error_summary, path_id, see_other, status_and_title};
@@ -124,17 +124,39 @@ async fn centre_doctors(
     };
     let today = crate::domain::paris_today();
     db(state, move |conn| {
-        let closing = centres::find(conn, id)?.and_then(|c| c.closed_on);
-        let doctors = crate::placements::doctors_on(conn, today)?
-            .into_iter()
-            .filter(|(centre, d)| {
-                *centre == id && closing.is_none_or(|c| d.until.is_none_or(|u| u >= c))
-            })
-            .map(|(_, d)| d)
-            .collect();
-        Ok((doctors, closing))
+        Ok(crate::placements::doctors_to_redeploy(conn, id, today)?)
     })
     .await
+}
+
+/// One radio button of a group; the first carries the group's field id (where the error
+/// summary links), the others `{field}-{value}`.
+#[derive(Serialize)]
+struct Radio {
+    value: &'static str,
+    label: &'static str,
+    input_id: String,
+    checked: bool,
+}
+
+fn radios(
+    field: &str,
+    choices: impl Iterator<Item = (&'static str, &'static str)>,
+    chosen: &str,
+) -> Vec<Radio> {
+    choices
+        .enumerate()
+        .map(|(i, (value, label))| Radio {
+            value,
+            label,
+            input_id: if i == 0 {
+                field.to_owned()
+            } else {
+                format!("{field}-{value}")
+            },
+            checked: chosen == value,
+        })
+        .collect()
 }
 
 fn render_centre(
@@ -148,30 +170,16 @@ fn render_centre(
         Option<chrono::NaiveDate>,
     ),
 ) -> Result<HttpResponse, AppError> {
-    let kinds: Vec<Value> = CentreKind::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            json!({
-                "value": k.code(),
-                "label": k.label(),
-                "input_id": if i == 0 { "type".to_owned() } else { format!("type-{}", k.code()) },
-                "checked": values.kind == k.code(),
-            })
-        })
-        .collect();
-    let statuses: Vec<Value> = CentreStatus::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            json!({
-                "value": s.code(),
-                "label": s.label(),
-                "input_id": if i == 0 { "statut".to_owned() } else { format!("statut-{}", s.code()) },
-                "checked": values.statut == s.code(),
-            })
-        })
-        .collect();
+    let kinds = radios(
+        "type",
+        CentreKind::ALL.iter().map(|k| (k.code(), k.label())),
+        &values.kind,
+    );
+    let statuses = radios(
+        "statut",
+        CentreStatus::ALL.iter().map(|s| (s.code(), s.label())),
+        &values.statut,
+    );
     let (status, title) = status_and_title(
         errors,
         if id.is_some() {
