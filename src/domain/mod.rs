@@ -4,6 +4,7 @@
 mod email;
 pub mod fields;
 mod fte;
+pub mod ids;
 mod name;
 mod phone;
 mod rpps;

@@ -22,6 +22,7 @@ use crate::db::enums::{Civility, OfferStatus, Stage};
 use crate::db::schema::{
     applications, candidates, offer_allocations, offers, placement_allocations, placements,
 };
+use crate::domain::ids::{ApplicationId, CandidateId};
 use crate::mail::new_message_id;
 use crate::mail::outbox::{self, NewOutboundEmail};
 use crate::pipeline::{self, RecordedMove, WITHDRAWAL_REASONS};
@@ -392,8 +393,8 @@ pub fn send(
             pipeline::record_move(
                 conn,
                 &RecordedMove {
-                    application_id: offer.application_id,
-                    candidate_id,
+                    application_id: ApplicationId(offer.application_id),
+                    candidate_id: CandidateId(candidate_id),
                     from: stage,
                     to: Stage::Offer,
                     actor_id: Some(actor),
@@ -518,8 +519,8 @@ pub fn answer(
             Some(to) if stage.is_open() && stage != to => pipeline::record_move(
                 conn,
                 &RecordedMove {
-                    application_id: offer.application_id,
-                    candidate_id,
+                    application_id: ApplicationId(offer.application_id),
+                    candidate_id: CandidateId(candidate_id),
                     from: stage,
                     to,
                     actor_id: Some(actor),
@@ -610,8 +611,8 @@ pub fn record_start(
             pipeline::record_move(
                 conn,
                 &RecordedMove {
-                    application_id: offer.application_id,
-                    candidate_id,
+                    application_id: ApplicationId(offer.application_id),
+                    candidate_id: CandidateId(candidate_id),
                     from: stage,
                     to: Stage::Recruited,
                     actor_id: Some(actor),

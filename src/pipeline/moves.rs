@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::rules::{check_move, MoveError, MoveRequest};
 use crate::db::enums::Stage;
 use crate::db::schema::{applications, candidates, stage_history};
+use crate::domain::ids::{ApplicationId, CandidateId};
 use crate::staff::auth::audit;
 
 /// The stage an application is in, if it exists.
@@ -60,8 +61,8 @@ pub fn move_for_candidate(
         record_move(
             conn,
             &RecordedMove {
-                application_id: req.application_id,
-                candidate_id,
+                application_id: ApplicationId(req.application_id),
+                candidate_id: CandidateId(candidate_id),
                 from: current,
                 to: req.to,
                 actor_id: Some(actor_id),
@@ -91,8 +92,8 @@ pub fn move_for_candidate(
 /// A move already decided (by a recruiter's checked request, or by an offer being sent,
 /// accepted or started): the application's stage, its history and the candidate's activity.
 pub struct RecordedMove<'a> {
-    pub application_id: i64,
-    pub candidate_id: i64,
+    pub application_id: ApplicationId,
+    pub candidate_id: CandidateId,
     pub from: Stage,
     pub to: Stage,
     pub actor_id: Option<i64>,

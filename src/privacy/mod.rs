@@ -24,6 +24,7 @@ pub use retention::{apply_retention, run_daily, RunReport};
 
 use crate::db::enums::Stage;
 use crate::db::schema::{applications, candidates};
+use crate::domain::ids::{ApplicationId, CandidateId};
 use crate::pipeline::SELF_WITHDRAWAL;
 use crate::staff::auth::audit;
 
@@ -41,8 +42,8 @@ pub enum Withdrawal {
 /// staff actor. Recruiters see it on the board and in the history.
 pub fn withdraw(
     conn: &mut PgConnection,
-    candidate_id: i64,
-    application_id: i64,
+    candidate_id: CandidateId,
+    application_id: ApplicationId,
     now: DateTime<Utc>,
 ) -> QueryResult<Withdrawal> {
     conn.transaction(|conn| {
@@ -78,7 +79,7 @@ pub fn withdraw(
             None,
             "desistement_candidat",
             "application",
-            Some(application_id),
+            Some(application_id.0),
             &format!("{} -> {}", current.code(), Stage::Withdrawn.code()),
         )?;
         Ok(Withdrawal::Done)

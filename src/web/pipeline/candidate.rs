@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::candidates;
 use crate::db::enums::{Civility, Situation, Stage, WorkingTime};
 use crate::domain::describe_half_days;
+use crate::domain::ids::CandidateId;
 use crate::error::AppError;
 use crate::pipeline::{REFUSAL_REASONS, WITHDRAWAL_REASONS};
 use crate::staff::RECRUITING;
@@ -324,7 +325,12 @@ pub async fn merge(
         .map_err(|_| AppError::BadRequest("Fiche à fusionner illisible.".to_owned()))?;
     let actor = staff.0.user_id;
     let result = db(&state, move |conn| {
-        Ok(candidates::merge(conn, actor, keep, other)?)
+        Ok(candidates::merge(
+            conn,
+            actor,
+            CandidateId(keep),
+            CandidateId(other),
+        )?)
     })
     .await?;
     match result {
