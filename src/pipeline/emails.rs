@@ -240,27 +240,6 @@ pub fn save_template(
         .execute(conn)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_variables_are_refused_with_the_list_of_known_ones() {
-        let e = check_template("Bonjour", "Bonjour {{prénom_inconnu}}").unwrap_err();
-        assert_eq!(e.field, "texte");
-        assert!(e.message.contains("{{prenom}}"), "{e}");
-        assert!(check_template("Objet {{service}}", "Bonjour {{prenom}} {{nom}}").is_ok());
-        assert!(check_template("Objet", "{{#if}}").is_err());
-    }
-
-    #[test]
-    fn values_are_not_evaluated_as_templates() {
-        let data = json!({ "prenom": "{{nom}}", "nom": "<b>" });
-        let (_, body) = render("x", "Bonjour {{prenom}} {{nom}}", &data).unwrap();
-        assert_eq!(body, "Bonjour {{nom}} <b>");
-    }
-}
-
 /// What the preview of a move's e-mail shows: the stage's template, if any, and the
 /// candidate's address with the data it is rendered with.
 pub type Preview = (Option<StageTemplate>, Option<(String, serde_json::Value)>);
@@ -281,4 +260,25 @@ pub fn preview(
     let template = template_for(conn, request.to)?;
     let context = context(conn, settings, request.application_id, request.to)?;
     Ok(Ok((template, context)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_variables_are_refused_with_the_list_of_known_ones() {
+        let e = check_template("Bonjour", "Bonjour {{prénom_inconnu}}").unwrap_err();
+        assert_eq!(e.field, "texte");
+        assert!(e.message.contains("{{prenom}}"), "{e}");
+        assert!(check_template("Objet {{service}}", "Bonjour {{prenom}} {{nom}}").is_ok());
+        assert!(check_template("Objet", "{{#if}}").is_err());
+    }
+
+    #[test]
+    fn values_are_not_evaluated_as_templates() {
+        let data = json!({ "prenom": "{{nom}}", "nom": "<b>" });
+        let (_, body) = render("x", "Bonjour {{prenom}} {{nom}}", &data).unwrap();
+        assert_eq!(body, "Bonjour {{nom}} <b>");
+    }
 }
