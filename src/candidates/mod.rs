@@ -1,6 +1,8 @@
 //! A candidate as recruiters see them: identity, wishes, applications with their history,
 //! documents and the e-mails sent to them.
 
+pub mod page;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -11,6 +13,7 @@ use crate::db::schema::{
     outbound_emails, positions, specialties, staff_users, stage_history, submissions,
 };
 use crate::domain::describe_half_days;
+use crate::domain::ids::CandidateId;
 use crate::pipeline;
 
 #[derive(Debug, Serialize)]
@@ -473,9 +476,10 @@ pub enum MergeError {
 pub fn merge(
     conn: &mut PgConnection,
     actor: i64,
-    keep: i64,
-    other: i64,
+    keep: CandidateId,
+    other: CandidateId,
 ) -> anyhow::Result<Result<(), MergeError>> {
+    let (keep, other) = (keep.0, other.0);
     if keep == other {
         return Ok(Err(MergeError::Same));
     }

@@ -5,6 +5,7 @@ mod control;
 mod email;
 pub mod fields;
 mod fte;
+pub mod ids;
 mod name;
 mod phone;
 mod rpps;

@@ -4,22 +4,25 @@
 //! new offer supersedes the live one, which stays in history. Recording the start of an
 //! accepted offer creates the placement.
 
+pub mod allocation;
+pub mod form;
 mod validate;
+pub mod view;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
 use serde_json::json;
 
+pub use allocation::{week_table, AllocationView, WeekRow};
 pub use validate::{validate, AllocationDraft, OfferDraft, OfferErrors, RawAllocation, RawOffer};
+pub use view::{find, for_candidate, load, Offer, OfferView};
 
 use crate::config::Settings;
-use crate::db::enums::{Civility, OfferStatus, Stage, WorkingTime};
+use crate::db::enums::{Civility, OfferStatus, Stage};
 use crate::db::schema::{
-    applications, candidates, centres, offer_allocations, offers, placement_allocations,
-    placements, staff_users,
+    applications, candidates, offer_allocations, offers, placement_allocations, placements,
 };
-use crate::domain::{format_hundredths, HalfDay, WeekPattern, WEEKDAYS};
+use crate::domain::ids::{ApplicationId, CandidateId};
 use crate::mail::new_message_id;
 use crate::mail::outbox::{self, NewOutboundEmail};
 use crate::pipeline::{self, RecordedMove, WITHDRAWAL_REASONS};
@@ -37,265 +40,6 @@ pub const OFFER_STAGES: [Stage; 4] = [
 /// Coded reasons a doctor declines an offer (the withdrawal reasons of the pipeline).
 pub fn decline_reasons() -> &'static [(&'static str, &'static str)] {
     WITHDRAWAL_REASONS
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = offers, check_for_backend(diesel::pg::Pg))]
-pub struct Offer {
-    pub id: i64,
-    pub application_id: i64,
-    pub status: OfferStatus,
-    pub working_time: WorkingTime,
-    pub fte_hundredths: i32,
-    pub starts_on: NaiveDate,
-    pub expires_on: NaiveDate,
-    pub on_call_terms: String,
-    pub salary_note: String,
-    pub created_by: Option<i64>,
-    pub approved_by: Option<i64>,
-    pub approved_at: Option<DateTime<Utc>>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub answered_at: Option<DateTime<Utc>>,
-    pub decline_reason: Option<String>,
-    pub superseded_by: Option<i64>,
-    pub created_at: DateTime<Utc>,
-}
-
-/// One centre of an offer or a placement, as pages and e-mails show it.
-#[derive(Debug, Clone, Serialize)]
-pub struct AllocationView {
-    pub centre_id: i64,
-    pub centre: String,
-    pub commune: String,
-    pub fte: String,
-    pub fte_hundredths: i32,
-    pub pattern: String,
-    pub half_days: i16,
-    pub half_day_count: u32,
-}
-
-impl AllocationView {
-    pub fn new(centre_id: i64, centre: String, commune: String, half_days: i16, fte: i32) -> Self {
-        let pattern = WeekPattern::from_bits(half_days).unwrap_or_default();
-        AllocationView {
-            centre_id,
-            centre,
-            commune,
-            fte: format_hundredths(i64::from(fte)),
-            fte_hundredths: fte,
-            pattern: pattern.to_string(),
-            half_days,
-            half_day_count: pattern.count(),
-        }
-    }
-}
-
-/// One weekday of the weekly table: where the doctor works in the morning and the afternoon.
-#[derive(Debug, Clone, Serialize)]
-pub struct WeekRow {
-    pub day: String,
-    pub morning: Option<String>,
-    pub afternoon: Option<String>,
-    /// "Vic-Fezensac (journée)", "Fleurance (matin), Vic-Fezensac (après-midi)", "–".
-    pub summary: String,
-}
-
-/// The weekly table of a set of allocations: Monday to Friday, morning and afternoon.
-pub fn week_table(allocations: &[AllocationView]) -> Vec<WeekRow> {
-    let at = |h: HalfDay| {
-        allocations
-            .iter()
-            .find(|a| {
-                WeekPattern::from_bits(a.half_days)
-                    .unwrap_or_default()
-                    .contains(h)
-            })
-            .map(|a| a.commune.clone())
-    };
-    let mut halves = HalfDay::all();
-    WEEKDAYS
-        .iter()
-        .map(|day| {
-            let morning = halves.next().and_then(at);
-            let afternoon = halves.next().and_then(at);
-            let summary = match (&morning, &afternoon) {
-                (Some(m), Some(a)) if m == a => format!("{m} (journée)"),
-                (Some(m), Some(a)) => format!("{m} (matin), {a} (après-midi)"),
-                (Some(m), None) => format!("{m} (matin)"),
-                (None, Some(a)) => format!("{a} (après-midi)"),
-                (None, None) => "–".to_owned(),
-            };
-            let mut label = day.to_string();
-            label[..1].make_ascii_uppercase();
-            WeekRow {
-                day: label,
-                morning,
-                afternoon,
-                summary,
-            }
-        })
-        .collect()
-}
-
-/// An offer as its page shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct OfferView {
-    pub id: i64,
-    pub application_id: i64,
-    pub candidate_id: i64,
-    pub candidate: String,
-    pub status: &'static str,
-    pub status_code: &'static str,
-    pub working_time: &'static str,
-    pub working_time_code: &'static str,
-    pub fte: String,
-    pub starts_on: NaiveDate,
-    pub expires_on: NaiveDate,
-    pub on_call_terms: String,
-    pub salary_note: String,
-    pub created_by: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub approved_by: Option<String>,
-    pub approved_at: Option<DateTime<Utc>>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub answered_at: Option<DateTime<Utc>>,
-    pub decline_reason: Option<&'static str>,
-    pub superseded_by: Option<i64>,
-    pub placement_id: Option<i64>,
-    pub allocations: Vec<AllocationView>,
-    pub week: Vec<WeekRow>,
-    pub is_draft: bool,
-    pub is_approved: bool,
-    pub is_sent: bool,
-    pub is_accepted: bool,
-    pub is_live: bool,
-}
-
-fn staff_name(conn: &mut PgConnection, id: Option<i64>) -> QueryResult<Option<String>> {
-    match id {
-        Some(id) => staff_users::table
-            .find(id)
-            .select(staff_users::display_name)
-            .first(conn)
-            .optional(),
-        None => Ok(None),
-    }
-}
-
-/// The allocations of several offers, by offer id.
-fn allocations_of(
-    conn: &mut PgConnection,
-    offer_ids: &[i64],
-) -> QueryResult<Vec<(i64, AllocationView)>> {
-    let rows: Vec<(i64, i64, String, String, i16, i32)> = offer_allocations::table
-        .inner_join(centres::table)
-        .filter(offer_allocations::offer_id.eq_any(offer_ids))
-        .order((offer_allocations::offer_id, offer_allocations::id))
-        .select((
-            offer_allocations::offer_id,
-            centres::id,
-            centres::name,
-            centres::commune,
-            offer_allocations::half_days,
-            offer_allocations::fte_hundredths,
-        ))
-        .load(conn)?;
-    let mut views: Vec<(i64, AllocationView)> = rows
-        .into_iter()
-        .map(|(offer, centre_id, name, commune, bits, fte)| {
-            (
-                offer,
-                AllocationView::new(centre_id, name, commune, bits, fte),
-            )
-        })
-        .collect();
-    // In the order of the week: the centre worked on Monday morning first.
-    views.sort_by_key(|(offer, a)| (*offer, a.half_days.trailing_zeros()));
-    Ok(views)
-}
-
-fn view_of(conn: &mut PgConnection, offer: Offer) -> QueryResult<OfferView> {
-    let (candidate_id, first, last): (i64, String, String) = applications::table
-        .inner_join(candidates::table)
-        .filter(applications::id.eq(offer.application_id))
-        .select((
-            candidates::id,
-            candidates::first_name,
-            candidates::last_name,
-        ))
-        .first(conn)?;
-    let allocations: Vec<AllocationView> = allocations_of(conn, &[offer.id])?
-        .into_iter()
-        .map(|(_, a)| a)
-        .collect();
-    let placement_id: Option<i64> = placements::table
-        .filter(placements::offer_id.eq(offer.id))
-        .select(placements::id)
-        .first(conn)
-        .optional()?;
-    Ok(OfferView {
-        id: offer.id,
-        application_id: offer.application_id,
-        candidate_id,
-        candidate: format!("{first} {last}"),
-        status: offer.status.label(),
-        status_code: offer.status.code(),
-        working_time: offer.working_time.label(),
-        working_time_code: offer.working_time.code(),
-        fte: format_hundredths(i64::from(offer.fte_hundredths)),
-        starts_on: offer.starts_on,
-        expires_on: offer.expires_on,
-        on_call_terms: offer.on_call_terms,
-        salary_note: offer.salary_note,
-        created_by: staff_name(conn, offer.created_by)?,
-        created_at: offer.created_at,
-        approved_by: staff_name(conn, offer.approved_by)?,
-        approved_at: offer.approved_at,
-        sent_at: offer.sent_at,
-        answered_at: offer.answered_at,
-        decline_reason: offer
-            .decline_reason
-            .as_deref()
-            .and_then(|r| pipeline::reason_label(Stage::Withdrawn, r)),
-        superseded_by: offer.superseded_by,
-        placement_id,
-        week: week_table(&allocations),
-        allocations,
-        is_draft: offer.status == OfferStatus::Draft,
-        is_approved: offer.approved_at.is_some(),
-        is_sent: offer.status == OfferStatus::Sent,
-        is_accepted: offer.status == OfferStatus::Accepted,
-        is_live: matches!(
-            offer.status,
-            OfferStatus::Draft | OfferStatus::Sent | OfferStatus::Accepted
-        ),
-    })
-}
-
-pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Offer>> {
-    offers::table
-        .find(id)
-        .select(Offer::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<OfferView>> {
-    match find(conn, id)? {
-        Some(offer) => view_of(conn, offer).map(Some),
-        None => Ok(None),
-    }
-}
-
-/// Every offer made to a candidate's applications, newest first.
-pub fn for_candidate(conn: &mut PgConnection, candidate_id: i64) -> QueryResult<Vec<OfferView>> {
-    let list: Vec<Offer> = offers::table
-        .inner_join(applications::table)
-        .filter(applications::candidate_id.eq(candidate_id))
-        .order(offers::id.desc())
-        .select(Offer::as_select())
-        .load(conn)?;
-    list.into_iter().map(|o| view_of(conn, o)).collect()
 }
 
 /// Why an action on an offer was refused, in French for the recruiter.
@@ -649,8 +393,8 @@ pub fn send(
             pipeline::record_move(
                 conn,
                 &RecordedMove {
-                    application_id: offer.application_id,
-                    candidate_id,
+                    application_id: ApplicationId(offer.application_id),
+                    candidate_id: CandidateId(candidate_id),
                     from: stage,
                     to: Stage::Offer,
                     actor_id: Some(actor),
@@ -775,8 +519,8 @@ pub fn answer(
             Some(to) if stage.is_open() && stage != to => pipeline::record_move(
                 conn,
                 &RecordedMove {
-                    application_id: offer.application_id,
-                    candidate_id,
+                    application_id: ApplicationId(offer.application_id),
+                    candidate_id: CandidateId(candidate_id),
                     from: stage,
                     to,
                     actor_id: Some(actor),
@@ -867,8 +611,8 @@ pub fn record_start(
             pipeline::record_move(
                 conn,
                 &RecordedMove {
-                    application_id: offer.application_id,
-                    candidate_id,
+                    application_id: ApplicationId(offer.application_id),
+                    candidate_id: CandidateId(candidate_id),
                     from: stage,
                     to: Stage::Recruited,
                     actor_id: Some(actor),

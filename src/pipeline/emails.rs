@@ -240,6 +240,28 @@ pub fn save_template(
         .execute(conn)
 }
 
+/// What the preview of a move's e-mail shows: the stage's template, if any, and the
+/// candidate's address with the data it is rendered with.
+pub type Preview = (Option<StageTemplate>, Option<(String, serde_json::Value)>);
+
+/// Checks a move against the application's current stage, then gathers its e-mail's preview.
+/// Nothing is written.
+pub fn preview(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    request: &super::MoveRequest,
+) -> QueryResult<Result<Preview, super::MoveError>> {
+    let Some(current) = super::current_stage(conn, request.application_id)? else {
+        return Ok(Err(super::MoveError::NotFound));
+    };
+    if let Err(e) = super::check_move(current, request) {
+        return Ok(Err(e));
+    }
+    let template = template_for(conn, request.to)?;
+    let context = context(conn, settings, request.application_id, request.to)?;
+    Ok(Ok((template, context)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use icalendar::{Calendar, Component, Event, EventLike};
 use serde::Serialize;
 
+use crate::config::Settings;
 use crate::db::schema::{applications, candidates, centres, meetings};
+use crate::mail::outbox::NewOutboundEmail;
 use crate::staff::audit::audit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -272,6 +274,79 @@ pub fn ics(
         calendar.append_property(icalendar::Property::new("METHOD", "REQUEST"));
     }
     calendar.done().to_string()
+}
+
+/// Why a meeting was not scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleError {
+    /// The application does not exist.
+    NotFound,
+    /// The centre chosen does not exist or is closed.
+    UnknownCentre,
+}
+
+/// Schedules a meeting for an application and, when asked, queues the invitation to the
+/// candidate in the same transaction. Answers the candidate's id (the page to go back to).
+pub fn schedule(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    actor: i64,
+    meeting: &NewMeeting,
+    invite: bool,
+) -> anyhow::Result<Result<i64, ScheduleError>> {
+    conn.transaction(|conn| {
+        if let Some(c) = meeting.centre_id {
+            let known = crate::centres::list_choosable(conn)?
+                .iter()
+                .any(|x| x.id == c);
+            if !known {
+                return Ok(Err(ScheduleError::UnknownCentre));
+            }
+        }
+        let Some(id) = create(conn, actor, meeting)? else {
+            return Ok(Err(ScheduleError::NotFound));
+        };
+        let view = find(conn, id)?.ok_or_else(|| anyhow::anyhow!("meeting vanished"))?;
+        if invite {
+            let mut email = invitation_email(settings, &view)?;
+            email.application_id = Some(meeting.application_id);
+            email.candidate_id = Some(view.candidate_id);
+            crate::mail::outbox::enqueue(conn, &[email])?;
+        }
+        Ok(Ok(view.candidate_id))
+    })
+}
+
+/// The invitation e-mail of a meeting, with its calendar event.
+fn invitation_email(settings: &Settings, m: &MeetingView) -> anyhow::Result<NewOutboundEmail> {
+    let paris = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Europe::Paris);
+    let data = serde_json::json!({
+        "org": settings.organisation,
+        "kind": m.kind,
+        "day": paris(m.starts_at).format("%d/%m/%Y").to_string(),
+        "time": paris(m.starts_at).format("%H:%M").to_string(),
+        "duration": m.duration_minutes,
+        "place": m.place,
+        "participants": m.participants,
+        "candidate": m.candidate,
+    });
+    let rendered = crate::templates::global()
+        .render_email("meeting_invitation", &data)
+        .map_err(|e| anyhow::anyhow!("rendering the invitation: {e}"))?;
+    let mut email = NewOutboundEmail::new(
+        "meeting_invitation",
+        &m.candidate_email,
+        rendered,
+        crate::mail::new_message_id(&settings.mail_domain()),
+    );
+    email.ics = Some(ics(
+        m,
+        &settings.mail_domain(),
+        &settings.organisation.service,
+        &settings.organisation.contact_email,
+        true,
+    ));
+    Ok(email)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::centres::Centre;
 use crate::db::schema::{applications, candidates, centres, placement_allocations, placements};
 use crate::domain::{format_hundredths, Fte, WeekPattern};
-use crate::offers::{week_table, AllocationView, WeekRow};
+use crate::offers::allocation::{week_table, AllocationView, WeekRow};
 use crate::staff::audit::audit;
 
 /// One dated allocation of a placement.
@@ -242,6 +242,25 @@ type DoctorRow = (
     NaiveDate,
     Option<NaiveDate>,
 );
+
+/// The doctors working in centre `centre_id` from `today` on, and its closing date if it has
+/// one: those to redeploy when it closes. Only allocations still running on its closing date
+/// are listed.
+pub fn doctors_to_redeploy(
+    conn: &mut PgConnection,
+    centre_id: i64,
+    today: NaiveDate,
+) -> QueryResult<(Vec<DoctorAtCentre>, Option<NaiveDate>)> {
+    let closing = crate::centres::find(conn, centre_id)?.and_then(|c| c.closed_on);
+    let doctors = doctors_on(conn, today)?
+        .into_iter()
+        .filter(|(centre, d)| {
+            *centre == centre_id && closing.is_none_or(|c| d.until.is_none_or(|u| u >= c))
+        })
+        .map(|(_, d)| d)
+        .collect();
+    Ok((doctors, closing))
+}
 
 /// Allocations in force on `day`, with the doctor's name, for every centre (by centre id).
 pub fn doctors_on(

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::pages::{page, render, see_other};
 use super::{db, rate_limit, AppState};
+use crate::domain::ids::{ApplicationId, CandidateId};
 use crate::domain::EmailAddress;
 use crate::error::AppError;
 use crate::privacy::{self, Erasure, KeepReason, Link, Withdrawal};
@@ -361,7 +362,12 @@ pub async fn withdraw(
         ));
     };
     let outcome = db(&state, move |conn| {
-        Ok(privacy::withdraw(conn, id, application_id, Utc::now())?)
+        Ok(privacy::withdraw(
+            conn,
+            CandidateId(id),
+            ApplicationId(application_id),
+            Utc::now(),
+        )?)
     })
     .await?;
     let code = match outcome {

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::pages::{error_summary, path_id, see_other, status_and_title};
@@ -124,17 +124,39 @@ async fn centre_doctors(
     };
     let today = crate::domain::paris_today();
     db(state, move |conn| {
-        let closing = centres::find(conn, id)?.and_then(|c| c.closed_on);
-        let doctors = crate::placements::doctors_on(conn, today)?
-            .into_iter()
-            .filter(|(centre, d)| {
-                *centre == id && closing.is_none_or(|c| d.until.is_none_or(|u| u >= c))
-            })
-            .map(|(_, d)| d)
-            .collect();
-        Ok((doctors, closing))
+        Ok(crate::placements::doctors_to_redeploy(conn, id, today)?)
     })
     .await
+}
+
+/// One radio button of a group; the first carries the group's field id (where the error
+/// summary links), the others `{field}-{value}`.
+#[derive(Serialize)]
+struct Radio {
+    value: &'static str,
+    label: &'static str,
+    input_id: String,
+    checked: bool,
+}
+
+fn radios(
+    field: &str,
+    choices: impl Iterator<Item = (&'static str, &'static str)>,
+    chosen: &str,
+) -> Vec<Radio> {
+    choices
+        .enumerate()
+        .map(|(i, (value, label))| Radio {
+            value,
+            label,
+            input_id: if i == 0 {
+                field.to_owned()
+            } else {
+                format!("{field}-{value}")
+            },
+            checked: chosen == value,
+        })
+        .collect()
 }
 
 fn render_centre(
@@ -148,30 +170,16 @@ fn render_centre(
         Option<chrono::NaiveDate>,
     ),
 ) -> Result<HttpResponse, AppError> {
-    let kinds: Vec<Value> = CentreKind::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            json!({
-                "value": k.code(),
-                "label": k.label(),
-                "input_id": if i == 0 { "type".to_owned() } else { format!("type-{}", k.code()) },
-                "checked": values.kind == k.code(),
-            })
-        })
-        .collect();
-    let statuses: Vec<Value> = CentreStatus::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            json!({
-                "value": s.code(),
-                "label": s.label(),
-                "input_id": if i == 0 { "statut".to_owned() } else { format!("statut-{}", s.code()) },
-                "checked": values.statut == s.code(),
-            })
-        })
-        .collect();
+    let kinds = radios(
+        "type",
+        CentreKind::ALL.iter().map(|k| (k.code(), k.label())),
+        &values.kind,
+    );
+    let statuses = radios(
+        "statut",
+        CentreStatus::ALL.iter().map(|s| (s.code(), s.label())),
+        &values.statut,
+    );
     let (status, title) = status_and_title(
         errors,
         if id.is_some() {
@@ -454,25 +462,41 @@ pub async fn edit_position(
     render_position(&state, &staff, Some(id), &values, &FieldErrors::default()).await
 }
 
-/// The urlencoded body, where `centres` repeats; and its CSRF token.
-fn position_body(body: &[u8]) -> (PositionForm, String) {
-    let mut values = PositionForm::default();
-    let mut csrf = String::new();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        let v = v.into_owned();
-        match k.as_ref() {
-            "csrf" => csrf = v,
-            "titre" => values.titre = v,
-            "specialite" => values.specialite = v,
-            "description" => values.description = v,
-            "centres" => values.centres.push(v),
-            "etp_min" => values.etp_min = v,
-            "etp_max" => values.etp_max = v,
-            "publie" => values.publie = !v.is_empty(),
-            _ => {}
-        }
+/// The position form as posted: `centres` repeats, `publie` is a checkbox.
+#[derive(Debug, Default, Deserialize)]
+pub struct PositionBody {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    titre: String,
+    #[serde(default)]
+    specialite: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    centres: Vec<String>,
+    #[serde(default)]
+    etp_min: String,
+    #[serde(default)]
+    etp_max: String,
+    #[serde(default)]
+    publie: String,
+}
+
+impl PositionBody {
+    /// The values as typed, and the CSRF token.
+    fn read(self) -> (PositionForm, String) {
+        let values = PositionForm {
+            titre: self.titre,
+            specialite: self.specialite,
+            description: self.description,
+            centres: self.centres,
+            etp_min: self.etp_min,
+            etp_max: self.etp_max,
+            publie: !self.publie.is_empty(),
+        };
+        (values, self.csrf)
     }
-    (values, csrf)
 }
 
 /// Creates (`id` None) or changes a position; the form again with 422 when something is wrong.
@@ -480,10 +504,10 @@ async fn save_position(
     state: &AppState,
     staff: &Staff,
     id: Option<i64>,
-    body: &[u8],
+    body: PositionBody,
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
-    let (values, csrf) = position_body(body);
+    let (values, csrf) = body.read();
     staff.check_csrf(&csrf)?;
     let all = db(state, move |conn| {
         if let Some(id) = id {
@@ -518,18 +542,18 @@ async fn save_position(
 pub async fn create_position(
     state: web::Data<AppState>,
     staff: Staff,
-    body: web::Bytes,
+    body: Form<PositionBody>,
 ) -> Result<HttpResponse, AppError> {
-    save_position(&state, &staff, None, &body).await
+    save_position(&state, &staff, None, body.into_inner()).await
 }
 
 pub async fn update_position(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: Form<PositionBody>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
     let id = path_id(&path)?;
-    save_position(&state, &staff, Some(id), &body).await
+    save_position(&state, &staff, Some(id), body.into_inner()).await
 }

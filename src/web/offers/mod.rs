@@ -1,23 +1,25 @@
-//! Recruiters' pages for offers and placements, and everyone's capacity page.
+//! Recruiters' pages for offers: the form (new or draft), the offer's page and its actions
+//! (approve, send, withdraw, answers, start); the placements' and capacity pages are in
+//! [`placement`].
+
+mod placement;
+
+use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{NaiveDate, Utc};
-use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::pages::see_other;
 use crate::centres::{self, Centre};
 use crate::db::enums::{StaffRole, WorkingTime};
-use crate::db::schema::{applications, candidates};
-use crate::domain::{format_hundredths, Fte, HalfDay, WeekPattern};
-use crate::domain::{paris_today, parse_date};
+use crate::domain::{paris_today, parse_date, HalfDay};
 use crate::error::AppError;
-use crate::offers::{self, Answer, OfferError, OfferErrors, RawAllocation, RawOffer};
-use crate::placements::{self, capacity, RedeployError, Redeployment};
+use crate::offers::{self, Answer, OfferError, OfferErrors, RawOffer};
 use crate::staff::RECRUITING;
 use crate::web::body::Form;
+use crate::web::pages::see_other;
 use crate::web::staff::{page, staff_page, Staff};
 use crate::web::{db, AppState};
 
@@ -38,12 +40,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/recrutement/propositions/{id}/{action}",
         web::post().to(offer_action),
     )
-    .route("/recrutement/affectations/{id}", web::get().to(placement))
+    .route(
+        "/recrutement/affectations/{id}",
+        web::get().to(placement::placement),
+    )
     .route(
         "/recrutement/affectations/{id}/redeploiement",
-        web::post().to(redeploy),
+        web::post().to(placement::redeploy),
     )
-    .route("/capacite", web::get().to(capacity_page));
+    .route("/capacite", web::get().to(placement::capacity_page));
 }
 
 fn may_approve(state: &AppState, staff: &Staff) -> bool {
@@ -54,24 +59,6 @@ fn may_approve(state: &AppState, staff: &Staff) -> bool {
             .approver_roles
             .iter()
             .any(|r| r == staff.0.role.code())
-}
-
-/// The candidate an application belongs to, with their name.
-fn application_owner(
-    conn: &mut PgConnection,
-    application_id: i64,
-) -> QueryResult<Option<(i64, String)>> {
-    let row: Option<(i64, String, String)> = applications::table
-        .inner_join(candidates::table)
-        .filter(applications::id.eq(application_id))
-        .select((
-            candidates::id,
-            candidates::first_name,
-            candidates::last_name,
-        ))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(id, first, last)| (id, format!("{first} {last}"))))
 }
 
 /// Where the offer form comes from: a new offer for an application, or a draft being edited.
@@ -106,14 +93,15 @@ async fn render_form(
 ) -> Result<HttpResponse, AppError> {
     let application_id = target.application_id();
     let today = paris_today();
-    let (owner, all) = db(state, move |conn| {
-        Ok((
-            application_owner(conn, application_id)?,
-            centres::list_all(conn)?,
-        ))
+    let offers::form::FormContext {
+        candidate_id,
+        candidate,
+        centres: all,
+    } = db(state, move |conn| {
+        Ok(offers::form::context(conn, application_id)?)
     })
-    .await?;
-    let (candidate_id, candidate) = owner.ok_or(AppError::NotFound)?;
+    .await?
+    .ok_or(AppError::NotFound)?;
     let lookup = |field: &str| errors.get(field).map(str::to_owned);
     let rows: Vec<Value> = grid_centres(all, raw, today)
         .iter()
@@ -191,63 +179,6 @@ async fn render_form(
     )
 }
 
-/// The form's starting values: the live offer's, else the doctor's wishes.
-fn initial_values(conn: &mut PgConnection, application_id: i64) -> QueryResult<Option<RawOffer>> {
-    let candidate: Option<(i64, WorkingTime, Option<i16>, Option<NaiveDate>)> = applications::table
-        .inner_join(candidates::table)
-        .filter(applications::id.eq(application_id))
-        .select((
-            candidates::id,
-            candidates::working_time,
-            candidates::part_time_half_days,
-            candidates::available_from,
-        ))
-        .first(conn)
-        .optional()?;
-    let Some((candidate_id, working_time, half_days, available_from)) = candidate else {
-        return Ok(None);
-    };
-    let live = offers::for_candidate(conn, candidate_id)?
-        .into_iter()
-        .find(|o| o.application_id == application_id && o.is_live);
-    if let Some(o) = live {
-        let mut raw = RawOffer {
-            temps: o.working_time_code.to_owned(),
-            etp: o.fte.clone(),
-            debut: o.starts_on.to_string(),
-            expiration: o.expires_on.to_string(),
-            gardes: o.on_call_terms.clone(),
-            remuneration: o.salary_note.clone(),
-            ..Default::default()
-        };
-        for a in o.allocations {
-            let pattern = WeekPattern::from_bits(a.half_days).unwrap_or_default();
-            raw.allocations.insert(
-                a.centre_id,
-                RawAllocation {
-                    half_days: pattern.half_days().map(|h| h.code()).collect(),
-                    etp: a.fte,
-                },
-            );
-        }
-        return Ok(Some(raw));
-    }
-    let today = paris_today();
-    Ok(Some(RawOffer {
-        temps: working_time.code().to_owned(),
-        etp: match (working_time, half_days) {
-            (WorkingTime::FullTime, _) => "1".to_owned(),
-            (WorkingTime::PartTime, Some(n)) => format_hundredths(i64::from(n) * 10),
-            (WorkingTime::PartTime, None) => String::new(),
-        },
-        debut: available_from
-            .filter(|d| *d > today)
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        ..Default::default()
-    }))
-}
-
 pub async fn new_offer(
     state: web::Data<AppState>,
     staff: Staff,
@@ -255,8 +186,9 @@ pub async fn new_offer(
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let application_id = path.into_inner();
+    let today = paris_today();
     let raw = db(&state, move |conn| {
-        Ok(initial_values(conn, application_id)?)
+        Ok(offers::form::initial_values(conn, application_id, today)?)
     })
     .await?
     .ok_or(AppError::NotFound)?;
@@ -270,10 +202,21 @@ pub async fn new_offer(
     .await
 }
 
-fn read_form(body: &web::Bytes) -> (RawOffer, String) {
-    RawOffer::from_pairs(
-        url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())),
-    )
+/// The offer form as posted: its fields by name, each with every value it was sent with (the
+/// `jours-{centre}` fields repeat, one per ticked half-day).
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct OfferForm(BTreeMap<String, Vec<String>>);
+
+impl OfferForm {
+    /// The offer as typed, and the CSRF token.
+    fn read(self) -> (RawOffer, String) {
+        RawOffer::from_pairs(
+            self.0
+                .into_iter()
+                .flat_map(|(k, values)| values.into_iter().map(move |v| (k.clone(), v))),
+        )
+    }
 }
 
 /// An offer action refused: back to the page that asked, with the reason (422).
@@ -288,11 +231,11 @@ pub async fn create_offer(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: Form<OfferForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let application_id = path.into_inner();
-    let (raw, csrf) = read_form(&body);
+    let (raw, csrf) = body.into_inner().read();
     staff.check_csrf(&csrf)?;
     let all = db(&state, |conn| Ok(centres::list_all(conn)?)).await?;
     let target = FormTarget::New { application_id };
@@ -354,11 +297,9 @@ pub async fn edit_offer(
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let offer_id = path.into_inner();
+    let today = paris_today();
     let found = db(&state, move |conn| {
-        let Some(offer) = offers::find(conn, offer_id)? else {
-            return Ok(None);
-        };
-        Ok(initial_values(conn, offer.application_id)?.map(|raw| (offer, raw)))
+        Ok(offers::form::draft_values(conn, offer_id, today)?)
     })
     .await?;
     let (offer, raw) = found.ok_or(AppError::NotFound)?;
@@ -379,11 +320,11 @@ pub async fn update_offer(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<i64>,
-    body: web::Bytes,
+    body: Form<OfferForm>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let offer_id = path.into_inner();
-    let (raw, csrf) = read_form(&body);
+    let (raw, csrf) = body.into_inner().read();
     staff.check_csrf(&csrf)?;
     let (offer, all) = db(&state, move |conn| {
         Ok((offers::find(conn, offer_id)?, centres::list_all(conn)?))
@@ -506,199 +447,4 @@ pub async fn offer_action(
         Ok(next) => Ok(see_other(next.unwrap_or(destination))),
         Err(e) => Err(refused(e)),
     }
-}
-
-pub async fn placement(
-    state: web::Data<AppState>,
-    staff: Staff,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    staff.require(RECRUITING)?;
-    let id = path.into_inner();
-    render_placement(&state, &staff, id, None, StatusCode::OK).await
-}
-
-async fn render_placement(
-    state: &AppState,
-    staff: &Staff,
-    id: i64,
-    error: Option<(i64, String)>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let today = paris_today();
-    let (view, all) = db(state, move |conn| {
-        Ok((placements::load(conn, id, today)?, centres::list_all(conn)?))
-    })
-    .await?;
-    let view = view.ok_or(AppError::NotFound)?;
-    let title = format!("Affectation de {}", view.candidate);
-    let choices: Vec<Value> = all
-        .iter()
-        .filter(|c| !c.closed_on_day(today))
-        .map(|c| json!({"id": c.id, "commune": c.commune}))
-        .collect();
-    let current: Vec<Value> = view
-        .current
-        .iter()
-        .map(|a| {
-            let mut v = serde_json::to_value(a).unwrap_or_default();
-            if let (Some(obj), Some((failed, message))) = (v.as_object_mut(), error.as_ref()) {
-                if *failed == a.id {
-                    obj.insert("error".to_owned(), json!(message));
-                }
-            }
-            v
-        })
-        .collect();
-    staff_page(
-        state,
-        staff,
-        "offers/placement",
-        &title,
-        status,
-        json!({
-            "heading": title,
-            "placement": view,
-            "current": current,
-            "centres": choices,
-            "half_days": HalfDay::all().map(|h| json!({"code": h.code(), "label": h.label()})).collect::<Vec<_>>(),
-            "today": today.to_string(),
-        }),
-    )
-}
-
-pub async fn redeploy(
-    state: web::Data<AppState>,
-    staff: Staff,
-    path: web::Path<i64>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AppError> {
-    staff.require(RECRUITING)?;
-    let placement_id = path.into_inner();
-    let mut csrf = String::new();
-    let (mut allocation, mut centre, mut date, mut etp, mut note) = (
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-    );
-    let mut days: Vec<String> = Vec::new();
-    for (k, v) in url::form_urlencoded::parse(&body) {
-        let v = v.into_owned();
-        match k.as_ref() {
-            "csrf" => csrf = v,
-            "affectation" => allocation = v,
-            "centre" => centre = v,
-            "date" => date = v,
-            "jours" => days.push(v),
-            "etp" => etp = v,
-            "note" => note = v,
-            _ => {}
-        }
-    }
-    staff.check_csrf(&csrf)?;
-    let allocation_id: i64 = allocation
-        .parse()
-        .map_err(|_| AppError::BadRequest("Affectation inconnue.".to_owned()))?;
-    let fail = |message: String| (allocation_id, message);
-    let parsed = (|| {
-        let to_centre: i64 = centre
-            .parse()
-            .map_err(|_| fail(RedeployError::UnknownCentre.to_string()))?;
-        let from = parse_date(&date)
-            .ok_or_else(|| fail("Indiquez la date du redéploiement (jj/mm/aaaa).".to_owned()))?;
-        let pattern = if days.is_empty() {
-            None
-        } else {
-            Some(WeekPattern::from_codes(&days).map_err(|e| fail(e.0))?)
-        };
-        let fte = if etp.trim().is_empty() {
-            None
-        } else {
-            Some(Fte::parse(&etp).map_err(|e| fail(e.0))?)
-        };
-        Ok::<_, (i64, String)>(Redeployment {
-            allocation_id,
-            to_centre,
-            from,
-            pattern,
-            fte,
-            note: note.clone(),
-        })
-    })();
-    let request = match parsed {
-        Ok(r) => r,
-        Err(e) => {
-            return render_placement(
-                &state,
-                &staff,
-                placement_id,
-                Some(e),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    };
-    let actor = staff.0.user_id;
-    let result = db(&state, move |conn| {
-        Ok(placements::redeploy(conn, actor, &request, Utc::now())?)
-    })
-    .await?;
-    match result {
-        Ok(_) => Ok(see_other(format!(
-            "/recrutement/affectations/{placement_id}"
-        ))),
-        Err(RedeployError::NotFound) => Err(AppError::NotFound),
-        Err(e) => {
-            render_placement(
-                &state,
-                &staff,
-                placement_id,
-                Some((allocation_id, e.to_string())),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct CapacityQuery {
-    #[serde(default)]
-    date: String,
-}
-
-pub async fn capacity_page(
-    state: web::Data<AppState>,
-    staff: Staff,
-    query: web::Query<CapacityQuery>,
-) -> Result<HttpResponse, AppError> {
-    let day = if query.date.trim().is_empty() {
-        paris_today()
-    } else {
-        parse_date(&query.date).ok_or_else(|| {
-            AppError::BadRequest(format!(
-                "« {} » n'est pas une date : écrivez-la jj/mm/aaaa.",
-                query.date.trim()
-            ))
-        })?
-    };
-    let goal = state.settings.goal.clone();
-    let report = db(&state, move |conn| Ok(capacity::compute(conn, day, &goal)?)).await?;
-    // Doctors' names are for those who recruit; the others see the figures.
-    let sees_names = matches!(staff.0.role, StaffRole::Admin | StaffRole::Recruiter);
-    let title = format!("Capacité des centres au {}", day.format("%d/%m/%Y"));
-    page(
-        &state,
-        &staff,
-        "offers/capacity",
-        &title,
-        json!({
-            "heading": title,
-            "report": report,
-            "sees_names": sees_names,
-            "day": day.to_string(),
-        }),
-    )
 }

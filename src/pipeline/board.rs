@@ -1,0 +1,478 @@
+//! The board's queries: its filters, the columns of cards, the CSV export and the JSON API's
+//! pages over the same filters.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::enums::{Stage, WorkingTime};
+use crate::db::schema::{applications, candidate_centres, candidates, positions, specialties};
+
+/// The board's filters, as typed in its form.
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+pub struct BoardFilter {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub specialite: String,
+    #[serde(default)]
+    pub centre: String,
+    #[serde(default)]
+    pub temps: String,
+    #[serde(default)]
+    pub situation: String,
+    #[serde(default)]
+    pub dispo_avant: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub poste: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+/// One card of the board.
+#[derive(Debug, Clone, Queryable, Serialize)]
+pub struct Card {
+    pub application_id: i64,
+    pub candidate_id: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub specialty: String,
+    pub working_time: WorkingTime,
+    pub part_time_half_days: Option<i16>,
+    pub stage: Stage,
+    pub stage_entered_at: DateTime<Utc>,
+    pub position_title: Option<String>,
+    /// Wished centres, by commune, comma-separated.
+    pub centres: Option<String>,
+}
+
+/// The communes a candidate wishes to work in, as one text (for cards and the export).
+const WISHED_COMMUNES: &str = "(SELECT string_agg(ce.commune, ', ' ORDER BY ce.commune) \
+     FROM candidate_centres cc JOIN centres ce ON ce.id = cc.centre_id \
+     WHERE cc.candidate_id = candidates.id)";
+
+pub const CARDS_PER_COLUMN: i64 = 20;
+
+#[diesel::dsl::auto_type]
+#[allow(non_camel_case_types)]
+fn board_source() -> _ {
+    applications::table
+        .inner_join(candidates::table.inner_join(specialties::table))
+        .left_join(positions::table)
+}
+
+type BoardQuery = diesel::dsl::IntoBoxed<'static, board_source, diesel::pg::Pg>;
+
+/// Applies the board's filters to a boxed query over `board_source` (whatever it selects or
+/// groups by).
+macro_rules! board_filters {
+    ($query:expr, $filter:expr) => {{
+        let filter: &BoardFilter = $filter;
+        let mut q = $query;
+        let term = filter.q.trim();
+        if !term.is_empty() {
+            let like = format!(
+                "%{}%",
+                term.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            let by_name = candidates::first_name
+                .ilike(like.clone())
+                .or(candidates::last_name.ilike(like.clone()))
+                .or(candidates::email_normalized.ilike(like.clone()))
+                .or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "(candidates.first_name || ' ' || candidates.last_name) ILIKE ",
+                )
+                .bind::<diesel::sql_types::Text, _>(like.clone()));
+            let digits: String = term.chars().filter(|c| c.is_ascii_digit()).collect();
+            if digits.len() >= 4 {
+                // Phones are stored as +33…: search without the trunk zero.
+                let national = digits.strip_prefix('0').unwrap_or(&digits).to_owned();
+                q = q.filter(
+                    by_name
+                        .or(candidates::rpps.eq(digits.clone()).assume_not_null())
+                        .or(candidates::phone_normalized.like(format!("%{national}%"))),
+                );
+            } else {
+                q = q.filter(by_name);
+            }
+        }
+        if !filter.specialite.is_empty() {
+            if filter.specialite == "MG" {
+                q = q.filter(specialties::general_practice.eq(true));
+            } else {
+                q = q.filter(candidates::specialty_code.eq(filter.specialite.clone()));
+            }
+        }
+        if let Ok(centre) = filter.centre.parse::<i64>() {
+            q = q.filter(
+                candidates::id.eq_any(
+                    candidate_centres::table
+                        .filter(candidate_centres::centre_id.eq(centre))
+                        .select(candidate_centres::candidate_id),
+                ),
+            );
+        }
+        if let Some(wt) = WorkingTime::from_code(&filter.temps) {
+            q = q.filter(candidates::working_time.eq(wt));
+        }
+        if let Some(s) = crate::db::enums::Situation::from_code(&filter.situation) {
+            q = q.filter(candidates::situation.eq(s));
+        }
+        if let Some(d) = crate::domain::parse_date(&filter.dispo_avant) {
+            q = q.filter(
+                candidates::available_from
+                    .le(d)
+                    .or(candidates::available_from.is_null()),
+            );
+        }
+        application_filters!(q, filter)
+    }};
+}
+
+/// The filters on the application itself (source or campaign, position), for a boxed query over
+/// `applications` or over `board_source`.
+macro_rules! application_filters {
+    ($query:expr, $filter:expr) => {{
+        let filter: &BoardFilter = $filter;
+        let mut q = $query;
+        let source = filter.source.trim();
+        if !source.is_empty() {
+            q = q.filter(
+                applications::utm_campaign
+                    .eq(source.to_owned())
+                    .or(applications::utm_source.eq(source.to_owned()))
+                    .or(applications::heard_from.eq(source.to_owned())),
+            );
+        }
+        match filter.poste.as_str() {
+            "" => {}
+            "spontanee" => q = q.filter(applications::position_id.is_null()),
+            p => {
+                if let Ok(id) = p.parse::<i64>() {
+                    q = q.filter(applications::position_id.eq(id));
+                }
+            }
+        }
+        q
+    }};
+}
+
+/// The applications matching the board's filters; columns and counts narrow it further.
+fn filtered(filter: &BoardFilter) -> BoardQuery {
+    board_filters!(board_source().into_boxed(), filter)
+}
+
+/// A column of the board.
+#[derive(Debug, Serialize)]
+pub struct Column {
+    pub stage: Stage,
+    pub label: &'static str,
+    pub count: i64,
+    pub cards: Vec<Card>,
+}
+
+/// Whether the filter looks at the candidate; if not, the applications table alone answers it.
+fn needs_candidates(filter: &BoardFilter) -> bool {
+    !filter.q.trim().is_empty()
+        || !filter.specialite.is_empty()
+        || filter.centre.parse::<i64>().is_ok()
+        || WorkingTime::from_code(&filter.temps).is_some()
+        || crate::db::enums::Situation::from_code(&filter.situation).is_some()
+        || crate::domain::parse_date(&filter.dispo_avant).is_some()
+}
+
+/// The filters on the application itself (source, position), on the applications table alone.
+fn filtered_applications(
+    filter: &BoardFilter,
+) -> applications::BoxedQuery<'static, diesel::pg::Pg> {
+    application_filters!(applications::table.into_boxed(), filter)
+}
+
+/// Up to this many matching applications, they are listed in one narrow query and paginated
+/// here, instead of one query per column.
+const SMALL_RESULT: i64 = 2_000;
+
+/// The board: one column per stage with its count and a page of cards, oldest in stage first.
+pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<Column>, bool)> {
+    let page = filter.page.unwrap_or(1).clamp(1, 10_000);
+    let offset = (page - 1) * CARDS_PER_COLUMN;
+    let by_candidate = needs_candidates(filter);
+    let counts: Vec<(Stage, i64)> = if by_candidate {
+        board_filters!(
+            board_source()
+                .group_by(applications::stage)
+                .select((applications::stage, diesel::dsl::count_star()))
+                .into_boxed(),
+            filter
+        )
+        .load(conn)?
+    } else {
+        application_filters!(
+            applications::table
+                .group_by(applications::stage)
+                .select((applications::stage, diesel::dsl::count_star()))
+                .into_boxed(),
+            filter
+        )
+        .load(conn)?
+    };
+    let count_of = |stage: Stage| {
+        counts
+            .iter()
+            .find(|(s, _)| *s == stage)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    // The applications shown, column by column.
+    let mut shown: Vec<i64> = Vec::new();
+    if total <= SMALL_RESULT {
+        let all: Vec<(i64, Stage)> = filtered(filter)
+            .select((applications::id, applications::stage))
+            .order((applications::stage_entered_at.asc(), applications::id.asc()))
+            .load(conn)?;
+        for stage in Stage::ALL.iter().copied() {
+            shown.extend(
+                all.iter()
+                    .filter(|(_, s)| *s == stage)
+                    .skip(offset as usize)
+                    .take(CARDS_PER_COLUMN as usize)
+                    .map(|(id, _)| *id),
+            );
+        }
+    } else {
+        for stage in Stage::ALL.iter().copied() {
+            if count_of(stage) <= offset {
+                continue;
+            }
+            let order = (applications::stage_entered_at.asc(), applications::id.asc());
+            let ids: Vec<i64> = if by_candidate {
+                filtered(filter)
+                    .filter(applications::stage.eq(stage))
+                    .select(applications::id)
+                    .order(order)
+                    .limit(CARDS_PER_COLUMN)
+                    .offset(offset)
+                    .load(conn)?
+            } else {
+                filtered_applications(filter)
+                    .filter(applications::stage.eq(stage))
+                    .select(applications::id)
+                    .order(order)
+                    .limit(CARDS_PER_COLUMN)
+                    .offset(offset)
+                    .load(conn)?
+            };
+            shown.extend(ids);
+        }
+    }
+    let mut cards: Vec<Card> = if shown.is_empty() {
+        Vec::new()
+    } else {
+        board_source()
+            .filter(applications::id.eq_any(&shown))
+            .select((
+                applications::id,
+                candidates::id,
+                candidates::first_name,
+                candidates::last_name,
+                specialties::label,
+                candidates::working_time,
+                candidates::part_time_half_days,
+                applications::stage,
+                applications::stage_entered_at,
+                positions::title.nullable(),
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+                    WISHED_COMMUNES,
+                ),
+            ))
+            .load(conn)?
+    };
+    cards.sort_by_key(|c| (c.stage_entered_at, c.application_id));
+    let mut columns = Vec::new();
+    let mut more = false;
+    for stage in Stage::ALL.iter().copied() {
+        let count = count_of(stage);
+        more |= count > page * CARDS_PER_COLUMN;
+        columns.push(Column {
+            stage,
+            label: stage.label(),
+            count,
+            cards: cards.iter().filter(|c| c.stage == stage).cloned().collect(),
+        });
+    }
+    Ok((columns, more))
+}
+
+/// What the board page shows: its columns, whether a next page exists, and the choices of its
+/// filter form.
+pub struct BoardPage {
+    pub columns: Vec<Column>,
+    pub more: bool,
+    pub centres: Vec<crate::centres::Centre>,
+    pub positions: Vec<crate::positions::PublishedPosition>,
+}
+
+/// The board with the centres and published positions its filters offer.
+pub fn board_page(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<BoardPage> {
+    let (columns, more) = board(conn, filter)?;
+    Ok(BoardPage {
+        columns,
+        more,
+        centres: crate::centres::list_choosable(conn)?,
+        positions: crate::positions::list_published(conn)?,
+    })
+}
+
+/// One line of the CSV export.
+#[derive(Debug, Clone, Queryable)]
+pub struct ExportRow {
+    pub application_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub stage: Stage,
+    pub stage_entered_at: DateTime<Utc>,
+    pub last_name: String,
+    pub first_name: String,
+    pub email: String,
+    pub phone: String,
+    pub rpps: Option<String>,
+    pub specialty: String,
+    pub situation: crate::db::enums::Situation,
+    pub available_from: Option<NaiveDate>,
+    pub working_time: WorkingTime,
+    pub part_time_half_days: Option<i16>,
+    pub centres: Option<String>,
+    pub position: Option<String>,
+    pub heard_from: Option<crate::db::enums::HeardFrom>,
+    pub utm_source: Option<String>,
+    pub utm_campaign: Option<String>,
+}
+
+/// The columns of an [`ExportRow`], in its field order (the CSV export and the API's pages).
+macro_rules! export_columns {
+    () => {
+        (
+            applications::id,
+            applications::created_at,
+            applications::stage,
+            applications::stage_entered_at,
+            candidates::last_name,
+            candidates::first_name,
+            candidates::email,
+            candidates::phone,
+            candidates::rpps,
+            specialties::label,
+            candidates::situation,
+            candidates::available_from,
+            candidates::working_time,
+            candidates::part_time_half_days,
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+                WISHED_COMMUNES,
+            ),
+            positions::title.nullable(),
+            applications::heard_from,
+            applications::utm_source,
+            applications::utm_campaign,
+        )
+    };
+}
+
+/// Every application matching the filter, for the CSV export (no pagination).
+pub fn export(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<Vec<ExportRow>> {
+    filtered(filter)
+        .select(export_columns!())
+        .order(applications::id.asc())
+        .load(conn)
+}
+
+/// The CSV export of a staff member, written to the journal with its number of lines.
+pub fn export_by(
+    conn: &mut PgConnection,
+    actor: i64,
+    filter: &BoardFilter,
+) -> QueryResult<Vec<ExportRow>> {
+    let rows = export(conn, filter)?;
+    crate::staff::audit::audit(
+        conn,
+        Some(actor),
+        "export_csv",
+        "application",
+        None,
+        &format!("{} lignes", rows.len()),
+    )?;
+    Ok(rows)
+}
+
+/// A spreadsheet must not read a cell as a formula: cells starting with `=`, `+`, `-`, `@`
+/// (or a tab or carriage return) get a leading apostrophe.
+pub fn neutralize_cell(value: &str) -> String {
+    match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
+        _ => value.to_owned(),
+    }
+}
+
+/// A page of the candidates having an application that matches the board's filters (by id),
+/// with how many there are in all: the JSON API's candidate list.
+pub fn candidate_ids_page(
+    conn: &mut PgConnection,
+    filter: &BoardFilter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<i64>, i64)> {
+    let total: i64 = filtered(filter)
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "count(DISTINCT candidates.id)",
+        ))
+        .get_result(conn)?;
+    let ids = filtered(filter)
+        .select(candidates::id)
+        .distinct()
+        .order(candidates::id.asc())
+        .limit(limit)
+        .offset(offset)
+        .load(conn)?;
+    Ok((ids, total))
+}
+
+/// A page of the applications matching the board's filters (and a stage, if given), oldest
+/// first, with how many there are in all: the JSON API's application list.
+pub fn applications_page(
+    conn: &mut PgConnection,
+    filter: &BoardFilter,
+    stage: Option<Stage>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<ExportRow>, i64)> {
+    let in_stage = |q: BoardQuery| match stage {
+        Some(s) => q.filter(applications::stage.eq(s)),
+        None => q,
+    };
+    let total: i64 = in_stage(filtered(filter)).count().get_result(conn)?;
+    let rows = in_stage(filtered(filter))
+        .select(export_columns!())
+        .order(applications::id.asc())
+        .limit(limit)
+        .offset(offset)
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralized() {
+        assert_eq!(neutralize_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralize_cell("+33612345678"), "'+33612345678");
+        assert_eq!(neutralize_cell("-1"), "'-1");
+        assert_eq!(neutralize_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralize_cell("Martin"), "Martin");
+        assert_eq!(neutralize_cell(""), "");
+    }
+}

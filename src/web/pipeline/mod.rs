@@ -1,0 +1,32 @@
+//! The recruiters' pages: the board and its export, a candidate's page and record, stage moves,
+//! meetings, the agenda and the pool's follow-ups.
+
+mod board;
+mod candidate;
+mod edit;
+mod meetings;
+mod moves;
+
+use serde::Serialize;
+
+pub use board::{board, export_csv};
+pub use candidate::{add_note, candidate, download_document, merge};
+pub use edit::{edit_candidate, update_candidate};
+pub use meetings::{add_meeting, agenda, follow_ups, meeting_ics};
+pub use moves::move_stage;
+
+/// One choice of a select list, selected when it is the value chosen.
+#[derive(Debug, Serialize)]
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+fn option(value: &str, label: &str, chosen: &str) -> Choice {
+    Choice {
+        value: value.to_owned(),
+        label: label.to_owned(),
+        selected: value == chosen,
+    }
+}
