@@ -5,11 +5,15 @@
 //! campaign and scheduled time, deliveries materialised once) and [`sender`] (claims with
 //! `FOR UPDATE SKIP LOCKED` and a lease, no database connection held during SMTP).
 
+pub mod actions;
 pub mod contacts;
+pub mod form;
 pub mod import;
 pub mod library;
 pub mod links;
 pub mod organisations;
+pub mod preview;
+pub mod progress;
 pub mod runs;
 pub mod sender;
 pub mod suppression;
