@@ -1347,6 +1347,22 @@ pub fn preview(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Result<Re
     run(conn, record.list_id, rows, record.defaults, false).map(Some)
 }
 
+/// An import, and for one not applied yet the report it would give; None when it is unknown.
+pub fn find_with_preview(
+    conn: &mut PgConnection,
+    id: i64,
+) -> QueryResult<Option<(ImportRecord, Option<Result<Report, FileError>>)>> {
+    let Some(record) = find(conn, id)? else {
+        return Ok(None);
+    };
+    let preview = if record.applied_at.is_none() {
+        preview(conn, id)?
+    } else {
+        None
+    };
+    Ok(Some((record, preview)))
+}
+
 /// Why a staged import was not applied.
 #[derive(Debug)]
 pub enum ApplyError {
@@ -1480,6 +1496,38 @@ pub fn export_rows(conn: &mut PgConnection, list_id: Option<i64>) -> QueryResult
         );
     }
     query.load(conn)
+}
+
+/// The contacts to export (every one, or those of one list) with the list's name, the export
+/// written in the audit log; None when the list does not exist.
+pub fn export(
+    conn: &mut PgConnection,
+    actor: i64,
+    list_id: Option<i64>,
+) -> QueryResult<Option<(Vec<ExportRow>, Option<String>)>> {
+    let name = match list_id {
+        None => None,
+        Some(id) => match crate::campaigns::contacts::find_list(conn, id)? {
+            Some(list) => Some(list.name),
+            None => return Ok(None),
+        },
+    };
+    let rows = export_rows(conn, list_id)?;
+    audit(
+        conn,
+        Some(actor),
+        "export_contacts",
+        "contact_list",
+        list_id,
+        &format!(
+            "{} : {} contacts",
+            name.as_deref()
+                .map(|n| format!("liste « {n} »"))
+                .unwrap_or_else(|| "tous les contacts".to_owned()),
+            rows.len()
+        ),
+    )?;
+    Ok(Some((rows, name)))
 }
 
 /// Writes contacts in the import's columns, `;`-separated, tags joined by `|`, cells that a

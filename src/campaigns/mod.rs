@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod contacts;
+pub mod directory;
 pub mod form;
 pub mod import;
 pub mod library;
