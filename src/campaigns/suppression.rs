@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::campaigns::contacts::like_pattern;
 use crate::db::enums::{ContactStatus, SuppressionReason};
-use crate::db::schema::{contacts, suppressions};
+use crate::db::schema::{contacts, deliveries, suppressions};
 use crate::domain::{EmailAddress, FieldErrors};
 use crate::staff::auth::audit;
 
@@ -60,6 +60,26 @@ pub fn is_suppressed(conn: &mut PgConnection, email: &str) -> QueryResult<bool> 
         suppressions::table.filter(suppressions::email.eq(key(email))),
     ))
     .get_result(conn)
+}
+
+/// The address a delivery went to and whether it is suppressed already (the unsubscribe
+/// link's page); None when the delivery is unknown.
+pub fn delivery_address(
+    conn: &mut PgConnection,
+    delivery_id: i64,
+) -> QueryResult<Option<(String, bool)>> {
+    let email: Option<String> = deliveries::table
+        .find(delivery_id)
+        .select(deliveries::email)
+        .first(conn)
+        .optional()?;
+    match email {
+        None => Ok(None),
+        Some(email) => {
+            let done = is_suppressed(conn, &email)?;
+            Ok(Some((email, done)))
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,8 +5,68 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bytea, Nullable, Text};
 
 use super::*;
+use crate::db::enums::{ContactKind, LegalBasis};
 use crate::db::schema::{contact_imports, contact_lists, staff_users};
+use crate::domain::FieldErrors;
 use crate::staff::auth::audit;
+
+/// The upload form's fields in order (id, label), for its error summary.
+pub const UPLOAD_FIELDS: &[(&str, &str)] = &[
+    ("liste", "Liste"),
+    ("fichier", "Fichier CSV"),
+    ("type", "Type par défaut"),
+    ("base_legale", "Base légale par défaut"),
+];
+
+/// Checks an upload before it is kept: `list` is the existing list chosen (None when none is,
+/// or it does not exist), `kind` and `legal_basis` the codes chosen as defaults (empty for
+/// none), `content` the file or the pasted text. The list and the defaults, or a message per
+/// wrong field.
+pub fn check_upload(
+    list: Option<i64>,
+    kind: &str,
+    legal_basis: &str,
+    content: &[u8],
+) -> Result<(i64, Defaults), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    if list.is_none() {
+        errors.add(
+            "liste",
+            "Choisissez la liste dans laquelle importer les contacts.",
+        );
+    }
+    let kind = match kind.trim() {
+        "" => Some(None),
+        code => ContactKind::from_code(code).map(Some),
+    };
+    if kind.is_none() {
+        errors.add("type", "Choisissez un type dans la liste, ou « Aucun ».");
+    }
+    let legal_basis = match legal_basis.trim() {
+        "" => Some(None),
+        code => LegalBasis::from_code(code).map(Some),
+    };
+    if legal_basis.is_none() {
+        errors.add(
+            "base_legale",
+            "Choisissez une base légale dans la liste, ou « Aucune ».",
+        );
+    }
+    if content.iter().all(|b| b.is_ascii_whitespace()) {
+        errors.add(
+            "fichier",
+            "Choisissez un fichier CSV, ou collez son contenu dans la zone de texte.",
+        );
+    } else if let Err(e) = check_file(content) {
+        errors.add("fichier", e.to_string());
+    }
+    match (list, kind, legal_basis, errors.is_empty()) {
+        (Some(list_id), Some(kind), Some(legal_basis), true) => {
+            Ok((list_id, Defaults { kind, legal_basis }))
+        }
+        _ => Err(errors),
+    }
+}
 
 /// An upload kept between its preview and its confirmation, or an applied import.
 #[derive(Debug, Clone)]

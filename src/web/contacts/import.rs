@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{optional_id, options, CsrfOnly};
 use crate::campaigns::contacts;
-use crate::campaigns::import::{self, Defaults, RowReport};
+use crate::campaigns::import::{self, RowReport};
 use crate::db::enums::{ContactKind, LegalBasis};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
@@ -81,13 +81,6 @@ struct UploadForm {
     filename: String,
     file: Vec<u8>,
 }
-
-const UPLOAD_FIELDS: &[(&str, &str)] = &[
-    ("liste", "Liste"),
-    ("fichier", "Fichier CSV"),
-    ("type", "Type par défaut"),
-    ("base_legale", "Base légale par défaut"),
-];
 
 /// Reads the multipart upload within [`MAX_UPLOAD_BYTES`].
 async fn read_upload(mut payload: Multipart) -> Result<UploadForm, AppError> {
@@ -180,7 +173,7 @@ async fn render_import_form(
             "bases": options(LegalBasis::ALL, base, |b| b.code(), |b| b.label()),
             "contenu": contenu,
             "errors": errors,
-            "summary": error_summary(UPLOAD_FIELDS, errors),
+            "summary": error_summary(import::UPLOAD_FIELDS, errors),
             "max_mb": MAX_UPLOAD_BYTES / (1024 * 1024),
         }),
     )
@@ -225,65 +218,33 @@ pub async fn upload(
     }
     let form = read_upload(payload).await?;
     staff.check_csrf(&form.csrf)?;
-    let mut errors = FieldErrors::default();
-    let list_id = optional_id(&form.liste);
-    let list_exists = match list_id {
-        None => false,
+    let list = match optional_id(&form.liste) {
+        None => None,
         Some(id) => db(&state, move |conn| Ok(contacts::find_list(conn, id)?))
             .await?
-            .is_some(),
+            .map(|l| l.id),
     };
-    if !list_exists {
-        errors.add(
-            "liste",
-            "Choisissez la liste dans laquelle importer les contacts.",
-        );
-    }
-    let kind = match form.kind.trim() {
-        "" => Some(None),
-        code => ContactKind::from_code(code).map(Some),
-    };
-    if kind.is_none() {
-        errors.add("type", "Choisissez un type dans la liste, ou « Aucun ».");
-    }
-    let legal_basis = match form.base_legale.trim() {
-        "" => Some(None),
-        code => LegalBasis::from_code(code).map(Some),
-    };
-    if legal_basis.is_none() {
-        errors.add(
-            "base_legale",
-            "Choisissez une base légale dans la liste, ou « Aucune ».",
-        );
-    }
     let (content, filename) = if !form.file.is_empty() {
         (form.file, form.filename.clone())
     } else {
         (form.contenu.clone().into_bytes(), String::new())
     };
-    if content.iter().all(|b| b.is_ascii_whitespace()) {
-        errors.add(
-            "fichier",
-            "Choisissez un fichier CSV, ou collez son contenu dans la zone de texte.",
-        );
-    } else if let Err(e) = import::check_file(&content) {
-        errors.add("fichier", e.to_string());
-    }
-    let (Some(list_id), Some(kind), Some(legal_basis), true) =
-        (list_id, kind, legal_basis, errors.is_empty())
-    else {
-        return render_import_form(
-            &state,
-            &staff,
-            &form.liste,
-            &form.kind,
-            &form.base_legale,
-            &form.contenu,
-            &errors,
-        )
-        .await;
-    };
-    let defaults = Defaults { kind, legal_basis };
+    let (list_id, defaults) =
+        match import::check_upload(list, &form.kind, &form.base_legale, &content) {
+            Ok(checked) => checked,
+            Err(errors) => {
+                return render_import_form(
+                    &state,
+                    &staff,
+                    &form.liste,
+                    &form.kind,
+                    &form.base_legale,
+                    &form.contenu,
+                    &errors,
+                )
+                .await
+            }
+        };
     let actor = staff.0.user_id;
     let id = db(&state, move |conn| {
         Ok(import::stage(
