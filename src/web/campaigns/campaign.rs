@@ -4,6 +4,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::DoneQuery;
@@ -68,31 +69,54 @@ pub(super) async fn load_campaign(state: &AppState, id: i64) -> Result<CampaignD
 }
 
 /// One run's figures, as the page and the progression JSON give them.
-fn run_view(p: &RunProgress) -> Value {
+#[derive(Serialize)]
+struct RunView {
+    run_id: i64,
+    scheduled_for: String,
+    status: &'static str,
+    status_label: &'static str,
+    recipients: i64,
+    sent: i64,
+    failed: i64,
+    skipped: i64,
+    cancelled: i64,
+    pending: i64,
+    processed: i64,
+    max: i64,
+    percent: i64,
+    sent_last_minute: i64,
+    estimated_end: String,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    started: bool,
+    sending: bool,
+    awaiting: bool,
+}
+
+fn run_view(p: &RunProgress) -> RunView {
     let (processed, total, percent) = run_figures(p);
-    let started = p.started_at.is_some();
-    json!({
-        "run_id": p.run_id,
-        "scheduled_for": paris(p.scheduled_for),
-        "status": p.status.code(),
-        "status_label": p.status.label(),
-        "recipients": total,
-        "sent": p.sent,
-        "failed": p.failed,
-        "skipped": p.skipped,
-        "cancelled": p.cancelled,
-        "pending": p.pending,
-        "processed": processed,
-        "max": total.max(1),
-        "percent": percent,
-        "sent_last_minute": p.sent_last_minute,
-        "estimated_end": p.estimated_end.map(paris).unwrap_or_else(|| "–".to_owned()),
-        "started_at": p.started_at.map(paris),
-        "finished_at": p.finished_at.map(paris),
-        "started": started,
-        "sending": p.status == RunStatus::Sending,
-        "awaiting": p.status == RunStatus::AwaitingConfirmation,
-    })
+    RunView {
+        run_id: p.run_id,
+        scheduled_for: paris(p.scheduled_for),
+        status: p.status.code(),
+        status_label: p.status.label(),
+        recipients: total,
+        sent: p.sent,
+        failed: p.failed,
+        skipped: p.skipped,
+        cancelled: p.cancelled,
+        pending: p.pending,
+        processed,
+        max: total.max(1),
+        percent,
+        sent_last_minute: p.sent_last_minute,
+        estimated_end: p.estimated_end.map(paris).unwrap_or_else(|| "–".to_owned()),
+        started_at: p.started_at.map(paris),
+        finished_at: p.finished_at.map(paris),
+        started: p.started_at.is_some(),
+        sending: p.status == RunStatus::Sending,
+        awaiting: p.status == RunStatus::AwaitingConfirmation,
+    }
 }
 
 fn done_notice(query: &DoneQuery, status: CampaignStatus) -> Option<String> {
@@ -148,9 +172,9 @@ pub(super) async fn render_campaign(
             .collect(),
         _ => Vec::new(),
     };
-    let runs: Vec<Value> = view.runs.iter().map(run_view).collect();
+    let runs: Vec<RunView> = view.runs.iter().map(run_view).collect();
     let sending = view.runs.iter().any(|r| r.status == RunStatus::Sending);
-    let awaiting: Vec<Value> = view
+    let awaiting: Vec<RunView> = view
         .runs
         .iter()
         .filter(|r| r.status == RunStatus::AwaitingConfirmation)

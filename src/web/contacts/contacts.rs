@@ -5,7 +5,9 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{contact_row, full_name, optional_id, options, page_number, pagination, radios};
+use super::{
+    contact_row, full_name, optional_id, options, page_number, pagination, radios, Choice,
+};
 use super::{CsrfOnly, PER_PAGE};
 use crate::campaigns::contacts::{self, ContactFilter, ContactForm};
 use crate::campaigns::directory;
@@ -50,11 +52,13 @@ pub async fn contacts_page(
     })
     .await?;
     let list_id = filter.list_id.map(|id| id.to_string()).unwrap_or_default();
-    let list_options: Vec<Value> = lists
+    let list_options: Vec<Choice<i64, &str>> = lists
         .iter()
-        .map(
-            |l| json!({ "value": l.id, "label": l.name, "selected": Some(l.id) == filter.list_id }),
-        )
+        .map(|l| Choice {
+            value: l.id,
+            label: l.name.as_str(),
+            selected: Some(l.id) == filter.list_id,
+        })
         .collect();
     let export = match filter.list_id {
         Some(id) => format!("/contacts/export.csv?liste={id}"),
@@ -107,15 +111,16 @@ async fn render_contact(
         directory::contact_form(conn, id)?.ok_or(AppError::NotFound)
     })
     .await?;
-    let org_options: Vec<Value> = orgs
+    let org_options: Vec<Choice<i64, String>> = orgs
         .iter()
-        .map(|o| {
-            let label = if o.city.is_empty() {
+        .map(|o| Choice {
+            value: o.id,
+            label: if o.city.is_empty() {
                 o.name.clone()
             } else {
                 format!("{} ({})", o.name, o.city)
-            };
-            json!({ "value": o.id, "label": label, "selected": values.organisation.trim() == o.id.to_string() })
+            },
+            selected: values.organisation.trim() == o.id.to_string(),
         })
         .collect();
     let heading = if id.is_some() {

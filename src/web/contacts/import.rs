@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{optional_id, options, CsrfOnly};
+use super::{optional_id, options, Choice, CsrfOnly};
 use crate::campaigns::contacts;
 use crate::campaigns::import::{self, RowReport};
 use crate::db::enums::{ContactKind, LegalBasis};
@@ -155,9 +155,13 @@ async fn render_import_form(
     errors: &FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let lists = db(state, |conn| Ok(contacts::all_lists(conn)?)).await?;
-    let list_options: Vec<Value> = lists
+    let list_options: Vec<Choice<i64, &str>> = lists
         .iter()
-        .map(|l| json!({ "value": l.id, "label": l.name, "selected": list.trim() == l.id.to_string() }))
+        .map(|l| Choice {
+            value: l.id,
+            label: l.name.as_str(),
+            selected: list.trim() == l.id.to_string(),
+        })
         .collect();
     let (status, title) = status_and_title(errors, "Importer des contacts");
     staff_page(
@@ -269,18 +273,6 @@ fn row_view(r: &RowReport) -> Value {
     })
 }
 
-pub(super) fn counts_view(c: &import::Counts) -> Value {
-    json!({
-        "rows": c.rows,
-        "added": c.added,
-        "added_to_list": c.added_to_list,
-        "already_in_list": c.already_in_list,
-        "rejected": c.rejected,
-        "completed": c.completed,
-        "organisations_created": c.organisations_created,
-    })
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct AppliedQuery {
     #[serde(default)]
@@ -321,7 +313,7 @@ pub async fn import_page(
                     "applied": true,
                     "just_applied": !query.applique.is_empty(),
                     "applied_at": at.to_rfc3339(),
-                    "counts": counts_view(&report.counts),
+                    "counts": report.counts,
                     "rejected": report.rejected.iter().map(row_view).collect::<Vec<_>>(),
                     "rejected_not_kept": report.rejected_not_kept,
                     "ignored_columns": report.ignored_columns.join(", "),
@@ -351,7 +343,7 @@ pub async fn import_page(
                     "applied": false,
                     "just_applied": false,
                     "applied_at": null,
-                    "counts": counts_view(&report.counts),
+                    "counts": report.counts,
                     "more_rejected": report.counts.rejected.saturating_sub(rejected.len()),
                     "rejected": rejected,
                     "rejected_not_kept": 0,
@@ -366,7 +358,7 @@ pub async fn import_page(
             "Aperçu de l'import",
             json!({
                 "applied": false, "just_applied": false, "applied_at": null,
-                "counts": counts_view(&import::Counts::default()), "rejected": [], "to_add": [],
+                "counts": import::Counts::default(), "rejected": [], "to_add": [],
                 "more_rejected": 0, "rejected_not_kept": 0, "ignored_columns": "",
                 "new_organisations": "", "error": e.to_string(),
             }),

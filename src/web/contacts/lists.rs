@@ -5,7 +5,6 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::import::counts_view;
 use super::{contact_row, page_number, pagination, PER_PAGE};
 use crate::campaigns::contacts::{self, ContactFilter, ListForm};
 use crate::campaigns::directory;
@@ -118,7 +117,7 @@ pub async fn list_page(
                 "filename": if r.filename.is_empty() { "contenu collé".to_owned() } else { r.filename.clone() },
                 "by": r.uploaded_by.clone().unwrap_or_else(|| "ligne de commande".to_owned()),
                 "applied_at": r.applied_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                "counts": counts_view(&counts),
+                "counts": counts,
             })
         })
         .collect();
