@@ -13,6 +13,9 @@ use crate::campaigns::organisations::{self, Organisation};
 use crate::campaigns::suppression;
 use crate::db::enums::SuppressionReason;
 
+/// How many match in all, and one page of them.
+pub type Counted<T> = (i64, Vec<T>);
+
 /// Why and since when an address is suppressed.
 pub type Suppressed = Option<(SuppressionReason, DateTime<Utc>)>;
 
@@ -23,7 +26,7 @@ pub fn browse(
     filter: &ContactFilter,
     page: i64,
     per_page: i64,
-) -> QueryResult<(Vec<ContactList>, (i64, Vec<ContactRow>))> {
+) -> QueryResult<(Vec<ContactList>, Counted<ContactRow>)> {
     Ok((
         contacts::all_lists(conn)?,
         contacts::search(conn, filter, page, per_page)?,
@@ -79,15 +82,22 @@ pub fn before_deletion(
     Ok(Some((contact, suppressed)))
 }
 
-/// A list with its counts, one page of its members matching `filter` (total, rows) and the
-/// imports into it; None when the list does not exist.
+/// A list's page: the list with its counts, one page of its members, the imports into it.
+pub struct ListMembers {
+    pub summary: ListSummary,
+    pub members: Counted<ContactRow>,
+    pub history: Vec<ImportRecord>,
+}
+
+/// A list with its counts, one page of its members matching `filter` and the imports into it;
+/// None when the list does not exist.
 pub fn list_with_members(
     conn: &mut PgConnection,
     id: i64,
     filter: &ContactFilter,
     page: i64,
     per_page: i64,
-) -> QueryResult<Option<(ListSummary, (i64, Vec<ContactRow>), Vec<ImportRecord>)>> {
+) -> QueryResult<Option<ListMembers>> {
     let Some(summary) = contacts::lists_with_counts(conn)?
         .into_iter()
         .find(|l| l.id == id)
@@ -96,5 +106,9 @@ pub fn list_with_members(
     };
     let members = contacts::search(conn, filter, page, per_page)?;
     let history = import::history(conn, id)?;
-    Ok(Some((summary, members, history)))
+    Ok(Some(ListMembers {
+        summary,
+        members,
+        history,
+    }))
 }

@@ -217,11 +217,14 @@ pub fn preview(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Result<Re
     run(conn, record.list_id, rows, record.defaults, false).map(Some)
 }
 
+/// The report an upload would give, or why its file cannot be read.
+pub type Preview = Result<Report, FileError>;
+
 /// An import, and for one not applied yet the report it would give; None when it is unknown.
 pub fn find_with_preview(
     conn: &mut PgConnection,
     id: i64,
-) -> QueryResult<Option<(ImportRecord, Option<Result<Report, FileError>>)>> {
+) -> QueryResult<Option<(ImportRecord, Option<Preview>)>> {
     let Some(record) = find(conn, id)? else {
         return Ok(None);
     };

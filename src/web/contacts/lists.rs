@@ -104,7 +104,11 @@ pub async fn list_page(
         ..ContactFilter::default()
     };
     let f = filter.clone();
-    let (summary, (total, members), history) = db(&state, move |conn| {
+    let directory::ListMembers {
+        summary,
+        members: (total, members),
+        history,
+    } = db(&state, move |conn| {
         directory::list_with_members(conn, id, &f, page_no, PER_PAGE)?.ok_or(AppError::NotFound)
     })
     .await?;

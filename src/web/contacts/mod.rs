@@ -1,7 +1,7 @@
 //! The communications staff's audiences: contacts, lists, CSV import (preview, then
 //! confirmation) and export, the suppression list and organisations.
 
-mod contacts;
+mod contact;
 mod import;
 mod lists;
 mod organisations;
@@ -18,11 +18,11 @@ const PER_PAGE: i64 = 50;
 
 /// Registers the audiences' pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/contacts", web::get().to(contacts::contacts_page))
+    cfg.route("/contacts", web::get().to(contact::contacts_page))
         .service(
             web::resource("/contacts/nouveau")
-                .route(web::get().to(contacts::new_contact))
-                .route(web::post().to(contacts::create_contact)),
+                .route(web::get().to(contact::new_contact))
+                .route(web::post().to(contact::create_contact)),
         )
         .route("/contacts/export.csv", web::get().to(import::export_csv))
         .service(
@@ -51,17 +51,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/contacts/{id}")
-                .route(web::get().to(contacts::edit_contact))
-                .route(web::post().to(contacts::update_contact)),
+                .route(web::get().to(contact::edit_contact))
+                .route(web::post().to(contact::update_contact)),
         )
         .service(
             web::resource("/contacts/{id}/supprimer")
-                .route(web::get().to(contacts::confirm_delete))
-                .route(web::post().to(contacts::delete_contact)),
+                .route(web::get().to(contact::confirm_delete))
+                .route(web::post().to(contact::delete_contact)),
         )
-        .service(
-            web::resource("/contacts/{id}/listes").route(web::post().to(contacts::add_to_list)),
-        )
+        .service(web::resource("/contacts/{id}/listes").route(web::post().to(contact::add_to_list)))
         .service(
             web::resource("/listes")
                 .route(web::get().to(lists::lists_page))
