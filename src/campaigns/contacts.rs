@@ -393,7 +393,7 @@ pub struct ContactRow {
 }
 
 /// `%text%` for ILIKE, with the wildcards the person typed taken literally.
-pub(crate) fn like_pattern(text: &str) -> String {
+fn like_pattern(text: &str) -> String {
     let escaped = text
         .replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -665,6 +665,84 @@ pub fn remove_member(conn: &mut PgConnection, list_id: i64, contact_id: i64) -> 
     )
     .execute(conn)
     .map(|n| n == 1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The suppression list, as the staff see it
+
+#[derive(Debug, Clone, Queryable)]
+pub struct SuppressionRow {
+    pub email: String,
+    pub reason: SuppressionReason,
+    pub detail: String,
+    pub created_at: Timestamp,
+}
+
+/// One page (from 1) of suppressed addresses, newest first, optionally matching `text`; and
+/// how many match in all.
+pub fn suppressions_page(
+    conn: &mut PgConnection,
+    text: &str,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<(i64, Vec<SuppressionRow>)> {
+    let query = || {
+        let mut q = suppressions::table.into_boxed();
+        if !text.trim().is_empty() {
+            q = q.filter(suppressions::email.ilike(like_pattern(&text.trim().to_lowercase())));
+        }
+        q
+    };
+    let total = query().count().get_result(conn)?;
+    let rows = query()
+        .select((
+            suppressions::email,
+            suppressions::reason,
+            suppressions::detail,
+            suppressions::created_at,
+        ))
+        .order((suppressions::created_at.desc(), suppressions::email))
+        .limit(per_page)
+        .offset((page.max(1) - 1) * per_page)
+        .load(conn)?;
+    Ok((total, rows))
+}
+
+/// Adds an address to the suppression list by hand (its contact, if any, becomes
+/// unsubscribed). Whether it was not there yet.
+pub fn suppress_by_hand(
+    conn: &mut PgConnection,
+    actor: i64,
+    email: &EmailAddress,
+    note: &str,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let added = suppression::suppress(conn, email.as_str(), SuppressionReason::Manual, note)?;
+        if added {
+            // No address in the log: personal data.
+            audit(
+                conn,
+                Some(actor),
+                "desinscription_manuelle",
+                "suppression",
+                None,
+                "",
+            )?;
+        }
+        Ok(added)
+    })
+}
+
+/// The reason an address is suppressed, if it is.
+pub fn suppression_of(
+    conn: &mut PgConnection,
+    email: &str,
+) -> QueryResult<Option<(SuppressionReason, Timestamp)>> {
+    suppressions::table
+        .find(suppression::key(email))
+        .select((suppressions::reason, suppressions::created_at))
+        .first(conn)
+        .optional()
 }
 
 #[cfg(test)]

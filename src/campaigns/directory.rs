@@ -10,7 +10,6 @@ use crate::campaigns::contacts::{
 };
 use crate::campaigns::import::{self, ImportRecord};
 use crate::campaigns::organisations::{self, Organisation};
-use crate::campaigns::suppression;
 use crate::db::enums::SuppressionReason;
 
 /// How many match in all, and one page of them.
@@ -58,7 +57,7 @@ pub fn contact_form(
             };
             let member_of = contacts::lists_of(conn, id)?;
             let all_lists = contacts::all_lists(conn)?;
-            let suppressed = suppression::suppression_of(conn, &contact.email)?;
+            let suppressed = contacts::suppression_of(conn, &contact.email)?;
             Some(ContactRecord {
                 contact,
                 member_of,
@@ -78,7 +77,7 @@ pub fn before_deletion(
     let Some(contact) = contacts::find(conn, id)? else {
         return Ok(None);
     };
-    let suppressed = suppression::suppression_of(conn, &contact.email)?;
+    let suppressed = contacts::suppression_of(conn, &contact.email)?;
     Ok(Some((contact, suppressed)))
 }
 

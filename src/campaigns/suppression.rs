@@ -2,15 +2,12 @@
 //! mailbox, added by hand). Keyed by the lower-cased address and kept when the contact is
 //! deleted, so a re-import cannot bring an unsubscribed address back.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::campaigns::contacts::like_pattern;
 use crate::db::enums::{ContactStatus, SuppressionReason};
 use crate::db::schema::{contacts, deliveries, suppressions};
 use crate::domain::{EmailAddress, FieldErrors};
-use crate::staff::auth::audit;
 
 /// The key under which an address is suppressed.
 pub fn key(email: &str) -> String {
@@ -80,84 +77,6 @@ pub fn delivery_address(
             Ok(Some((email, done)))
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The suppression list, as the staff see it
-
-#[derive(Debug, Clone, Queryable)]
-pub struct SuppressionRow {
-    pub email: String,
-    pub reason: SuppressionReason,
-    pub detail: String,
-    pub created_at: DateTime<Utc>,
-}
-
-/// One page (from 1) of suppressed addresses, newest first, optionally matching `text`; and
-/// how many match in all.
-pub fn suppressions_page(
-    conn: &mut PgConnection,
-    text: &str,
-    page: i64,
-    per_page: i64,
-) -> QueryResult<(i64, Vec<SuppressionRow>)> {
-    let query = || {
-        let mut q = suppressions::table.into_boxed();
-        if !text.trim().is_empty() {
-            q = q.filter(suppressions::email.ilike(like_pattern(&text.trim().to_lowercase())));
-        }
-        q
-    };
-    let total = query().count().get_result(conn)?;
-    let rows = query()
-        .select((
-            suppressions::email,
-            suppressions::reason,
-            suppressions::detail,
-            suppressions::created_at,
-        ))
-        .order((suppressions::created_at.desc(), suppressions::email))
-        .limit(per_page)
-        .offset((page.max(1) - 1) * per_page)
-        .load(conn)?;
-    Ok((total, rows))
-}
-
-/// Adds an address to the suppression list by hand (its contact, if any, becomes
-/// unsubscribed). Whether it was not there yet.
-pub fn suppress_by_hand(
-    conn: &mut PgConnection,
-    actor: i64,
-    email: &EmailAddress,
-    note: &str,
-) -> QueryResult<bool> {
-    conn.transaction(|conn| {
-        let added = suppress(conn, email.as_str(), SuppressionReason::Manual, note)?;
-        if added {
-            // No address in the log: personal data.
-            audit(
-                conn,
-                Some(actor),
-                "desinscription_manuelle",
-                "suppression",
-                None,
-                "",
-            )?;
-        }
-        Ok(added)
-    })
-}
-
-/// The reason an address is suppressed, if it is.
-pub fn suppression_of(
-    conn: &mut PgConnection,
-    email: &str,
-) -> QueryResult<Option<(SuppressionReason, DateTime<Utc>)>> {
-    suppressions::table
-        .find(key(email))
-        .select((suppressions::reason, suppressions::created_at))
-        .first(conn)
-        .optional()
 }
 
 /// The form that adds an address by hand, as typed.

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{page_number, pagination, PER_PAGE};
-use crate::campaigns::suppression::{self, SuppressionForm, SUPPRESSION_FIELDS};
+use crate::campaigns::contacts;
+use crate::campaigns::suppression::{SuppressionForm, SUPPRESSION_FIELDS};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::staff::COMMUNICATION;
@@ -35,7 +36,7 @@ async fn render_suppressions(
     let text = q.trim().to_owned();
     let t = text.clone();
     let (total, rows) = db(state, move |conn| {
-        Ok(suppression::suppressions_page(conn, &t, page_no, PER_PAGE)?)
+        Ok(contacts::suppressions_page(conn, &t, page_no, PER_PAGE)?)
     })
     .await?;
     let rows: Vec<Value> = rows
@@ -107,7 +108,7 @@ pub async fn add_suppression(
     };
     let actor = staff.0.user_id;
     let added = db(&state, move |conn| {
-        Ok(suppression::suppress_by_hand(conn, actor, &email, &note)?)
+        Ok(contacts::suppress_by_hand(conn, actor, &email, &note)?)
     })
     .await?;
     Ok(see_other(format!(
