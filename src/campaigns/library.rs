@@ -237,6 +237,17 @@ pub fn campaigns_using(conn: &mut PgConnection, template_id: i64) -> QueryResult
         .collect())
 }
 
+/// A template and the campaigns that use it; None when it does not exist.
+pub fn find_with_campaigns(
+    conn: &mut PgConnection,
+    id: i64,
+) -> QueryResult<Option<(MailTemplate, Vec<CampaignRef>)>> {
+    let Some(template) = find(conn, id)? else {
+        return Ok(None);
+    };
+    Ok(Some((template, campaigns_using(conn, id)?)))
+}
+
 /// A template with the campaigns that use it (the library's list).
 #[derive(Debug, Clone)]
 pub struct LibraryEntry {
@@ -409,6 +420,20 @@ pub fn update(
         }
         other => other,
     }
+}
+
+/// Creates (`id` None) or changes a template; its id.
+pub fn save(
+    conn: &mut PgConnection,
+    actor: Option<i64>,
+    id: Option<i64>,
+    form: &TemplateForm,
+    public_url: &str,
+) -> QueryResult<Result<i64, SaveError>> {
+    Ok(match id {
+        None => create(conn, actor, form, public_url)?,
+        Some(id) => update(conn, actor, id, form, public_url)?.map(|()| id),
+    })
 }
 
 /// Deletes a template no campaign uses (campaigns keep theirs: the foreign key restricts).

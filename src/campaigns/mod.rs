@@ -6,11 +6,16 @@
 //! `runs::lifecycle`) and [`sending`] (claims with `FOR UPDATE SKIP LOCKED` and a lease, no
 //! database connection held during SMTP).
 
+pub mod actions;
 pub mod contacts;
+pub mod directory;
+pub mod form;
 pub mod import;
 pub mod library;
 pub mod links;
 pub mod organisations;
+pub mod preview;
+pub mod progress;
 pub mod runs;
 pub mod sending;
 pub mod suppression;

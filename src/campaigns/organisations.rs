@@ -86,6 +86,20 @@ pub fn load_faculties(conn: &mut PgConnection) -> QueryResult<usize> {
     .execute(conn)
 }
 
+/// Loads the faculties at a staff member's request, with the audit entry. How many were added.
+pub fn load_faculties_by(conn: &mut PgConnection, actor: i64) -> QueryResult<usize> {
+    let added = load_faculties(conn)?;
+    audit(
+        conn,
+        Some(actor),
+        "chargement_facultes",
+        "organisation",
+        None,
+        &format!("{added} facultés ajoutées"),
+    )?;
+    Ok(added)
+}
+
 /// The organisation form as typed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]

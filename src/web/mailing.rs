@@ -60,23 +60,14 @@ async fn target(state: &web::Data<AppState>, token: &str) -> Result<Target, AppE
     let Some(id) = links::verify(&secret(state), links::Purpose::Unsubscribe, token) else {
         return Ok(Target::Invalid);
     };
-    db(state, move |conn| {
-        use crate::db::schema::deliveries;
-        use diesel::prelude::*;
-        let email: Option<String> = deliveries::table
-            .find(id)
-            .select(deliveries::email)
-            .first(conn)
-            .optional()?;
-        Ok(match email {
-            None => Target::Invalid,
-            Some(email) => {
-                let done = suppression::is_suppressed(conn, &email)?;
-                Target::Delivery { id, email, done }
-            }
-        })
+    let found = db(state, move |conn| {
+        Ok(suppression::delivery_address(conn, id)?)
     })
-    .await
+    .await?;
+    Ok(match found {
+        None => Target::Invalid,
+        Some((email, done)) => Target::Delivery { id, email, done },
+    })
 }
 
 /// Unsubscribe pages are personal: no cache may keep them.

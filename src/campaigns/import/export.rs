@@ -1,0 +1,142 @@
+//! The export, in the import's columns so that it imports again as it was.
+
+use diesel::prelude::*;
+
+use super::*;
+use crate::db::enums::{ContactKind, LegalBasis};
+use crate::db::schema::{contacts, list_members, organisations};
+use crate::staff::audit::audit;
+
+/// One contact as exported.
+#[derive(Debug, Clone, Queryable)]
+pub struct ExportRow {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub organisation: Option<String>,
+    pub kind: ContactKind,
+    pub tags: Vec<String>,
+    pub city: String,
+    pub legal_basis: LegalBasis,
+}
+
+/// Every contact (of one list when given), oldest first.
+pub fn export_rows(conn: &mut PgConnection, list_id: Option<i64>) -> QueryResult<Vec<ExportRow>> {
+    let mut query = contacts::table
+        .left_join(organisations::table)
+        .select((
+            contacts::email,
+            contacts::first_name,
+            contacts::last_name,
+            organisations::name.nullable(),
+            contacts::kind,
+            contacts::tags,
+            contacts::city,
+            contacts::legal_basis,
+        ))
+        .order(contacts::id)
+        .into_boxed();
+    if let Some(list_id) = list_id {
+        query = query.filter(
+            contacts::id.eq_any(
+                list_members::table
+                    .filter(list_members::list_id.eq(list_id))
+                    .select(list_members::contact_id),
+            ),
+        );
+    }
+    query.load(conn)
+}
+
+/// The contacts to export (every one, or those of one list) with the list's name, the export
+/// written in the audit log; None when the list does not exist.
+pub fn export(
+    conn: &mut PgConnection,
+    actor: i64,
+    list_id: Option<i64>,
+) -> QueryResult<Option<(Vec<ExportRow>, Option<String>)>> {
+    let name = match list_id {
+        None => None,
+        Some(id) => match crate::campaigns::contacts::find_list(conn, id)? {
+            Some(list) => Some(list.name),
+            None => return Ok(None),
+        },
+    };
+    let rows = export_rows(conn, list_id)?;
+    audit(
+        conn,
+        Some(actor),
+        "export_contacts",
+        "contact_list",
+        list_id,
+        &format!(
+            "{} : {} contacts",
+            name.as_deref()
+                .map(|n| format!("liste « {n} »"))
+                .unwrap_or_else(|| "tous les contacts".to_owned()),
+            rows.len()
+        ),
+    )?;
+    Ok(Some((rows, name)))
+}
+
+/// Writes contacts in the import's columns, `;`-separated, tags joined by `|`, cells that a
+/// spreadsheet would take for a formula neutralised (the import undoes it).
+pub fn write_csv<W: std::io::Write>(
+    rows: &[ExportRow],
+    out: W,
+    byte_order_mark: bool,
+) -> csv::Result<()> {
+    let mut out = out;
+    if byte_order_mark {
+        out.write_all("\u{feff}".as_bytes())?;
+    }
+    let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(out);
+    w.write_record(COLUMNS)?;
+    for r in rows {
+        let cells = [
+            r.email.as_str(),
+            &r.first_name,
+            &r.last_name,
+            r.organisation.as_deref().unwrap_or_default(),
+            r.kind.code(),
+            &r.tags.join("|"),
+            &r.city,
+            r.legal_basis.code(),
+        ];
+        w.write_record(cells.iter().map(|c| crate::pipeline::neutralize_cell(c)))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_reads_back_as_the_same_rows() {
+        let rows = vec![ExportRow {
+            email: "-x@exemple.fr".into(),
+            first_name: "=Jean".into(),
+            last_name: "Dupont; fils".into(),
+            organisation: Some("CHU d'Auch".into()),
+            kind: ContactKind::Intern,
+            tags: vec!["a".into(), "b c".into()],
+            city: "Auch".into(),
+            legal_basis: LegalBasis::Consent,
+        }];
+        let mut out = Vec::new();
+        write_csv(&rows, &mut out, true).unwrap();
+        let f = parse(&out).unwrap();
+        let r = &f.rows[0];
+        assert_eq!(r.email, "-x@exemple.fr");
+        assert_eq!(r.first_name, "=Jean");
+        assert_eq!(r.last_name, "Dupont; fils");
+        assert_eq!(r.organisation, "CHU d'Auch");
+        assert_eq!(split_tags(&r.tags), ["a", "b c"]);
+        assert_eq!(parse_kind(&r.kind), Some(ContactKind::Intern));
+        assert_eq!(parse_legal_basis(&r.legal_basis), Some(LegalBasis::Consent));
+        assert!(f.ignored_columns.is_empty());
+    }
+}

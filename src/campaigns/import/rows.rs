@@ -1,0 +1,232 @@
+//! One row on its own: kinds, legal bases and tags as people write them, the defaults for
+//! rows that omit them, and the French reason a row is rejected.
+
+use super::*;
+use crate::db::enums::{ContactKind, LegalBasis};
+use crate::domain::EmailAddress;
+
+/// A kind written as its code or its French label, accents and case ignored.
+pub fn parse_kind(s: &str) -> Option<ContactKind> {
+    let f = fold(s);
+    ContactKind::ALL
+        .iter()
+        .copied()
+        .find(|k| fold(k.code()) == f || fold(k.label()) == f)
+}
+
+/// A legal basis written as its code or its French label, accents and case ignored.
+pub fn parse_legal_basis(s: &str) -> Option<LegalBasis> {
+    let f = fold(s);
+    LegalBasis::ALL
+        .iter()
+        .copied()
+        .find(|b| fold(b.code()) == f || fold(b.label()) == f)
+}
+
+/// Tags written in one cell, separated by `;`, `|` or `,`; duplicates (case ignored) dropped.
+pub fn split_tags(cell: &str) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for t in cell.split([';', '|', ',']) {
+        let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !t.is_empty() && !tags.iter().any(|x| x.to_lowercase() == t.to_lowercase()) {
+            tags.push(t);
+        }
+    }
+    tags
+}
+
+/// What rows that omit the kind or the legal basis get.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Defaults {
+    pub kind: Option<ContactKind>,
+    pub legal_basis: Option<LegalBasis>,
+}
+
+impl Defaults {
+    pub fn to_json(self) -> String {
+        serde_json::json!({
+            "type": self.kind.map(|k| k.code()),
+            "base_legale": self.legal_basis.map(|b| b.code()),
+        })
+        .to_string()
+    }
+
+    pub fn from_json(text: &str) -> Defaults {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        Defaults {
+            kind: v["type"].as_str().and_then(ContactKind::from_code),
+            legal_basis: v["base_legale"].as_str().and_then(LegalBasis::from_code),
+        }
+    }
+}
+
+/// A row whose every value is acceptable on its own (the database may still refuse it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedRow {
+    pub line: u64,
+    pub email: EmailAddress,
+    pub first_name: String,
+    pub last_name: String,
+    pub organisation: Option<String>,
+    pub kind: ContactKind,
+    pub tags: Vec<String>,
+    pub city: String,
+    pub legal_basis: LegalBasis,
+}
+
+fn kind_list() -> String {
+    ContactKind::ALL
+        .iter()
+        .map(|k| k.code())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn legal_basis_list() -> String {
+    LegalBasis::ALL
+        .iter()
+        .map(|b| b.code())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks one row on its own; the French reason when it is rejected.
+pub fn check_row(raw: RawRow, defaults: Defaults) -> Result<CheckedRow, String> {
+    if raw.email.is_empty() {
+        return Err("Adresse électronique manquante.".to_owned());
+    }
+    let email = EmailAddress::parse(&raw.email).map_err(|e| format!("Adresse invalide. {e}"))?;
+    let kind = if raw.kind.is_empty() {
+        defaults.kind.ok_or_else(|| {
+            "Type manquant : remplissez la colonne « type » ou choisissez un type par défaut."
+                .to_owned()
+        })?
+    } else {
+        parse_kind(&raw.kind).ok_or_else(|| {
+            format!(
+                "Type « {} » inconnu : {} (ou leur libellé).",
+                raw.kind,
+                kind_list()
+            )
+        })?
+    };
+    let legal_basis = if raw.legal_basis.is_empty() {
+        defaults.legal_basis.ok_or_else(|| {
+            "Base légale manquante : remplissez la colonne « base_legale » ou choisissez une base \
+             légale par défaut."
+                .to_owned()
+        })?
+    } else {
+        parse_legal_basis(&raw.legal_basis).ok_or_else(|| {
+            format!(
+                "Base légale « {} » inconnue : {} (ou leur libellé).",
+                raw.legal_basis,
+                legal_basis_list()
+            )
+        })?
+    };
+    for (value, what) in [
+        (&raw.first_name, "Prénom"),
+        (&raw.last_name, "Nom"),
+        (&raw.organisation, "Organisation"),
+        (&raw.city, "Ville"),
+    ] {
+        if value.chars().count() > MAX_TEXT {
+            return Err(format!("{what} trop long ({MAX_TEXT} caractères au plus)."));
+        }
+    }
+    let tags = split_tags(&raw.tags);
+    if tags.len() > MAX_TAGS {
+        return Err(format!("Trop d'étiquettes ({MAX_TAGS} au plus)."));
+    }
+    if tags.iter().any(|t| t.chars().count() > MAX_TEXT) {
+        return Err(format!(
+            "Étiquette trop longue ({MAX_TEXT} caractères au plus)."
+        ));
+    }
+    Ok(CheckedRow {
+        line: raw.line,
+        email,
+        first_name: raw.first_name,
+        last_name: raw.last_name,
+        organisation: (!raw.organisation.is_empty()).then_some(raw.organisation),
+        kind,
+        tags,
+        city: raw.city,
+        legal_basis,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Defaults {
+        Defaults {
+            kind: Some(ContactKind::Doctor),
+            legal_basis: Some(LegalBasis::LegitimateInterest),
+        }
+    }
+
+    #[test]
+    fn kinds_and_legal_bases_are_read_from_codes_or_labels() {
+        assert_eq!(
+            parse_kind("medecin_retraite"),
+            Some(ContactKind::RetiredDoctor)
+        );
+        assert_eq!(
+            parse_kind("Médecin retraité"),
+            Some(ContactKind::RetiredDoctor)
+        );
+        assert_eq!(parse_kind("FACULTÉ"), Some(ContactKind::Faculty));
+        assert_eq!(
+            parse_kind("Faculté de médecine"),
+            Some(ContactKind::Faculty)
+        );
+        assert_eq!(parse_kind("pharmacien"), None);
+        assert_eq!(
+            parse_legal_basis("Intérêt légitime"),
+            Some(LegalBasis::LegitimateInterest)
+        );
+        assert_eq!(
+            parse_legal_basis("mission_publique"),
+            Some(LegalBasis::PublicTask)
+        );
+        assert_eq!(parse_legal_basis("contrat"), None);
+    }
+
+    #[test]
+    fn tags_split_on_any_usual_separator_without_duplicates() {
+        assert_eq!(
+            split_tags("Gers ; salon 2026|gers, MG ,"),
+            ["Gers", "salon 2026", "MG"]
+        );
+        assert!(split_tags(" ").is_empty());
+    }
+
+    #[test]
+    fn rows_are_checked_with_a_french_reason() {
+        let row = |email: &str, kind: &str, basis: &str| RawRow {
+            line: 2,
+            email: email.into(),
+            kind: kind.into(),
+            legal_basis: basis.into(),
+            ..RawRow::default()
+        };
+        let ok = check_row(row("A.B@Exemple.fr", "", ""), defaults()).unwrap();
+        assert_eq!(ok.email.normalized(), "a.b@exemple.fr");
+        assert_eq!(ok.kind, ContactKind::Doctor);
+        assert_eq!(ok.legal_basis, LegalBasis::LegitimateInterest);
+
+        let e = check_row(row("", "", ""), defaults()).unwrap_err();
+        assert!(e.contains("manquante"), "{e}");
+        let e = check_row(row("jean.exemple.fr", "", ""), defaults()).unwrap_err();
+        assert!(e.starts_with("Adresse invalide") && e.contains("@"), "{e}");
+        let e = check_row(row("a@exemple.fr", "dentiste", ""), defaults()).unwrap_err();
+        assert!(e.contains("« dentiste » inconnu"), "{e}");
+        let e = check_row(row("a@exemple.fr", "", "contrat"), defaults()).unwrap_err();
+        assert!(e.contains("« contrat » inconnue"), "{e}");
+        let e = check_row(row("a@exemple.fr", "", ""), Defaults::default()).unwrap_err();
+        assert!(e.contains("Type manquant"), "{e}");
+    }
+}
