@@ -78,7 +78,7 @@ impl Application {
                 .wrap(http::security_headers(&route_settings))
                 .wrap(actix_web::middleware::from_fn(http::metrics::observe))
                 .wrap(TracingLogger::<RequestSpan>::new())
-                .configure(|cfg| http::routes(cfg, &rate_limits))
+                .configure(|cfg| http::routes::routes(cfg, &rate_limits))
                 .default_service(web::to(http::public::not_found))
         })
         // Signals are handled by stop_on_signal below (actix would stop at once on SIGINT): on

@@ -12,15 +12,6 @@ use super::{db, AppState};
 use crate::campaigns::{links, runs, suppression};
 use crate::error::AppError;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/desinscription/{token}")
-            .route(web::get().to(unsubscribe_page))
-            .route(web::post().to(unsubscribe)),
-    )
-    .route("/c/{token}", web::get().to(follow_link));
-}
-
 fn secret(state: &AppState) -> Vec<u8> {
     state
         .settings

@@ -22,10 +22,6 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// Routes whose requests are logged at debug level: probes and scrapes come every few seconds.
 const QUIET_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics", "/static/{file:.*}"];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(scrape));
-}
-
 /// The metrics, when enabled; with a configured token only for `Authorization: Bearer <token>`.
 pub async fn scrape(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let settings = &state.settings.metrics;

@@ -20,12 +20,12 @@ pub mod places;
 pub mod public;
 pub mod rate_limit;
 pub mod reports;
+pub mod routes;
 pub mod staff;
 pub mod tokens;
 
 use std::sync::Arc;
 
-use actix_governor::Governor;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpResponse, ResponseError};
 
@@ -106,110 +106,6 @@ impl RateLimits {
             api: rate_limit::post_limit(settings, api::ApiClientIp::new(ip))?,
         })
     }
-}
-
-/// Registers every route.
-pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
-    cfg.route("/", web::get().to(public::home))
-        .service(
-            web::resource("/candidature")
-                .wrap(Governor::new(&limits.application_form))
-                .route(web::get().to(public::application_form))
-                .route(web::post().to(public::submit_application))
-                .default_service(web::to(public::method_not_allowed)),
-        )
-        .route(
-            "/candidature/merci/{key}",
-            web::get().to(public::application_received),
-        )
-        .service(
-            web::resource("/connexion")
-                .route(web::get().to(staff::login_form))
-                .route(web::post().to(staff::login)),
-        )
-        .service(
-            web::resource(staff::CODE_PATH)
-                .route(web::get().to(staff::code_form))
-                .route(web::post().to(staff::code)),
-        )
-        .service(
-            web::resource(staff::ENROLL_PATH)
-                .route(web::get().to(staff::totp_page))
-                .route(web::post().to(staff::totp_change)),
-        )
-        .route("/admin/securite", web::post().to(admin::security_policy))
-        .route("/deconnexion", web::post().to(staff::logout))
-        .route("/espace", web::get().to(staff::home))
-        .service(
-            web::resource("/admin/utilisateurs")
-                .route(web::get().to(admin::users))
-                .route(web::post().to(admin::create_user)),
-        )
-        .route(
-            "/admin/utilisateurs/{id}",
-            web::post().to(admin::change_user),
-        )
-        .route("/admin/journal", web::get().to(admin::journal))
-        .route("/admin/modeles", web::get().to(admin::stage_templates))
-        .route(
-            "/admin/modeles/{stage}",
-            web::post().to(admin::save_stage_template),
-        )
-        .route("/recrutement", web::get().to(pipeline::board))
-        .route("/recrutement/relances", web::get().to(pipeline::follow_ups))
-        .route("/recrutement/agenda", web::get().to(pipeline::agenda))
-        .route(
-            "/recrutement/rendez-vous/{id}.ics",
-            web::get().to(pipeline::meeting_ics),
-        )
-        .route(
-            "/recrutement/candidatures/{id}/rendez-vous",
-            web::post().to(pipeline::add_meeting),
-        )
-        .route(
-            "/recrutement/export.csv",
-            web::get().to(pipeline::export_csv),
-        )
-        .route(
-            "/recrutement/candidats/{id}",
-            web::get().to(pipeline::candidate),
-        )
-        .service(
-            web::resource("/recrutement/candidats/{id}/modifier")
-                .route(web::get().to(pipeline::edit_candidate))
-                .route(web::post().to(pipeline::update_candidate)),
-        )
-        .route(
-            "/recrutement/candidats/{id}/fusionner",
-            web::post().to(pipeline::merge),
-        )
-        .route(
-            "/recrutement/candidats/{id}/notes",
-            web::post().to(pipeline::add_note),
-        )
-        .route(
-            "/recrutement/candidatures/{id}/etape",
-            web::post().to(pipeline::move_stage),
-        )
-        .route(
-            "/recrutement/documents/{id}",
-            web::get().to(pipeline::download_document),
-        )
-        .configure(places::configure)
-        .configure(offers::configure)
-        .configure(mailing::configure)
-        .configure(campaigns::configure)
-        .configure(contacts::configure)
-        .configure(|cfg| api::configure(cfg, &limits.api))
-        .configure(tokens::configure)
-        .configure(|c| personal_data::configure(c, &limits.personal_data))
-        .configure(metrics::configure)
-        .configure(reports::configure)
-        .route("/donnees-personnelles", web::get().to(public::privacy))
-        .route("/accessibilite", web::get().to(public::accessibility))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/static/{file:.*}", web::get().to(assets::serve));
 }
 
 /// French pages for ids in the path that are not ids (`/recrutement/candidats/abc`): such a

@@ -3,7 +3,6 @@
 //! a page that does not exist. A new link is asked for by e-mail address, with the same answer
 //! whether the address is known or not.
 
-use actix_governor::Governor;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
@@ -12,32 +11,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::pages::{page, render, see_other};
-use super::{db, rate_limit, AppState};
+use super::{db, AppState};
 use crate::domain::ids::{ApplicationId, CandidateId};
 use crate::domain::EmailAddress;
 use crate::error::AppError;
 use crate::privacy::{self, Erasure, KeepReason, Link, Withdrawal};
 use crate::web::body::Form;
 use crate::web::csrf::{self, CsrfToken};
-
-/// `limit` is the instance's bucket for link requests (see `web::RateLimits`).
-pub fn configure(cfg: &mut web::ServiceConfig, limit: &rate_limit::Limit<rate_limit::ClientIp>) {
-    cfg.service(
-        web::resource("/mes-donnees")
-            .wrap(Governor::new(limit))
-            .route(web::get().to(request_form))
-            .route(web::post().to(request_link)),
-    )
-    .route("/mes-donnees/{token}", web::get().to(show))
-    .route("/mes-donnees/{token}/export.json", web::get().to(export))
-    .route("/mes-donnees/{token}/desistement", web::post().to(withdraw))
-    .route("/mes-donnees/{token}/vivier", web::post().to(consent))
-    .service(
-        web::resource("/mes-donnees/{token}/effacement")
-            .route(web::get().to(erase_page))
-            .route(web::post().to(erase)),
-    );
-}
 
 fn secret(state: &AppState) -> &[u8] {
     state

@@ -16,32 +16,6 @@ use crate::web::body::Form;
 use crate::web::staff::{page, staff_page, Staff};
 use crate::web::{db, AppState};
 
-/// Registers the centres' and positions' pages.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/centres", web::get().to(centres_list))
-        .service(
-            web::resource("/admin/centres/nouveau")
-                .route(web::get().to(new_centre))
-                .route(web::post().to(create_centre)),
-        )
-        .service(
-            web::resource("/admin/centres/{id}")
-                .route(web::get().to(edit_centre))
-                .route(web::post().to(update_centre)),
-        )
-        .route("/admin/postes", web::get().to(positions_list))
-        .service(
-            web::resource("/admin/postes/nouveau")
-                .route(web::get().to(new_position))
-                .route(web::post().to(create_position)),
-        )
-        .service(
-            web::resource("/admin/postes/{id}")
-                .route(web::get().to(edit_position))
-                .route(web::post().to(update_position)),
-        );
-}
-
 /// Today in the département (which centres are closed depends on it).
 fn today() -> NaiveDate {
     chrono::Utc::now()

@@ -20,11 +20,6 @@ use crate::web::{db, AppState};
 
 const TITLE: &str = "Rapports";
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/rapports", web::get().to(index))
-        .route("/rapports/{figure}.csv", web::get().to(csv));
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct PeriodQuery {
     #[serde(default)]

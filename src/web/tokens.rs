@@ -17,15 +17,6 @@ use crate::web::{db, AppState};
 pub const PATH: &str = "/espace/jetons";
 const FIELDS: &[(&str, &str)] = &[("nom", "Nom du jeton")];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(PATH)
-            .route(web::get().to(tokens_page))
-            .route(web::post().to(create_token)),
-    )
-    .route("/espace/jetons/{id}/revoquer", web::post().to(revoke_token));
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct Query {
     #[serde(default)]

@@ -1,13 +1,12 @@
 //! The communications staff's audiences: contacts, lists, CSV import (preview, then
 //! confirmation) and export, the suppression list and organisations.
 
-mod contact;
-mod import;
-mod lists;
-mod organisations;
-mod suppression;
+pub mod contact;
+pub mod import;
+pub mod lists;
+pub mod organisations;
+pub mod suppression;
 
-use actix_web::web;
 use serde::{Deserialize, Serialize};
 
 use crate::campaigns::contacts::ContactRow;
@@ -15,62 +14,6 @@ use crate::db::enums::ContactStatus;
 
 /// Rows of a paged table.
 const PER_PAGE: i64 = 50;
-
-/// Registers the audiences' pages.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/contacts", web::get().to(contact::contacts_page))
-        .service(
-            web::resource("/contacts/nouveau")
-                .route(web::get().to(contact::new_contact))
-                .route(web::post().to(contact::create_contact)),
-        )
-        .route("/contacts/export.csv", web::get().to(import::export_csv))
-        .service(
-            web::resource("/contacts/import")
-                .route(web::get().to(import::import_form))
-                .route(web::post().to(import::upload)),
-        )
-        .service(
-            web::resource("/contacts/import/{id}")
-                .route(web::get().to(import::import_page))
-                .route(web::post().to(import::confirm_import)),
-        )
-        .service(
-            web::resource("/contacts/desinscriptions")
-                .route(web::get().to(suppression::suppressions_page))
-                .route(web::post().to(suppression::add_suppression)),
-        )
-        .service(
-            web::resource("/contacts/organisations")
-                .route(web::get().to(organisations::organisations_page))
-                .route(web::post().to(organisations::create_organisation)),
-        )
-        .service(
-            web::resource("/contacts/organisations/facultes")
-                .route(web::post().to(organisations::load_faculties)),
-        )
-        .service(
-            web::resource("/contacts/{id}")
-                .route(web::get().to(contact::edit_contact))
-                .route(web::post().to(contact::update_contact)),
-        )
-        .service(
-            web::resource("/contacts/{id}/supprimer")
-                .route(web::get().to(contact::confirm_delete))
-                .route(web::post().to(contact::delete_contact)),
-        )
-        .service(web::resource("/contacts/{id}/listes").route(web::post().to(contact::add_to_list)))
-        .service(
-            web::resource("/listes")
-                .route(web::get().to(lists::lists_page))
-                .route(web::post().to(lists::create_list)),
-        )
-        .route("/listes/{id}", web::get().to(lists::list_page))
-        .service(
-            web::resource("/listes/{id}/membres/{contact}/retirer")
-                .route(web::post().to(lists::remove_member)),
-        );
-}
 
 /// A radio button of an enumeration's field.
 #[derive(Serialize)]

@@ -2,7 +2,7 @@
 //! (approve, send, withdraw, answers, start); the placements' and capacity pages are in
 //! [`placement`].
 
-mod placement;
+pub mod placement;
 
 use std::collections::BTreeMap;
 
@@ -22,34 +22,6 @@ use crate::web::body::Form;
 use crate::web::pages::see_other;
 use crate::web::staff::{page, staff_page, Staff};
 use crate::web::{db, AppState};
-
-/// Registers the offers', placements' and capacity pages.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/recrutement/candidatures/{id}/proposition")
-            .route(web::get().to(new_offer))
-            .route(web::post().to(create_offer)),
-    )
-    .route("/recrutement/propositions/{id}", web::get().to(offer))
-    .service(
-        web::resource("/recrutement/propositions/{id}/modifier")
-            .route(web::get().to(edit_offer))
-            .route(web::post().to(update_offer)),
-    )
-    .route(
-        "/recrutement/propositions/{id}/{action}",
-        web::post().to(offer_action),
-    )
-    .route(
-        "/recrutement/affectations/{id}",
-        web::get().to(placement::placement),
-    )
-    .route(
-        "/recrutement/affectations/{id}/redeploiement",
-        web::post().to(placement::redeploy),
-    )
-    .route("/capacite", web::get().to(placement::capacity_page));
-}
 
 fn may_approve(state: &AppState, staff: &Staff) -> bool {
     staff.0.role == StaffRole::Admin
