@@ -107,13 +107,8 @@ impl ContactForm {
     /// Checks every field; all the problems found, each at its field.
     pub fn validate(&self) -> Result<ContactChanges, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let email = EmailAddress::parse(&self.courriel)
-            .map_err(|e| {
-                errors.add(
-                    "courriel",
-                    e.0.replace("Indiquez votre adresse", "Indiquez l'adresse"),
-                )
-            })
+        let email = EmailAddress::parse_for_someone(&self.courriel)
+            .map_err(|e| errors.add("courriel", e.0))
             .ok();
         let mut text = |value: &str, field: &'static str| {
             let v = one_line(value);

@@ -99,13 +99,8 @@ impl SuppressionForm {
     /// message per wrong field.
     pub fn validate(&self) -> Result<(EmailAddress, String), FieldErrors> {
         let mut errors = FieldErrors::default();
-        let email = EmailAddress::parse(&self.courriel)
-            .map_err(|e| {
-                errors.add(
-                    "courriel",
-                    e.0.replace("Indiquez votre adresse", "Indiquez l'adresse"),
-                )
-            })
+        let email = EmailAddress::parse_for_someone(&self.courriel)
+            .map_err(|e| errors.add("courriel", e.0))
             .ok();
         let note = self.note.split_whitespace().collect::<Vec<_>>().join(" ");
         if note.chars().count() > 500 {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::enums::{CentreKind, CentreStatus};
 use crate::db::schema::centres;
 use crate::domain::FieldErrors;
-use crate::domain::Invalid;
+use crate::domain::{split_decimal, DecimalError, Invalid};
 use crate::staff::audit::audit;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -96,17 +96,15 @@ pub fn parse_fte_amount(input: &str) -> Result<i32, Invalid> {
             input.trim()
         ))
     };
-    let text = text.replace(',', ".");
-    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
-    let digits_only = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if (int.is_empty() && frac.is_empty()) || !digits_only(int) || !digits_only(frac) {
-        return Err(wrong());
-    }
-    if frac.len() > 2 {
-        return Err(Invalid::new(
-            "Deux décimales au plus pour une capacité en équivalents temps plein (par exemple 2,75).",
-        ));
-    }
+    let (int, frac) = match split_decimal(text) {
+        Ok(parts) => parts,
+        Err(DecimalError::NotANumber) => return Err(wrong()),
+        Err(DecimalError::TooManyDecimals) => {
+            return Err(Invalid::new(
+                "Deux décimales au plus pour une capacité en équivalents temps plein (par exemple 2,75).",
+            ))
+        }
+    };
     let too_large = || {
         Invalid::new(format!(
             "La capacité prévue ne peut dépasser {} ETP.",
@@ -122,7 +120,7 @@ pub fn parse_fte_amount(input: &str) -> Result<i32, Invalid> {
     } else {
         int.parse().map_err(|_| wrong())?
     };
-    let frac: i32 = format!("{frac:0<2}").parse().map_err(|_| wrong())?;
+    let frac = i32::try_from(frac).map_err(|_| wrong())?;
     let hundredths = int * 100 + frac;
     if hundredths > MAX_CAPACITY_HUNDREDTHS {
         return Err(too_large());

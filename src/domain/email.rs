@@ -45,6 +45,13 @@ impl EmailAddress {
         })
     }
 
+    /// [`parse`](Self::parse) for someone else's address, typed by a member of staff: the
+    /// message for an empty field says "l'adresse", not "votre adresse".
+    pub fn parse_for_someone(input: &str) -> Result<Self, Invalid> {
+        Self::parse(input)
+            .map_err(|e| Invalid(e.0.replace("Indiquez votre adresse", "Indiquez l'adresse")))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.raw
     }

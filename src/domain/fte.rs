@@ -46,23 +46,19 @@ impl Fte {
             }
             percent.parse::<u32>().map_err(|_| wrong())?
         } else {
-            let text = text.replace(',', ".");
-            let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
-            let digits_only = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-            if (int.is_empty() && frac.is_empty()) || !digits_only(int) || !digits_only(frac) {
-                return Err(wrong());
-            }
-            if frac.len() > 2 {
-                return Err(Invalid::new(
-                    "Deux décimales au plus pour un équivalent temps plein (par exemple 0,75).",
-                ));
-            }
+            let (int, frac) =
+                match split_decimal(&text) {
+                    Ok(parts) => parts,
+                    Err(DecimalError::NotANumber) => return Err(wrong()),
+                    Err(DecimalError::TooManyDecimals) => return Err(Invalid::new(
+                        "Deux décimales au plus pour un équivalent temps plein (par exemple 0,75).",
+                    )),
+                };
             let int: u32 = if int.is_empty() {
                 0
             } else {
                 int.parse().map_err(|_| wrong())?
             };
-            let frac: u32 = format!("{frac:0<2}").parse().map_err(|_| wrong())?;
             int.saturating_mul(100).saturating_add(frac)
         };
         match hundredths {
@@ -85,6 +81,31 @@ impl Fte {
     pub fn to_french(self) -> String {
         format_hundredths(i64::from(self.0))
     }
+}
+
+/// Why [`split_decimal`] refused a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecimalError {
+    NotANumber,
+    TooManyDecimals,
+}
+
+/// A decimal number as typed without spaces ("2,75", "2.75", ",5", "3"): its integer digits
+/// (possibly empty) and its decimals in hundredths (at most two decimals).
+pub fn split_decimal(text: &str) -> Result<(String, u32), DecimalError> {
+    let text = text.replace(',', ".");
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let digits_only = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits_only(int) || !digits_only(frac) {
+        return Err(DecimalError::NotANumber);
+    }
+    if frac.len() > 2 {
+        return Err(DecimalError::TooManyDecimals);
+    }
+    let frac: u32 = format!("{frac:0<2}")
+        .parse()
+        .map_err(|_| DecimalError::NotANumber)?;
+    Ok((int.to_owned(), frac))
 }
 
 /// Hundredths of FTE in French decimal notation: 100 → "1", 60 → "0,6", 275 → "2,75".

@@ -14,7 +14,7 @@ mod week;
 pub use control::{has_control, is_forbidden_control, CONTROL_MESSAGE};
 pub use email::EmailAddress;
 pub use fields::{describe_half_days, paris_today, parse_date, FieldErrors};
-pub use fte::{format_hundredths, Fte};
+pub use fte::{format_hundredths, split_decimal, DecimalError, Fte};
 pub use name::{FreeText, PersonName};
 pub use phone::PhoneNumber;
 pub use rpps::Rpps;

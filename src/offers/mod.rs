@@ -92,6 +92,20 @@ fn lock_offer(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Offer>> {
         .optional()
 }
 
+/// Locks an offer that must still be a draft.
+fn lock_draft(conn: &mut PgConnection, id: i64) -> QueryResult<Result<Offer, OfferError>> {
+    let Some(offer) = lock_offer(conn, id)? else {
+        return Ok(Err(OfferError::NotFound));
+    };
+    if offer.status != OfferStatus::Draft {
+        return Ok(Err(OfferError::WrongStatus(
+            offer.status.label(),
+            OfferStatus::Draft.label(),
+        )));
+    }
+    Ok(Ok(offer))
+}
+
 /// Locks an offer in `expected` status and its application: the offer, the application's
 /// stage and its candidate.
 fn lock_in_status(
@@ -228,14 +242,8 @@ pub fn update(
     now: DateTime<Utc>,
 ) -> OfferResult<()> {
     conn.transaction(|conn| {
-        let Some(offer) = lock_offer(conn, offer_id)? else {
-            return Ok(Err(OfferError::NotFound));
-        };
-        if offer.status != OfferStatus::Draft {
-            return Ok(Err(OfferError::WrongStatus(
-                offer.status.label(),
-                OfferStatus::Draft.label(),
-            )));
+        if let Err(e) = lock_draft(conn, offer_id)? {
+            return Ok(Err(e));
         }
         diesel::update(offers::table.find(offer_id))
             .set((
@@ -273,15 +281,10 @@ pub fn approve(
     now: DateTime<Utc>,
 ) -> OfferResult<()> {
     conn.transaction(|conn| {
-        let Some(offer) = lock_offer(conn, offer_id)? else {
-            return Ok(Err(OfferError::NotFound));
+        let offer = match lock_draft(conn, offer_id)? {
+            Ok(offer) => offer,
+            Err(e) => return Ok(Err(e)),
         };
-        if offer.status != OfferStatus::Draft {
-            return Ok(Err(OfferError::WrongStatus(
-                offer.status.label(),
-                OfferStatus::Draft.label(),
-            )));
-        }
         if offer.approved_at.is_some() {
             return Ok(Err(OfferError::AlreadyApproved));
         }

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
+use std::collections::HashMap;
 
 use crate::centres::Centre;
 use crate::db::schema::{centres, position_centres, positions, specialties};
@@ -51,20 +52,11 @@ pub fn list_published(conn: &mut PgConnection) -> QueryResult<Vec<PublishedPosit
         .select((Position::as_select(), specialties::label.nullable()))
         .load(conn)?;
     let ids: Vec<i64> = rows.iter().map(|(p, _)| p.id).collect();
-    let places: Vec<(i64, String)> = position_centres::table
-        .inner_join(centres::table)
-        .filter(position_centres::position_id.eq_any(&ids))
-        .order(centres::commune.asc())
-        .select((position_centres::position_id, centres::commune))
-        .load(conn)?;
+    let mut places = communes(conn, Some(&ids))?;
     Ok(rows
         .into_iter()
         .map(|(p, specialty)| PublishedPosition {
-            communes: places
-                .iter()
-                .filter(|(id, _)| *id == p.id)
-                .map(|(_, c)| c.clone())
-                .collect(),
+            communes: places.remove(&p.id).unwrap_or_default(),
             working_time: describe_fte(p.fte_min_hundredths, p.fte_max_hundredths),
             id: p.id,
             title: p.title,
@@ -72,6 +64,27 @@ pub fn list_published(conn: &mut PgConnection) -> QueryResult<Vec<PublishedPosit
             specialty,
         })
         .collect())
+}
+
+/// The communes of each position's centres, in alphabetical order; only those of the positions
+/// `only` names, when given.
+fn communes(
+    conn: &mut PgConnection,
+    only: Option<&[i64]>,
+) -> QueryResult<HashMap<i64, Vec<String>>> {
+    let mut query = position_centres::table
+        .inner_join(centres::table)
+        .order(centres::commune.asc())
+        .select((position_centres::position_id, centres::commune))
+        .into_boxed();
+    if let Some(ids) = only {
+        query = query.filter(position_centres::position_id.eq_any(ids));
+    }
+    let mut by_position: HashMap<i64, Vec<String>> = HashMap::new();
+    for (id, commune) in query.load::<(i64, String)>(conn)? {
+        by_position.entry(id).or_default().push(commune);
+    }
+    Ok(by_position)
 }
 
 /// Whether a position exists and is published (the form only accepts those).
@@ -101,19 +114,11 @@ pub fn list_all(conn: &mut PgConnection) -> QueryResult<Vec<PositionSummary>> {
         .order(positions::id.desc())
         .select((Position::as_select(), specialties::label.nullable()))
         .load(conn)?;
-    let places: Vec<(i64, String)> = position_centres::table
-        .inner_join(centres::table)
-        .order(centres::commune.asc())
-        .select((position_centres::position_id, centres::commune))
-        .load(conn)?;
+    let mut places = communes(conn, None)?;
     Ok(rows
         .into_iter()
         .map(|(p, specialty)| PositionSummary {
-            communes: places
-                .iter()
-                .filter(|(id, _)| *id == p.id)
-                .map(|(_, c)| c.clone())
-                .collect(),
+            communes: places.remove(&p.id).unwrap_or_default(),
             id: p.id,
             title: p.title,
             specialty,

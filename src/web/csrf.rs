@@ -3,7 +3,8 @@
 //! form cannot read the cookie nor compute the HMAC without the key.
 
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::HttpRequest;
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -55,6 +56,19 @@ impl CsrfToken {
             .secure(secure)
             .same_site(SameSite::Strict)
             .finish()
+    }
+
+    /// The start of an HTML page holding this token's form: never cached, and the cookie set
+    /// when the browser did not have one yet.
+    pub fn html_response(&self, status: StatusCode, secure: bool) -> HttpResponseBuilder {
+        let mut response = HttpResponse::build(status);
+        response
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"));
+        if self.is_new {
+            response.cookie(self.cookie(secure));
+        }
+        response
     }
 }
 

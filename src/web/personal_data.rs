@@ -35,15 +35,10 @@ fn private_html(
     token: &CsrfToken,
     body: String,
 ) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    response
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("X-Robots-Tag", "noindex"));
-    if token.is_new {
-        response.cookie(token.cookie(state.settings.secure_cookies()));
-    }
-    response.body(body)
+    token
+        .html_response(status, state.settings.secure_cookies())
+        .insert_header(("X-Robots-Tag", "noindex"))
+        .body(body)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,6 +33,19 @@ pub struct SavedQuery {
     enregistre: Option<String>,
 }
 
+impl SavedQuery {
+    /// The notice for the row just saved, if the address names one of `rows`.
+    fn notice<T>(
+        &self,
+        rows: &[T],
+        id: impl Fn(&T) -> i64,
+        notice: impl Fn(&T) -> String,
+    ) -> Option<String> {
+        let saved = self.enregistre.as_deref()?.parse::<i64>().ok()?;
+        rows.iter().find(|row| id(row) == saved).map(notice)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Centres
 
@@ -43,13 +56,11 @@ pub async fn centres_list(
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
     let all = db(&state, |conn| Ok(centres::list_by_name(conn)?)).await?;
-    let saved = query
-        .enregistre
-        .as_deref()
-        .and_then(|s| s.parse::<i64>().ok());
-    let notice = saved
-        .and_then(|id| all.iter().find(|c| c.id == id))
-        .map(|c| format!("Le centre « {} » est enregistré.", c.name));
+    let notice = query.notice(
+        &all,
+        |c| c.id,
+        |c| format!("Le centre « {} » est enregistré.", c.name),
+    );
     let rows: Vec<Value> = all
         .iter()
         .map(|c| {
@@ -307,13 +318,11 @@ pub async fn positions_list(
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
     let all = db(&state, |conn| Ok(positions::list_all(conn)?)).await?;
-    let saved = query
-        .enregistre
-        .as_deref()
-        .and_then(|s| s.parse::<i64>().ok());
-    let notice = saved
-        .and_then(|id| all.iter().find(|p| p.id == id))
-        .map(|p| format!("Le poste « {} » est enregistré.", p.title));
+    let notice = query.notice(
+        &all,
+        |p| p.id,
+        |p| format!("Le poste « {} » est enregistré.", p.title),
+    );
     let rows: Vec<Value> = all
         .iter()
         .map(|p| {

@@ -225,14 +225,9 @@ fn render_form<'a>(
     };
     let data = serde_json::to_value(view).map_err(|e| AppError::Unexpected(e.into()))?;
     let body = render("public/application_form", &page(state, &title, data))?;
-    let mut response = HttpResponse::build(status);
-    response
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"));
-    if token.is_new {
-        response.cookie(token.cookie(state.settings.secure_cookies()));
-    }
-    Ok(response.body(body))
+    Ok(token
+        .html_response(status, state.settings.secure_cookies())
+        .body(body))
 }
 
 pub async fn application_form(

@@ -212,14 +212,9 @@ fn render_login(
             }),
         )
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering login: {e}")))?;
-    let mut response = HttpResponse::build(status);
-    response
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"));
-    if token.is_new {
-        response.cookie(token.cookie(state.settings.secure_cookies()));
-    }
-    Ok(response.body(body))
+    Ok(token
+        .html_response(status, state.settings.secure_cookies())
+        .body(body))
 }
 
 pub async fn login_form(
