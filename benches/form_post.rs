@@ -9,7 +9,8 @@
 //!
 //! Environment: `BENCH_SECONDS` (measured seconds per phase, default 20), `BENCH_WARMUP_SECONDS`
 //! (default 3), `BENCH_CLIENTS` (default 32), `BENCH_ADMIN_URL` (default
-//! `postgres://postgres@localhost:5432/postgres`).
+//! `postgres://postgres@localhost:5432/postgres`), `BENCH_BINARY` (another build of `vocation`
+//! to measure, e.g. to compare before and after a change).
 //!
 //! Order of a run: the service phase (fresh database, cold start, RSS at rest, warm-up, measured
 //! load, RSS peak, service killed, checks of what was written), then the pgbench phase on another
@@ -39,9 +40,11 @@ const TARGET_RSS_REST_MB: f64 = 50.0;
 const TARGET_RSS_LOAD_MB: f64 = 100.0;
 const TARGET_COLD_START_S: f64 = 2.0;
 
-/// The release binary cargo built for this bench.
+/// The release binary cargo built for this bench, or `BENCH_BINARY` (to compare two builds).
 fn binary() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_vocation"));
+    let path = std::env::var_os("BENCH_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vocation")));
     if !path.is_file() {
         eprintln!(
             "{} is missing: run `cargo build --release` first, then `cargo bench --bench form_post`.",
