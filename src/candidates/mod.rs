@@ -689,6 +689,29 @@ pub fn summaries(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Candid
         .load(conn)
 }
 
+/// A page of the candidates the board's filters keep, in id order, with how many they keep in
+/// all (the API's list of candidates).
+pub fn summaries_page(
+    conn: &mut PgConnection,
+    filter: &pipeline::BoardFilter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<CandidateSummary>, i64)> {
+    let (ids, total) = pipeline::candidate_ids_page(conn, filter, limit, offset)?;
+    Ok((summaries(conn, &ids)?, total))
+}
+
+/// The record an application belongs to, with its id; `None` when there is no such application.
+pub fn load_by_application(
+    conn: &mut PgConnection,
+    application_id: i64,
+) -> QueryResult<Option<(i64, CandidateView)>> {
+    let Some(candidate_id) = of_application(conn, application_id)? else {
+        return Ok(None);
+    };
+    Ok(load(conn, candidate_id)?.map(|view| (candidate_id, view)))
+}
+
 /// The candidate an application belongs to.
 pub fn of_application(conn: &mut PgConnection, application_id: i64) -> QueryResult<Option<i64>> {
     applications::table

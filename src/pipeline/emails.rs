@@ -222,7 +222,7 @@ pub fn confirmed_email(
     ))
 }
 
-/// Saves an admin's edit of a stage template.
+/// Saves an admin's edit of a stage template, with its line in the audit log.
 pub fn save_template(
     conn: &mut PgConnection,
     stage: Stage,
@@ -230,14 +230,25 @@ pub fn save_template(
     body: &str,
     actor: i64,
 ) -> QueryResult<usize> {
-    diesel::update(stage_email_templates::table.find(stage.code()))
+    let n = diesel::update(stage_email_templates::table.find(stage.code()))
         .set((
             stage_email_templates::subject.eq(subject),
             stage_email_templates::body.eq(body),
             stage_email_templates::updated_at.eq(chrono::Utc::now()),
             stage_email_templates::updated_by.eq(Some(actor)),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    if n > 0 {
+        crate::staff::audit::audit(
+            conn,
+            Some(actor),
+            "modele_courriel",
+            "stage_email_template",
+            None,
+            stage.code(),
+        )?;
+    }
+    Ok(n)
 }
 
 /// What the preview of a move's e-mail shows: the stage's template, if any, and the

@@ -339,18 +339,9 @@ pub async fn save_stage_template(
     }
     let actor = staff.0.user_id;
     let updated = db(&state, move |conn| {
-        let n = crate::pipeline::emails::save_template(conn, stage, &subject, &body, actor)?;
-        if n > 0 {
-            staff::audit::audit(
-                conn,
-                Some(actor),
-                "modele_courriel",
-                "stage_email_template",
-                None,
-                stage.code(),
-            )?;
-        }
-        Ok(n)
+        Ok(crate::pipeline::emails::save_template(
+            conn, stage, &subject, &body, actor,
+        )?)
     })
     .await?;
     if updated == 0 {

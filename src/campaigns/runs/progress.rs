@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
-use super::campaign::Run;
+use super::campaign::{Campaign, Run};
 use crate::db::enums::{DeliveryStatus, RunStatus, Stage};
 use crate::db::schema::campaign_runs;
 
@@ -44,6 +44,21 @@ struct RunCounts {
     pending: i64,
     #[diesel(sql_type = BigInt)]
     sent_last_minute: i64,
+}
+
+/// A campaign, the figures of its runs and its outcome (the API's statistics); `None` when there
+/// is no such campaign.
+pub fn statistics(
+    conn: &mut PgConnection,
+    campaign_id: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<(Campaign, Vec<RunProgress>, Outcome)>> {
+    let Some(campaign) = super::campaign::find(conn, campaign_id)? else {
+        return Ok(None);
+    };
+    let runs = progress(conn, campaign_id, campaign.rate_per_minute, now)?;
+    let outcome = outcome(conn, campaign_id)?;
+    Ok(Some((campaign, runs, outcome)))
 }
 
 /// Every run of a campaign, newest first, with its counts.

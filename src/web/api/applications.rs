@@ -129,10 +129,7 @@ pub struct CandidatureDetail {
 
 async fn application_detail(state: &AppState, id: i64) -> Result<CandidatureDetail, Problem> {
     let found = db(state, move |conn| {
-        let Some(candidate_id) = crate::candidates::of_application(conn, id)? else {
-            return Ok(None);
-        };
-        Ok(crate::candidates::load(conn, candidate_id)?.map(|c| (candidate_id, c)))
+        Ok(crate::candidates::load_by_application(conn, id)?)
     })
     .await?;
     let (candidat_id, view) =

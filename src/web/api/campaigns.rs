@@ -99,13 +99,7 @@ pub async fn campaign_statistics(
     staff.require(COMMUNICATION)?;
     let id = id_from(&path)?;
     let found = db(&state, move |conn| {
-        let Some(campaign) = crate::campaigns::runs::find(conn, id)? else {
-            return Ok(None);
-        };
-        let now = Utc::now();
-        let runs = crate::campaigns::runs::progress(conn, id, campaign.rate_per_minute, now)?;
-        let outcome = crate::campaigns::runs::outcome(conn, id)?;
-        Ok(Some((campaign, runs, outcome)))
+        Ok(crate::campaigns::runs::statistics(conn, id, Utc::now())?)
     })
     .await?;
     let (campaign, runs, outcome) =

@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use super::auth::ApiStaff;
 use super::problem::Problem;
 use super::query::{id_from, ListQuery, Page};
-use crate::pipeline;
 use crate::staff::RECRUITING;
 use crate::web::{db, AppState};
 
@@ -56,8 +55,9 @@ pub async fn list_candidates(
     let (page, per_page, offset) = query.paging()?;
     let filter = query.filter();
     let (rows, total) = db(&state, move |conn| {
-        let (ids, total) = pipeline::candidate_ids_page(conn, &filter, per_page, offset)?;
-        Ok((crate::candidates::summaries(conn, &ids)?, total))
+        Ok(crate::candidates::summaries_page(
+            conn, &filter, per_page, offset,
+        )?)
     })
     .await?;
     let elements = rows
