@@ -185,5 +185,19 @@ mod tests {
                 .unwrap_err(),
             "400 Bad Request"
         );
+        // A single-value field sent twice is refused rather than silently taking one value.
+        assert_eq!(
+            read_body("application/x-www-form-urlencoded", b"titre=a&titre=b")
+                .await
+                .unwrap_err(),
+            "400 Bad Request"
+        );
+        // No body at all (a required field missing) reads as illegible, not as a panic.
+        assert_eq!(
+            read_body("application/x-www-form-urlencoded", b"")
+                .await
+                .unwrap_err(),
+            "400 Bad Request"
+        );
     }
 }
