@@ -168,6 +168,8 @@ diesel::table! {
         superseded_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        approval_requested_at -> Nullable<Timestamptz>,
+        approval_requested_by -> Nullable<Int8>,
     }
 }
 

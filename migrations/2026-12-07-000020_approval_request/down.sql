@@ -1,0 +1,1 @@
+ALTER TABLE offers DROP COLUMN approval_requested_by, DROP COLUMN approval_requested_at;
