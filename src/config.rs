@@ -237,7 +237,45 @@ pub struct OrganisationSettings {
     pub address: String,
     pub contact_email: String,
     pub phone: String,
+    /// The département's accent colour (`#rrggbb`), checked at start for 4.5:1 contrast on
+    /// the light backgrounds; empty: Vocation's own (see `theme::DEFAULT_ACCENT`). Templates
+    /// (e-mails) see the colour in force.
+    #[serde(default, serialize_with = "accent_in_force")]
+    pub accent_colour: String,
+    /// An image file (SVG, PNG, JPEG or WebP, 512 KB at most) shown beside the name in the
+    /// header, served at /apparence/logo; empty: none. A path on the server: never shown.
+    #[serde(default, skip_serializing)]
+    pub logo_path: String,
 }
+
+impl OrganisationSettings {
+    /// The accent in force (already checked at start).
+    pub fn accent(&self) -> crate::theme::Accent {
+        let raw = if self.accent_colour.trim().is_empty() {
+            crate::theme::DEFAULT_ACCENT
+        } else {
+            self.accent_colour.trim()
+        };
+        crate::theme::Accent::check(raw).unwrap_or_else(|_| {
+            crate::theme::Accent::new(
+                crate::theme::Colour::parse(crate::theme::DEFAULT_ACCENT)
+                    .unwrap_or(crate::theme::Colour::BLACK),
+            )
+        })
+    }
+}
+
+fn accent_in_force<S: serde::Serializer>(raw: &str, s: S) -> Result<S::Ok, S::Error> {
+    let raw = raw.trim();
+    s.serialize_str(if raw.is_empty() {
+        crate::theme::DEFAULT_ACCENT
+    } else {
+        raw
+    })
+}
+
+/// Largest logo file accepted.
+pub const MAX_LOGO_BYTES: u64 = 512 * 1024;
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct PrivacySettings {
@@ -404,6 +442,35 @@ impl Settings {
                     "offers.approver_roles",
                     format!("« {role} » n'est pas un rôle (admin, recruteur, communication)"),
                 );
+            }
+        }
+        if !self.organisation.accent_colour.trim().is_empty() {
+            if let Err(why) = crate::theme::Accent::check(&self.organisation.accent_colour) {
+                return bad("organisation.accent_colour", why);
+            }
+        }
+        let logo = self.organisation.logo_path.trim();
+        if !logo.is_empty() {
+            if crate::theme::logo_content_type(logo).is_none() {
+                return bad(
+                    "organisation.logo_path",
+                    format!("« {logo} » : une image SVG, PNG, JPEG ou WebP est attendue"),
+                );
+            }
+            match std::fs::metadata(logo) {
+                Ok(m) if m.is_file() && m.len() <= MAX_LOGO_BYTES => {}
+                Ok(m) if m.is_file() => {
+                    return bad(
+                        "organisation.logo_path",
+                        format!("« {logo} » dépasse 512 Ko ({} octets)", m.len()),
+                    )
+                }
+                _ => {
+                    return bad(
+                        "organisation.logo_path",
+                        format!("« {logo} » n'est pas un fichier lisible"),
+                    )
+                }
             }
         }
         if self.goal.fte_hundredths().is_none() {
@@ -698,6 +765,24 @@ mod tests {
             mask_database_url("postgres://u:secret@db:5432/x"),
             "postgres://u:***@db:5432/x"
         );
+    }
+
+    #[test]
+    fn an_accent_without_contrast_or_a_missing_logo_stops_the_start() {
+        let mut s = Settings::load_for("development").unwrap();
+        s.organisation.accent_colour = "#0b6e4f".into();
+        s.check().expect("a dark green is fine");
+        s.organisation.accent_colour = "#f5c400".into();
+        let e = s.check().unwrap_err().to_string();
+        assert!(e.contains("organisation.accent_colour") && e.contains("4,5"), "{e}");
+        s.organisation.accent_colour = "vert".into();
+        assert!(s.check().unwrap_err().to_string().contains("hexadécimale"));
+        s.organisation.accent_colour = String::new();
+        s.organisation.logo_path = "/nonexistent/logo.svg".into();
+        let e = s.check().unwrap_err().to_string();
+        assert!(e.contains("organisation.logo_path"), "{e}");
+        s.organisation.logo_path = "Cargo.toml".into();
+        assert!(s.check().unwrap_err().to_string().contains("SVG, PNG"));
     }
 
     #[test]

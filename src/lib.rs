@@ -26,4 +26,5 @@ pub mod startup;
 pub mod supervise;
 pub mod telemetry;
 pub mod templates;
+pub mod theme;
 pub mod web;

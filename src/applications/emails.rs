@@ -47,6 +47,12 @@ pub(super) fn context(
         "civility": app.civility.label(),
         "first_name": app.first_name.as_str(),
         "last_name": app.last_name.as_str(),
+        "salutation": crate::domain::salutation(
+            app.first_name.as_str(),
+            app.last_name.as_str(),
+            app.situation.code(),
+            app.rpps.as_ref().map(|r| r.as_str()),
+        ),
         "email": app.email.as_str(),
         "phone": app.phone.as_str(),
         "rpps": app.rpps.as_ref().map(|r| r.as_str()),

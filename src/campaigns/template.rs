@@ -341,7 +341,9 @@ pub fn html_from_text(text: &str) -> String {
                 {
                     out.push_str("<a href=\"");
                     escape_html(trimmed, &mut out);
-                    out.push_str("\" style=\"color:#000091;\">");
+                    out.push_str("\" style=\"color:");
+                    out.push_str(crate::theme::DEFAULT_ACCENT);
+                    out.push_str(";\">");
                     escape_html(trimmed, &mut out);
                     out.push_str("</a>");
                     escape_html(&word[trimmed.len()..], &mut out);
@@ -434,7 +436,7 @@ mod tests {
         assert_eq!(
             parts.html,
             "<p>Bonjour Camille,</p>\n<p>Postulez : <a href=\"https://gers.example/candidature\" \
-             style=\"color:#000091;\">https://gers.example/candidature</a>.<br>\nMerci &lt;3</p>\n"
+             style=\"color:#1a5e73;\">https://gers.example/candidature</a>.<br>\nMerci &lt;3</p>\n"
         );
     }
 

@@ -9,6 +9,7 @@ pub mod ids;
 mod name;
 mod phone;
 mod rpps;
+pub mod salutation;
 mod week;
 
 pub use control::{has_control, is_forbidden_control, CONTROL_MESSAGE};
@@ -18,6 +19,7 @@ pub use fte::{format_hundredths, split_decimal, DecimalError, Fte};
 pub use name::{FreeText, PersonName};
 pub use phone::PhoneNumber;
 pub use rpps::Rpps;
+pub use salutation::salutation;
 pub use week::{HalfDay, WeekPattern, WEEKDAYS};
 
 /// A value a person typed that cannot be accepted, with how to correct it (in French).

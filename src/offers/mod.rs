@@ -18,7 +18,7 @@ pub use validate::{validate, AllocationDraft, OfferDraft, OfferErrors, RawAlloca
 pub use view::{find, for_candidate, load, Offer, OfferView};
 
 use crate::config::Settings;
-use crate::db::enums::{Civility, OfferStatus, Stage};
+use crate::db::enums::{OfferStatus, Stage};
 use crate::db::schema::{
     applications, candidates, offer_allocations, offers, placement_allocations, placements,
 };
@@ -316,23 +316,22 @@ pub fn offer_email(
     let Some(view) = load(conn, offer_id)? else {
         return Ok(None);
     };
-    let (first, last, civility, email): (String, String, Civility, String) = candidates::table
-        .find(view.candidate_id)
-        .select((
-            candidates::first_name,
-            candidates::last_name,
-            candidates::civility,
-            candidates::email,
-        ))
-        .first(conn)?;
-    let greeting = match civility {
-        Civility::NotSaid => format!("{first} {last}"),
-        c => format!("{} {last}", c.label()),
-    };
+    let (first, last, situation, rpps, email): (String, String, String, Option<String>, String) =
+        candidates::table
+            .find(view.candidate_id)
+            .select((
+                candidates::first_name,
+                candidates::last_name,
+                candidates::situation,
+                candidates::rpps,
+                candidates::email,
+            ))
+            .first(conn)?;
+    let greeting = crate::domain::salutation(&first, &last, &situation, rpps.as_deref());
     let half_days: u32 = view.allocations.iter().map(|a| a.half_day_count).sum();
     let data = json!({
         "org": settings.organisation,
-        "greeting": greeting,
+        "salutation": greeting,
         "working_time": view.working_time,
         "fte": view.fte,
         "half_days": half_days,

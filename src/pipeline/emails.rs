@@ -15,6 +15,10 @@ use crate::templates::{self, RenderedEmail};
 
 /// The variables a stage template may use, with what they hold (shown to admins).
 pub const VARIABLES: &[(&str, &str)] = &[
+    (
+        "salutation",
+        "« Docteur Martin » pour un médecin, sinon « Claire Martin » (après « Bonjour »)",
+    ),
     ("prenom", "prénom du candidat"),
     ("nom", "nom du candidat"),
     ("civilite", "Madame, Monsieur ou vide"),
@@ -77,6 +81,8 @@ pub fn context(
         String,
         String,
         Option<String>,
+        String,
+        Option<String>,
     )> = applications::table
         .inner_join(candidates::table.inner_join(specialties::table))
         .left_join(positions::table)
@@ -88,11 +94,13 @@ pub fn context(
             candidates::last_name,
             specialties::label,
             positions::title.nullable(),
+            candidates::situation,
+            candidates::rpps,
         ))
         .first(conn)
         .optional()?;
-    Ok(
-        row.map(|(email, first, civility, last, specialty, position)| {
+    Ok(row.map(
+        |(email, first, civility, last, specialty, position, situation, rpps)| {
             let civilite = match civility {
                 crate::db::enums::Civility::NotSaid => "",
                 c => c.label(),
@@ -100,6 +108,7 @@ pub fn context(
             (
                 email,
                 json!({
+                    "salutation": crate::domain::salutation(&first, &last, &situation, rpps.as_deref()),
                     "prenom": first,
                     "nom": last,
                     "civilite": civilite,
@@ -111,8 +120,8 @@ pub fn context(
                     "telephone": settings.organisation.phone,
                 }),
             )
-        }),
-    )
+        },
+    ))
 }
 
 /// What is wrong with a stage template, and in which field (`objet` or `texte`).
@@ -178,7 +187,7 @@ fn explain(e: &templates::guard::RenderFailure) -> String {
 /// inclusions, loops and too deep nesting are refused with the reason, at their field.
 pub fn check_template(subject: &str, body: &str) -> Result<(), TemplateProblem> {
     let sample = json!({
-        "prenom": "Claire", "nom": "Martin", "civilite": "Madame", "specialite": "Médecine générale",
+        "salutation": "Docteur Martin", "prenom": "Claire", "nom": "Martin", "civilite": "Madame", "specialite": "Médecine générale",
         "poste": "candidature spontanée", "etape": "Entretien", "service": "CDS32",
         "contact": "recrutement@exemple.fr", "telephone": "05 00 00 00 00",
     });

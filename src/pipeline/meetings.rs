@@ -308,7 +308,19 @@ pub fn schedule(
         };
         let view = find(conn, id)?.ok_or_else(|| anyhow::anyhow!("meeting vanished"))?;
         if invite {
-            let mut email = invitation_email(settings, &view)?;
+            let (first, last, situation, rpps): (String, String, String, Option<String>) =
+                candidates::table
+                    .find(view.candidate_id)
+                    .select((
+                        candidates::first_name,
+                        candidates::last_name,
+                        candidates::situation,
+                        candidates::rpps,
+                    ))
+                    .first(conn)?;
+            let greeting =
+                crate::domain::salutation(&first, &last, &situation, rpps.as_deref());
+            let mut email = invitation_email(settings, &view, &greeting)?;
             email.application_id = Some(meeting.application_id);
             email.candidate_id = Some(view.candidate_id);
             crate::mail::outbox::enqueue(conn, &[email])?;
@@ -318,17 +330,22 @@ pub fn schedule(
 }
 
 /// The invitation e-mail of a meeting, with its calendar event.
-fn invitation_email(settings: &Settings, m: &MeetingView) -> anyhow::Result<NewOutboundEmail> {
+fn invitation_email(
+    settings: &Settings,
+    m: &MeetingView,
+    salutation: &str,
+) -> anyhow::Result<NewOutboundEmail> {
     let paris = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Europe::Paris);
     let data = serde_json::json!({
         "org": settings.organisation,
         "kind": m.kind,
         "day": paris(m.starts_at).format("%d/%m/%Y").to_string(),
         "time": paris(m.starts_at).format("%H:%M").to_string(),
-        "duration": m.duration_minutes,
+        "duration": crate::templates::french_duration(i64::from(m.duration_minutes)),
         "place": m.place,
         "participants": m.participants,
         "candidate": m.candidate,
+        "salutation": salutation,
     });
     let rendered = crate::templates::global()
         .render_email("meeting_invitation", &data)

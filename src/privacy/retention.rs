@@ -170,7 +170,8 @@ fn queue_consent_reminders(
     let p = &settings.privacy;
     let retention_limit = years_before(now, p.retention_years);
     let remind_from = retention_limit + chrono::Duration::days(i64::from(p.consent_reminder_days));
-    let due: Vec<(i64, String, String, String, DateTime<Utc>)> = candidates::table
+    type Due = (i64, String, String, String, DateTime<Utc>, String, Option<String>);
+    let due: Vec<Due> = candidates::table
         .filter(candidates::anonymised_at.is_null())
         .filter(candidates::pool_consent_at.is_not_null())
         .filter(
@@ -188,12 +189,14 @@ fn queue_consent_reminders(
             candidates::last_name,
             candidates::email,
             candidates::last_activity_at,
+            candidates::situation,
+            candidates::rpps,
         ))
         .for_update()
         .skip_locked()
         .load(conn)?;
     let mut queued = Vec::new();
-    for (id, first_name, last_name, email, last_activity) in &due {
+    for (id, first_name, last_name, email, last_activity, situation, rpps) in &due {
         let ends = last_activity
             .checked_add_months(Months::new(p.retention_years.saturating_mul(12)))
             .unwrap_or(now);
@@ -205,6 +208,7 @@ fn queue_consent_reminders(
             "public_url": settings.public_base(),
             "first_name": first_name,
             "last_name": last_name,
+            "salutation": crate::domain::salutation(first_name, last_name, situation, rpps.as_deref()),
             "ends_on": ends.with_timezone(&chrono_tz::Europe::Paris).format("%d/%m/%Y").to_string(),
             "data_url": link_url_until(settings, *id, link_until),
         });

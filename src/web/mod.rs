@@ -10,6 +10,7 @@ pub mod csrf;
 pub mod form;
 pub mod health;
 pub mod inputs;
+pub mod look;
 pub mod mailing;
 pub mod metrics;
 pub mod offers;

@@ -7,8 +7,8 @@ use actix_governor::Governor;
 use actix_web::web;
 
 use super::{
-    admin, api, assets, campaigns, contacts, health, mailing, metrics, offers, personal_data,
-    pipeline, places, public, reports, staff, tokens, RateLimits,
+    admin, api, assets, campaigns, contacts, health, look, mailing, metrics, offers,
+    personal_data, pipeline, places, public, reports, staff, tokens, RateLimits,
 };
 
 /// Registers every route.
@@ -326,6 +326,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
         // Reports (communication).
         .route("/rapports", web::get().to(reports::index))
         .route("/rapports/{figure}.csv", web::get().to(reports::csv))
+        // Look (issue 18, our own identity): the département's accent and logo, the favicon.
+        .route("/apparence/theme.css", web::get().to(look::theme_css))
+        .route("/apparence/logo", web::get().to(look::logo))
+        .route("/favicon.ico", web::get().to(look::favicon))
         // Public information pages, probes and static files.
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))

@@ -95,7 +95,8 @@ async fn a_valid_application_is_recorded_and_both_emails_are_received() {
         mail.subject()
     );
     let text = mail.text();
-    assert!(text.contains("Bonjour Claire Martin"), "{text}");
+    // A locum is a doctor: the one greeting of every e-mail to a candidate.
+    assert!(text.contains("Bonjour Docteur Martin,"), "{text}");
     assert!(
         text.contains("Temps partiel, 3 jours par semaine"),
         "{text}"
@@ -109,7 +110,7 @@ async fn a_valid_application_is_recorded_and_both_emails_are_received() {
         ),
         "{text}"
     );
-    assert!(mail.html().contains("Bonjour Claire Martin"));
+    assert!(mail.html().contains("Bonjour Docteur Martin,"));
     assert!(mail
         .header("Message-ID")
         .unwrap()
