@@ -774,7 +774,10 @@ mod tests {
         s.check().expect("a dark green is fine");
         s.organisation.accent_colour = "#f5c400".into();
         let e = s.check().unwrap_err().to_string();
-        assert!(e.contains("organisation.accent_colour") && e.contains("4,5"), "{e}");
+        assert!(
+            e.contains("organisation.accent_colour") && e.contains("4,5"),
+            "{e}"
+        );
         s.organisation.accent_colour = "vert".into();
         assert!(s.check().unwrap_err().to_string().contains("hexadécimale"));
         s.organisation.accent_colour = String::new();

@@ -181,8 +181,14 @@ mod tests {
     #[test]
     fn plurals_follow_the_french_rule() {
         assert_eq!(plural(0, "clic", "clics"), "0\u{a0}clic");
-        assert_eq!(plural(1, "médecin recruté", "médecins recrutés"), "1\u{a0}médecin recruté");
-        assert_eq!(plural(2, "médecin recruté", "médecins recrutés"), "2\u{a0}médecins recrutés");
+        assert_eq!(
+            plural(1, "médecin recruté", "médecins recrutés"),
+            "1\u{a0}médecin recruté"
+        );
+        assert_eq!(
+            plural(2, "médecin recruté", "médecins recrutés"),
+            "2\u{a0}médecins recrutés"
+        );
         assert_eq!(plural(12345, "clic", "clics"), "12\u{202f}345\u{a0}clics");
     }
 

@@ -175,9 +175,19 @@ pub const PALETTE_PAIRS: &[(&str, &str, &str, f64)] = &[
     ("succès / blanc", "#22703d", "#ffffff", 4.5),
     ("succès / fond de succès", "#22703d", "#e8f3ec", 4.5),
     ("avertissement / blanc", "#8a4a00", "#ffffff", 4.5),
-    ("avertissement / fond d'avertissement", "#8a4a00", "#fff3e0", 4.5),
+    (
+        "avertissement / fond d'avertissement",
+        "#8a4a00",
+        "#fff3e0",
+        4.5,
+    ),
     ("information / blanc", "#1f5a96", "#ffffff", 4.5),
-    ("information / fond d'information", "#1f5a96", "#e9f1fa", 4.5),
+    (
+        "information / fond d'information",
+        "#1f5a96",
+        "#e9f1fa",
+        4.5,
+    ),
     ("neutre / fond neutre", "#4a5568", "#eef1f5", 4.5),
     ("bordure de champ / blanc", "#7a8494", "#ffffff", 3.0),
     ("contour de focus / blanc", "#2f6fde", "#ffffff", 3.0),
@@ -194,11 +204,19 @@ mod tests {
 
     #[test]
     fn every_pair_of_the_palette_meets_wcag_aa() {
-        let mut table = String::from("| paire | texte | fond | contraste | minimum |\n|---|---|---|---|---|\n");
+        let mut table =
+            String::from("| paire | texte | fond | contraste | minimum |\n|---|---|---|---|---|\n");
         for (name, fg, bg, min) in PALETTE_PAIRS {
-            let ratio = Colour::parse(fg).unwrap().contrast(Colour::parse(bg).unwrap());
-            assert!(ratio >= *min, "{name}: {fg} on {bg} is {ratio:.2}:1 < {min}");
-            table.push_str(&format!("| {name} | `{fg}` | `{bg}` | {ratio:.2} : 1 | {min} |\n"));
+            let ratio = Colour::parse(fg)
+                .unwrap()
+                .contrast(Colour::parse(bg).unwrap());
+            assert!(
+                ratio >= *min,
+                "{name}: {fg} on {bg} is {ratio:.2}:1 < {min}"
+            );
+            table.push_str(&format!(
+                "| {name} | `{fg}` | `{bg}` | {ratio:.2} : 1 | {min} |\n"
+            ));
         }
         // `cargo test --lib palette -- --nocapture` prints the README's table.
         println!("{}", table.replace('.', ","));
@@ -230,13 +248,25 @@ mod tests {
     fn an_accent_is_parsed_and_checked() {
         assert_eq!(Colour::parse("#0B6E4F").unwrap().to_string(), "#0b6e4f");
         assert_eq!(Colour::parse("#abc").unwrap().to_string(), "#aabbcc");
-        for bad in ["0b6e4f", "#0b6e4", "#gggggg", "", "#", "rouge", "#0b6e4f00", "#é12345"] {
+        for bad in [
+            "0b6e4f",
+            "#0b6e4",
+            "#gggggg",
+            "",
+            "#",
+            "rouge",
+            "#0b6e4f00",
+            "#é12345",
+        ] {
             assert!(Colour::parse(bad).is_none(), "{bad}");
         }
         assert!(Accent::check("#0b6e4f").is_ok());
         let e = Accent::check("#ffcc00").err().unwrap();
         assert!(e.contains("4,5 : 1"), "{e}");
-        assert!(Accent::check("#zzz").err().unwrap().contains("hexadécimale"));
+        assert!(Accent::check("#zzz")
+            .err()
+            .unwrap()
+            .contains("hexadécimale"));
     }
 
     #[test]

@@ -40,13 +40,22 @@ mod tests {
 
     #[test]
     fn a_doctor_is_greeted_as_docteur_and_others_by_name() {
-        assert_eq!(salutation("Claire", "Martin", "liberal", None), "Docteur Martin");
+        assert_eq!(
+            salutation("Claire", "Martin", "liberal", None),
+            "Docteur Martin"
+        );
         assert_eq!(
             salutation("Claire", "Martin", "autre", Some("10101010101")),
             "Docteur Martin"
         );
-        assert_eq!(salutation("Claire", "Martin", "interne", None), "Claire Martin");
-        assert_eq!(salutation("Claire", "Martin", "autre", Some(" ")), "Claire Martin");
+        assert_eq!(
+            salutation("Claire", "Martin", "interne", None),
+            "Claire Martin"
+        );
+        assert_eq!(
+            salutation("Claire", "Martin", "autre", Some(" ")),
+            "Claire Martin"
+        );
         assert_eq!(salutation("", "Martin", "autre", None), "Martin");
     }
 }

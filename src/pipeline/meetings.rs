@@ -318,8 +318,7 @@ pub fn schedule(
                         candidates::rpps,
                     ))
                     .first(conn)?;
-            let greeting =
-                crate::domain::salutation(&first, &last, &situation, rpps.as_deref());
+            let greeting = crate::domain::salutation(&first, &last, &situation, rpps.as_deref());
             let mut email = invitation_email(settings, &view, &greeting)?;
             email.application_id = Some(meeting.application_id);
             email.candidate_id = Some(view.candidate_id);

@@ -170,7 +170,15 @@ fn queue_consent_reminders(
     let p = &settings.privacy;
     let retention_limit = years_before(now, p.retention_years);
     let remind_from = retention_limit + chrono::Duration::days(i64::from(p.consent_reminder_days));
-    type Due = (i64, String, String, String, DateTime<Utc>, String, Option<String>);
+    type Due = (
+        i64,
+        String,
+        String,
+        String,
+        DateTime<Utc>,
+        String,
+        Option<String>,
+    );
     let due: Vec<Due> = candidates::table
         .filter(candidates::anonymised_at.is_null())
         .filter(candidates::pool_consent_at.is_not_null())

@@ -7,8 +7,8 @@ use actix_governor::Governor;
 use actix_web::web;
 
 use super::{
-    admin, api, assets, campaigns, contacts, health, look, mailing, metrics, offers,
-    personal_data, pipeline, places, public, reports, staff, tokens, RateLimits,
+    admin, api, assets, campaigns, contacts, health, look, mailing, metrics, offers, personal_data,
+    pipeline, places, public, reports, staff, tokens, RateLimits,
 };
 
 /// Registers every route.

@@ -90,7 +90,10 @@ fn staff_pages(app: &TestApp) -> Vec<String> {
     .map(|p| (*p).to_owned())
     .collect();
     let with_id = [
-        ("/recrutement/candidats/{}", "SELECT min(candidate_id) FROM applications"),
+        (
+            "/recrutement/candidats/{}",
+            "SELECT min(candidate_id) FROM applications",
+        ),
         (
             "/recrutement/candidats/{}/modifier",
             "SELECT min(candidate_id) FROM applications",
@@ -104,11 +107,20 @@ fn staff_pages(app: &TestApp) -> Vec<String> {
             "/recrutement/propositions/{}/modifier",
             "SELECT min(id) FROM offers WHERE status = 'draft'",
         ),
-        ("/recrutement/affectations/{}", "SELECT min(id) FROM placements"),
+        (
+            "/recrutement/affectations/{}",
+            "SELECT min(id) FROM placements",
+        ),
         ("/campagnes/{}", "SELECT min(id) FROM campaigns"),
         ("/campagnes/{}/modifier", "SELECT min(id) FROM campaigns"),
-        ("/campagnes/modeles/{}", "SELECT min(id) FROM mail_templates"),
-        ("/campagnes/modeles/{}/apercu", "SELECT min(id) FROM mail_templates"),
+        (
+            "/campagnes/modeles/{}",
+            "SELECT min(id) FROM mail_templates",
+        ),
+        (
+            "/campagnes/modeles/{}/apercu",
+            "SELECT min(id) FROM mail_templates",
+        ),
         ("/contacts/{}", "SELECT min(id) FROM contacts"),
         ("/listes/{}", "SELECT min(id) FROM contact_lists"),
         ("/admin/centres/{}", "SELECT min(id) FROM centres"),
@@ -142,7 +154,16 @@ async fn every_staff_page_fits_a_phone_and_passes_axe_at_1366_and_390_px() {
             "/connexion",
         ];
         for path in public {
-            visit(&c, &app, path, &dir, &mut overflows, &mut report, &mut not_ok).await;
+            visit(
+                &c,
+                &app,
+                path,
+                &dir,
+                &mut overflows,
+                &mut report,
+                &mut not_ok,
+            )
+            .await;
         }
         c.set_window_size(1366, 900).await.unwrap();
         goto(&c, &app, "/connexion").await;
@@ -151,7 +172,16 @@ async fn every_staff_page_fits_a_phone_and_passes_axe_at_1366_and_390_px() {
         let pages = staff_pages(&app);
         assert!(pages.len() >= 35, "{pages:?}");
         for path in &pages {
-            visit(&c, &app, path, &dir, &mut overflows, &mut report, &mut not_ok).await;
+            visit(
+                &c,
+                &app,
+                path,
+                &dir,
+                &mut overflows,
+                &mut report,
+                &mut not_ok,
+            )
+            .await;
         }
 
         assert!(

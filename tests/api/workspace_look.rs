@@ -53,7 +53,10 @@ async fn the_favicon_and_the_generated_stylesheet_are_served_and_linked_from_eve
     }
     let css = app.get("/apparence/theme.css").await.text().await.unwrap();
     assert!(css.contains("--accent: #1a5e73;"), "{css}");
-    assert!(!css.contains("/apparence/logo"), "no logo configured: {css}");
+    assert!(
+        !css.contains("/apparence/logo"),
+        "no logo configured: {css}"
+    );
     // Without a logo configured, there is none to serve.
     assert_eq!(app.get("/apparence/logo").await.status(), 404);
     // A query string changes nothing.
@@ -65,7 +68,12 @@ async fn the_favicon_and_the_generated_stylesheet_are_served_and_linked_from_eve
     assert_eq!(r.status(), 400);
 
     // The public layout, the error page and the staff layout all link them.
-    for path in ["/", "/candidature", "/accessibilite", "/page-qui-n-existe-pas"] {
+    for path in [
+        "/",
+        "/candidature",
+        "/accessibilite",
+        "/page-qui-n-existe-pas",
+    ] {
         let (_, html) = app.get_html(path).await;
         assert!(
             html.contains(r#"<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">"#),
@@ -117,7 +125,10 @@ async fn the_accent_colour_and_the_logo_of_the_departement_are_applied() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/svg+xml");
     let csp = r.headers()["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("sandbox"), "an SVG opened alone runs nothing: {csp}");
+    assert!(
+        csp.contains("sandbox"),
+        "an SVG opened alone runs nothing: {csp}"
+    );
     assert!(r.text().await.unwrap().contains("<circle"));
     // The server's path of the logo is never shown.
     let html = client
@@ -149,8 +160,16 @@ fn an_accent_without_enough_contrast_or_a_missing_logo_stops_the_start_naming_th
     // A yellow: 1.6:1 on white, 1.5:1 on the light blocks: unreadable as a link or button.
     let e = vocation(key, "#f5c400");
     assert_eq!(e.trim().lines().count(), 1, "{e}");
-    assert!(e.contains("organisation.accent_colour") && e.contains("4,5"), "{e}");
-    for bad in ["vert", "#12345", "#0b6e4f;}body{display:none", "#0b6e4f\u{7}"] {
+    assert!(
+        e.contains("organisation.accent_colour") && e.contains("4,5"),
+        "{e}"
+    );
+    for bad in [
+        "vert",
+        "#12345",
+        "#0b6e4f;}body{display:none",
+        "#0b6e4f\u{7}",
+    ] {
         let e = vocation(key, bad);
         assert!(e.contains("organisation.accent_colour"), "{bad}: {e}");
     }
@@ -223,7 +242,11 @@ async fn every_email_to_a_candidate_greets_a_doctor_as_docteur_and_others_by_nam
     assert_eq!(app.apply(&paul).await.status(), 303);
     app.dispatch_all_pending_emails().await;
     let claire = app.smtp.received_by("claire.martin@exemple.fr");
-    assert!(claire[0].text().starts_with("Bonjour Docteur Martin,"), "{}", claire[0].text());
+    assert!(
+        claire[0].text().starts_with("Bonjour Docteur Martin,"),
+        "{}",
+        claire[0].text()
+    );
     assert!(claire[0].html().contains("<p>Bonjour Docteur Martin,</p>"));
     let paul_mails = app.smtp.received_by("paul.durand@exemple.fr");
     assert!(
@@ -257,8 +280,16 @@ async fn every_email_to_a_candidate_greets_a_doctor_as_docteur_and_others_by_nam
     app.dispatch_all_pending_emails().await;
     let claire = app.smtp.received_by("claire.martin@exemple.fr");
     let invitation = claire.last().unwrap();
-    assert!(invitation.text().starts_with("Bonjour Docteur Martin,"), "{}", invitation.text());
-    assert!(invitation.text().contains("(1\u{a0}h\u{a0}30)"), "{}", invitation.text());
+    assert!(
+        invitation.text().starts_with("Bonjour Docteur Martin,"),
+        "{}",
+        invitation.text()
+    );
+    assert!(
+        invitation.text().contains("(1\u{a0}h\u{a0}30)"),
+        "{}",
+        invitation.text()
+    );
     assert!(!invitation.text().contains("minutes"));
 
     // The personal data link, asked for on /mes-donnees.
