@@ -63,6 +63,16 @@ async fn the_favicon_and_the_generated_stylesheet_are_served_and_linked_from_eve
     let r = app.get("/apparence/theme.css?accent=%23ff0000").await;
     assert_eq!(r.status(), 200);
     assert!(!r.text().await.unwrap().contains("ff0000"));
+    // HEAD answers like GET, without the body.
+    let r = app
+        .client
+        .head(app.url("/apparence/theme.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(r.bytes().await.unwrap().is_empty());
     // A control character in the query is refused before any handler, never a 500.
     let r = app.get("/apparence/theme.css?x=%00").await;
     assert_eq!(r.status(), 400);
