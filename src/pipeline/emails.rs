@@ -74,7 +74,8 @@ pub fn context(
     application_id: i64,
     stage: Stage,
 ) -> QueryResult<Option<(String, serde_json::Value)>> {
-    let row: Option<(
+    /// E-mail, first name, civility, last name, specialty, position, situation, RPPS.
+    type Row = (
         String,
         String,
         crate::db::enums::Civility,
@@ -83,7 +84,8 @@ pub fn context(
         Option<String>,
         String,
         Option<String>,
-    )> = applications::table
+    );
+    let row: Option<Row> = applications::table
         .inner_join(candidates::table.inner_join(specialties::table))
         .left_join(positions::table)
         .filter(applications::id.eq(application_id))
