@@ -27,3 +27,4 @@ pub mod supervise;
 pub mod telemetry;
 pub mod templates;
 pub mod web;
+pub mod workspace;
