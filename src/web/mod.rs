@@ -12,6 +12,7 @@ pub mod health;
 pub mod inputs;
 pub mod mailing;
 pub mod metrics;
+pub mod nav;
 pub mod offers;
 pub mod pages;
 pub mod personal_data;
