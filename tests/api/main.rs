@@ -5,6 +5,8 @@ mod admin;
 mod application_form;
 #[cfg(feature = "browser")]
 mod browser;
+#[cfg(feature = "browser")]
+mod browser_home;
 mod campaign_pages;
 mod campaigns;
 mod cli;
@@ -35,3 +37,4 @@ mod totp;
 mod trust_inputs;
 mod trust_records;
 mod trust_staff;
+mod workspace_home;
