@@ -72,12 +72,21 @@ async fn both_widths(
     for (width, height) in [(1366, 900), (390, 844)] {
         c.set_window_size(width, height).await.unwrap();
         goto(c, app, path).await;
+        screenshot(c, &format!("{name}-{width}")).await;
         let out = sideways(c).await;
+        let culprits = js(
+            c,
+            "return Array.from(document.body.querySelectorAll('*'))\
+             .filter(e => !e.closest('.table-scroll') && \
+                 e.getBoundingClientRect().right > window.innerWidth + 1)\
+             .slice(0, 8).map(e => e.tagName.toLowerCase() + '.' + e.className + ' ' + \
+                 Math.round(e.getBoundingClientRect().right));",
+        )
+        .await;
         assert!(
             out.is_empty(),
-            "{path} scrolls sideways at {width} px: {out:?}"
+            "{path} scrolls sideways at {width} px: {out:?}, outside any scroller: {culprits}"
         );
-        screenshot(c, &format!("{name}-{width}")).await;
         axe22(c, &format!("{path} at {width} px"), report).await;
     }
 }
