@@ -353,7 +353,7 @@ async fn each_role_finds_its_own_work_on_the_home_each_item_one_click_away() {
 }
 
 #[tokio::test]
-async fn an_empty_home_says_so_per_section_and_recruiters_approve_when_configured() {
+async fn an_empty_home_says_so_per_section_and_a_long_list_links_to_all() {
     let app = TestApp::spawn().await;
     let recruiter = app.staff(StaffRole::Recruiter).await;
     let (status, home) = recruiter.get_html("/espace").await;
