@@ -486,7 +486,7 @@ pub fn tell(e: &Entry) -> Line {
             (
                 vec![t(format!(
                     " a exporté {} en CSV",
-                    crate::workspace::count_label(rows, "candidature", "candidatures")
+                    crate::domain::french::count_label(rows, "candidature", "candidatures")
                 ))],
                 true,
             )
@@ -594,7 +594,7 @@ pub fn tell(e: &Entry) -> Line {
                 [_, added, to_list, ..] => vec![
                     t(format!(
                         " a importé {} dans ",
-                        crate::workspace::count_label(added + to_list, "contact", "contacts")
+                        crate::domain::french::count_label(added + to_list, "contact", "contacts")
                     )),
                     list,
                 ],

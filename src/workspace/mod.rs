@@ -5,8 +5,6 @@
 //! Every query is bounded (a count on an index, then `LIMIT`), so that the page stays fast with
 //! tens of thousands of candidates.
 
-mod french;
-
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Int4, Nullable, Text, Timestamptz};
@@ -15,7 +13,7 @@ use serde::Serialize;
 use crate::db::enums::{CampaignStatus, OfferStatus, RunStatus, Stage};
 use crate::pipeline::meetings::MeetingKind;
 
-pub use french::{count_label, days_ago, plural, thousands};
+use crate::domain::french::{self, count_label, days_ago, thousands};
 
 /// How many items a section shows before its « Voir les N » link.
 pub const SHOWN: i64 = 5;

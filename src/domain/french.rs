@@ -1,4 +1,4 @@
-//! Counts, days and hours written the French way for the « À faire » and the journal:
+//! Counts, days and hours written the French way (the staff home, the journal):
 //! « 1 candidature », « 2 candidatures », « 1 234 » with a narrow no-break space, « il y a
 //! 3 jours », « 14 h 30 », « 1 h 30 ».
 
