@@ -28,3 +28,4 @@ pub mod telemetry;
 pub mod templates;
 pub mod theme;
 pub mod web;
+pub mod workspace;

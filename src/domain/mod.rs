@@ -4,6 +4,7 @@
 mod control;
 mod email;
 pub mod fields;
+pub mod french;
 mod fte;
 pub mod ids;
 mod name;

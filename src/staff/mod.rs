@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod journal;
 pub mod totp;
 
 use anyhow::Context;

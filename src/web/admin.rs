@@ -1,15 +1,15 @@
 //! Administrators' pages: staff accounts and the audit log.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::db::enums::StaffRole;
 use crate::error::AppError;
-use crate::staff::{self, AccountChange};
+use crate::staff::{self, journal, AccountChange};
 use crate::web::body::Form;
-use crate::web::staff::{page, Staff};
+use crate::web::staff::Staff;
 use crate::web::{db, AppState};
 
 /// A role in a `<select>`.
@@ -41,6 +41,8 @@ struct UserRow<'a> {
     active: bool,
     roles: Vec<RoleOption>,
     is_me: bool,
+    /// Why a change to this account was refused.
+    error: Option<String>,
 }
 
 /// The accounts page: the list, the policy, and the form to create an account.
@@ -51,16 +53,45 @@ struct UsersView<'a> {
     form_email: &'a str,
     form_name: &'a str,
     notice: Option<String>,
-    error: Option<String>,
+    /// Messages at the fields of the creation form (`courriel`, `nom`, `role`).
+    errors: std::collections::BTreeMap<&'static str, String>,
+    summary: Vec<SummaryLink>,
     require_totp: bool,
 }
+
+/// A line of the error summary, linking to the field it is about.
+#[derive(Serialize)]
+struct SummaryLink {
+    href: String,
+    label: String,
+    message: String,
+}
+
+struct RowError {
+    id: i64,
+    message: String,
+}
+
+/// What the accounts page shows besides the list: a notice, or the errors of a form.
+#[derive(Default)]
+struct UsersOutcome<'a> {
+    notice: Option<String>,
+    errors: crate::domain::FieldErrors,
+    row_error: Option<RowError>,
+    form: Option<&'a NewUserForm>,
+}
+
+/// The creation form's fields, for the error summary.
+const NEW_USER_FIELDS: &[(&str, &str)] = &[
+    ("courriel", "Adresse électronique"),
+    ("nom", "Nom affiché"),
+    ("role", "Rôle"),
+];
 
 async fn users_page(
     state: &AppState,
     staff: &Staff,
-    notice: Option<String>,
-    error: Option<String>,
-    form: Option<&NewUserForm>,
+    outcome: UsersOutcome<'_>,
 ) -> Result<HttpResponse, AppError> {
     let accounts = db(state, |conn| Ok(staff::accounts(conn)?)).await?;
     let users = accounts
@@ -74,8 +105,38 @@ async fn users_page(
             active: u.active,
             roles: roles(Some(u.role)),
             is_me: u.id == staff.0.user_id,
+            error: outcome
+                .row_error
+                .as_ref()
+                .filter(|r| r.id == u.id)
+                .map(|r| r.message.clone()),
         })
         .collect();
+    let failed = !outcome.errors.is_empty() || outcome.row_error.is_some();
+    let form = outcome.form;
+    let mut summary: Vec<SummaryLink> = outcome
+        .errors
+        .summary(NEW_USER_FIELDS)
+        .into_iter()
+        .map(|i| SummaryLink {
+            href: format!("#{}", i.field),
+            label: i.label.to_owned(),
+            message: i.message,
+        })
+        .collect();
+    if let Some(row) = &outcome.row_error {
+        let name = accounts
+            .users
+            .iter()
+            .find(|u| u.id == row.id)
+            .map(|u| u.display_name.clone())
+            .unwrap_or_default();
+        summary.push(SummaryLink {
+            href: format!("#role-{}", row.id),
+            label: format!("Compte de {name}"),
+            message: row.message.clone(),
+        });
+    }
     let view = UsersView {
         users,
         new_roles: roles(
@@ -84,22 +145,32 @@ async fn users_page(
         ),
         form_email: form.map(|f| f.courriel.as_str()).unwrap_or_default(),
         form_name: form.map(|f| f.nom.as_str()).unwrap_or_default(),
-        notice,
-        error,
+        notice: outcome.notice,
+        errors: outcome.errors.0,
+        summary,
         require_totp: accounts.require_totp,
     };
-    page(
+    let (status, title) = if failed {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Erreur – Comptes du personnel",
+        )
+    } else {
+        (StatusCode::OK, "Comptes du personnel")
+    };
+    crate::web::staff::staff_page(
         state,
         staff,
         "admin/users",
-        "Comptes du personnel",
+        title,
+        status,
         serde_json::to_value(view).map_err(|e| AppError::Unexpected(e.into()))?,
     )
 }
 
 pub async fn users(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
-    users_page(&state, &staff, None, None, None).await
+    users_page(&state, &staff, UsersOutcome::default()).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +185,9 @@ pub struct NewUserForm {
     role: String,
 }
 
+/// The longest display name accepted.
+const MAX_NAME_CHARS: usize = 200;
+
 pub async fn create_user(
     state: web::Data<AppState>,
     staff: Staff,
@@ -121,15 +195,26 @@ pub async fn create_user(
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
     staff.check_csrf(&form.csrf)?;
-    let Some(role) = StaffRole::from_code(&form.role) else {
-        return users_page(
-            &state,
-            &staff,
-            None,
-            Some("Choisissez un rôle dans la liste.".into()),
-            Some(&form),
-        )
-        .await;
+    let mut errors = crate::domain::FieldErrors::default();
+    if form.nom.chars().count() > MAX_NAME_CHARS {
+        errors.add(
+            "nom",
+            format!("Ce nom est trop long : {MAX_NAME_CHARS} caractères au plus."),
+        );
+    } else if crate::domain::has_control(&form.nom) {
+        errors.add("nom", crate::domain::CONTROL_MESSAGE);
+    }
+    let role = StaffRole::from_code(&form.role);
+    if role.is_none() {
+        errors.add("role", "Choisissez un rôle dans la liste.");
+    }
+    let (Some(role), true) = (role, errors.is_empty()) else {
+        let outcome = UsersOutcome {
+            errors,
+            form: Some(&form),
+            ..Default::default()
+        };
+        return users_page(&state, &staff, outcome).await;
     };
     let password = staff::generate_password();
     let (email, name, pw, actor) = (
@@ -143,7 +228,7 @@ pub async fn create_user(
             match staff::create_account(conn, actor, &email, &name, role, &pw) {
                 Ok(id) => Ok(id),
                 Err(staff::AddUserError::Other(e)) => return Err(AppError::from(e)),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e),
             },
         )
     })
@@ -155,17 +240,29 @@ pub async fn create_user(
                  transmettez-le par un canal sûr.",
                 form.courriel.trim()
             );
-            users_page(&state, &staff, Some(notice), None, None).await
+            let outcome = UsersOutcome {
+                notice: Some(notice),
+                ..Default::default()
+            };
+            users_page(&state, &staff, outcome).await
         }
-        Err(message) => {
-            users_page(
-                &state,
-                &staff,
-                None,
-                Some(format!("Compte non créé : {message}.")),
-                Some(&form),
-            )
-            .await
+        Err(refused) => {
+            let mut errors = crate::domain::FieldErrors::default();
+            match refused {
+                staff::AddUserError::BadEmail(message) => errors.add("courriel", message),
+                staff::AddUserError::Exists => errors.add(
+                    "courriel",
+                    "Un compte existe déjà pour cette adresse : cherchez-le dans la liste \
+                     ci-dessus (il est peut-être désactivé).",
+                ),
+                other => errors.add("courriel", format!("Compte non créé : {other}.")),
+            }
+            let outcome = UsersOutcome {
+                errors,
+                form: Some(&form),
+                ..Default::default()
+            };
+            users_page(&state, &staff, outcome).await
         }
     }
 }
@@ -192,6 +289,16 @@ pub async fn change_user(
         ("desactiver", _) => AccountChange::Disable,
         ("activer", _) => AccountChange::Enable,
         ("role", Some(r)) => AccountChange::Role(r),
+        ("role", None) => {
+            let outcome = UsersOutcome {
+                row_error: Some(RowError {
+                    id: path.into_inner(),
+                    message: "Choisissez un rôle dans la liste.".to_owned(),
+                }),
+                ..Default::default()
+            };
+            return users_page(&state, &staff, outcome).await;
+        }
         _ => return Err(AppError::BadRequest("Action inconnue.".to_owned())),
     };
     let (actor, user_id) = (staff.0.user_id, path.into_inner());
@@ -204,38 +311,130 @@ pub async fn change_user(
             .insert_header((header::LOCATION, "/admin/utilisateurs"))
             .finish()),
         Err(staff::ChangeError::NotFound) => Err(AppError::NotFound),
-        Err(e) => Err(AppError::Unprocessable(e.to_string())),
+        Err(e) => {
+            let mut message = e.to_string();
+            if let Some(first) = message.get(..1) {
+                message = first.to_uppercase() + &message[1..];
+            }
+            if !message.ends_with('.') {
+                message.push('.');
+            }
+            let outcome = UsersOutcome {
+                row_error: Some(RowError {
+                    id: user_id,
+                    message,
+                }),
+                ..Default::default()
+            };
+            users_page(&state, &staff, outcome).await
+        }
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct JournalQuery {
-    page: Option<i64>,
+/// An option of a filter's `<select>`.
+#[derive(Serialize)]
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
 }
 
+/// The journal page: the filters as typed, their errors, the lines told.
+#[derive(Serialize)]
+struct JournalView<'a> {
+    values: &'a journal::RawFilter,
+    people: Vec<Choice>,
+    actions: Vec<Choice>,
+    errors: &'a std::collections::BTreeMap<&'static str, String>,
+    summary: Vec<crate::domain::fields::SummaryItem>,
+    lines: &'a [journal::Line],
+    page: i64,
+    filtered: bool,
+    previous_href: Option<String>,
+    next_href: Option<String>,
+}
+
+/// The journal's address for `page` with the same filters.
+fn journal_href(raw: &journal::RawFilter, page: i64) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in [
+        ("par", &raw.par),
+        ("action", &raw.action),
+        ("du", &raw.du),
+        ("au", &raw.au),
+    ] {
+        if !value.trim().is_empty() {
+            query.append_pair(name, value.trim());
+        }
+    }
+    if page > 1 {
+        query.append_pair("page", &page.to_string());
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        "/admin/journal".to_owned()
+    } else {
+        format!("/admin/journal?{query}")
+    }
+}
+
+/// The journal: who did what, told in sentences, filtered by person, action and dates.
 pub async fn journal(
     state: web::Data<AppState>,
     staff: Staff,
-    query: web::Query<JournalQuery>,
+    query: web::Query<journal::RawFilter>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(&[])?;
-    let page_number = query.page.unwrap_or(1).clamp(1, 100_000);
-    let entries = db(&state, move |conn| {
-        Ok(staff::audit::audit_page(conn, page_number, 100)?)
-    })
-    .await?;
-    let more = entries.len() == 100;
-    page(
+    let raw = query.into_inner();
+    let asked = raw.clone();
+    let loaded = db(&state, move |conn| Ok(journal::load(conn, &asked)?)).await?;
+    let no_errors = Default::default();
+    let (lines, has_next, errors, status): (&[journal::Line], bool, _, _) = match &loaded.outcome {
+        Ok(p) => (&p.lines, p.has_next, &no_errors, StatusCode::OK),
+        Err(e) => (&[], false, e, StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    let page_number = loaded.page;
+    let view = JournalView {
+        values: &raw,
+        people: loaded
+            .people
+            .iter()
+            .map(|p| Choice {
+                value: p.id.to_string(),
+                label: p.name.clone(),
+                selected: raw.par.trim() == p.id.to_string(),
+            })
+            .collect(),
+        actions: journal::ACTIONS
+            .iter()
+            .map(|(code, label)| Choice {
+                value: (*code).to_owned(),
+                label: (*label).to_owned(),
+                selected: raw.action.trim() == *code,
+            })
+            .collect(),
+        errors: &errors.0,
+        summary: errors.summary(journal::FIELDS),
+        lines,
+        page: page_number,
+        filtered: [&raw.par, &raw.action, &raw.du, &raw.au]
+            .iter()
+            .any(|v| !v.trim().is_empty()),
+        previous_href: (page_number > 1).then(|| journal_href(&raw, page_number - 1)),
+        next_href: has_next.then(|| journal_href(&raw, page_number + 1)),
+    };
+    let title = if status == StatusCode::OK {
+        "Journal des actions"
+    } else {
+        "Erreur – Journal des actions"
+    };
+    crate::web::staff::staff_page(
         &state,
         &staff,
         "admin/journal",
-        "Journal des actions",
-        json!({
-            "entries": entries,
-            "page": page_number,
-            "previous_page": (page_number > 1).then(|| page_number - 1),
-            "next_page": more.then_some(page_number + 1),
-        }),
+        title,
+        status,
+        serde_json::to_value(view).map_err(|e| AppError::Unexpected(e.into()))?,
     )
 }
 

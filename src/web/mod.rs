@@ -13,6 +13,7 @@ pub mod inputs;
 pub mod look;
 pub mod mailing;
 pub mod metrics;
+pub mod nav;
 pub mod offers;
 pub mod pages;
 pub mod personal_data;

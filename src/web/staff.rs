@@ -19,13 +19,16 @@ use crate::staff::totp;
 use crate::templates;
 use crate::web::body::Form;
 use crate::web::csrf::{self, CsrfToken};
+use crate::web::nav;
 use crate::web::{db, AppState};
+use crate::workspace;
 
 pub const SESSION_COOKIE: &str = "vocation_session";
 
-/// A signed-in staff member. Extracting it from a request without a valid session answers
-/// with a redirect to the sign-in page.
-pub struct Staff(pub StaffIdentity);
+/// A signed-in staff member, and the path of the page asked (for the menu's current page).
+/// Extracting it from a request without a valid session answers with a redirect to the sign-in
+/// page.
+pub struct Staff(pub StaffIdentity, String);
 
 impl Staff {
     /// 403 unless the member has one of `roles` (admins may do everything).
@@ -53,15 +56,41 @@ impl Staff {
         }
     }
 
-    /// What the staff layout shows of the member.
+    /// May approve offers: admins, and the roles of `offers.approver_roles`.
+    pub fn may_approve(&self, settings: &crate::config::Settings) -> bool {
+        self.0.role == StaffRole::Admin
+            || settings
+                .offers
+                .approver_roles
+                .iter()
+                .any(|r| r == self.0.role.code())
+    }
+
+    /// What the staff layout shows of the member: name, role, token, and the menu of their
+    /// role with the page asked marked current.
     pub fn view(&self) -> serde_json::Value {
+        let is_admin = self.0.role == StaffRole::Admin;
+        let is_recruiter = matches!(self.0.role, StaffRole::Admin | StaffRole::Recruiter);
+        let is_communication = matches!(self.0.role, StaffRole::Admin | StaffRole::Communication);
+        let path = self.1.as_str();
         json!({
             "name": self.0.display_name,
             "role": self.0.role.label(),
             "csrf": self.0.csrf_token,
-            "is_admin": self.0.role == StaffRole::Admin,
-            "is_recruiter": matches!(self.0.role, StaffRole::Admin | StaffRole::Recruiter),
-            "is_communication": matches!(self.0.role, StaffRole::Admin | StaffRole::Communication),
+            "is_admin": is_admin,
+            "is_recruiter": is_recruiter,
+            "is_communication": is_communication,
+            "nav": nav::menu(
+                nav::NavRoles {
+                    recruiting: is_recruiter,
+                    communication: is_communication,
+                    admin: is_admin,
+                },
+                path,
+            ),
+            "at_home": path == "/espace",
+            "at_totp": path == ENROLL_PATH,
+            "at_tokens": path == crate::web::tokens::PATH,
         })
     }
 }
@@ -121,7 +150,7 @@ impl FromRequest for Staff {
             if identity.must_enroll && path != ENROLL_PATH {
                 return Err(AppError::Redirect(ENROLL_PATH.to_owned()));
             }
-            Ok(Staff(identity))
+            Ok(Staff(identity, path))
         })
     }
 }
@@ -135,7 +164,8 @@ impl FromRequest for SignedIn {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let identity = load_identity(req);
-        Box::pin(async move { Ok(SignedIn(Staff(identity.await?))) })
+        let path = req.path().to_owned();
+        Box::pin(async move { Ok(SignedIn(Staff(identity.await?, path))) })
     }
 }
 
@@ -166,14 +196,29 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-/// The staff home: what each role can do from here.
+/// The staff home: the « À faire » of the member's role, then the shortcuts of the role.
 pub async fn home(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, AppError> {
+    let role = staff.0.role;
+    let roles = workspace::Roles {
+        recruiting: matches!(role, StaffRole::Admin | StaffRole::Recruiter),
+        approving: staff.may_approve(&state.settings),
+        communication: matches!(role, StaffRole::Admin | StaffRole::Communication),
+    };
+    let todo = db(&state, move |conn| {
+        Ok(workspace::todo(
+            conn,
+            roles,
+            crate::domain::paris_today(),
+            Utc::now(),
+        )?)
+    })
+    .await?;
     page(
         &state,
         &staff,
         "staff/home",
-        "Espace du personnel",
-        json!({}),
+        "À faire – Espace du personnel",
+        json!({ "todo": todo }),
     )
 }
 

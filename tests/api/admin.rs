@@ -73,7 +73,11 @@ async fn an_admin_creates_re_roles_and_disables_accounts_and_disabling_ends_sess
             ],
         )
         .await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.status(),
+        422,
+        "the form again, with the message at the field"
+    );
     assert!(r.text().await.unwrap().contains("existe déjà"));
 
     let other = app.staff(StaffRole::Recruiter).await;

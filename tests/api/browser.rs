@@ -271,7 +271,7 @@ pub(crate) async fn fill(c: &Client, label: &str, text: &str) {
 }
 
 /// Chooses, in the `<select>` labelled `label`, the option whose visible text is `option`.
-async fn select(c: &Client, label: &str, option: &str) {
+pub(crate) async fn select(c: &Client, label: &str, option: &str) {
     let field = labelled(c, label).await;
     assert_eq!(field.tag_name().await.unwrap(), "select", "“{label}”");
     field
@@ -327,7 +327,7 @@ pub(crate) async fn wait_for(c: &Client, css: &str) -> Element {
 }
 
 /// Presses and releases one key, wherever the focus is.
-async fn press(c: &Client, key: Key) {
+pub(crate) async fn press(c: &Client, key: Key) {
     let k: char = key.into();
     let keys = KeyActions::new("clavier".into())
         .then(KeyAction::Down { value: k })
@@ -703,7 +703,7 @@ pub(crate) async fn wait_until(c: &Client, condition: &str, what: &str) {
 }
 
 /// The text of the page's `<h1>`, spaces collapsed.
-async fn heading(c: &Client) -> String {
+pub(crate) async fn heading(c: &Client) -> String {
     c.find(Locator::Css("h1"))
         .await
         .expect("a heading")
@@ -1141,7 +1141,7 @@ async fn axe_finds_no_violations_on_the_reports() {
 }
 
 /// What has the focus: id, class, text, and whether it is visibly focused.
-async fn focused(c: &Client) -> Value {
+pub(crate) async fn focused(c: &Client) -> Value {
     c.execute(
         r#"
         const e = document.activeElement;
@@ -1283,7 +1283,7 @@ async fn act_on_offer(c: &Client, offer: &str, button: &str, status_label: &str)
 }
 
 /// The text of `main`.
-async fn main_text(c: &Client) -> String {
+pub(crate) async fn main_text(c: &Client) -> String {
     c.find(Locator::Css("main"))
         .await
         .unwrap()
@@ -2317,7 +2317,7 @@ async fn a_communications_officer_imports_contacts_and_watches_a_campaign_finish
 // ---------------------------------------------------------------------------------------------
 // axe-core
 
-fn axe_source() -> &'static str {
+pub(crate) fn axe_source() -> &'static str {
     static SOURCE: OnceLock<String> = OnceLock::new();
     SOURCE.get_or_init(|| {
         let path = std::env::var_os("AXE_CORE_JS")
@@ -2348,7 +2348,7 @@ pub(crate) async fn audit(c: &Client, page: &str, report: &mut String) {
 /// carried by several elements, and a label whose control the browser cannot find (its `for`
 /// names nothing, or an id that an earlier element carries: the label then names no field for
 /// a screen reader, nor does clicking it move to the field).
-async fn labels_and_ids(c: &Client, page: &str, report: &mut String) {
+pub(crate) async fn labels_and_ids(c: &Client, page: &str, report: &mut String) {
     const CHECK: &str = r#"
         const short = e => e.outerHTML.replace(/\s+/g, ' ').slice(0, 160);
         const byId = new Map();
@@ -2603,7 +2603,7 @@ async fn axe_finds_no_violations_on_the_personal_data_pages() {
 
 /// Saves a screenshot of the page as `{name}.png` in `SCREENSHOTS_DIR`, when it is set (to look
 /// at the pages by eye; the tests assert on the page itself).
-async fn screenshot(c: &Client, name: &str) {
+pub(crate) async fn screenshot(c: &Client, name: &str) {
     if let Some(dir) = std::env::var_os("SCREENSHOTS_DIR") {
         let png = c.screenshot().await.expect("a screenshot");
         std::fs::create_dir_all(&dir).unwrap();

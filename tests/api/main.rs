@@ -7,6 +7,7 @@ mod application_form;
 mod browser;
 #[cfg(feature = "browser")]
 mod browser_look;
+mod browser_home;
 mod campaign_pages;
 mod campaigns;
 mod cli;
@@ -38,3 +39,4 @@ mod trust_inputs;
 mod trust_records;
 mod trust_staff;
 mod workspace_look;
+mod workspace_home;

@@ -599,7 +599,8 @@ async fn only_administrators_and_communications_staff_see_the_reports() {
         let member = app.staff(role).await;
         let (status, html) = member.get_html("/rapports").await;
         assert_eq!(status, 200, "{}", role.code());
-        assert!(html.contains("<a href=\"/rapports\">Rapports</a>"));
+        // The menu's link, marked as the page shown (issue 18).
+        assert!(html.contains("<a href=\"/rapports\" aria-current=\"page\">Rapports</a>"));
     }
 
     // Without a session: to the sign-in page, then back here.
