@@ -30,4 +30,5 @@ pub use lifecycle::{
     materialise, pause, resume, retry_failed, schedule, skip_run, unschedule,
 };
 pub use progress::{outcome, progress, statistics, Outcome, RunProgress};
+pub use materialise::count_recipients;
 pub use recipients::{campaign_of_delivery, record_click, unsubscribe};

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::campaign::{load_campaign, render_campaign};
+use super::campaign::{load_campaign, render_campaign, render_campaign_page, PageMessages};
 use super::CsrfBody;
 use crate::campaigns::actions::{self, Action, Decision, Done, Refused};
 use crate::campaigns::form::paris;
@@ -66,7 +66,7 @@ async fn render_cancel(state: &AppState, staff: &Staff, id: i64) -> Result<HttpR
     )
 }
 
-/// An action's form: its token, and for cancelling, the confirmation.
+/// An action's form: its token, and for scheduling and cancelling, the confirmation.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ActionBody {
@@ -90,6 +90,26 @@ pub async fn campaign_action(
     };
     if action == Action::Cancel && form.confirmer != "oui" {
         return render_cancel(&state, &staff, id).await;
+    }
+    // Sending is guarded: the box that confirms the number of recipients must be ticked
+    // (the browser asks for it; this is for whatever sends the form without it).
+    if action == Action::Schedule && form.confirmer != "oui" {
+        let messages = PageMessages {
+            confirm_error: Some(
+                "Cochez la case pour confirmer l'envoi à ce nombre de destinataires : rien \
+                 n'est envoyé sans cette confirmation."
+                    .to_owned(),
+            ),
+            ..PageMessages::default()
+        };
+        return render_campaign_page(
+            &state,
+            &staff,
+            id,
+            messages,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let actor = Some(staff.0.user_id);
     let now = Utc::now();
