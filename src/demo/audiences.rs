@@ -56,7 +56,8 @@ fn demo_campaign(conn: &mut PgConnection, list_id: i64) -> anyhow::Result<()> {
     let template_id: i64 = diesel::insert_into(mail_templates::table)
         .values((
             mail_templates::name.eq("Médecins retraités – exercer dans le Gers (démo)"),
-            mail_templates::subject.eq("{{prenom}}, le Gers recrute des médecins salariés"),
+            // A contact without a first name gets the subject without it, not « , le Gers… ».
+            mail_templates::subject.eq(DEMO_TEMPLATE_SUBJECT),
             mail_templates::body_text.eq(DEMO_TEMPLATE_TEXT),
             mail_templates::body_html.eq(""),
         ))
@@ -78,7 +79,11 @@ fn demo_campaign(conn: &mut PgConnection, list_id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-const DEMO_TEMPLATE_TEXT: &str = "Bonjour {{nom_complet}},
+const DEMO_TEMPLATE_SUBJECT: &str = "{{#if prenom}}{{prenom}}, le Gers recrute des médecins \
+salariés{{else}}Le Gers recrute des médecins salariés{{/if}}";
+
+/// To retired doctors: « Bonjour Docteur <Nom>, », the greeting used everywhere to a doctor.
+const DEMO_TEMPLATE_TEXT: &str = "{{#if nom}}Bonjour Docteur {{nom}},{{else}}Bonjour,{{/if}}
 
 Le Département du Gers salarie des médecins dans ses centres de santé d'Auch, Fleurance, \
 Vic-Fezensac et Plaisance, et dans ses antennes de Gondrin et Marciac. Le cumul emploi-retraite \

@@ -33,7 +33,7 @@ impl Outcome {
         match self {
             Outcome::Added => "À ajouter",
             Outcome::AddedToList => "Déjà connu, à ajouter à la liste",
-            Outcome::AlreadyInList => "Déjà connu et déjà dans la liste : rien à faire",
+            Outcome::AlreadyInList => "Déjà connu et déjà dans la liste",
             Outcome::Rejected => "Refusé",
         }
     }

@@ -12,6 +12,7 @@ use super::CsrfBody;
 use crate::campaigns::actions::{self, Action, Decision, Done, Refused};
 use crate::campaigns::form::paris;
 use crate::campaigns::runs::LifecycleError;
+use crate::campaigns::wording;
 use crate::db::enums::{CampaignStatus, ScheduleKind};
 use crate::error::AppError;
 use crate::staff::COMMUNICATION;
@@ -61,6 +62,16 @@ async fn render_cancel(state: &AppState, staff: &Staff, id: i64) -> Result<HttpR
             "status_label": c.status.label(),
             "pending": pending,
             "planned": planned,
+            "pending_text": format!(
+                "{} en attente {} pas",
+                wording::count(pending, "message", "messages"),
+                if pending <= 1 { "ne partira" } else { "ne partiront" }
+            ),
+            "planned_text": if planned <= 1 {
+                format!("{planned} envoi prévu n'aura pas lieu")
+            } else {
+                format!("{planned} envois prévus n'auront pas lieu")
+            },
             "is_cron": c.schedule_kind == ScheduleKind::Cron,
         }),
     )

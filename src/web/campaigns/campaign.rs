@@ -48,6 +48,13 @@ pub async fn campaigns_list(
                     "sent": l.sent,
                     "failed": l.failed,
                     "pending": l.pending,
+                    "figures": format!(
+                        "{} sur {}, {}, {}",
+                        wording::count(l.sent, "envoyé", "envoyés"),
+                        wording::number(i64::from(l.recipients)),
+                        wording::count(l.failed, "échec", "échecs"),
+                        wording::count(l.pending, "restant", "restants"),
+                    ),
                 })),
             })
         })
