@@ -25,7 +25,11 @@ pub struct EmptyVariable {
 const OPTIONAL: [(&str, &str, &str); 5] = [
     ("prenom", "n'a pas de prénom", "n'ont pas de prénom"),
     ("nom", "n'a pas de nom", "n'ont pas de nom"),
-    ("nom_complet", "n'a ni prénom ni nom", "n'ont ni prénom ni nom"),
+    (
+        "nom_complet",
+        "n'a ni prénom ni nom",
+        "n'ont ni prénom ni nom",
+    ),
     (
         "organisation",
         "n'a pas d'organisation",
@@ -98,11 +102,26 @@ fn count_blanks(conn: &mut PgConnection, campaign: Option<i64>) -> QueryResult<B
 fn without(variable: &str, public_url: &str) -> Personalisation {
     let s = Personalisation::sample(public_url);
     let (first, last, org, city) = match variable {
-        "prenom" => ("", s.nom.as_str(), s.organisation.as_str(), s.ville.as_str()),
-        "nom" => (s.prenom.as_str(), "", s.organisation.as_str(), s.ville.as_str()),
+        "prenom" => (
+            "",
+            s.nom.as_str(),
+            s.organisation.as_str(),
+            s.ville.as_str(),
+        ),
+        "nom" => (
+            s.prenom.as_str(),
+            "",
+            s.organisation.as_str(),
+            s.ville.as_str(),
+        ),
         "nom_complet" => ("", "", s.organisation.as_str(), s.ville.as_str()),
         "organisation" => (s.prenom.as_str(), s.nom.as_str(), "", s.ville.as_str()),
-        _ => (s.prenom.as_str(), s.nom.as_str(), s.organisation.as_str(), ""),
+        _ => (
+            s.prenom.as_str(),
+            s.nom.as_str(),
+            s.organisation.as_str(),
+            "",
+        ),
     };
     Personalisation::new(
         first,
@@ -139,10 +158,7 @@ pub fn empty_variables(
         "{}\n{}\n{}",
         source.subject, source.body_text, source.body_html
     );
-    let used: Vec<_> = OPTIONAL
-        .iter()
-        .filter(|(v, _, _)| uses(&all, v))
-        .collect();
+    let used: Vec<_> = OPTIONAL.iter().filter(|(v, _, _)| uses(&all, v)).collect();
     if used.is_empty() {
         return Ok(Vec::new());
     }
@@ -169,10 +185,7 @@ pub fn empty_variables(
         );
         let consequence = if uses(&source.subject, variable) {
             match compiled.render_parts(&without(variable, public_url)) {
-                Ok(parts) => format!(
-                    "l'objet commencera par « {} »",
-                    beginning(&parts.subject)
-                ),
+                Ok(parts) => format!("l'objet commencera par « {} »", beginning(&parts.subject)),
                 Err(_) => continue,
             }
         } else {

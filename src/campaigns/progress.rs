@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use diesel::{PgConnection, QueryResult};
 
-use crate::campaigns::form::paris;
 use crate::campaigns::blanks::{self, EmptyVariable};
+use crate::campaigns::form::paris;
 use crate::campaigns::library;
 use crate::campaigns::runs::{self, Campaign, Outcome, RunProgress, Schedule};
 use crate::db::enums::{CampaignStatus, RunStatus};
@@ -101,7 +101,10 @@ pub fn load_page(
     let Some(details) = load(conn, id, now)? else {
         return Ok(None);
     };
-    let blanks = match (details.campaign.status, library::find(conn, details.campaign.template_id)?) {
+    let blanks = match (
+        details.campaign.status,
+        library::find(conn, details.campaign.template_id)?,
+    ) {
         (CampaignStatus::Draft, Some(template)) => {
             blanks::empty_variables(conn, &template, Some(id), public_url)?
         }

@@ -11,8 +11,8 @@ use vocation::campaigns::runs::{self, CampaignInput, Schedule};
 use vocation::db::enums::StaffRole;
 
 use crate::browser::{
-    audit, check, fill, goto, heading_badge, in_browser, labelled, main_text, press_button, select,
-    screenshot, sideways, sign_in_with, status, wait_until,
+    audit, check, fill, goto, heading_badge, in_browser, labelled, main_text, press_button,
+    screenshot, select, sideways, sign_in_with, status, wait_until,
 };
 use crate::campaigns::{seed_list_on, sender_settings, start_sender};
 use crate::helpers::{TempDir, TestApp, STAFF_PASSWORD};
@@ -60,6 +60,17 @@ async fn signed_in(app: &TestApp, c: &fantoccini::Client) {
     wait_until(c, "location.pathname !== '/connexion'", "signed in").await;
 }
 
+/// Scrolls to `css` and saves the window as `name` (the part a reviewer wants to see).
+async fn shoot_at(c: &fantoccini::Client, css: &str, name: &str) {
+    c.execute(
+        "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView();",
+        vec![json!(css)],
+    )
+    .await
+    .unwrap();
+    screenshot(c, &format!("campagnes-{name}")).await;
+}
+
 /// The page shown fits `width` (no sideways scroll), passes axe-core, and is saved as `name`.
 async fn look_at(c: &fantoccini::Client, name: &str, width: u32, report: &mut String) {
     screenshot(c, &format!("campagnes-{name}-{width}")).await;
@@ -101,10 +112,13 @@ async fn a_campaign_sent_with_its_confirmation_turns_finished_by_itself() {
             assert_eq!(heading_badge(&c).await, "Brouillon");
             let text = main_text(&c).await;
             assert!(
-                text.contains("1 contact n'a pas de prénom : l'objet commencera par « , le Gers recrute »"),
+                text.contains(
+                    "1 contact n'a pas de prénom : l'objet commencera par « , le Gers recrute »"
+                ),
                 "{text}"
             );
             look_at(&c, "brouillon", width, &mut report).await;
+            shoot_at(&c, ".campaign-actions", &format!("envoi-garde-{width}")).await;
         }
 
         // The button says what it does; the browser asks for the box before sending.
@@ -120,7 +134,9 @@ async fn a_campaign_sent_with_its_confirmation_turns_finished_by_itself() {
             .unwrap();
         assert_eq!(unchecked, json!(true));
         assert_eq!(
-            app.count(&format!("SELECT count(*) FROM campaign_runs WHERE campaign_id = {id}")),
+            app.count(&format!(
+                "SELECT count(*) FROM campaign_runs WHERE campaign_id = {id}"
+            )),
             0,
             "nothing sent without the confirmation"
         );
@@ -139,8 +155,11 @@ async fn a_campaign_sent_with_its_confirmation_turns_finished_by_itself() {
             "the page loads while the run goes: {badge}"
         );
         // A mark that a reload would wipe.
-        c.execute("window.notReloaded = true;", vec![]).await.unwrap();
+        c.execute("window.notReloaded = true;", vec![])
+            .await
+            .unwrap();
         look_at(&c, "en-cours", 1366, &mut report).await;
+        shoot_at(&c, "#progression", "en-cours-progression-1366").await;
 
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
@@ -167,7 +186,10 @@ async fn a_campaign_sent_with_its_confirmation_turns_finished_by_itself() {
         let text = main_text(&c).await;
         assert!(text.contains("Messages envoyés\n24"), "{text}");
         assert!(!text.contains("Mettre en pause"), "{text}");
-        assert!(text.contains("La campagne est terminée : plus aucune action n'est possible."), "{text}");
+        assert!(
+            text.contains("La campagne est terminée : plus aucune action n'est possible."),
+            "{text}"
+        );
         assert!(!text.contains("(s)"), "{text}");
         wait_until(
             &c,
@@ -180,6 +202,7 @@ async fn a_campaign_sent_with_its_confirmation_turns_finished_by_itself() {
         for (width, height) in [(1366, 900), (390, 844)] {
             c.set_window_size(width, height).await.unwrap();
             look_at(&c, "terminee", width, &mut report).await;
+            shoot_at(&c, "#actions-titre", &format!("terminee-bilan-{width}")).await;
         }
         assert!(report.is_empty(), "axe-core found violations:\n{report}");
     })
@@ -235,6 +258,8 @@ async fn the_campaigns_and_contacts_pages_fit_a_phone_and_an_excel_file_imports_
         assert!(text.contains("À ajouter"), "{text}");
         assert!(text.contains("« Internes 2027 »"), "{text}");
         look_at(&c, "import-apercu", 390, &mut report).await;
+        shoot_at(&c, ".details", "import-apercu-format-390").await;
+        shoot_at(&c, "#lignes-refusees", "import-apercu-lignes-390").await;
 
         let pages = [
             "/contacts".to_owned(),

@@ -579,7 +579,10 @@ async fn a_campaign_sent_now_gets_its_deliveries_and_is_paused_resumed_then_canc
     let (_, html) = staff.get_html("/campagnes").await;
     assert!(html.contains("Internes – novembre"));
     assert!(html.contains("Annulée"));
-    assert!(html.contains("0 envoyé sur 3, 0 échec, 0 restant"), "{html}");
+    assert!(
+        html.contains("0 envoyé sur 3, 0 échec, 0 restant"),
+        "{html}"
+    );
 
     // Now the template is free again.
     let r = post(

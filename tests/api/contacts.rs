@@ -651,7 +651,12 @@ async fn an_unreadable_upload_is_refused_with_the_reason_at_its_field() {
     let list = c.create_list("Erreurs").await;
     let r = c
         // Neither UTF-8 nor Windows-1252 (Excel's): 0x81 and 0x8D are undefined in both.
-        .upload(list, b"email\nok@exemple.fr\nmal\x81\x8d@exemple.fr\n", "", "")
+        .upload(
+            list,
+            b"email\nok@exemple.fr\nmal\x81\x8d@exemple.fr\n",
+            "",
+            "",
+        )
         .await;
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();

@@ -239,7 +239,10 @@ async fn a_campaign_at_a_date_says_the_day_and_hour_as_people_write_them() {
     let label = format!("Programmer pour le {}", wording::long_datetime(at));
     assert!(label.ends_with("à 9 h 30"), "{label}");
     assert!(text.contains(&label), "{label} in {text}");
-    assert!(text.contains("à 3 destinataires (nombre à ce jour)"), "{text}");
+    assert!(
+        text.contains("à 3 destinataires (nombre à ce jour)"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -330,7 +333,10 @@ impl Comms {
         let r = self.upload_to(&list.to_string(), "", csv).await;
         assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
         let path = location(&r);
-        let id = path.trim_start_matches("/contacts/import/").parse().unwrap();
+        let id = path
+            .trim_start_matches("/contacts/import/")
+            .parse()
+            .unwrap();
         let (status, html) = self.staff.get_html(&path).await;
         assert_eq!(status, 200, "{html}");
         (id, page_text(&html))
@@ -383,7 +389,9 @@ async fn excel_files_in_windows_1252_and_utf_16_import_with_their_accents() {
     assert!(!text.contains("Ajouté"), "{text}");
     c.confirm(id).await;
     assert_eq!(
-        app.text("SELECT first_name || ' ' || last_name FROM contacts WHERE email = 'helene@exemple.fr'"),
+        app.text(
+            "SELECT first_name || ' ' || last_name FROM contacts WHERE email = 'helene@exemple.fr'"
+        ),
         Some("Hélène Dupré".to_owned())
     );
 
@@ -509,7 +517,10 @@ async fn hostile_cells_are_refused_row_by_row_and_come_back_neutralised_in_the_r
     // Corrected in the spreadsheet and sent again, the file imports (its « motif » ignored).
     let corrected = text.replace("'=cmd|' /C calc'!A0", "elise@exemple.fr");
     let (id2, preview) = c.preview(list, corrected.as_bytes()).await;
-    assert!(preview.contains("Colonnes ignorées (non reconnues) : motif"), "{preview}");
+    assert!(
+        preview.contains("Colonnes ignorées (non reconnues) : motif"),
+        "{preview}"
+    );
     assert!(preview.contains("Élise Formule"), "{preview}");
     c.confirm(id2).await;
     assert_eq!(
@@ -635,7 +646,9 @@ async fn the_template_preview_counts_the_contacts_without_a_first_name() {
     let text = page_text(&html);
     // Dora and Eve; not the unsubscribed or suppressed ones (who have a first name anyway).
     assert!(
-        text.contains("2 contacts n'ont pas de prénom : l'objet commencera par « , le Gers recrute »"),
+        text.contains(
+            "2 contacts n'ont pas de prénom : l'objet commencera par « , le Gers recrute »"
+        ),
         "{text}"
     );
 
@@ -680,7 +693,9 @@ async fn every_campaign_contact_list_and_template_form_is_shown_again_at_its_fie
         .text("SELECT id FROM contacts WHERE email = 'alice@exemple.fr'")
         .unwrap();
 
-    let cases: Vec<(&str, String, Vec<(&str, String)>, &str, &str)> = vec![
+    // (what, path, fields, the field in error, a value that must be kept)
+    type Case<'a> = (&'a str, String, Vec<(&'a str, String)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "new template",
             "/campagnes/modeles/nouveau".into(),
@@ -699,10 +714,15 @@ async fn every_campaign_contact_list_and_template_form_is_shown_again_at_its_fie
         (
             "template",
             format!("/campagnes/modeles/{t}"),
-            vec![("nom", ""), ("objet", "Objet gardé"), ("texte", "x"), ("html", "")]
-                .into_iter()
-                .map(|(k, v)| (k, v.to_owned()))
-                .collect(),
+            vec![
+                ("nom", ""),
+                ("objet", "Objet gardé"),
+                ("texte", "x"),
+                ("html", ""),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k, v.to_owned()))
+            .collect(),
             "nom",
             "Objet gardé",
         ),
@@ -793,7 +813,10 @@ async fn every_campaign_contact_list_and_template_form_is_shown_again_at_its_fie
         assert_staff_layout(&html);
         assert_error_at(&html, field);
         assert!(html.contains(kept), "{what}: « {kept} » kept");
-        assert!(hidden_value(&html, "csrf").len() > 10, "{what}: the form again");
+        assert!(
+            hidden_value(&html, "csrf").len() > 10,
+            "{what}: the form again"
+        );
     }
     assert_eq!(
         app.text("SELECT name FROM mail_templates"),

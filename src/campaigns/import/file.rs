@@ -225,7 +225,9 @@ pub fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, TextEncoding), FileError> {
         return Ok((Cow::Borrowed(text), TextEncoding::Utf8));
     }
     match unmarked_utf16(bytes) {
-        Some(TextEncoding::Utf16Le) => return utf16(encoding_rs::UTF_16LE, TextEncoding::Utf16Le, bytes),
+        Some(TextEncoding::Utf16Le) => {
+            return utf16(encoding_rs::UTF_16LE, TextEncoding::Utf16Le, bytes)
+        }
         Some(_) => return utf16(encoding_rs::UTF_16BE, TextEncoding::Utf16Be, bytes),
         None => {}
     }
@@ -523,7 +525,10 @@ mod tests {
         // A UTF-16 file cut in the middle of a character.
         assert!(matches!(
             parse(b"\xFF\xFEe\x00m\x00\x00\xD8").unwrap_err(),
-            FileError::BadEncoding { encoding: "UTF-16", .. }
+            FileError::BadEncoding {
+                encoding: "UTF-16",
+                ..
+            }
         ));
         assert!(matches!(
             parse(b"a@exemple.fr;Dupont\n").unwrap_err(),
@@ -539,9 +544,17 @@ mod tests {
 
     /// `text` in UTF-16, little- or big-endian, with its byte-order mark.
     fn utf16(text: &str, little: bool) -> Vec<u8> {
-        let mut out = if little { vec![0xFF, 0xFE] } else { vec![0xFE, 0xFF] };
+        let mut out = if little {
+            vec![0xFF, 0xFE]
+        } else {
+            vec![0xFE, 0xFF]
+        };
         for unit in text.encode_utf16() {
-            out.extend(if little { unit.to_le_bytes() } else { unit.to_be_bytes() });
+            out.extend(if little {
+                unit.to_le_bytes()
+            } else {
+                unit.to_be_bytes()
+            });
         }
         out
     }
@@ -561,7 +574,11 @@ mod tests {
             assert_eq!(f.rows[0].first_name, "Zoé");
             assert_eq!(
                 f.encoding,
-                if little { TextEncoding::Utf16Le } else { TextEncoding::Utf16Be }
+                if little {
+                    TextEncoding::Utf16Le
+                } else {
+                    TextEncoding::Utf16Be
+                }
             );
         }
         // UTF-16 that lost its mark.
@@ -586,7 +603,10 @@ mod tests {
         for i in 0..=MAX_ROWS {
             text.push_str(&format!("a{i}@exemple.fr\n"));
         }
-        assert_eq!(check_file(text.as_bytes()).unwrap_err(), FileError::TooManyRows);
+        assert_eq!(
+            check_file(text.as_bytes()).unwrap_err(),
+            FileError::TooManyRows
+        );
         let at_most: usize = text.match_indices('\n').nth(MAX_ROWS).unwrap().0 + 1;
         assert_eq!(check_file(&text.as_bytes()[..at_most]).unwrap(), MAX_ROWS);
     }

@@ -95,7 +95,11 @@ pub fn stage_upload(
             Ok(id) if id > 0 => contacts::find_list(conn, id)?.map(|l| l.id),
             _ => None,
         };
-        let new_name: String = upload.new_list.split_whitespace().collect::<Vec<_>>().join(" ");
+        let new_name: String = upload
+            .new_list
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let mut name_errors = FieldErrors::default();
         if !new_name.is_empty() {
             if existing.is_some() {
@@ -149,7 +153,15 @@ pub fn stage_upload(
                 }
             }
         };
-        stage(conn, list_id, actor, upload.filename, upload.content, defaults).map(Ok)
+        stage(
+            conn,
+            list_id,
+            actor,
+            upload.filename,
+            upload.content,
+            defaults,
+        )
+        .map(Ok)
     })
 }
 

@@ -44,7 +44,10 @@ async fn load_preview(
 /// The variables template `id` uses that some contacts lack.
 async fn blanks_of(state: &AppState, id: i64) -> Result<Vec<EmptyVariable>, AppError> {
     let url = template_preview::public_url(&state.settings);
-    db(state, move |conn| Ok(template_preview::blanks_of(conn, id, &url)?)).await
+    db(state, move |conn| {
+        Ok(template_preview::blanks_of(conn, id, &url)?)
+    })
+    .await
 }
 
 /// The preview page's own state: the search and test-send forms as typed, their errors.
