@@ -75,24 +75,27 @@ struct Blanks {
 /// active contacts, one per address, without suppressed addresses, as a run would have them),
 /// or every active contact not suppressed when `campaign` is None.
 fn count_blanks(conn: &mut PgConnection, campaign: Option<i64>) -> QueryResult<Blanks> {
-    diesel::sql_query(
-        "SELECT count(*) FILTER (WHERE btrim(r.first_name) = '') AS prenom, \
-                count(*) FILTER (WHERE btrim(r.last_name) = '') AS nom, \
-                count(*) FILTER (WHERE btrim(r.first_name) = '' AND btrim(r.last_name) = '') \
+    // One contact per address (unique index on lower(email)): no DISTINCT needed. The lists'
+    // condition only when there is a campaign: an `OR` would keep the planner from a semi-join.
+    let of_campaign = if campaign.is_some() {
+        "AND EXISTS (SELECT 1 FROM list_members m \
+                     JOIN campaign_lists cl ON cl.list_id = m.list_id \
+                     WHERE m.contact_id = c.id AND cl.campaign_id = $2)"
+    } else {
+        "AND $2::int8 IS NULL"
+    };
+    diesel::sql_query(format!(
+        "SELECT count(*) FILTER (WHERE btrim(c.first_name) = '') AS prenom, \
+                count(*) FILTER (WHERE btrim(c.last_name) = '') AS nom, \
+                count(*) FILTER (WHERE btrim(c.first_name) = '' AND btrim(c.last_name) = '') \
                   AS nom_complet, \
-                count(*) FILTER (WHERE r.organisation_id IS NULL) AS organisation, \
-                count(*) FILTER (WHERE btrim(r.city) = '') AS ville \
-         FROM (SELECT DISTINCT ON (lower(c.email)) c.first_name, c.last_name, \
-                      c.organisation_id, c.city \
-               FROM contacts c \
-               WHERE c.status = $1 \
-                 AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(c.email)) \
-                 AND ($2::int8 IS NULL OR EXISTS ( \
-                      SELECT 1 FROM list_members m \
-                      JOIN campaign_lists cl ON cl.list_id = m.list_id \
-                      WHERE m.contact_id = c.id AND cl.campaign_id = $2)) \
-               ORDER BY lower(c.email), c.id) AS r",
-    )
+                count(*) FILTER (WHERE c.organisation_id IS NULL) AS organisation, \
+                count(*) FILTER (WHERE btrim(c.city) = '') AS ville \
+         FROM contacts c \
+         WHERE c.status = $1 \
+           AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(c.email)) \
+           {of_campaign}"
+    ))
     .bind::<Text, _>(ContactStatus::Active)
     .bind::<Nullable<BigInt>, _>(campaign)
     .get_result(conn)
