@@ -59,7 +59,7 @@ async fn render_cancel(state: &AppState, staff: &Staff, id: i64) -> Result<HttpR
         json!({
             "id": c.id,
             "name": c.name,
-            "status_label": c.status.label(),
+            "status_label": c.status.label().to_lowercase(),
             "pending": pending,
             "planned": planned,
             "pending_text": format!(
