@@ -96,3 +96,38 @@ Pour en savoir plus ou nous faire part de votre intérêt, il suffit de remplir 
 Nous serions heureux d'échanger avec vous.
 
 L'équipe de recrutement du Centre départemental de santé";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaigns::template::{Compiled, Personalisation, TemplateSource};
+
+    fn rendered(first: &str, last: &str) -> (String, String) {
+        let source = TemplateSource {
+            subject: DEMO_TEMPLATE_SUBJECT.into(),
+            body_text: DEMO_TEMPLATE_TEXT.into(),
+            body_html: String::new(),
+        };
+        let compiled = Compiled::check(&source, "http://vocation.test").expect("a valid template");
+        let values = Personalisation::new(
+            first,
+            last,
+            "",
+            "",
+            "http://vocation.test/candidature".into(),
+            "http://vocation.test/desinscription/x".into(),
+        );
+        let parts = compiled.render_parts(&values).expect("rendered");
+        (parts.subject, parts.text)
+    }
+
+    #[test]
+    fn the_demo_template_reads_well_without_a_first_or_last_name() {
+        let (subject, text) = rendered("Jeanne", "Abadie");
+        assert_eq!(subject, "Jeanne, le Gers recrute des médecins salariés");
+        assert!(text.starts_with("Bonjour Docteur Abadie,"), "{text}");
+        let (subject, text) = rendered("", "");
+        assert_eq!(subject, "Le Gers recrute des médecins salariés");
+        assert!(text.starts_with("Bonjour,"), "{text}");
+    }
+}
