@@ -803,6 +803,26 @@ async fn every_campaign_contact_list_and_template_form_is_shown_again_at_its_fie
             "nom",
             "Description gardée",
         ),
+        (
+            "suppression",
+            "/contacts/desinscriptions".into(),
+            vec![("courriel", "pas-une-adresse"), ("note", "Note gardée")]
+                .into_iter()
+                .map(|(k, v)| (k, v.to_owned()))
+                .collect(),
+            "courriel",
+            "Note gardée",
+        ),
+        (
+            "organisation",
+            "/contacts/organisations".into(),
+            vec![("nom", ""), ("type", "autre"), ("ville", "Ville gardée")]
+                .into_iter()
+                .map(|(k, v)| (k, v.to_owned()))
+                .collect(),
+            "nom",
+            "Ville gardée",
+        ),
     ];
     for (what, path, fields, field, kept) in cases {
         let mut all: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
