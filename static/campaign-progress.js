@@ -99,6 +99,8 @@
       });
   }
 
+  var delay = 2000;
+
   function poll() {
     fetch(progressUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
@@ -108,6 +110,9 @@
         return response.json();
       })
       .then(function (data) {
+        // Every 2 seconds while it sends; a campaign programmed for later is looked at less
+        // often.
+        delay = data.sending || data.status === "en_cours" ? 2000 : 15000;
         var current = root();
         if (current && current.getAttribute("data-state") === data.state_key) {
           updateFigures(data);
@@ -117,7 +122,7 @@
       })
       .then(function (current) {
         if (current && current.getAttribute("data-live") === "oui") {
-          window.setTimeout(poll, 2000);
+          window.setTimeout(poll, delay);
         }
       })
       .catch(function () {
