@@ -1,15 +1,32 @@
-// Live progress on a campaign's page: while a run is sending, polls the campaign's progression
-// (JSON) every 2 seconds and updates the figures in place, inside the page's aria-live region.
-// Without JavaScript the page shows the figures as they were when it was loaded.
+// Live campaign page: while the campaign may change by itself (programmed, or sending), polls
+// its progression (JSON) every 2 seconds. The figures of a run under way are updated in place;
+// when the lifecycle changes (a run starts or ends, the campaign ends), the server-rendered
+// part of the page (status, buttons, figures, outcome) is fetched again and put in place of
+// the old one, and the change is announced in the page's status region (aria-live).
+// Without JavaScript the page says to reload it.
 (function () {
   "use strict";
-  var region = document.getElementById("progression-envois");
-  if (!region || !window.fetch || region.getAttribute("data-sending") !== "oui") {
-    return;
-  }
-  var url = region.getAttribute("data-progress-url");
   var fields = ["status_label", "recipients", "sent", "failed", "skipped", "cancelled",
     "pending", "percent", "sent_last_minute", "estimated_end"];
+
+  function root() {
+    return document.getElementById("campagne-etat");
+  }
+
+  var first = root();
+  if (!first || !window.fetch || !window.DOMParser || first.getAttribute("data-live") !== "oui") {
+    return;
+  }
+  var progressUrl = first.getAttribute("data-progress-url");
+  var pageUrl = first.getAttribute("data-page-url");
+
+  function showHints(scope) {
+    var hints = scope.querySelectorAll(".js-only");
+    for (var i = 0; i < hints.length; i++) {
+      hints[i].hidden = false;
+    }
+  }
+  showHints(first);
 
   function setText(scope, name, value) {
     var el = scope.querySelector('[data-field="' + name + '"]');
@@ -19,7 +36,11 @@
     }
   }
 
-  function update(data) {
+  function updateFigures(data) {
+    var region = document.getElementById("progression-envois");
+    if (!region) {
+      return;
+    }
     data.runs.forEach(function (run) {
       var box = region.querySelector('[data-run="' + run.run_id + '"]');
       if (!box) {
@@ -33,16 +54,55 @@
         bar.textContent = run.percent + " %";
       }
     });
-    if (!data.sending) {
-      var end = document.getElementById("progression-fin");
-      if (end) {
-        end.hidden = false;
-      }
+  }
+
+  function announce(text) {
+    var status = document.getElementById("campagne-annonce");
+    if (status) {
+      status.textContent = "";
+      window.setTimeout(function () { status.textContent = text; }, 100);
     }
   }
 
+  // The page as the server renders it now, in place of the old part.
+  function refreshPage() {
+    return fetch(pageUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById("campagne-etat");
+        var old = root();
+        if (!fresh || !old) {
+          throw new Error("no campaign state in the page");
+        }
+        var hadFocus = old.contains(document.activeElement);
+        var imported = document.importNode(fresh, true);
+        old.parentNode.replaceChild(imported, old);
+        showHints(imported);
+        var status = imported.querySelector("h1 .stage-badge");
+        var label = status ? status.textContent.trim().toLowerCase() : "";
+        if (label) {
+          announce("La campagne est " + label + ".");
+        }
+        if (hadFocus) {
+          var heading = imported.querySelector("h1");
+          if (heading) {
+            heading.focus();
+          }
+        }
+        return imported;
+      });
+  }
+
+  var delay = 2000;
+
   function poll() {
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    fetch(progressUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
@@ -50,9 +110,19 @@
         return response.json();
       })
       .then(function (data) {
-        update(data);
-        if (data.sending) {
-          window.setTimeout(poll, 2000);
+        // Every 2 seconds while it sends; a campaign programmed for later is looked at less
+        // often.
+        delay = data.sending || data.status === "en_cours" ? 2000 : 15000;
+        var current = root();
+        if (current && current.getAttribute("data-state") === data.state_key) {
+          updateFigures(data);
+          return current;
+        }
+        return refreshPage();
+      })
+      .then(function (current) {
+        if (current && current.getAttribute("data-live") === "oui") {
+          window.setTimeout(poll, delay);
         }
       })
       .catch(function () {

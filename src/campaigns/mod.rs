@@ -7,6 +7,7 @@
 //! database connection held during SMTP).
 
 pub mod actions;
+pub mod blanks;
 pub mod contacts;
 pub mod directory;
 pub mod form;
@@ -20,6 +21,7 @@ pub mod runs;
 pub mod sending;
 pub mod suppression;
 pub mod template;
+pub mod wording;
 
 #[cfg(test)]
 mod sql_codes;

@@ -3,6 +3,7 @@
 
 use diesel::{PgConnection, QueryResult};
 
+use crate::campaigns::blanks::{empty_variables, EmptyVariable};
 use crate::campaigns::form::default_sender;
 use crate::campaigns::library::{self, MailTemplate, PreviewContact};
 use crate::campaigns::template::{as_recipient, Compiled, Footer, Personalisation};
@@ -31,6 +32,35 @@ pub fn load(
         None => None,
     };
     Ok(Some((template, contact)))
+}
+
+/// A template, the contact whose values it is shown with, and the variables it uses that some
+/// contacts that can be mailed lack (« 37 contacts n'ont pas de prénom : … »); None when the
+/// template does not exist.
+#[allow(clippy::type_complexity)]
+pub fn load_with_blanks(
+    conn: &mut PgConnection,
+    id: i64,
+    contact: Option<i64>,
+    public_url: &str,
+) -> QueryResult<Option<(MailTemplate, Option<PreviewContact>, Vec<EmptyVariable>)>> {
+    let Some((template, contact)) = load(conn, id, contact)? else {
+        return Ok(None);
+    };
+    let blanks = empty_variables(conn, &template, None, public_url)?;
+    Ok(Some((template, contact, blanks)))
+}
+
+/// The variables template `id` uses that some contacts that can be mailed lack.
+pub fn blanks_of(
+    conn: &mut PgConnection,
+    id: i64,
+    public_url: &str,
+) -> QueryResult<Vec<EmptyVariable>> {
+    match library::find(conn, id)? {
+        Some(template) => empty_variables(conn, &template, None, public_url),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// A template and the contact with the address searched (None when empty or unknown); None

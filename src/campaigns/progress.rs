@@ -4,10 +4,11 @@
 use chrono::{DateTime, Utc};
 use diesel::{PgConnection, QueryResult};
 
+use crate::campaigns::blanks::{self, EmptyVariable};
 use crate::campaigns::form::paris;
 use crate::campaigns::library;
 use crate::campaigns::runs::{self, Campaign, Outcome, RunProgress, Schedule};
-use crate::db::enums::RunStatus;
+use crate::db::enums::{CampaignStatus, RunStatus};
 
 /// Everything the campaign's page shows.
 pub struct CampaignDetails {
@@ -16,6 +17,9 @@ pub struct CampaignDetails {
     pub lists: Vec<String>,
     pub runs: Vec<RunProgress>,
     pub outcome: Outcome,
+    /// For a draft: how many recipients it would have if it started now (what its send
+    /// button says); 0 otherwise (not counted).
+    pub recipients: i64,
 }
 
 impl CampaignDetails {
@@ -35,6 +39,25 @@ impl CampaignDetails {
             .count();
         (pending, planned)
     }
+
+    /// What the campaign's page shows that changes along the lifecycle (the campaign's status
+    /// and each run's): when the polled figures give another key than the page's, its script
+    /// fetches the page again (status, buttons and outcome change together).
+    pub fn state_key(&self) -> String {
+        let mut key = self.campaign.status.code().to_owned();
+        for r in &self.runs {
+            key.push_str(&format!(" {}:{}", r.run_id, r.status.code()));
+        }
+        key
+    }
+
+    /// Whether the page can change by itself: a run may start, send or end.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self.campaign.status,
+            CampaignStatus::Scheduled | CampaignStatus::Running
+        ) || self.runs.iter().any(|r| r.status == RunStatus::Sending)
+    }
 }
 
 /// A campaign and how its runs go at `now`; None when it does not exist.
@@ -52,13 +75,42 @@ pub fn load(
     let lists = library::list_names(conn, id)?;
     let runs = runs::progress(conn, id, campaign.rate_per_minute, now)?;
     let outcome = runs::outcome(conn, id)?;
+    let recipients = if campaign.status == CampaignStatus::Draft {
+        runs::count_recipients(conn, id)?
+    } else {
+        0
+    };
     Ok(Some(CampaignDetails {
         campaign,
         template,
         lists,
         runs,
         outcome,
+        recipients,
     }))
+}
+
+/// A campaign's page: its details and, for a draft, the template's variables that some of its
+/// recipients would get empty. None when it does not exist.
+pub fn load_page(
+    conn: &mut PgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+    public_url: &str,
+) -> QueryResult<Option<(CampaignDetails, Vec<EmptyVariable>)>> {
+    let Some(details) = load(conn, id, now)? else {
+        return Ok(None);
+    };
+    let blanks = match (
+        details.campaign.status,
+        library::find(conn, details.campaign.template_id)?,
+    ) {
+        (CampaignStatus::Draft, Some(template)) => {
+            blanks::empty_variables(conn, &template, Some(id), public_url)?
+        }
+        _ => Vec::new(),
+    };
+    Ok(Some((details, blanks)))
 }
 
 /// A run's counts as its progress bar reads them: messages processed, the total (never less

@@ -56,7 +56,8 @@ fn demo_campaign(conn: &mut PgConnection, list_id: i64) -> anyhow::Result<()> {
     let template_id: i64 = diesel::insert_into(mail_templates::table)
         .values((
             mail_templates::name.eq("Médecins retraités – exercer dans le Gers (démo)"),
-            mail_templates::subject.eq("{{prenom}}, le Gers recrute des médecins salariés"),
+            // A contact without a first name gets the subject without it, not « , le Gers… ».
+            mail_templates::subject.eq(DEMO_TEMPLATE_SUBJECT),
             mail_templates::body_text.eq(DEMO_TEMPLATE_TEXT),
             mail_templates::body_html.eq(""),
         ))
@@ -78,7 +79,11 @@ fn demo_campaign(conn: &mut PgConnection, list_id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-const DEMO_TEMPLATE_TEXT: &str = "Bonjour {{nom_complet}},
+const DEMO_TEMPLATE_SUBJECT: &str = "{{#if prenom}}{{prenom}}, le Gers recrute des médecins \
+salariés{{else}}Le Gers recrute des médecins salariés{{/if}}";
+
+/// To retired doctors: « Bonjour Docteur <Nom>, », the greeting used everywhere to a doctor.
+const DEMO_TEMPLATE_TEXT: &str = "{{#if nom}}Bonjour Docteur {{nom}},{{else}}Bonjour,{{/if}}
 
 Le Département du Gers salarie des médecins dans ses centres de santé d'Auch, Fleurance, \
 Vic-Fezensac et Plaisance, et dans ses antennes de Gondrin et Marciac. Le cumul emploi-retraite \
@@ -91,3 +96,38 @@ Pour en savoir plus ou nous faire part de votre intérêt, il suffit de remplir 
 Nous serions heureux d'échanger avec vous.
 
 L'équipe de recrutement du Centre départemental de santé";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaigns::template::{Compiled, Personalisation, TemplateSource};
+
+    fn rendered(first: &str, last: &str) -> (String, String) {
+        let source = TemplateSource {
+            subject: DEMO_TEMPLATE_SUBJECT.into(),
+            body_text: DEMO_TEMPLATE_TEXT.into(),
+            body_html: String::new(),
+        };
+        let compiled = Compiled::check(&source, "http://vocation.test").expect("a valid template");
+        let values = Personalisation::new(
+            first,
+            last,
+            "",
+            "",
+            "http://vocation.test/candidature".into(),
+            "http://vocation.test/desinscription/x".into(),
+        );
+        let parts = compiled.render_parts(&values).expect("rendered");
+        (parts.subject, parts.text)
+    }
+
+    #[test]
+    fn the_demo_template_reads_well_without_a_first_or_last_name() {
+        let (subject, text) = rendered("Jeanne", "Abadie");
+        assert_eq!(subject, "Jeanne, le Gers recrute des médecins salariés");
+        assert!(text.starts_with("Bonjour Docteur Abadie,"), "{text}");
+        let (subject, text) = rendered("", "");
+        assert_eq!(subject, "Le Gers recrute des médecins salariés");
+        assert!(text.starts_with("Bonjour,"), "{text}");
+    }
+}

@@ -246,6 +246,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
                 .route(web::get().to(contacts::import::import_page))
                 .route(web::post().to(contacts::import::confirm_import)),
         )
+        // Campaigns and contacts (issue 18): the rejected rows of an import, to correct.
+        .route(
+            "/contacts/import/{id}/lignes-refusees.csv",
+            web::get().to(contacts::import::rejected_csv),
+        )
         .service(
             web::resource("/contacts/desinscriptions")
                 .route(web::get().to(contacts::suppression::suppressions_page))

@@ -290,7 +290,7 @@ pub(crate) async fn select(c: &Client, label: &str, option: &str) {
 
 /// Clicks the label `label` of a radio button or checkbox (in the group titled `group`) and
 /// checks that the control is now checked.
-async fn check(c: &Client, group: Option<&str>, label: &str) {
+pub(crate) async fn check(c: &Client, group: Option<&str>, label: &str) {
     let id = control_id(c, group, label).await;
     c.find(Locator::XPath(&format!("//label[@for=\"{id}\"]")))
         .await
@@ -1255,7 +1255,7 @@ fn whole_days(commune: &str, days: &[&str]) -> Vec<String> {
 }
 
 /// The status badge next to the page's heading (an offer's, a campaign's).
-async fn heading_badge(c: &Client) -> String {
+pub(crate) async fn heading_badge(c: &Client) -> String {
     c.find(Locator::Css("h1 .stage-badge"))
         .await
         .expect("a status badge in the heading")
@@ -1700,7 +1700,7 @@ fn retired_doctors_csv() -> (String, usize, usize) {
 }
 
 /// The rows of the table whose caption is `caption`: each cell's text, spaces collapsed.
-async fn table_rows(c: &Client, caption: &str) -> Vec<Vec<String>> {
+pub(crate) async fn table_rows(c: &Client, caption: &str) -> Vec<Vec<String>> {
     let rows = c
         .execute(
             r#"
@@ -1720,7 +1720,7 @@ async fn table_rows(c: &Client, caption: &str) -> Vec<Vec<String>> {
 }
 
 /// The text of the element `css`, spaces collapsed.
-async fn text_of(c: &Client, css: &str) -> String {
+pub(crate) async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
@@ -1747,25 +1747,29 @@ async fn follow(c: &Client, text: &str) {
 /// What the page's script shows of the (only) run, recorded by a `MutationObserver` at each
 /// change from the moment it is installed: a reload would lose the record.
 const RECORD_PROGRESS: &str = r#"
-    const region = document.getElementById('progression-envois');
-    const field = name => region.querySelector('[data-field="' + name + '"]').textContent.trim();
+    // The page's part that changes is replaced when the run ends (issue 18): look it up anew.
+    const field = name => {
+        const el = document.querySelector('#progression-envois [data-field="' + name + '"]');
+        return el ? el.textContent.trim() : null;
+    };
     const snapshot = () => {
-        const bar = region.querySelector('progress');
+        const bar = document.querySelector('#progression-envois progress');
+        const badge = document.querySelector('h1 .stage-badge');
         const s = {
             status: field('status_label'),
             sent: field('sent'),
             pending: field('pending'),
             percent: field('percent'),
-            value: bar.value,
-            max: bar.max,
-            endShown: !document.getElementById('progression-fin').hidden,
+            value: bar ? bar.value : null,
+            max: bar ? bar.max : null,
+            campaign: badge ? badge.textContent.trim() : null,
         };
         const last = window.progressSeen[window.progressSeen.length - 1];
         if (!last || JSON.stringify(last) !== JSON.stringify(s)) window.progressSeen.push(s);
     };
     window.progressSeen = [];
     snapshot();
-    new MutationObserver(snapshot).observe(region,
+    new MutationObserver(snapshot).observe(document.querySelector('main'),
         { subtree: true, childList: true, characterData: true, attributes: true });
     return window.progressSeen;
 "#;
@@ -1887,13 +1891,14 @@ async fn a_communications_officer_imports_contacts_and_watches_a_campaign_finish
             assert_eq!(rows.len(), 2, "{rows:?}");
             assert_eq!(rows[0][0], invalid_line.to_string(), "{rows:?}");
             assert_eq!(rows[0][1], "paul.roques.exemple.fr", "{rows:?}");
-            assert_eq!(rows[0][2], "Refusé", "{rows:?}");
-            assert!(rows[0][3].starts_with("Adresse invalide"), "{rows:?}");
+            // Issue 18: the rows' names come after the address.
+            assert_eq!(rows[0][3], "Refusé", "{rows:?}");
+            assert!(rows[0][4].starts_with("Adresse invalide"), "{rows:?}");
             assert_eq!(rows[1][0], duplicate_line.to_string(), "{rows:?}");
             assert_eq!(rows[1][1], "JEANNE.ABADIE@EXEMPLE.FR", "{rows:?}");
-            assert_eq!(rows[1][2], "Refusé", "{rows:?}");
+            assert_eq!(rows[1][3], "Refusé", "{rows:?}");
             assert!(
-                rows[1][3].starts_with("Doublon de la ligne 2 du fichier"),
+                rows[1][4].starts_with("Doublon de la ligne 2 du fichier"),
                 "{rows:?}"
             );
         };
@@ -2133,7 +2138,7 @@ async fn a_communications_officer_imports_contacts_and_watches_a_campaign_finish
         check(
             &c,
             Some("Listes de destinataires"),
-            &format!("{list_name} (23 contact(s) actif(s))"),
+            &format!("{list_name} (23 contacts actifs)"),
         )
         .await;
         fill(&c, "Nom de l'expéditeur", "Recrutement CDS32").await;
@@ -2153,7 +2158,14 @@ async fn a_communications_officer_imports_contacts_and_watches_a_campaign_finish
         let campaign_page = format!("/campagnes/{campaign}");
         assert_eq!(c.current_url().await.unwrap().path(), campaign_page);
         assert_eq!(heading_badge(&c).await, "Brouillon");
-        press_button(&c, "Programmer").await;
+        // Sending is guarded (issue 18): the button says to how many, a box confirms it.
+        check(
+            &c,
+            None,
+            "Je confirme l'envoi immédiat à 23 destinataires",
+        )
+        .await;
+        press_button(&c, "Envoyer maintenant à 23 destinataires").await;
         wait_until(
             &c,
             "new URLSearchParams(location.search).get('fait') === 'programmee' \
@@ -2184,7 +2196,7 @@ async fn a_communications_officer_imports_contacts_and_watches_a_campaign_finish
                 .await
                 .expect("the states seen (the page was not reloaded)");
             let seen = seen.as_array().expect("the states seen").clone();
-            if seen.last().is_some_and(|s| s["endShown"] == json!(true)) {
+            if seen.last().is_some_and(|s| s["campaign"] == json!("Terminée")) {
                 break seen;
             }
             if Instant::now() >= deadline {
@@ -2214,7 +2226,7 @@ async fn a_communications_officer_imports_contacts_and_watches_a_campaign_finish
                 "percent": "100",
                 "value": 23,
                 "max": 23,
-                "endShown": true,
+                "campaign": "Terminée",
             }),
             "{seen:#?}"
         );

@@ -384,8 +384,8 @@ async fn the_campaign_form_reports_each_error_at_its_field() {
     // The form offers the lists with their reachable members, and the sender by default.
     let (status, html) = staff.get_html("/campagnes/nouvelle").await;
     assert_eq!(status, 200);
-    assert!(html.contains("Internes (3 contact(s) actif(s))"), "{html}");
-    assert!(html.contains("Retraités (1 contact(s) actif(s))"));
+    assert!(html.contains("Internes (3 contacts actifs)"), "{html}");
+    assert!(html.contains("Retraités (1 contact actif)"));
     assert!(html.contains("value=\"Recrutement CDS32\""));
     assert!(html.contains("value=\"recrutement@vocation.test\""));
     assert!(html.contains("value=\"600\""));
@@ -462,8 +462,13 @@ async fn a_campaign_sent_now_gets_its_deliveries_and_is_paused_resumed_then_canc
     assert!(html.contains(&format!("action=\"/campagnes/{id}/programmer\"")));
     assert!(!html.contains(&format!("action=\"/campagnes/{id}/pause\"")));
 
-    // Programmed « now »: a run with one delivery per reachable address, once.
-    let r = post(&staff, &format!("/campagnes/{id}/programmer"), &[]).await;
+    // Programmed « now », confirmed: a run with one delivery per reachable address, once.
+    let r = post(
+        &staff,
+        &format!("/campagnes/{id}/programmer"),
+        &[("confirmer", "oui")],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), format!("/campagnes/{id}?fait=programmee"));
     assert_eq!(
@@ -547,7 +552,7 @@ async fn a_campaign_sent_now_gets_its_deliveries_and_is_paused_resumed_then_canc
     // Cancelling asks first.
     let (status, html) = staff.get_html(&format!("/campagnes/{id}/annuler")).await;
     assert_eq!(status, 200);
-    assert!(html.contains("3 message(s) en attente ne partiront pas"));
+    assert!(html.contains("3 messages en attente ne partiront pas"));
     let r = post(&staff, &format!("/campagnes/{id}/annuler"), &[]).await;
     assert_eq!(r.status(), 200, "the confirmation step again");
     assert_eq!(status_of(&app, &id), "en_cours");
@@ -566,7 +571,7 @@ async fn a_campaign_sent_now_gets_its_deliveries_and_is_paused_resumed_then_canc
         3
     );
     let (_, html) = staff.get_html(&location(&r)).await;
-    assert!(html.contains("3 message(s) en attente ne partiront pas"));
+    assert!(html.contains("3 messages en attente ne partiront pas"));
     assert!(html.contains("Annulée"));
     assert!(!html.contains(&format!("action=\"/campagnes/{id}/reprendre\"")));
 
@@ -574,7 +579,10 @@ async fn a_campaign_sent_now_gets_its_deliveries_and_is_paused_resumed_then_canc
     let (_, html) = staff.get_html("/campagnes").await;
     assert!(html.contains("Internes – novembre"));
     assert!(html.contains("Annulée"));
-    assert!(html.contains("0 envoyé(s), 0 échec(s), 0 restant(s) sur 3"));
+    assert!(
+        html.contains("0 envoyé sur 3, 0 échec, 0 restant"),
+        "{html}"
+    );
 
     // Now the template is free again.
     let r = post(
@@ -625,7 +633,12 @@ async fn a_draft_is_edited_and_a_late_run_waits_for_confirmation() {
     );
 
     // Programmed; a run missed while the service was down waits for a decision.
-    let r = post(&staff, &format!("/campagnes/{id}/programmer"), &[]).await;
+    let r = post(
+        &staff,
+        &format!("/campagnes/{id}/programmer"),
+        &[("confirmer", "oui")],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(status_of(&app, &id), "programmee");
     app.conn()

@@ -8,6 +8,7 @@ mod browser;
 #[cfg(feature = "browser")]
 mod browser_look;
 mod browser_home;
+mod browser_campaigns;
 mod campaign_pages;
 mod campaigns;
 mod cli;
@@ -40,3 +41,4 @@ mod trust_records;
 mod trust_staff;
 mod workspace_look;
 mod workspace_home;
+mod workspace_campaigns;

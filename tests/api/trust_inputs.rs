@@ -707,7 +707,7 @@ async fn six_visits_of_one_tracked_link_are_one_click_in_the_reports() {
         .collect();
     assert!(
         text.contains(
-            "Destinataires ayant cliqué sur le lien de candidature1 (6 visite(s) du lien en tout)"
+            "Destinataires ayant cliqué sur le lien de candidature1 (6 clics sur le lien en tout)"
         ),
         "{text}"
     );

@@ -88,6 +88,7 @@ pub(super) fn run(
         list_id,
         write,
         report: Report {
+            format: format_label(rows.encoding, rows.delimiter),
             ignored_columns: rows.ignored_columns.clone(),
             ..Report::default()
         },
@@ -101,7 +102,7 @@ pub(super) fn run(
             Ok(raw) => raw,
             Err(e) => return Ok(Err(e)),
         };
-        let (line, email) = (raw.line, raw.email.clone());
+        let (line, email, cells) = (raw.line, raw.email.clone(), raw.cells());
         match check_row(raw, defaults) {
             Ok(row) => {
                 chunk.push(row);
@@ -117,6 +118,7 @@ pub(super) fn run(
                 email,
                 outcome: Outcome::Rejected,
                 reason,
+                cells,
             }),
         }
     }
@@ -264,6 +266,7 @@ impl Run {
                 email: row.email.as_str().to_owned(),
                 outcome,
                 reason,
+                cells: row.cells(),
             };
             if let Some((reason, on)) = suppressed.get(&key) {
                 let r = outcome(Outcome::Rejected, suppressed_reason(*reason, *on));

@@ -110,6 +110,28 @@ pub fn write_csv<W: std::io::Write>(
     Ok(())
 }
 
+/// Writes rejected rows to correct and import again: the import's columns and a « motif »
+/// column (ignored by the import), UTF-8 with a byte-order mark and `;` so that Excel opens
+/// it, formula-looking cells neutralised (the import undoes it).
+pub fn write_rejected_csv<W: std::io::Write>(rows: &[RowReport], out: W) -> csv::Result<()> {
+    let mut out = out;
+    out.write_all("\u{feff}".as_bytes())?;
+    let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(out);
+    w.write_record(COLUMNS.iter().copied().chain(["motif"]))?;
+    for r in rows {
+        let mut cells: Vec<&str> = r.cells.iter().map(String::as_str).collect();
+        if cells.is_empty() {
+            // A report kept before the rows' values were: the address at least.
+            cells.push(&r.email);
+        }
+        cells.resize(COLUMNS.len(), "");
+        cells.push(&r.reason);
+        w.write_record(cells.iter().map(|c| crate::pipeline::neutralize_cell(c)))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +160,31 @@ mod tests {
         assert_eq!(parse_kind(&r.kind), Some(ContactKind::Intern));
         assert_eq!(parse_legal_basis(&r.legal_basis), Some(LegalBasis::Consent));
         assert!(f.ignored_columns.is_empty());
+    }
+
+    #[test]
+    fn rejected_rows_read_back_with_their_reason_in_an_ignored_column() {
+        let rows = vec![RowReport {
+            line: 3,
+            email: "=cmd|' /C calc'!A0".into(),
+            outcome: Outcome::Rejected,
+            reason: "Adresse invalide.".into(),
+            cells: vec![
+                "=cmd|' /C calc'!A0".into(),
+                "Élise".into(),
+                "@Dupont".into(),
+            ],
+        }];
+        let mut out = Vec::new();
+        write_rejected_csv(&rows, &mut out).unwrap();
+        assert!(out.starts_with("\u{feff}email;prenom;nom;".as_bytes()));
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.contains("'=cmd"), "{text}");
+        assert!(text.contains(";'@Dupont;"), "{text}");
+        let f = parse(&out).unwrap();
+        assert_eq!(f.ignored_columns, ["motif"]);
+        assert_eq!(f.rows[0].email, "=cmd|' /C calc'!A0");
+        assert_eq!(f.rows[0].first_name, "Élise");
+        assert_eq!(f.rows[0].last_name, "@Dupont");
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! The file: a header row with French column names (case and accents ignored): `email`
 //! (required), `prenom`, `nom`, `organisation`, `type`, `etiquettes`, `ville`, `base_legale`;
-//! `,` or `;` as delimiter (detected); UTF-8 with or without a byte-order mark.
+//! `,`, `;` or a tab as delimiter (detected); UTF-8 with or without a byte-order mark, UTF-16
+//! with its mark, or Windows-1252 (what Excel writes by default on a French Windows), detected
+//! and shown in the preview. At most [`MAX_ROWS`] rows.
 //!
 //! Each row ends up in the report as added, already known (added to the list, or already in
 //! it), or rejected with the reason. A known address is never overwritten: only its empty fields
@@ -38,6 +40,10 @@ pub const COLUMNS: [&str; 8] = [
     "base_legale",
 ];
 
+/// Most data rows in one file (a larger one is refused: split it).
+pub const MAX_ROWS: usize = 100_000;
+/// Longest cell kept in a stored report's rejected row (a longer one is rejected anyway).
+const MAX_KEPT_CELL: usize = 300;
 /// Longest text accepted in a name, organisation, city or tag.
 pub const MAX_TEXT: usize = 200;
 /// Most tags on one contact.

@@ -27,6 +27,16 @@ impl Outcome {
             Outcome::Rejected => "Refusé",
         }
     }
+
+    /// As a preview says it: what the import would do, not what it did.
+    pub fn preview_label(self) -> &'static str {
+        match self {
+            Outcome::Added => "À ajouter",
+            Outcome::AddedToList => "Déjà connu, à ajouter à la liste",
+            Outcome::AlreadyInList => "Déjà connu et déjà dans la liste",
+            Outcome::Rejected => "Refusé",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +47,53 @@ pub struct RowReport {
     pub outcome: Outcome,
     /// In French: why rejected, what was completed.
     pub reason: String,
+    /// The row's values in the order of [`COLUMNS`] (for its names in the preview and the
+    /// download of the rejected rows); empty in reports kept before they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<String>,
+}
+
+impl RowReport {
+    /// « Prénom Nom » as the file gives them.
+    pub fn name(&self) -> String {
+        let part = |i: usize| self.cells.get(i).map(String::as_str).unwrap_or("");
+        format!("{} {}", part(1), part(2)).trim().to_owned()
+    }
+}
+
+impl RawRow {
+    /// The values in the order of [`COLUMNS`].
+    pub fn cells(&self) -> Vec<String> {
+        [
+            &self.email,
+            &self.first_name,
+            &self.last_name,
+            &self.organisation,
+            &self.kind,
+            &self.tags,
+            &self.city,
+            &self.legal_basis,
+        ]
+        .iter()
+        .map(|c| c.chars().take(MAX_KEPT_CELL).collect())
+        .collect()
+    }
+}
+
+impl CheckedRow {
+    /// The values in the order of [`COLUMNS`], as the file could give them again.
+    pub fn cells(&self) -> Vec<String> {
+        vec![
+            self.email.as_str().to_owned(),
+            self.first_name.clone(),
+            self.last_name.clone(),
+            self.organisation.clone().unwrap_or_default(),
+            self.kind.code().to_owned(),
+            self.tags.join("|"),
+            self.city.clone(),
+            self.legal_basis.code().to_owned(),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +112,8 @@ pub struct Counts {
 /// first rows kept (those of a large file are only counted).
 #[derive(Debug, Clone, Default)]
 pub struct Report {
+    /// How the file was read (« Encodage : … · Séparateur : … »).
+    pub format: String,
     pub counts: Counts,
     /// Every rejected row, in file order.
     pub rejected: Vec<RowReport>,
@@ -67,6 +126,9 @@ pub struct Report {
 /// What is kept of an applied import: counts and rejected rows (not the accepted addresses).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StoredReport {
+    /// How the file was read (empty in reports kept before it was).
+    #[serde(default)]
+    pub format: String,
     pub counts: Counts,
     pub rejected: Vec<RowReport>,
     /// Rejected rows left out of `rejected` (beyond the limit kept).
@@ -154,6 +216,7 @@ impl Report {
             .cloned()
             .collect();
         StoredReport {
+            format: self.format.clone(),
             counts: self.counts,
             rejected_not_kept: self.counts.rejected - rejected.len(),
             rejected,

@@ -13,6 +13,7 @@ use crate::staff::audit::audit;
 /// The upload form's fields in order (id, label), for its error summary.
 pub const UPLOAD_FIELDS: &[(&str, &str)] = &[
     ("liste", "Liste"),
+    ("nouvelle_liste", "Nouvelle liste"),
     ("fichier", "Fichier CSV"),
     ("type", "Type par défaut"),
     ("base_legale", "Base légale par défaut"),
@@ -32,7 +33,8 @@ pub fn check_upload(
     if list.is_none() {
         errors.add(
             "liste",
-            "Choisissez la liste dans laquelle importer les contacts.",
+            "Choisissez la liste dans laquelle importer les contacts, ou nommez une nouvelle \
+             liste.",
         );
     }
     let kind = match kind.trim() {
@@ -66,6 +68,101 @@ pub fn check_upload(
         }
         _ => Err(errors),
     }
+}
+
+/// The upload form as typed: the list (an existing one's id, or a new one's name), the
+/// defaults' codes, the file's name and content (the file, or the pasted text).
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    pub list: &'a str,
+    pub new_list: &'a str,
+    pub kind: &'a str,
+    pub legal_basis: &'a str,
+    pub filename: &'a str,
+    pub content: &'a [u8],
+}
+
+/// Checks an upload and keeps it for its preview, creating the new list it names (in the same
+/// transaction: a refused upload creates nothing); the import's id, or a message per field.
+pub fn stage_upload(
+    conn: &mut PgConnection,
+    actor: Option<i64>,
+    upload: Upload<'_>,
+) -> QueryResult<Result<i64, FieldErrors>> {
+    use crate::campaigns::contacts::{self, ListForm};
+    conn.transaction(|conn| {
+        let existing = match upload.list.trim().parse::<i64>() {
+            Ok(id) if id > 0 => contacts::find_list(conn, id)?.map(|l| l.id),
+            _ => None,
+        };
+        let new_name: String = upload
+            .new_list
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut name_errors = FieldErrors::default();
+        if !new_name.is_empty() {
+            if existing.is_some() {
+                name_errors.add(
+                    "nouvelle_liste",
+                    "Choisissez une liste existante ou nommez une nouvelle liste, pas les deux : \
+                     videz l'un des deux champs.",
+                );
+            } else if new_name.chars().count() > MAX_TEXT {
+                name_errors.add(
+                    "nouvelle_liste",
+                    format!("Le nom de la liste compte {MAX_TEXT} caractères au plus."),
+                );
+            } else if contacts::find_list_by_name(conn, &new_name)?.is_some() {
+                name_errors.add(
+                    "nouvelle_liste",
+                    "Une liste porte déjà ce nom : choisissez-la dans la liste ci-dessus, ou \
+                     donnez un autre nom.",
+                );
+            }
+        }
+        // A new list stands for the list chosen while the rest is checked.
+        let list = existing.or((!new_name.is_empty()).then_some(0));
+        let checked = check_upload(list, upload.kind, upload.legal_basis, upload.content);
+        let (list_id, defaults) = match checked {
+            Ok(ok) if name_errors.is_empty() => ok,
+            Ok(_) => return Ok(Err(name_errors)),
+            Err(mut errors) => {
+                for (field, message) in name_errors.0 {
+                    errors.add(field, message);
+                }
+                return Ok(Err(errors));
+            }
+        };
+        let list_id = match existing {
+            Some(_) => list_id,
+            None => {
+                let form = ListForm {
+                    nom: new_name,
+                    description: String::new(),
+                };
+                match contacts::create_list(conn, actor, &form)? {
+                    Ok(id) => id,
+                    Err(errors) => {
+                        let mut moved = FieldErrors::default();
+                        for message in errors.0.into_values() {
+                            moved.add("nouvelle_liste", message);
+                        }
+                        return Ok(Err(moved));
+                    }
+                }
+            }
+        };
+        stage(
+            conn,
+            list_id,
+            actor,
+            upload.filename,
+            upload.content,
+            defaults,
+        )
+        .map(Ok)
+    })
 }
 
 /// An upload kept between its preview and its confirmation, or an applied import.
@@ -234,6 +331,19 @@ pub fn find_with_preview(
         None
     };
     Ok(Some((record, preview)))
+}
+
+/// The rows an import refused, to correct and import again: those its preview refuses now,
+/// or those its report kept once applied. None when the import is unknown.
+pub fn rejected_rows(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Vec<RowReport>>> {
+    let Some((record, preview)) = find_with_preview(conn, id)? else {
+        return Ok(None);
+    };
+    Ok(Some(match (record.report, preview) {
+        (Some(report), _) => report.rejected,
+        (None, Some(Ok(report))) => report.rejected,
+        _ => Vec::new(),
+    }))
 }
 
 /// Why a staged import was not applied.

@@ -63,3 +63,28 @@ pub(super) fn insert_deliveries(
         last,
     })
 }
+
+/// How many recipients a run of campaign `campaign_id` would have if it started now: the
+/// active contacts of its lists, deduplicated by address, without suppressed addresses (the
+/// rule of [`insert_deliveries`]). Shown on the button that sends or schedules it.
+pub fn count_recipients(conn: &mut PgConnection, campaign_id: i64) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    // One contact per address (unique index on lower(email)): a semi-join counts them without
+    // the sort of DISTINCT.
+    diesel::sql_query(
+        "SELECT count(*) AS n FROM contacts c \
+         WHERE c.status = $2 \
+           AND EXISTS (SELECT 1 FROM list_members m \
+                       JOIN campaign_lists cl ON cl.list_id = m.list_id \
+                       WHERE cl.campaign_id = $1 AND m.contact_id = c.id) \
+           AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(c.email))",
+    )
+    .bind::<BigInt, _>(campaign_id)
+    .bind::<Text, _>(ContactStatus::Active)
+    .get_result::<Count>(conn)
+    .map(|c| c.n)
+}

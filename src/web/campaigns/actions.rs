@@ -7,11 +7,12 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::campaign::{load_campaign, render_campaign};
+use super::campaign::{load_campaign, render_campaign, render_campaign_page, PageMessages};
 use super::CsrfBody;
 use crate::campaigns::actions::{self, Action, Decision, Done, Refused};
 use crate::campaigns::form::paris;
 use crate::campaigns::runs::LifecycleError;
+use crate::campaigns::wording;
 use crate::db::enums::{CampaignStatus, ScheduleKind};
 use crate::error::AppError;
 use crate::staff::COMMUNICATION;
@@ -58,15 +59,25 @@ async fn render_cancel(state: &AppState, staff: &Staff, id: i64) -> Result<HttpR
         json!({
             "id": c.id,
             "name": c.name,
-            "status_label": c.status.label(),
+            "status_label": c.status.label().to_lowercase(),
             "pending": pending,
             "planned": planned,
+            "pending_text": format!(
+                "{} en attente {} pas",
+                wording::count(pending, "message", "messages"),
+                if pending <= 1 { "ne partira" } else { "ne partiront" }
+            ),
+            "planned_text": if planned <= 1 {
+                format!("{planned} envoi prévu n'aura pas lieu")
+            } else {
+                format!("{planned} envois prévus n'auront pas lieu")
+            },
             "is_cron": c.schedule_kind == ScheduleKind::Cron,
         }),
     )
 }
 
-/// An action's form: its token, and for cancelling, the confirmation.
+/// An action's form: its token, and for scheduling and cancelling, the confirmation.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ActionBody {
@@ -90,6 +101,26 @@ pub async fn campaign_action(
     };
     if action == Action::Cancel && form.confirmer != "oui" {
         return render_cancel(&state, &staff, id).await;
+    }
+    // Sending is guarded: the box that confirms the number of recipients must be ticked
+    // (the browser asks for it; this is for whatever sends the form without it).
+    if action == Action::Schedule && form.confirmer != "oui" {
+        let messages = PageMessages {
+            confirm_error: Some(
+                "Cochez la case pour confirmer l'envoi à ce nombre de destinataires : rien \
+                 n'est envoyé sans cette confirmation."
+                    .to_owned(),
+            ),
+            ..PageMessages::default()
+        };
+        return render_campaign_page(
+            &state,
+            &staff,
+            id,
+            messages,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let actor = Some(staff.0.user_id);
     let now = Utc::now();

@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 use super::DoneQuery;
 use crate::campaigns::form::paris;
 use crate::campaigns::library;
+use crate::campaigns::preview::public_url;
 use crate::campaigns::progress::{self, run_figures, schedule_label, CampaignDetails};
 use crate::campaigns::runs::{self, RunProgress, Schedule};
+use crate::campaigns::wording;
 use crate::db::enums::{CampaignStatus, RunStatus, ScheduleKind};
 use crate::error::AppError;
 use crate::staff::COMMUNICATION;
@@ -46,6 +48,13 @@ pub async fn campaigns_list(
                     "sent": l.sent,
                     "failed": l.failed,
                     "pending": l.pending,
+                    "figures": format!(
+                        "{} sur {}, {}, {}",
+                        wording::count(l.sent, "envoyé", "envoyés"),
+                        wording::number(i64::from(l.recipients)),
+                        wording::count(l.failed, "échec", "échecs"),
+                        wording::count(l.pending, "restant", "restants"),
+                    ),
                 })),
             })
         })
@@ -120,7 +129,7 @@ fn run_view(p: &RunProgress) -> RunView {
 }
 
 fn done_notice(query: &DoneQuery, status: CampaignStatus) -> Option<String> {
-    let n: u64 = query.n.parse().unwrap_or(0);
+    let n: i64 = query.n.parse().unwrap_or(0);
     Some(match query.fait.as_str() {
         "enregistree" => {
             "La campagne est enregistrée comme brouillon. Relisez-la, puis programmez-la."
@@ -137,14 +146,53 @@ fn done_notice(query: &DoneQuery, status: CampaignStatus) -> Option<String> {
                     autres attendent la reprise."
             .to_owned(),
         "reprise" => "L'envoi a repris.".to_owned(),
-        "annulee" => {
-            format!("La campagne est annulée : {n} message(s) en attente ne partiront pas.")
-        }
-        "relance" => format!("{n} message(s) en échec remis en file d'envoi."),
+        "annulee" => format!(
+            "La campagne est annulée : {} en attente {} pas.",
+            wording::count(n, "message", "messages"),
+            if n <= 1 { "ne partira" } else { "ne partiront" }
+        ),
+        "relance" => format!(
+            "{} en échec {} en file d'envoi.",
+            wording::count(n, "message", "messages"),
+            if n <= 1 { "est remis" } else { "sont remis" }
+        ),
         "envoyee" => "L'envoi en attente de confirmation est lancé.".to_owned(),
         "ignoree" => "L'envoi en attente de confirmation ne sera pas fait.".to_owned(),
         _ => return None,
     })
+}
+
+/// The send button's words and its confirmation's, for a draft with `recipients` recipients
+/// at this moment: « Envoyer maintenant à 1 234 destinataires », « Programmer pour le lundi
+/// 14 décembre 2026 à 9 h »…
+fn send_wording(schedule: &Schedule, recipients: i64) -> (String, String) {
+    let whom = wording::count(recipients, "destinataire", "destinataires");
+    match schedule {
+        Schedule::Now => (
+            format!("Envoyer maintenant à {whom}"),
+            format!("Je confirme l'envoi immédiat à {whom}"),
+        ),
+        Schedule::At(t) => (
+            format!("Programmer pour le {}", wording::long_datetime(*t)),
+            format!(
+                "Je confirme l'envoi du {} à {whom} (nombre à ce jour)",
+                wording::long_datetime(*t)
+            ),
+        ),
+        Schedule::Cron(_) => (
+            "Programmer les envois récurrents".to_owned(),
+            format!("Je confirme les envois récurrents, à {whom} à ce jour"),
+        ),
+    }
+}
+
+/// What the campaign's page shows besides its figures: an action's notice, a refusal, the
+/// confirmation's error at its field.
+#[derive(Default)]
+pub(super) struct PageMessages<'a> {
+    pub done: Option<&'a DoneQuery>,
+    pub problem: Option<String>,
+    pub confirm_error: Option<String>,
 }
 
 pub(super) async fn render_campaign(
@@ -155,10 +203,30 @@ pub(super) async fn render_campaign(
     problem: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let view = load_campaign(state, id).await?;
+    let messages = PageMessages {
+        done,
+        problem,
+        confirm_error: None,
+    };
+    render_campaign_page(state, staff, id, messages, status).await
+}
+
+pub(super) async fn render_campaign_page(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    messages: PageMessages<'_>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let now = Utc::now();
+    let public_url = public_url(&state.settings);
+    let (view, blanks) = db(state, move |conn| {
+        progress::load_page(conn, id, now, &public_url)?.ok_or(AppError::NotFound)
+    })
+    .await?;
     let c = &view.campaign;
     let s = c.status;
-    let notice = done.and_then(|q| done_notice(q, s));
+    let notice = messages.done.and_then(|q| done_notice(q, s));
     let next = match (&c.schedule(), s) {
         (
             Schedule::Cron(expr),
@@ -186,6 +254,13 @@ pub(super) async fn render_campaign(
     } else {
         format!("Erreur – Campagne « {} »", c.name)
     };
+    let (send_label, confirm_label) = send_wording(&c.schedule(), view.recipients);
+    let o = &view.outcome;
+    let summary: Vec<Value> = messages
+        .confirm_error
+        .iter()
+        .map(|m| json!({ "field": "confirmer-envoi", "label": "Confirmation", "message": m }))
+        .collect();
     staff_page(
         state,
         staff,
@@ -199,11 +274,12 @@ pub(super) async fn render_campaign(
                 "name": c.name,
                 "status": s.code(),
                 "status_label": s.label(),
+                "status_text": s.label().to_lowercase(),
                 "template": view.template,
                 "template_id": c.template_id,
                 "lists": view.lists,
                 "sender": format!("{} <{}>", c.sender_name, c.sender_email),
-                "rate": c.rate_per_minute,
+                "rate": wording::count(i64::from(c.rate_per_minute), "message", "messages"),
                 "schedule": schedule_label(c),
                 "is_cron": c.schedule_kind == ScheduleKind::Cron,
                 "is_now": c.schedule_kind == ScheduleKind::Now,
@@ -213,8 +289,26 @@ pub(super) async fn render_campaign(
             "runs": runs,
             "awaiting": awaiting,
             "sending": sending,
+            "live": view.is_live(),
+            "state_key": view.state_key(),
             "has_runs": !view.runs.is_empty(),
-            "outcome": view.outcome,
+            "outcome": o,
+            "outcome_text": {
+                "sent": wording::number(o.sent),
+                "failed": wording::number(o.failed),
+                "unsubscribed": wording::number(o.unsubscribed),
+                "clickers": wording::number(o.clickers),
+                "clicks": wording::count(o.clicks, "clic", "clics"),
+                "applications": wording::number(o.applications),
+                "recruitments": wording::number(o.recruitments),
+                "retry": wording::count(o.failed, "message en échec repart", "messages en échec repartent"),
+            },
+            "recipients": view.recipients,
+            "no_recipients": view.recipients == 0,
+            "send_label": send_label,
+            "confirm_label": confirm_label,
+            "blanks": blanks,
+            "if_example": "{{#if prenom}}{{prenom}}, le Gers recrute…{{else}}Le Gers recrute…{{/if}}",
             "can_edit": s == CampaignStatus::Draft,
             "can_schedule": s == CampaignStatus::Draft,
             "past_date": past_date,
@@ -227,7 +321,9 @@ pub(super) async fn render_campaign(
                 CampaignStatus::Running | CampaignStatus::Paused | CampaignStatus::Finished | CampaignStatus::Scheduled
             ),
             "notice": notice,
-            "problem": problem,
+            "problem": messages.problem,
+            "confirm_error": messages.confirm_error,
+            "summary": summary,
         }),
     )
 }
@@ -243,7 +339,8 @@ pub async fn campaign_page(
     render_campaign(&state, &staff, id, Some(&query), None, StatusCode::OK).await
 }
 
-/// The runs' figures for the page's script (polled every 2 s while a run is sending).
+/// The runs' figures for the page's script (polled every 2 s while the campaign is live), with
+/// the key of its lifecycle state: when the key changes, the script fetches the page again.
 pub async fn progress_json(
     state: web::Data<AppState>,
     staff: Staff,
@@ -254,6 +351,8 @@ pub async fn progress_json(
     let view = load_campaign(&state, id).await?;
     let body = json!({
         "campaign_id": id,
+        "state_key": view.state_key(),
+        "live": view.is_live(),
         "status": view.campaign.status.code(),
         "status_label": view.campaign.status.label(),
         "sending": view.runs.iter().any(|r| r.status == RunStatus::Sending),

@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::campaigns::blanks::EmptyVariable;
 use crate::campaigns::library::{self, MailTemplate, PreviewContact};
 use crate::campaigns::preview::{self as template_preview, parse_recipient, render_message};
 use crate::domain::FieldErrors;
@@ -40,9 +41,20 @@ async fn load_preview(
     .await
 }
 
+/// The variables template `id` uses that some contacts lack.
+async fn blanks_of(state: &AppState, id: i64) -> Result<Vec<EmptyVariable>, AppError> {
+    let url = template_preview::public_url(&state.settings);
+    db(state, move |conn| {
+        Ok(template_preview::blanks_of(conn, id, &url)?)
+    })
+    .await
+}
+
 /// The preview page's own state: the search and test-send forms as typed, their errors.
 #[derive(Default)]
 struct PreviewForms {
+    /// The variables some contacts would get empty.
+    blanks: Vec<EmptyVariable>,
     search: String,
     recipient: String,
     errors: FieldErrors,
@@ -111,6 +123,7 @@ fn render_preview(
             "errors": forms.errors,
             "summary": error_summary(PREVIEW_FIELDS, &forms.errors),
             "notice": forms.notice,
+            "blanks": forms.blanks,
         }),
     )
 }
@@ -124,8 +137,13 @@ pub async fn preview(
     staff.require(COMMUNICATION)?;
     let id = path_id(&path)?;
     let wanted = contact_param(&query.contact);
-    let (template, contact) = load_preview(&state, id, wanted).await?;
+    let url = template_preview::public_url(&state.settings);
+    let (template, contact, blanks) = db(&state, move |conn| {
+        template_preview::load_with_blanks(conn, id, wanted, &url)?.ok_or(AppError::NotFound)
+    })
+    .await?;
     let forms = PreviewForms {
+        blanks,
         unknown_contact: wanted.is_some() && contact.is_none(),
         ..PreviewForms::default()
     };
@@ -185,12 +203,14 @@ pub async fn find_preview_contact(
             ),
         );
     }
+    let blanks = blanks_of(&state, id).await?;
     render_preview(
         &state,
         &staff,
         &template,
         None,
         PreviewForms {
+            blanks,
             search,
             errors,
             ..PreviewForms::default()
@@ -252,12 +272,14 @@ pub async fn test_send(
         Err(message) => {
             let mut errors = FieldErrors::default();
             errors.add("destinataire", message);
+            let blanks = blanks_of(&state, id).await?;
             return render_preview(
                 &state,
                 &staff,
                 &template,
                 contact.as_ref(),
                 PreviewForms {
+                    blanks,
                     recipient: recipient_typed,
                     errors,
                     ..PreviewForms::default()
@@ -284,12 +306,14 @@ pub async fn test_send(
     })
     .await?;
     state.mail_wake.notify_one();
+    let blanks = blanks_of(&state, id).await?;
     render_preview(
         &state,
         &staff,
         &template,
         contact.as_ref(),
         PreviewForms {
+            blanks,
             recipient: recipient.clone(),
             notice: Some(format!(
                 "Le message d'essai part vers {recipient}, avec « [Essai] » devant l'objet. \

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{optional_id, options, Choice, CsrfOnly};
+use super::{options, Choice, CsrfOnly};
 use crate::campaigns::contacts;
 use crate::campaigns::import::{self, RowReport};
 use crate::db::enums::{ContactKind, LegalBasis};
@@ -75,6 +75,9 @@ pub async fn export_csv(
 struct UploadForm {
     csrf: String,
     liste: String,
+    nouvelle_liste: String,
+    /// Text fields sent with a control character (kept out, shown at their field).
+    controls: Vec<&'static str>,
     kind: String,
     base_legale: String,
     contenu: String,
@@ -126,15 +129,31 @@ async fn read_upload(mut payload: Multipart) -> Result<UploadForm, AppError> {
             )
         })?;
         if crate::web::inputs::has_control(&text) {
-            return Err(AppError::BadRequest(format!(
-                "Le champ « {} » contient un caractère de contrôle invisible (par exemple NUL), \
-                 qui n'est pas accepté. Rien n'a été importé : retirez-le et recommencez.",
-                crate::web::inputs::shown_name(&name)
-            )));
+            // A field the page shows again gets its message there; any other is refused.
+            let shown = match name.as_str() {
+                "nouvelle_liste" => Some("nouvelle_liste"),
+                "contenu" => Some("fichier"),
+                _ => None,
+            };
+            match shown {
+                Some(field) => {
+                    form.controls.push(field);
+                    continue;
+                }
+                None => {
+                    return Err(AppError::BadRequest(format!(
+                        "Le champ « {} » contient un caractère de contrôle invisible (par \
+                         exemple NUL), qui n'est pas accepté. Rien n'a été importé : \
+                         retirez-le et recommencez.",
+                        crate::web::inputs::shown_name(&name)
+                    )))
+                }
+            }
         }
         match name.as_str() {
             "csrf" => form.csrf = text,
             "liste" => form.liste = text,
+            "nouvelle_liste" => form.nouvelle_liste = text,
             "type" => form.kind = text,
             "base_legale" => form.base_legale = text,
             "contenu" => form.contenu = text,
@@ -149,6 +168,7 @@ async fn render_import_form(
     state: &AppState,
     staff: &Staff,
     list: &str,
+    new_list: &str,
     kind: &str,
     base: &str,
     contenu: &str,
@@ -173,6 +193,7 @@ async fn render_import_form(
         json!({
             "lists": list_options,
             "has_lists": !lists.is_empty(),
+            "new_list": new_list,
             "kinds": options(ContactKind::ALL, kind, |k| k.code(), |k| k.label()),
             "bases": options(LegalBasis::ALL, base, |b| b.code(), |b| b.label()),
             "contenu": contenu,
@@ -193,6 +214,7 @@ pub async fn import_form(
         &state,
         &staff,
         &query.liste,
+        "",
         "",
         LegalBasis::LegitimateInterest.code(),
         "",
@@ -220,55 +242,74 @@ pub async fn upload(
                 .to_owned(),
         ));
     }
-    let form = read_upload(payload).await?;
+    let mut form = read_upload(payload).await?;
     staff.check_csrf(&form.csrf)?;
-    let list = match optional_id(&form.liste) {
-        None => None,
-        Some(id) => db(&state, move |conn| Ok(contacts::find_list(conn, id)?))
-            .await?
-            .map(|l| l.id),
+    let file = std::mem::take(&mut form.file);
+    let shown_again = |errors: FieldErrors| {
+        let form = &form;
+        let state = &state;
+        let staff = &staff;
+        async move {
+            render_import_form(
+                state,
+                staff,
+                &form.liste,
+                &form.nouvelle_liste,
+                &form.kind,
+                &form.base_legale,
+                &form.contenu,
+                &errors,
+            )
+            .await
+        }
     };
-    let (content, filename) = if !form.file.is_empty() {
-        (form.file, form.filename.clone())
+    if !form.controls.is_empty() {
+        let mut errors = FieldErrors::default();
+        for field in &form.controls {
+            errors.add(
+                field,
+                "Ce champ contient un caractère de contrôle invisible (par exemple NUL), qui \
+                 n'est pas accepté : retirez-le, puis recommencez. Rien n'a été importé.",
+            );
+        }
+        return shown_again(errors).await;
+    }
+    let (content, filename) = if !file.is_empty() {
+        (file, form.filename.clone())
     } else {
         (form.contenu.clone().into_bytes(), String::new())
     };
-    let (list_id, defaults) =
-        match import::check_upload(list, &form.kind, &form.base_legale, &content) {
-            Ok(checked) => checked,
-            Err(errors) => {
-                return render_import_form(
-                    &state,
-                    &staff,
-                    &form.liste,
-                    &form.kind,
-                    &form.base_legale,
-                    &form.contenu,
-                    &errors,
-                )
-                .await
-            }
-        };
     let actor = staff.0.user_id;
-    let id = db(&state, move |conn| {
-        Ok(import::stage(
+    let (list, new_list) = (form.liste.clone(), form.nouvelle_liste.clone());
+    let (kind, base) = (form.kind.clone(), form.base_legale.clone());
+    let staged = db(&state, move |conn| {
+        Ok(import::stage_upload(
             conn,
-            list_id,
             Some(actor),
-            &filename,
-            &content,
-            defaults,
+            import::Upload {
+                list: &list,
+                new_list: &new_list,
+                kind: &kind,
+                legal_basis: &base,
+                filename: &filename,
+                content: &content,
+            },
         )?)
     })
     .await?;
-    Ok(see_other(format!("/contacts/import/{id}")))
+    match staged {
+        Ok(id) => Ok(see_other(format!("/contacts/import/{id}"))),
+        Err(errors) => shown_again(errors).await,
+    }
 }
 
-fn row_view(r: &RowReport) -> Value {
+/// A row of a report; `preview` says what the import would do rather than what it did.
+fn row_view(r: &RowReport, preview: bool) -> Value {
     json!({
         "line": r.line,
         "email": r.email,
-        "outcome": r.outcome.label(),
+        "name": r.name(),
+        "outcome": if preview { r.outcome.preview_label() } else { r.outcome.label() },
         "reason": r.reason,
     })
 }
@@ -313,8 +354,9 @@ pub async fn import_page(
                     "applied": true,
                     "just_applied": !query.applique.is_empty(),
                     "applied_at": at.to_rfc3339(),
+                    "format": report.format,
                     "counts": report.counts,
-                    "rejected": report.rejected.iter().map(row_view).collect::<Vec<_>>(),
+                    "rejected": report.rejected.iter().map(|r| row_view(r, false)).collect::<Vec<_>>(),
                     "rejected_not_kept": report.rejected_not_kept,
                     "ignored_columns": report.ignored_columns.join(", "),
                     "new_organisations": report.new_organisations.join(", "),
@@ -329,13 +371,13 @@ pub async fn import_page(
                 .rejected
                 .iter()
                 .take(PREVIEW_REJECTED)
-                .map(row_view)
+                .map(|r| row_view(r, true))
                 .collect();
             let to_add: Vec<Value> = report
                 .kept
                 .iter()
                 .take(PREVIEW_ADDED)
-                .map(row_view)
+                .map(|r| row_view(r, true))
                 .collect();
             (
                 "Aperçu de l'import",
@@ -343,6 +385,7 @@ pub async fn import_page(
                     "applied": false,
                     "just_applied": false,
                     "applied_at": null,
+                    "format": report.format,
                     "counts": report.counts,
                     "more_rejected": report.counts.rejected.saturating_sub(rejected.len()),
                     "rejected": rejected,
@@ -357,7 +400,7 @@ pub async fn import_page(
         (None, _, Some(Err(e))) => (
             "Aperçu de l'import",
             json!({
-                "applied": false, "just_applied": false, "applied_at": null,
+                "applied": false, "just_applied": false, "applied_at": null, "format": "",
                 "counts": import::Counts::default(), "rejected": [], "to_add": [],
                 "more_rejected": 0, "rejected_not_kept": 0, "ignored_columns": "",
                 "new_organisations": "", "error": e.to_string(),
@@ -376,6 +419,32 @@ pub async fn import_page(
         title,
         json!({ "import": data }),
     )
+}
+
+/// The rows an import refuses (its preview) or refused (its report), as a CSV to correct and
+/// import again: the import's columns and the reason, `;`, UTF-8 with a byte-order mark.
+pub async fn rejected_csv(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(COMMUNICATION)?;
+    let id = path_id(&path)?;
+    let rows = db(&state, move |conn| {
+        import::rejected_rows(conn, id)?.ok_or(AppError::NotFound)
+    })
+    .await?;
+    let mut out = Vec::with_capacity(128 * (rows.len() + 1));
+    import::write_rejected_csv(&rows, &mut out)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("writing CSV: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"import-{id}-lignes-refusees.csv\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(out))
 }
 
 /// Applies a previewed upload, once: a second click shows the same report.
