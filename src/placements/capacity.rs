@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::{doctors_on, DoctorAtCentre};
 use crate::centres::{self, Centre};
 use crate::config::GoalSettings;
-use crate::db::enums::{CentreStatus, OfferStatus};
-use crate::db::schema::{offer_allocations, offers, placements};
+use crate::db::enums::{CentreStatus, OfferStatus, Stage};
+use crate::db::schema::{applications, offer_allocations, offers, placements};
 use crate::domain::format_hundredths;
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,7 +39,10 @@ pub struct CentreCapacity {
 #[derive(Debug, Clone, Serialize)]
 pub struct Goal {
     pub year: i32,
+    /// Doctors who took up their post this year, up to the day (started placements).
     pub doctors: i64,
+    /// « médecin recruté » or « médecins recrutés », agreeing with `doctors`.
+    pub doctors_words: &'static str,
     pub doctors_target: i64,
     pub fte: String,
     pub fte_target: String,
@@ -97,12 +100,14 @@ fn end_of_day(day: NaiveDate) -> chrono::DateTime<Utc> {
 }
 
 /// FTE committed per centre on `day`: accepted (on or before that day) offers whose doctor has
-/// not started by then.
+/// not started by then (no placement yet, or one starting later), unless the application was
+/// closed by hand since (withdrawn, refused, put in the pool).
 fn committed_on(conn: &mut PgConnection, day: NaiveDate) -> QueryResult<Vec<(i64, i32)>> {
     offer_allocations::table
-        .inner_join(offers::table)
+        .inner_join(offers::table.inner_join(applications::table))
         .left_join(placements::table.on(placements::offer_id.eq(offers::id)))
         .filter(offers::status.eq(OfferStatus::Accepted))
+        .filter(applications::stage.eq_any([Stage::Accepted, Stage::Recruited]))
         .filter(offers::answered_at.lt(end_of_day(day)))
         .filter(placements::id.is_null().or(placements::started_on.gt(day)))
         .select((
@@ -191,6 +196,11 @@ pub fn compute(
     let goal = Goal {
         year: day.year(),
         doctors: recruited,
+        doctors_words: if recruited > 1 {
+            "médecins recrutés"
+        } else {
+            "médecin recruté"
+        },
         doctors_target,
         fte: format_hundredths(recruited_fte),
         fte_target: format_hundredths(fte_target),
