@@ -80,7 +80,8 @@ fn offer_fields(app: &TestApp, csrf: &str, starts: &str) -> Vec<(String, String)
         ("temps", "temps_plein"),
         ("etp", "1"),
         ("debut", starts),
-        ("expiration", &day(20)),
+        // The answer is due before the start (at the latest on the start day).
+        ("expiration", starts.min(day(20).as_str())),
         ("gardes", ""),
         ("remuneration", ""),
     ]

@@ -306,8 +306,8 @@ async fn render_offer(
             })).collect::<Vec<_>>(),
             "typed": {
                 "date": start_date,
-                // Unticked only when the recruiter unticked it before the refused attempt.
-                "close": typed.motif.is_empty() || typed.clore == "oui",
+                // Ticked at first; after a refused attempt, as the recruiter left it.
+                "close": error.is_none() || typed.clore == "oui",
             },
             "error": error.as_ref().map(|e| json!({"field": e.field, "message": e.message})),
             "error_motif": field_error("motif"),
