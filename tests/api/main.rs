@@ -36,3 +36,5 @@ mod trust_inputs;
 mod trust_records;
 mod trust_staff;
 mod workspace_offers;
+#[cfg(feature = "browser")]
+mod browser_workspace_offers;

@@ -17,7 +17,7 @@ fn today() -> NaiveDate {
     test_day()
 }
 
-fn day(offset: i64) -> String {
+pub(crate) fn day(offset: i64) -> String {
     (today() + Duration::days(offset)).to_string()
 }
 
@@ -29,7 +29,7 @@ fn centre(app: &TestApp, commune: &str) -> String {
 }
 
 /// Applies with its own e-mail and phone (one candidate each); returns the application's id.
-async fn apply(app: &TestApp, n: u32) -> String {
+pub(crate) async fn apply(app: &TestApp, n: u32) -> String {
     let fields = Fields::valid()
         .without("rpps")
         .set("courriel", &format!("docteur{n}@exemple.fr"))
@@ -103,7 +103,7 @@ fn offer_fields(app: &TestApp, csrf: &str, starts: &str) -> Vec<(String, String)
 }
 
 /// A draft offer for an application moved to « Entretien »; returns the offer's id.
-async fn drafted(
+pub(crate) async fn drafted(
     app: &TestApp,
     recruiter: &StaffClient,
     application: &str,
@@ -129,7 +129,7 @@ async fn drafted(
     .unwrap()
 }
 
-async fn act(
+pub(crate) async fn act(
     staff: &StaffClient,
     offer: &str,
     action: &str,
@@ -147,7 +147,7 @@ async fn act(
 }
 
 /// Drafted, approved, sent and accepted: returns the offer's id.
-async fn accepted(
+pub(crate) async fn accepted(
     app: &TestApp,
     recruiter: &StaffClient,
     admin: &StaffClient,
