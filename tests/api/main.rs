@@ -5,6 +5,8 @@ mod admin;
 mod application_form;
 #[cfg(feature = "browser")]
 mod browser;
+#[cfg(feature = "browser")]
+mod browser_workspace_offers;
 mod campaign_pages;
 mod campaigns;
 mod cli;
@@ -36,5 +38,3 @@ mod trust_inputs;
 mod trust_records;
 mod trust_staff;
 mod workspace_offers;
-#[cfg(feature = "browser")]
-mod browser_workspace_offers;
