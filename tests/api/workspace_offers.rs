@@ -493,7 +493,7 @@ async fn a_recruiter_asks_for_approval_and_every_approver_is_told() {
     let app = TestApp::spawn().await;
     let recruiter = app.staff(StaffRole::Recruiter).await;
     let admin = app.staff(StaffRole::Admin).await;
-    let second_admin = app.create_staff("admin2@cds32.test", StaffRole::Admin);
+    app.create_staff("admin2@cds32.test", StaffRole::Admin);
     let gone = app.create_staff("parti@cds32.test", StaffRole::Admin);
     app.conn()
         .batch_execute(&format!(
@@ -566,10 +566,10 @@ async fn a_recruiter_asks_for_approval_and_every_approver_is_told() {
         "{body}"
     );
     assert_eq!(
-        app.count(&format!(
+        app.count(
             "SELECT count(*) FROM outbound_emails WHERE kind = 'approval_request' \
              AND (candidate_id IS NOT NULL OR application_id IS NOT NULL)"
-        )),
+        ),
         0,
         "a staff e-mail is not on the candidate's record"
     );
@@ -609,7 +609,6 @@ async fn a_recruiter_asks_for_approval_and_every_approver_is_told() {
     assert!(vocation::offers::waiting_for_approval(&mut app.conn())
         .unwrap()
         .is_empty());
-    let _ = second_admin;
 }
 
 #[tokio::test]
