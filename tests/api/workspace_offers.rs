@@ -681,3 +681,80 @@ async fn a_refused_offer_action_shows_the_offer_again_with_what_was_typed() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_refused_redeployment_shows_the_placement_again_with_what_was_typed() {
+    let app = TestApp::spawn().await;
+    let recruiter = app.staff(StaffRole::Recruiter).await;
+    let admin = app.staff(StaffRole::Admin).await;
+    let application = apply(&app, 1).await;
+    let offer = accepted(&app, &recruiter, &admin, &application, &day(0)).await;
+    let r = act(&recruiter, &offer, "prise-de-poste", &[("date", &day(0))]).await;
+    assert_eq!(r.status(), 303);
+    let placement = app.text("SELECT id FROM placements").unwrap();
+    let allocation = app
+        .text(
+            "SELECT min(a.id) FROM placement_allocations a JOIN centres c ON c.id = a.centre_id \
+             WHERE c.commune = 'Vic-Fezensac'",
+        )
+        .unwrap();
+    let marciac = centre(&app, "Marciac");
+    let csrf = recruiter.csrf().await;
+    // From the first day of the allocation: too early, refused at the field.
+    let r = recruiter
+        .post_form(
+            &format!("/recrutement/affectations/{placement}/redeploiement"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("affectation", allocation.as_str()),
+                ("centre", marciac.as_str()),
+                ("date", &day(0)),
+                ("jours", "lun-matin"),
+                ("etp", "0,3"),
+                ("note", "Fermeture <b>prévue</b>"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Se déconnecter"), "the full staff layout");
+    assert!(page.contains(&format!("id=\"redeploiement-{allocation}-error\"")));
+    assert!(page.contains("value=\"0,3\""), "{page}");
+    assert!(
+        page.contains("value=\"Fermeture &lt;b&gt;prévue&lt;/b&gt;\""),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("<option value=\"{marciac}\" selected>")),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "id=\"jours-{allocation}-lun-matin\" name=\"jours\" value=\"lun-matin\" checked"
+        )),
+        "{page}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM placement_allocations"),
+        2,
+        "nothing written"
+    );
+    // Another placement's allocation, a centre that is not one: no 500.
+    for (allocation, centre) in [
+        ("999999", marciac.as_str()),
+        (allocation.as_str(), "x\u{1}"),
+    ] {
+        let r = recruiter
+            .post_form(
+                &format!("/recrutement/affectations/{placement}/redeploiement"),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("affectation", allocation),
+                    ("centre", centre),
+                    ("date", &day(5)),
+                ],
+            )
+            .await;
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+}
