@@ -421,6 +421,8 @@ pub fn doctors_on(
 /// What a recruiter asks for when moving a doctor.
 #[derive(Debug, Clone)]
 pub struct Redeployment {
+    /// The placement whose page asked: an allocation of another placement is not found.
+    pub placement_id: i64,
     pub allocation_id: i64,
     pub to_centre: i64,
     pub from: NaiveDate,
@@ -473,6 +475,9 @@ pub fn redeploy(
         let Some((placement_id, _, bits, fte, starts_on, ends_on)) = current else {
             return Ok(Err(RedeployError::NotFound));
         };
+        if placement_id != r.placement_id {
+            return Ok(Err(RedeployError::NotFound));
+        }
         let target: Option<Centre> = centres::table
             .find(r.to_centre)
             .select(Centre::as_select())

@@ -739,9 +739,22 @@ async fn a_refused_redeployment_shows_the_placement_again_with_what_was_typed() 
         2,
         "nothing written"
     );
-    // Another placement's allocation, a centre that is not one: no 500.
+    // An allocation of another placement, through this one's page: not found, nothing written.
+    let other = apply(&app, 2).await;
+    let offer = accepted(&app, &recruiter, &admin, &other, &day(0)).await;
+    let r = act(&recruiter, &offer, "prise-de-poste", &[("date", &day(0))]).await;
+    assert_eq!(r.status(), 303);
+    let foreign = app
+        .text(&format!(
+            "SELECT min(a.id) FROM placement_allocations a JOIN placements p \
+             ON p.id = a.placement_id WHERE p.id <> {placement}"
+        ))
+        .unwrap();
+    let before = app.count("SELECT count(*) FROM placement_allocations");
+    // A missing allocation, another placement's, a centre that is not one: no 500.
     for (allocation, centre) in [
         ("999999", marciac.as_str()),
+        (foreign.as_str(), marciac.as_str()),
         (allocation.as_str(), "x\u{1}"),
     ] {
         let r = recruiter
@@ -757,4 +770,9 @@ async fn a_refused_redeployment_shows_the_placement_again_with_what_was_typed() 
             .await;
         assert!(r.status().is_client_error(), "{}", r.status());
     }
+    assert_eq!(
+        app.count("SELECT count(*) FROM placement_allocations"),
+        before,
+        "nothing written"
+    );
 }

@@ -168,6 +168,7 @@ pub async fn redeploy(
             Some(Fte::parse(&typed.etp).map_err(|e| e.0)?)
         };
         Ok::<_, String>(Redeployment {
+            placement_id,
             allocation_id,
             to_centre,
             from,
