@@ -34,6 +34,9 @@ pub struct CentreCapacity {
     pub coverage_class: &'static str,
     pub coverage_label: &'static str,
     pub doctors: Vec<DoctorAtCentre>,
+    /// Doctors whose placement starts after the day (« prise de poste prévue »): their FTE is
+    /// in `committed`, not in `filled`.
+    pub planned_starts: Vec<DoctorAtCentre>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +68,8 @@ pub struct Totals {
 pub struct Capacity {
     pub day: NaiveDate,
     pub centres: Vec<CentreCapacity>,
+    /// Whether any centre has a start to come (the page lists them).
+    pub has_planned_starts: bool,
     pub totals: Totals,
     pub goal: Goal,
     pub map: Map,
@@ -135,6 +140,7 @@ pub fn compute(
 ) -> QueryResult<Capacity> {
     let all = centres::list_all(conn)?;
     let doctors = doctors_on(conn, day)?;
+    let to_come = super::starting_after(conn, day)?;
     let committed = committed_on(conn, day)?;
     let mut rows = Vec::with_capacity(all.len());
     for centre in &all {
@@ -180,6 +186,11 @@ pub fn compute(
             coverage_class: class,
             coverage_label: label,
             doctors: here,
+            planned_starts: to_come
+                .iter()
+                .filter(|(c, _)| *c == centre.id)
+                .map(|(_, d)| d.clone())
+                .collect(),
         });
     }
     let sum = |f: fn(&CentreCapacity) -> i64| format_hundredths(rows.iter().map(f).sum());
@@ -210,6 +221,7 @@ pub fn compute(
     let map = Map::draw(&all, &rows);
     Ok(Capacity {
         day,
+        has_planned_starts: !to_come.is_empty(),
         centres: rows,
         totals,
         goal,

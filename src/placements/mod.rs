@@ -357,19 +357,45 @@ pub fn doctors_on(
     conn: &mut PgConnection,
     day: NaiveDate,
 ) -> QueryResult<Vec<(i64, DoctorAtCentre)>> {
-    let rows: Vec<DoctorRow> = placement_allocations::table
+    doctors_where(conn, day, false)
+}
+
+/// The first allocations of placements starting after `day` (« prise de poste prévue »), by
+/// centre id.
+pub fn starting_after(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+) -> QueryResult<Vec<(i64, DoctorAtCentre)>> {
+    doctors_where(conn, day, true)
+}
+
+fn doctors_where(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+    to_come: bool,
+) -> QueryResult<Vec<(i64, DoctorAtCentre)>> {
+    let query = placement_allocations::table
         .inner_join(placements::table.inner_join(applications::table.inner_join(candidates::table)))
-        .filter(placement_allocations::starts_on.le(day))
-        .filter(
-            placement_allocations::ends_on
-                .is_null()
-                .or(placement_allocations::ends_on.ge(day)),
-        )
-        .filter(
-            placements::ended_on
-                .is_null()
-                .or(placements::ended_on.ge(day)),
-        )
+        .into_boxed();
+    let query = if to_come {
+        query
+            .filter(placements::started_on.gt(day))
+            .filter(placement_allocations::starts_on.eq(placements::started_on))
+    } else {
+        query
+            .filter(placement_allocations::starts_on.le(day))
+            .filter(
+                placement_allocations::ends_on
+                    .is_null()
+                    .or(placement_allocations::ends_on.ge(day)),
+            )
+            .filter(
+                placements::ended_on
+                    .is_null()
+                    .or(placements::ended_on.ge(day)),
+            )
+    };
+    let rows: Vec<DoctorRow> = query
         .order((candidates::last_name, candidates::first_name))
         .select((
             placement_allocations::centre_id,

@@ -420,6 +420,12 @@ async fn hires_agree_on_the_reports_the_capacity_page_and_the_board() {
         html.contains("<strong>1</strong> médecin recruté sur un objectif de 10"),
         "{html}"
     );
+    assert!(
+        html.contains(&format!(
+            "Claire Bernard</a> : du lundi au mercredi (0,6 ETP), prise de poste prévue le {planned}"
+        )),
+        "{html}"
+    );
 
     // The board: one in « Recrutée » (A), one in « Acceptée » (B).
     let (_, board) = recruiter.get_html("/recrutement").await;
