@@ -40,12 +40,14 @@ pub async fn daily_digest(
     }
 }
 
-/// Marks offers past their answer date as expired (Paris date). Idempotent: every instance
-/// may run it; the second finds nothing to do.
+/// Marks offers past their answer date as expired (Paris date), then records the placements
+/// that start today ([`start_placements`]). Idempotent: every instance may run it; the second
+/// finds nothing to do.
 pub async fn expire_offers(pool: PgPool, metrics: Arc<Metrics>) {
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::Europe::Paris)
         .date_naive();
+    let starts = pool.clone();
     let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
         let mut conn = pool.get()?;
         Ok(crate::offers::expire_due(&mut conn, today)?)
@@ -57,6 +59,25 @@ pub async fn expire_offers(pool: PgPool, metrics: Arc<Metrics>) {
         Ok(Ok(expired)) => tracing::info!(expired, "offers expired"),
         Ok(Err(e)) => tracing::warn!(error = %e, "offer expiry failed"),
         Err(e) => tracing::warn!(error = %e, "offer expiry task failed"),
+    }
+    start_placements(starts, metrics, today).await;
+}
+
+/// Moves to « Recrutée » the applications whose placement starts on or before `today` (Paris
+/// date), the move dated at the start day. Run with the offers' daily job (same schedule,
+/// `scheduler.offer_expiry_cron`) and at start-up. Idempotent and safe with several instances.
+pub async fn start_placements(pool: PgPool, metrics: Arc<Metrics>, today: chrono::NaiveDate) {
+    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let mut conn = pool.get()?;
+        Ok(crate::placements::start_due(&mut conn, today)?)
+    })
+    .await;
+    metrics.scheduler_run("placement_start", matches!(result, Ok(Ok(_))));
+    match result {
+        Ok(Ok(0)) => {}
+        Ok(Ok(started)) => tracing::info!(started, "placements started"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "placement start failed"),
+        Err(e) => tracing::warn!(error = %e, "placement start task failed"),
     }
 }
 
@@ -127,7 +148,8 @@ pub async fn privacy_retention(
 }
 
 /// Starts the scheduler with the configured jobs; None when every job is disabled. Offers
-/// whose answer date passed while the service was stopped are expired at once.
+/// whose answer date passed, and placements whose start day came, while the service was
+/// stopped are dealt with at once.
 pub async fn start(
     settings: Arc<Settings>,
     pool: PgPool,

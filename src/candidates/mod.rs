@@ -240,7 +240,7 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
                             follow_up_on: h.7,
                         })
                         .collect(),
-                    targets: pipeline::allowed_targets(stage)
+                    targets: pipeline::allowed_manual_targets(stage)
                         .into_iter()
                         .map(|t| Target {
                             code: t.code(),

@@ -67,6 +67,10 @@ pub enum OfferError {
     ReasonRequired,
     #[error("La date de prise de poste est obligatoire (jj/mm/aaaa).")]
     StartRequired,
+    #[error("La candidature est à l'étape « {0} » : la prise de poste ne s'enregistre que pour une candidature « Acceptée ».")]
+    NotAccepted(&'static str),
+    #[error("La validation de cette proposition est déjà demandée.")]
+    ApprovalAlreadyRequested,
 }
 
 type OfferResult<T> = anyhow::Result<Result<T, OfferError>>;
@@ -305,6 +309,157 @@ pub fn approve(
         )?;
         Ok(Ok(()))
     })
+}
+
+/// A recruiter asks for a draft's approval: the request is recorded (who, when, an audit line)
+/// and every active staff account allowed to approve (administrators and the roles of
+/// `offers.approver_roles`), the requester apart, gets an e-mail with a link to the offer.
+/// Returns how many approvers were told.
+pub fn request_approval(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    offer_id: i64,
+    actor: i64,
+    now: DateTime<Utc>,
+) -> OfferResult<usize> {
+    conn.transaction(|conn| {
+        let offer = match lock_draft(conn, offer_id)? {
+            Ok(offer) => offer,
+            Err(e) => return Ok(Err(e)),
+        };
+        if offer.approved_at.is_some() {
+            return Ok(Err(OfferError::AlreadyApproved));
+        }
+        let already: Option<DateTime<Utc>> = offers::table
+            .find(offer_id)
+            .select(offers::approval_requested_at)
+            .first(conn)?;
+        if already.is_some() {
+            return Ok(Err(OfferError::ApprovalAlreadyRequested));
+        }
+        diesel::update(offers::table.find(offer_id))
+            .set((
+                offers::approval_requested_at.eq(Some(now)),
+                offers::approval_requested_by.eq(Some(actor)),
+                offers::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        audit(
+            conn,
+            Some(actor),
+            "validation_demandee",
+            "offer",
+            Some(offer_id),
+            "",
+        )?;
+        let Some(view) = load(conn, offer_id)? else {
+            return Ok(Err(OfferError::NotFound));
+        };
+        let mut roles: Vec<String> = settings.offers.approver_roles.clone();
+        roles.push(crate::db::enums::StaffRole::Admin.code().to_owned());
+        let approvers: Vec<String> = crate::db::schema::staff_users::table
+            .filter(crate::db::schema::staff_users::active.eq(true))
+            .filter(crate::db::schema::staff_users::role.eq_any(&roles))
+            .filter(crate::db::schema::staff_users::id.ne(actor))
+            .order(crate::db::schema::staff_users::id)
+            .select(crate::db::schema::staff_users::email)
+            .load(conn)?;
+        let asked_by: String = crate::db::schema::staff_users::table
+            .find(actor)
+            .select(crate::db::schema::staff_users::display_name)
+            .first(conn)?;
+        let data = json!({
+            "org": settings.organisation,
+            "public_url": settings.public_base(),
+            "offer_id": offer_id,
+            "candidate": view.candidate,
+            "asked_by": asked_by,
+            "working_time": view.working_time,
+            "fte": view.fte,
+            "starts_on": view.starts_on.format("%d/%m/%Y").to_string(),
+        });
+        let rendered = templates::global()
+            .render_email("approval_request", &data)
+            .map_err(|e| anyhow::anyhow!("rendering the approval request e-mail: {e}"))?;
+        let domain = settings.mail_domain();
+        let emails: Vec<NewOutboundEmail> = approvers
+            .iter()
+            // A staff e-mail: not tied to the candidate (it is not on their timeline or in
+            // their data).
+            .map(|address| {
+                NewOutboundEmail::new(
+                    "approval_request",
+                    address,
+                    rendered.clone(),
+                    new_message_id(&domain),
+                )
+            })
+            .collect();
+        outbox::enqueue(conn, &emails)?;
+        Ok(Ok(emails.len()))
+    })
+}
+
+/// A draft waiting for an approver: its recruiter asked for the approval, nobody gave it yet.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WaitingForApproval {
+    pub offer_id: i64,
+    pub application_id: i64,
+    pub candidate_id: i64,
+    /// The doctor's first and last names.
+    pub candidate: String,
+    /// The display name of the staff member who asked.
+    pub requested_by: Option<String>,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// Drafts whose approval was asked for and not yet given, the oldest request first (the
+/// approvers' « À faire »).
+pub fn waiting_for_approval(conn: &mut PgConnection) -> QueryResult<Vec<WaitingForApproval>> {
+    use crate::db::schema::staff_users;
+    type Row = (
+        i64,
+        i64,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<DateTime<Utc>>,
+    );
+    let rows: Vec<Row> = offers::table
+        .inner_join(applications::table.inner_join(candidates::table))
+        .left_join(
+            staff_users::table.on(offers::approval_requested_by.eq(staff_users::id.nullable())),
+        )
+        .filter(offers::status.eq(OfferStatus::Draft))
+        .filter(offers::approved_at.is_null())
+        .filter(offers::approval_requested_at.is_not_null())
+        .order((offers::approval_requested_at, offers::id))
+        .select((
+            offers::id,
+            offers::application_id,
+            candidates::id,
+            candidates::first_name,
+            candidates::last_name,
+            staff_users::display_name.nullable(),
+            offers::approval_requested_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(
+            |(offer_id, application_id, candidate_id, first, last, by, at)| {
+                Some(WaitingForApproval {
+                    offer_id,
+                    application_id,
+                    candidate_id,
+                    candidate: format!("{first} {last}"),
+                    requested_by: by,
+                    requested_at: at?,
+                })
+            },
+        )
+        .collect())
 }
 
 /// The offer e-mail: a summary with the weekly pattern as a table.
@@ -550,14 +705,18 @@ pub fn answer(
     })
 }
 
-/// Records that the doctor started: creates the placement with the offer's allocations from
-/// `started_on`, and moves the application to « Recrutée ». Returns the placement's id.
+/// Records the doctor's start: creates the placement with the offer's allocations from
+/// `started_on`. A start on or before `today` moves the application to « Recrutée » at once;
+/// a start to come leaves it « Acceptée » (its FTE counts as committed, not filled) until the
+/// daily job [`crate::placements::start_due`] records the move on the start day. Returns the
+/// placement's id.
 pub fn record_start(
     conn: &mut PgConnection,
     offer_id: i64,
     actor: i64,
     started_on: NaiveDate,
     now: DateTime<Utc>,
+    today: NaiveDate,
 ) -> OfferResult<i64> {
     conn.transaction(|conn| {
         let (offer, stage, candidate_id) =
@@ -565,6 +724,10 @@ pub fn record_start(
                 Ok(locked) => locked,
                 Err(e) => return Ok(Err(e)),
             };
+        // A doctor withdrawn or refused by hand after accepting does not start.
+        if !matches!(stage, Stage::Accepted | Stage::Recruited) {
+            return Ok(Err(OfferError::NotAccepted(stage.label())));
+        }
         let placed: bool = diesel::select(diesel::dsl::exists(
             placements::table.filter(placements::offer_id.eq(offer_id)),
         ))
@@ -608,7 +771,7 @@ pub fn record_start(
         diesel::insert_into(placement_allocations::table)
             .values(&rows)
             .execute(conn)?;
-        if stage != Stage::Recruited {
+        if stage != Stage::Recruited && started_on <= today {
             let note = format!("Prise de poste le {}", started_on.format("%d/%m/%Y"));
             pipeline::record_move(
                 conn,
@@ -628,7 +791,11 @@ pub fn record_start(
         audit(
             conn,
             Some(actor),
-            "prise_de_poste",
+            if started_on <= today {
+                "prise_de_poste"
+            } else {
+                "prise_de_poste_prevue"
+            },
             "placement",
             Some(placement_id),
             &format!("proposition {offer_id}"),

@@ -33,6 +33,8 @@ pub struct Offer {
     pub decline_reason: Option<String>,
     pub superseded_by: Option<i64>,
     pub created_at: DateTime<Utc>,
+    pub approval_requested_at: Option<DateTime<Utc>>,
+    pub approval_requested_by: Option<i64>,
 }
 
 /// An offer as its page shows it.
@@ -60,6 +62,14 @@ pub struct OfferView {
     pub decline_reason: Option<&'static str>,
     pub superseded_by: Option<i64>,
     pub placement_id: Option<i64>,
+    /// The placement's start, as the pages say it: « En poste depuis le … » once started,
+    /// « Prise de poste prévue le … » before.
+    pub placement_summary: Option<String>,
+    /// Who asked for the approval, and when (shown until it is given).
+    pub approval_requested_by: Option<String>,
+    pub approval_requested_at: Option<DateTime<Utc>>,
+    /// A draft whose approval was asked for and not yet given.
+    pub is_waiting_for_approval: bool,
     pub allocations: Vec<AllocationView>,
     pub week: Vec<WeekRow>,
     pub is_draft: bool,
@@ -126,11 +136,23 @@ fn view_of(conn: &mut PgConnection, offer: Offer) -> QueryResult<OfferView> {
         .into_iter()
         .map(|(_, a)| a)
         .collect();
-    let placement_id: Option<i64> = placements::table
+    let placement: Option<(i64, NaiveDate)> = placements::table
         .filter(placements::offer_id.eq(offer.id))
-        .select(placements::id)
+        .select((placements::id, placements::started_on))
         .first(conn)
         .optional()?;
+    let today = crate::domain::paris_today();
+    let placement_id = placement.map(|(id, _)| id);
+    let placement_summary = placement.map(|(_, on)| {
+        if on <= today {
+            format!("En poste depuis le {}", on.format("%d/%m/%Y"))
+        } else {
+            format!("Prise de poste prévue le {}", on.format("%d/%m/%Y"))
+        }
+    });
+    let is_waiting_for_approval = offer.status == OfferStatus::Draft
+        && offer.approved_at.is_none()
+        && offer.approval_requested_at.is_some();
     Ok(OfferView {
         id: offer.id,
         application_id: offer.application_id,
@@ -157,6 +179,10 @@ fn view_of(conn: &mut PgConnection, offer: Offer) -> QueryResult<OfferView> {
             .and_then(|r| pipeline::reason_label(Stage::Withdrawn, r)),
         superseded_by: offer.superseded_by,
         placement_id,
+        placement_summary,
+        approval_requested_by: staff_name(conn, offer.approval_requested_by)?,
+        approval_requested_at: offer.approval_requested_at,
+        is_waiting_for_approval,
         week: week_table(&allocations),
         allocations,
         is_draft: offer.status == OfferStatus::Draft,

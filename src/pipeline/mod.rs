@@ -15,6 +15,6 @@ pub use board::{
 };
 pub use moves::{current_stage, move_application, record_move, RecordedMove};
 pub use rules::{
-    allowed_targets, check_move, reason_label, MoveError, MoveRequest, FORWARD, REFUSAL_REASONS,
-    SELF_WITHDRAWAL, WITHDRAWAL_REASONS,
+    allowed_manual_targets, allowed_targets, check_move, reason_label, MoveError, MoveRequest,
+    FORWARD, OFFER_FLOW_STAGES, REFUSAL_REASONS, SELF_WITHDRAWAL, WITHDRAWAL_REASONS,
 };

@@ -55,7 +55,15 @@ pub fn reason_label(stage: Stage, code: &str) -> Option<&'static str> {
     list.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
 }
 
-/// Stages an application in `from` may move to.
+/// Stages reached only through the offer flow (`crate::offers`): sending an offer moves the
+/// application to « Proposition », the doctor's acceptance to « Acceptée », the start of the
+/// placement to « Recrutée ». No recruiter's move may enter them, so that every recruitment
+/// has an offer and a placement behind it and every figure agrees.
+pub const OFFER_FLOW_STAGES: [Stage; 3] = [Stage::Offer, Stage::Accepted, Stage::Recruited];
+
+/// Stages an application in `from` may move to by any path: a recruiter's move or the offer
+/// flow. The offer flow checks its own preconditions (an offer sent, accepted, started); a
+/// recruiter may only choose among [`allowed_manual_targets`].
 pub fn allowed_targets(from: Stage) -> Vec<Stage> {
     if from.is_open() {
         let i = FORWARD.iter().position(|s| *s == from).unwrap_or(0);
@@ -68,6 +76,16 @@ pub fn allowed_targets(from: Stage) -> Vec<Stage> {
     } else {
         Vec::new()
     }
+}
+
+/// Stages a recruiter may move an application in `from` to by hand (the candidate page, the
+/// board, the API): [`allowed_targets`] without the stages of the offer flow. From
+/// « Proposition » or « Acceptée » the exits (refusal, withdrawal, pool) stay possible.
+pub fn allowed_manual_targets(from: Stage) -> Vec<Stage> {
+    allowed_targets(from)
+        .into_iter()
+        .filter(|s| !OFFER_FLOW_STAGES.contains(s))
+        .collect()
 }
 
 /// A move asked for by a recruiter.
@@ -90,18 +108,24 @@ pub enum MoveError {
     Stale(&'static str),
     #[error("Impossible de passer de « {0} » à « {1} ».")]
     NotAllowed(&'static str, &'static str),
+    /// « Proposition », « Acceptée » and « Recrutée » are reached through an offer.
+    #[error("L'étape « {0} » ne se choisit pas à la main : elle suit la proposition (« Proposition » à son envoi, « Acceptée » à la réponse du médecin, « Recrutée » à la prise de poste). Préparez une proposition depuis la fiche de la candidature.")]
+    OfferFlowOnly(&'static str),
     #[error("Choisissez le motif dans la liste.")]
     ReasonRequired,
     #[error("Indiquez la date à laquelle recontacter ce candidat.")]
     FollowUpRequired,
 }
 
-/// Checks a move against the rules, without the database.
+/// Checks a recruiter's move against the rules, without the database.
 pub fn check_move(current: Stage, req: &MoveRequest) -> Result<(), MoveError> {
     if current != req.expected_from {
         return Err(MoveError::Stale(current.label()));
     }
-    if !allowed_targets(current).contains(&req.to) {
+    if OFFER_FLOW_STAGES.contains(&req.to) {
+        return Err(MoveError::OfferFlowOnly(req.to.label()));
+    }
+    if !allowed_manual_targets(current).contains(&req.to) {
         return Err(MoveError::NotAllowed(current.label(), req.to.label()));
     }
     match req.to {
@@ -176,6 +200,58 @@ mod tests {
             check_move(Stage::Interview, &req(Stage::New, Stage::FirstContact)),
             Err(MoveError::Stale("Entretien"))
         );
+    }
+
+    #[test]
+    fn the_stages_of_the_offer_flow_are_never_chosen_by_hand() {
+        for from in [
+            Stage::New,
+            Stage::FirstContact,
+            Stage::Interview,
+            Stage::SiteVisit,
+            Stage::Offer,
+            Stage::Accepted,
+            Stage::Pool,
+        ] {
+            for to in OFFER_FLOW_STAGES {
+                assert!(
+                    !allowed_manual_targets(from).contains(&to),
+                    "{from:?} -> {to:?}"
+                );
+                assert!(matches!(
+                    check_move(from, &req(from, to)),
+                    Err(MoveError::OfferFlowOnly(_))
+                ));
+            }
+        }
+        // The offer flow itself still goes forward.
+        assert!(allowed_targets(Stage::Offer).contains(&Stage::Accepted));
+        assert!(allowed_targets(Stage::Accepted).contains(&Stage::Recruited));
+    }
+
+    #[test]
+    fn an_offer_or_an_acceptance_can_still_end_by_hand() {
+        for from in [Stage::Offer, Stage::Accepted] {
+            assert_eq!(
+                allowed_manual_targets(from),
+                vec![Stage::Refused, Stage::Withdrawn, Stage::Pool]
+            );
+            let mut r = req(from, Stage::Withdrawn);
+            r.reason = Some("distance".into());
+            assert!(check_move(from, &r).is_ok());
+        }
+        assert_eq!(
+            allowed_manual_targets(Stage::New),
+            vec![
+                Stage::FirstContact,
+                Stage::Interview,
+                Stage::SiteVisit,
+                Stage::Refused,
+                Stage::Withdrawn,
+                Stage::Pool
+            ]
+        );
+        assert!(allowed_manual_targets(Stage::Recruited).is_empty());
     }
 
     #[test]

@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::{doctors_on, DoctorAtCentre};
 use crate::centres::{self, Centre};
 use crate::config::GoalSettings;
-use crate::db::enums::{CentreStatus, OfferStatus};
-use crate::db::schema::{offer_allocations, offers, placements};
+use crate::db::enums::{CentreStatus, OfferStatus, Stage};
+use crate::db::schema::{applications, offer_allocations, offers, placements};
 use crate::domain::format_hundredths;
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,12 +34,18 @@ pub struct CentreCapacity {
     pub coverage_class: &'static str,
     pub coverage_label: &'static str,
     pub doctors: Vec<DoctorAtCentre>,
+    /// Doctors whose placement starts after the day (« prise de poste prévue »): their FTE is
+    /// in `committed`, not in `filled`.
+    pub planned_starts: Vec<DoctorAtCentre>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Goal {
     pub year: i32,
+    /// Doctors who took up their post this year, up to the day (started placements).
     pub doctors: i64,
+    /// « médecin recruté » or « médecins recrutés », agreeing with `doctors`.
+    pub doctors_words: &'static str,
     pub doctors_target: i64,
     pub fte: String,
     pub fte_target: String,
@@ -62,6 +68,8 @@ pub struct Totals {
 pub struct Capacity {
     pub day: NaiveDate,
     pub centres: Vec<CentreCapacity>,
+    /// Whether any centre has a start to come (the page lists them).
+    pub has_planned_starts: bool,
     pub totals: Totals,
     pub goal: Goal,
     pub map: Map,
@@ -97,12 +105,14 @@ fn end_of_day(day: NaiveDate) -> chrono::DateTime<Utc> {
 }
 
 /// FTE committed per centre on `day`: accepted (on or before that day) offers whose doctor has
-/// not started by then.
+/// not started by then (no placement yet, or one starting later), unless the application was
+/// closed by hand since (withdrawn, refused, put in the pool).
 fn committed_on(conn: &mut PgConnection, day: NaiveDate) -> QueryResult<Vec<(i64, i32)>> {
     offer_allocations::table
-        .inner_join(offers::table)
+        .inner_join(offers::table.inner_join(applications::table))
         .left_join(placements::table.on(placements::offer_id.eq(offers::id)))
         .filter(offers::status.eq(OfferStatus::Accepted))
+        .filter(applications::stage.eq_any([Stage::Accepted, Stage::Recruited]))
         .filter(offers::answered_at.lt(end_of_day(day)))
         .filter(placements::id.is_null().or(placements::started_on.gt(day)))
         .select((
@@ -130,6 +140,7 @@ pub fn compute(
 ) -> QueryResult<Capacity> {
     let all = centres::list_all(conn)?;
     let doctors = doctors_on(conn, day)?;
+    let to_come = super::starting_after(conn, day)?;
     let committed = committed_on(conn, day)?;
     let mut rows = Vec::with_capacity(all.len());
     for centre in &all {
@@ -175,6 +186,11 @@ pub fn compute(
             coverage_class: class,
             coverage_label: label,
             doctors: here,
+            planned_starts: to_come
+                .iter()
+                .filter(|(c, _)| *c == centre.id)
+                .map(|(_, d)| d.clone())
+                .collect(),
         });
     }
     let sum = |f: fn(&CentreCapacity) -> i64| format_hundredths(rows.iter().map(f).sum());
@@ -191,6 +207,11 @@ pub fn compute(
     let goal = Goal {
         year: day.year(),
         doctors: recruited,
+        doctors_words: if recruited > 1 {
+            "médecins recrutés"
+        } else {
+            "médecin recruté"
+        },
         doctors_target,
         fte: format_hundredths(recruited_fte),
         fte_target: format_hundredths(fte_target),
@@ -200,6 +221,7 @@ pub fn compute(
     let map = Map::draw(&all, &rows);
     Ok(Capacity {
         day,
+        has_planned_starts: !to_come.is_empty(),
         centres: rows,
         totals,
         goal,

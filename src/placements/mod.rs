@@ -36,9 +36,15 @@ pub struct PlacementView {
     pub offer_id: i64,
     pub started_on: NaiveDate,
     pub ended_on: Option<NaiveDate>,
+    /// Whether the doctor has started on the day the page is shown (a start to come is
+    /// « prise de poste prévue »: the FTE is committed, not filled).
+    pub started: bool,
+    /// « En poste depuis le 07/12/2026 » or « Prise de poste prévue le 01/03/2027 ».
+    pub summary: String,
     /// Every allocation, oldest first.
     pub periods: Vec<AllocationPeriod>,
-    /// The allocations in force on the day the page is shown, and their weekly table.
+    /// The allocations in force on the day the page is shown (for a start to come: on the
+    /// start day), and their weekly table.
     pub current: Vec<AllocationPeriod>,
     pub week: Vec<WeekRow>,
     pub fte: String,
@@ -146,8 +152,18 @@ fn views(
                     .filter(|(p, _)| *p == id)
                     .map(|(_, a)| a.clone())
                     .collect();
-                let current: Vec<AllocationPeriod> =
-                    mine.iter().filter(|a| a.active).cloned().collect();
+                let started = started_on <= day;
+                let reference = if started { day } else { started_on };
+                let current: Vec<AllocationPeriod> = mine
+                    .iter()
+                    .filter(|a| covers(a.starts_on, a.ends_on, reference))
+                    .cloned()
+                    .collect();
+                let summary = if started {
+                    format!("En poste depuis le {}", started_on.format("%d/%m/%Y"))
+                } else {
+                    format!("Prise de poste prévue le {}", started_on.format("%d/%m/%Y"))
+                };
                 let in_force: Vec<AllocationView> =
                     current.iter().map(|a| a.allocation.clone()).collect();
                 let fte: i32 = in_force.iter().map(|a| a.fte_hundredths).sum();
@@ -159,6 +175,8 @@ fn views(
                     offer_id,
                     started_on,
                     ended_on,
+                    started,
+                    summary,
                     periods: mine,
                     week: week_table(&in_force),
                     current,
@@ -215,6 +233,78 @@ pub fn for_candidate(
     views(conn, rows, day)
 }
 
+/// The first instant of `day` in Paris: when a placement starting that day starts.
+pub fn start_instant(day: NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone as _;
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    chrono_tz::Europe::Paris
+        .from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| midnight.and_utc())
+}
+
+/// The daily job: applications still « Acceptée » whose placement has started by `today` move
+/// to « Recrutée », the move dated at the start day (not when the job ran). Idempotent and safe
+/// with several instances: each application is locked and must still be « Acceptée »; a second
+/// run, or a second instance, finds nothing to do. Returns how many moved.
+pub fn start_due(conn: &mut PgConnection, today: NaiveDate) -> QueryResult<usize> {
+    use crate::db::enums::Stage;
+    use crate::domain::ids::{ApplicationId, CandidateId};
+    conn.transaction(|conn| {
+        let due: Vec<(i64, i64, i64, NaiveDate)> = applications::table
+            .inner_join(placements::table)
+            .filter(applications::stage.eq(Stage::Accepted))
+            .filter(placements::started_on.le(today))
+            .order(placements::id)
+            .select((
+                placements::id,
+                applications::id,
+                applications::candidate_id,
+                placements::started_on,
+            ))
+            .for_update()
+            .skip_locked()
+            .load(conn)?;
+        let mut moved = 0;
+        for (placement_id, application_id, candidate_id, started_on) in due {
+            // Re-read under the lock: another instance may have moved it meanwhile.
+            let stage: Stage = applications::table
+                .find(application_id)
+                .select(applications::stage)
+                .first(conn)?;
+            if stage != Stage::Accepted {
+                continue;
+            }
+            let note = format!("Prise de poste le {}", started_on.format("%d/%m/%Y"));
+            crate::pipeline::record_move(
+                conn,
+                &crate::pipeline::RecordedMove {
+                    application_id: ApplicationId(application_id),
+                    candidate_id: CandidateId(candidate_id),
+                    from: Stage::Accepted,
+                    to: Stage::Recruited,
+                    actor_id: None,
+                    reason: None,
+                    note: Some(&note),
+                    follow_up_on: None,
+                },
+                start_instant(started_on),
+            )?;
+            audit(
+                conn,
+                None,
+                "prise_de_poste",
+                "placement",
+                Some(placement_id),
+                "date prévue atteinte",
+            )?;
+            moved += 1;
+        }
+        Ok(moved)
+    })
+}
+
 /// A doctor working in a centre on a given day (the centre page, the capacity page).
 #[derive(Debug, Clone, Serialize)]
 pub struct DoctorAtCentre {
@@ -267,19 +357,45 @@ pub fn doctors_on(
     conn: &mut PgConnection,
     day: NaiveDate,
 ) -> QueryResult<Vec<(i64, DoctorAtCentre)>> {
-    let rows: Vec<DoctorRow> = placement_allocations::table
+    doctors_where(conn, day, false)
+}
+
+/// The first allocations of placements starting after `day` (« prise de poste prévue »), by
+/// centre id.
+pub fn starting_after(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+) -> QueryResult<Vec<(i64, DoctorAtCentre)>> {
+    doctors_where(conn, day, true)
+}
+
+fn doctors_where(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+    to_come: bool,
+) -> QueryResult<Vec<(i64, DoctorAtCentre)>> {
+    let query = placement_allocations::table
         .inner_join(placements::table.inner_join(applications::table.inner_join(candidates::table)))
-        .filter(placement_allocations::starts_on.le(day))
-        .filter(
-            placement_allocations::ends_on
-                .is_null()
-                .or(placement_allocations::ends_on.ge(day)),
-        )
-        .filter(
-            placements::ended_on
-                .is_null()
-                .or(placements::ended_on.ge(day)),
-        )
+        .into_boxed();
+    let query = if to_come {
+        query
+            .filter(placements::started_on.gt(day))
+            .filter(placement_allocations::starts_on.eq(placements::started_on))
+    } else {
+        query
+            .filter(placement_allocations::starts_on.le(day))
+            .filter(
+                placement_allocations::ends_on
+                    .is_null()
+                    .or(placement_allocations::ends_on.ge(day)),
+            )
+            .filter(
+                placements::ended_on
+                    .is_null()
+                    .or(placements::ended_on.ge(day)),
+            )
+    };
+    let rows: Vec<DoctorRow> = query
         .order((candidates::last_name, candidates::first_name))
         .select((
             placement_allocations::centre_id,
@@ -331,6 +447,8 @@ pub fn doctors_on(
 /// What a recruiter asks for when moving a doctor.
 #[derive(Debug, Clone)]
 pub struct Redeployment {
+    /// The placement whose page asked: an allocation of another placement is not found.
+    pub placement_id: i64,
     pub allocation_id: i64,
     pub to_centre: i64,
     pub from: NaiveDate,
@@ -383,6 +501,9 @@ pub fn redeploy(
         let Some((placement_id, _, bits, fte, starts_on, ends_on)) = current else {
             return Ok(Err(RedeployError::NotFound));
         };
+        if placement_id != r.placement_id {
+            return Ok(Err(RedeployError::NotFound));
+        }
         let target: Option<Centre> = centres::table
             .find(r.to_centre)
             .select(Centre::as_select())

@@ -9,7 +9,7 @@ pub mod svg;
 use chrono::{DateTime, Months, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Double, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Date, Double, Nullable, Text, Timestamptz};
 
 use crate::db::enums::Stage;
 use crate::pipeline::FORWARD;
@@ -82,11 +82,29 @@ pub struct StageFigures {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Funnel {
     pub stages: Vec<StageFigures>,
-    /// Applications recruited during the period.
+    /// Doctors who took up their post during the period (placements started, up to today).
     pub recruited: i64,
-    /// Median days from application to recruitment, for those.
+    /// Median days from application to the start of the placement, for those.
     pub median_days_to_recruitment: Option<f64>,
+    /// Applications moved to « Recrutée » during the period with no placement behind them
+    /// (manual moves recorded before the stage was reserved to the offer flow): not counted.
+    pub recruited_without_placement: i64,
 }
+
+/// The history the funnel reads: every move but those into « Recrutée », which come from the
+/// placements instead: a hire is a placement that has started (on or before `$3`, today),
+/// dated at its start day (or at the acceptance, if the start was recorded as earlier). So the
+/// figures for a day do not depend on whether the daily job has recorded the move yet, and an
+/// old manual move to « Recrutée » without a placement is not a hire.
+const HISTORY: &str = "WITH history AS NOT MATERIALIZED ( \
+       SELECT h.id, h.application_id, h.to_stage, h.created_at FROM stage_history h \
+       WHERE h.to_stage <> 'recrutee' \
+       UNION ALL \
+       SELECT -p.id, p.application_id, 'recrutee', \
+              greatest(p.started_on::timestamp AT TIME ZONE 'Europe/Paris', \
+                       (SELECT max(h.created_at) FROM stage_history h \
+                        WHERE h.application_id = p.application_id AND h.to_stage = 'acceptee')) \
+       FROM placements p WHERE p.started_on <= $3) ";
 
 #[derive(QueryableByName)]
 struct StageCount {
@@ -122,53 +140,72 @@ struct CountMedian {
     median_days: Option<f64>,
 }
 
-pub fn funnel(conn: &mut PgConnection, period: Period) -> QueryResult<Funnel> {
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The funnel of the period, as known on `today` (placements starting later are not hires yet).
+pub fn funnel(conn: &mut PgConnection, period: Period, today: NaiveDate) -> QueryResult<Funnel> {
     let (start, end) = (period.start(), period.end());
-    let entered: Vec<StageCount> = diesel::sql_query(
-        "SELECT to_stage AS stage, count(DISTINCT application_id) AS n FROM stage_history \
-         WHERE created_at >= $1 AND created_at < $2 GROUP BY to_stage",
-    )
+    let entered: Vec<StageCount> = diesel::sql_query(format!(
+        "{HISTORY} SELECT to_stage AS stage, count(DISTINCT application_id) AS n FROM history \
+         WHERE created_at >= $1 AND created_at < $2 GROUP BY to_stage"
+    ))
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)
+    .bind::<Date, _>(today)
     .load(conn)?;
     // For each application, the furthest forward stage it entered in the period (1-based).
-    let furthest: Vec<RankCount> = diesel::sql_query(
-        "SELECT rank::int8 AS rank, count(*) AS n FROM ( \
-           SELECT max(array_position($3, to_stage)) AS rank FROM stage_history \
-           WHERE created_at >= $1 AND created_at < $2 AND to_stage = ANY($3) \
+    let furthest: Vec<RankCount> = diesel::sql_query(format!(
+        "{HISTORY} SELECT rank::int8 AS rank, count(*) AS n FROM ( \
+           SELECT max(array_position($4, to_stage)) AS rank FROM history \
+           WHERE created_at >= $1 AND created_at < $2 AND to_stage = ANY($4) \
            GROUP BY application_id) furthest \
-         GROUP BY rank",
-    )
+         GROUP BY rank"
+    ))
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)
+    .bind::<Date, _>(today)
     .bind::<Array<Text>, _>(forward_codes())
     .load(conn)?;
     // A stay lasts from entering a stage to the application's next move.
-    let medians: Vec<StageMedian> = diesel::sql_query(
-        "SELECT stage, count(*) AS n, \
+    let medians: Vec<StageMedian> = diesel::sql_query(format!(
+        "{HISTORY} SELECT stage, count(*) AS n, \
                 percentile_cont(0.5) WITHIN GROUP (ORDER BY days) AS median_days \
          FROM ( \
            SELECT h.to_stage AS stage, h.created_at, \
                   extract(epoch FROM lead(h.created_at) OVER w - h.created_at)::float8 / 86400 \
                     AS days \
-           FROM stage_history h \
-           WHERE h.application_id IN (SELECT application_id FROM stage_history \
+           FROM history h \
+           WHERE h.application_id IN (SELECT application_id FROM history \
                                       WHERE created_at >= $1 AND created_at < $2) \
            WINDOW w AS (PARTITION BY h.application_id ORDER BY h.created_at, h.id) \
          ) stays \
          WHERE days IS NOT NULL AND created_at >= $1 AND created_at < $2 \
-         GROUP BY stage",
-    )
+         GROUP BY stage"
+    ))
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)
+    .bind::<Date, _>(today)
     .load(conn)?;
-    let to_recruitment: CountMedian = diesel::sql_query(
-        "SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP \
+    let to_recruitment: CountMedian = diesel::sql_query(format!(
+        "{HISTORY} SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP \
                 (ORDER BY extract(epoch FROM r.at - a.created_at)::float8 / 86400) AS median_days \
-         FROM (SELECT application_id, min(created_at) AS at FROM stage_history \
+         FROM (SELECT application_id, min(created_at) AS at FROM history \
                WHERE to_stage = 'recrutee' AND created_at >= $1 AND created_at < $2 \
                GROUP BY application_id) r \
-         JOIN applications a ON a.id = r.application_id",
+         JOIN applications a ON a.id = r.application_id"
+    ))
+    .bind::<Timestamptz, _>(start)
+    .bind::<Timestamptz, _>(end)
+    .bind::<Date, _>(today)
+    .get_result(conn)?;
+    let without_placement: Count = diesel::sql_query(
+        "SELECT count(DISTINCT h.application_id) AS n FROM stage_history h \
+         WHERE h.to_stage = 'recrutee' AND h.created_at >= $1 AND h.created_at < $2 \
+           AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.application_id = h.application_id)",
     )
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)
@@ -212,6 +249,7 @@ pub fn funnel(conn: &mut PgConnection, period: Period) -> QueryResult<Funnel> {
         stages,
         recruited: to_recruitment.n,
         median_days_to_recruitment: to_recruitment.median_days,
+        recruited_without_placement: without_placement.n,
     })
 }
 
@@ -275,23 +313,25 @@ pub struct Sources {
     pub campaigns: Vec<CampaignRow>,
 }
 
-/// The applications received in the period, with whether each was offered a post and recruited.
+/// The applications received in the period, with whether each was offered a post and recruited
+/// (a placement started on or before `$3`, today: as the funnel counts hires).
 /// Offers and placements are joined as sets of application ids: a correlated `EXISTS` on offers
 /// (no plain index on `application_id`) took ~0.7 s for 30,000 applications, the join ~60 ms.
 const COHORT: &str = "WITH cohort AS ( \
        SELECT a.heard_from, a.utm_source, a.utm_medium, a.utm_campaign, a.campaign_id, \
               o.application_id IS NOT NULL AS offered, \
-              (a.stage = 'recrutee' OR p.application_id IS NOT NULL) AS recruited \
+              p.application_id IS NOT NULL AS recruited \
        FROM applications a \
        LEFT JOIN (SELECT DISTINCT application_id FROM offers WHERE sent_at IS NOT NULL) o \
          ON o.application_id = a.id \
-       LEFT JOIN (SELECT DISTINCT application_id FROM placements) p ON p.application_id = a.id \
+       LEFT JOIN (SELECT DISTINCT application_id FROM placements WHERE started_on <= $3) p \
+         ON p.application_id = a.id \
        WHERE a.created_at >= $1 AND a.created_at < $2) ";
 
 const YIELD: &str = "count(*) AS applications, count(*) FILTER (WHERE offered) AS offers, \
      count(*) FILTER (WHERE recruited) AS recruitments";
 
-pub fn sources(conn: &mut PgConnection, period: Period) -> QueryResult<Sources> {
+pub fn sources(conn: &mut PgConnection, period: Period, today: NaiveDate) -> QueryResult<Sources> {
     let (start, end) = (period.start(), period.end());
     let heard_from = diesel::sql_query(format!(
         "{COHORT} SELECT heard_from, {YIELD} FROM cohort GROUP BY heard_from \
@@ -299,6 +339,7 @@ pub fn sources(conn: &mut PgConnection, period: Period) -> QueryResult<Sources> 
     ))
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)
+    .bind::<Date, _>(today)
     .load(conn)?;
     let utm = diesel::sql_query(format!(
         "{COHORT} SELECT utm_source AS source, utm_medium AS medium, utm_campaign AS campaign, \
@@ -308,6 +349,7 @@ pub fn sources(conn: &mut PgConnection, period: Period) -> QueryResult<Sources> 
     ))
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)
+    .bind::<Date, _>(today)
     .load(conn)?;
     // Campaigns with something to show in the period: messages sent, clicks or applications.
     let campaigns = diesel::sql_query(format!(
@@ -336,6 +378,7 @@ pub fn sources(conn: &mut PgConnection, period: Period) -> QueryResult<Sources> 
     ))
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)
+    .bind::<Date, _>(today)
     .load(conn)?;
     Ok(Sources {
         heard_from,

@@ -89,6 +89,8 @@ struct Figure {
     svg: Option<String>,
     #[serde(skip)]
     chart: Chart,
+    /// A caveat shown under the note (e.g. moves not counted).
+    warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +167,9 @@ fn funnel_figures(funnel: &Funnel) -> Vec<Figure> {
     let mut main = Figure {
         slug: "entonnoir",
         title: "Entonnoir de recrutement".to_owned(),
-        note: "Candidatures entrées dans chaque étape pendant la période. Pour l'entonnoir, une \
+        note: "Candidatures entrées dans chaque étape pendant la période ; « Recrutée » compte \
+               les prises de poste (une prise de poste à venir compte le jour où elle a lieu). \
+               Pour l'entonnoir, une \
                candidature qui a atteint une étape plus avancée compte comme ayant franchi celles \
                qu'elle a sautées ; la conversion rapporte chaque étape à la précédente. La durée \
                médiane porte sur les passages dans l'étape commencés pendant la période et déjà \
@@ -194,6 +198,7 @@ fn funnel_figures(funnel: &Funnel) -> Vec<Figure> {
             .collect(),
         svg: None,
         chart: Chart::Funnel,
+        warning: None,
     };
     let forward: Vec<&reports::StageFigures> = funnel
         .stages
@@ -231,14 +236,30 @@ fn funnel_figures(funnel: &Funnel) -> Vec<Figure> {
     if forward.iter().any(|s| s.reached.unwrap_or_default() > 0) {
         draw(&mut main, &bars, &words);
     }
+    let warning = (funnel.recruited_without_placement > 0).then(|| {
+        let n = funnel.recruited_without_placement;
+        let (passed, counted) = if n > 1 {
+            ("passées", "ne sont pas comptées")
+        } else {
+            ("passée", "n'est pas comptée")
+        };
+        format!(
+            "{} {passed} à « Recrutée » pendant la période sans proposition acceptée ni prise de \
+             poste (choix manuel d'avant décembre 2026) {counted} : un recrutement compte à la \
+             prise de poste enregistrée par une proposition.",
+            plural(n, "candidature", "candidatures"),
+        )
+    });
+    main.warning.clone_from(&warning);
     let delay = Figure {
         slug: "delai-recrutement",
-        title: "Délai entre candidature et recrutement".to_owned(),
-        note: "Candidatures passées à l'étape « Recrutée » pendant la période, et le temps \
-               médian écoulé depuis leur dépôt.",
+        title: "Délai entre candidature et prise de poste".to_owned(),
+        note: "Médecins qui ont pris leur poste pendant la période (jusqu'à aujourd'hui ; une \
+               prise de poste à venir compte le jour où elle a lieu), et le temps médian écoulé \
+               depuis le dépôt de leur candidature.",
         headers: vec![
-            "Candidatures recrutées",
-            "Délai médian entre candidature et recrutement (jours)",
+            "Médecins recrutés (prise de poste)",
+            "Délai médian entre candidature et prise de poste (jours)",
         ],
         rows: vec![vec![
             funnel.recruited.to_string(),
@@ -246,6 +267,7 @@ fn funnel_figures(funnel: &Funnel) -> Vec<Figure> {
         ]],
         svg: None,
         chart: Chart::None,
+        warning,
     };
     vec![main, delay]
 }
@@ -279,6 +301,7 @@ fn sources_figures(sources: &Sources) -> Vec<Figure> {
             .collect(),
         svg: None,
         chart: Chart::Bars,
+        warning: None,
     };
     let (bars, words): (Vec<Bar>, Vec<String>) = sources
         .heard_from
@@ -328,6 +351,7 @@ fn sources_figures(sources: &Sources) -> Vec<Figure> {
             .collect(),
         svg: None,
         chart: Chart::Bars,
+        warning: None,
     };
     let (bars, words): (Vec<Bar>, Vec<String>) = sources
         .utm
@@ -368,6 +392,7 @@ fn sources_figures(sources: &Sources) -> Vec<Figure> {
             .collect(),
         svg: None,
         chart: Chart::Bars,
+        warning: None,
     };
     let (bars, words): (Vec<Bar>, Vec<String>) = sources
         .campaigns
@@ -437,6 +462,7 @@ fn counted_figure(
             .collect(),
         svg: None,
         chart: Chart::Bars,
+        warning: None,
     };
     let bars: Vec<Bar> = labelled
         .iter()
@@ -520,6 +546,7 @@ fn pool_figure(pool: i64, retention_years: u32) -> Figure {
         rows: vec![vec![pool.to_string(), retention_years.to_string()]],
         svg: None,
         chart: Chart::None,
+        warning: None,
     }
 }
 
@@ -546,10 +573,13 @@ fn part_of(slug: &str) -> Option<Part> {
 
 async fn figures(state: &AppState, part: Part, period: Period) -> Result<Vec<Figure>, AppError> {
     let retention = state.settings.privacy.retention_years;
+    let today = paris_today();
     Ok(match part {
-        Part::Funnel => funnel_figures(&db(state, move |c| Ok(reports::funnel(c, period)?)).await?),
+        Part::Funnel => {
+            funnel_figures(&db(state, move |c| Ok(reports::funnel(c, period, today)?)).await?)
+        }
         Part::Sources => {
-            sources_figures(&db(state, move |c| Ok(reports::sources(c, period)?)).await?)
+            sources_figures(&db(state, move |c| Ok(reports::sources(c, period, today)?)).await?)
         }
         Part::Profiles => {
             profile_figures(&db(state, move |c| Ok(reports::profiles(c, period)?)).await?)
@@ -573,6 +603,7 @@ fn figure_view(figure: &Figure, period: Period) -> serde_json::Value {
         "slug": figure.slug,
         "title": figure.title,
         "note": figure.note,
+        "warning": figure.warning,
         "headers": figure.headers,
         "rows": figure.rows.iter().map(|r| json!({"head": r[0], "cells": &r[1..]})).collect::<Vec<_>>(),
         "svg": figure.svg,

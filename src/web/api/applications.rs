@@ -301,7 +301,7 @@ pub async fn move_stage(
             "Conflit",
             e.to_string(),
         )),
-        Err(e @ MoveError::NotAllowed(..)) => {
+        Err(e @ (MoveError::NotAllowed(..) | MoveError::OfferFlowOnly(_))) => {
             Err(Problem::validation(vec![field("vers", e.to_string())]))
         }
         Err(MoveError::ReasonRequired) => {

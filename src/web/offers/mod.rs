@@ -20,7 +20,7 @@ use crate::offers::{self, Answer, OfferError, OfferErrors, RawOffer};
 use crate::staff::RECRUITING;
 use crate::web::body::Form;
 use crate::web::pages::see_other;
-use crate::web::staff::{page, staff_page, Staff};
+use crate::web::staff::{staff_page, Staff};
 use crate::web::{db, AppState};
 
 fn may_approve(state: &AppState, staff: &Staff) -> bool {
@@ -243,21 +243,75 @@ pub async fn offer(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
-    let id = path.into_inner();
-    let view = db(&state, move |conn| Ok(offers::load(conn, id)?))
+    render_offer(
+        &state,
+        &staff,
+        path.into_inner(),
+        &ActionForm::default(),
+        None,
+    )
+    .await
+}
+
+/// An action refused on the offer's page: the field it concerns (the anchor of the error
+/// summary) and the message.
+struct ActionError {
+    field: &'static str,
+    message: String,
+}
+
+/// The offer's page; after a refused action, the same page again (422) with the message at
+/// its field and what was typed (reason, start date) kept.
+async fn render_offer(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    typed: &ActionForm,
+    error: Option<ActionError>,
+) -> Result<HttpResponse, AppError> {
+    let view = db(state, move |conn| Ok(offers::load(conn, id)?))
         .await?
         .ok_or(AppError::NotFound)?;
     let title = format!("Proposition n° {} – {}", view.id, view.candidate);
-    page(
-        &state,
-        &staff,
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let start_date = if typed.date.is_empty() {
+        view.starts_on.to_string()
+    } else {
+        typed.date.clone()
+    };
+    let field_error = |field: &str| {
+        error
+            .as_ref()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+    };
+    staff_page(
+        state,
+        staff,
         "offers/offer",
         &title,
+        status,
         json!({
             "heading": title,
             "offer": view,
-            "may_approve": may_approve(&state, &staff),
-            "decline_reasons": offers::decline_reasons().iter().map(|(c, l)| json!({"value": c, "label": l})).collect::<Vec<_>>(),
+            "may_approve": may_approve(state, staff),
+            "decline_reasons": offers::decline_reasons().iter().map(|(c, l)| json!({
+                "value": c,
+                "label": l,
+                "selected": *c == typed.motif,
+            })).collect::<Vec<_>>(),
+            "typed": {
+                "date": start_date,
+                // Ticked at first; after a refused attempt, as the recruiter left it.
+                "close": error.is_none() || typed.clore == "oui",
+            },
+            "error": error.as_ref().map(|e| json!({"field": e.field, "message": e.message})),
+            "error_motif": field_error("motif"),
+            "error_date": field_error("date-prise"),
         }),
     )
 }
@@ -320,7 +374,7 @@ pub async fn update_offer(
     Ok(see_other(format!("/recrutement/propositions/{offer_id}")))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ActionForm {
     #[serde(default)]
     csrf: String,
@@ -346,6 +400,8 @@ pub async fn offer_action(
     let now = Utc::now();
     let settings = state.settings.clone();
     let form = form.into_inner();
+    // Keep what was typed for the page shown again if the action is refused.
+    let typed = form.clone();
     let destination = format!("/recrutement/propositions/{offer_id}");
     let outcome: Result<Option<String>, OfferError> = match action.as_str() {
         "approuver" => {
@@ -405,10 +461,29 @@ pub async fn offer_action(
             .await?
             .map(|_| None)
         }
+        "demander-validation" => {
+            let told = db(&state, move |conn| {
+                Ok(offers::request_approval(
+                    conn, &settings, offer_id, actor, now,
+                )?)
+            })
+            .await?;
+            if told.as_ref().is_ok_and(|n| *n > 0) {
+                state.mail_wake.notify_one();
+            }
+            told.map(|_| None)
+        }
         "prise-de-poste" => match parse_date(&form.date) {
             None => Err(OfferError::StartRequired),
             Some(day) => db(&state, move |conn| {
-                Ok(offers::record_start(conn, offer_id, actor, day, now)?)
+                Ok(offers::record_start(
+                    conn,
+                    offer_id,
+                    actor,
+                    day,
+                    now,
+                    paris_today(),
+                )?)
             })
             .await?
             .map(|placement| Some(format!("/recrutement/affectations/{placement}"))),
@@ -417,6 +492,18 @@ pub async fn offer_action(
     };
     match outcome {
         Ok(next) => Ok(see_other(next.unwrap_or(destination))),
-        Err(e) => Err(refused(e)),
+        Err(OfferError::NotFound | OfferError::ApplicationNotFound) => Err(AppError::NotFound),
+        Err(e) => {
+            let field = match (&e, action.as_str()) {
+                (OfferError::ReasonRequired, _) => "motif",
+                (_, "prise-de-poste") => "date-prise",
+                _ => "actions",
+            };
+            let error = ActionError {
+                field,
+                message: e.to_string(),
+            };
+            render_offer(&state, &staff, offer_id, &typed, Some(error)).await
+        }
     }
 }

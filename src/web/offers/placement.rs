@@ -28,11 +28,19 @@ pub async fn placement(
     render_placement(&state, &staff, id, None, StatusCode::OK).await
 }
 
+/// A redeployment refused: the allocation it was for, the message, and what was typed (kept in
+/// that allocation's form when the page is shown again).
+struct Refused {
+    allocation_id: i64,
+    message: String,
+    typed: RedeployForm,
+}
+
 async fn render_placement(
     state: &AppState,
     staff: &Staff,
     id: i64,
-    error: Option<(i64, String)>,
+    error: Option<Refused>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let today = paris_today();
@@ -42,19 +50,53 @@ async fn render_placement(
     .await?;
     let view = view.ok_or(AppError::NotFound)?;
     let title = format!("Affectation de {}", view.candidate);
-    let choices: Vec<Value> = all
-        .iter()
-        .filter(|c| !c.closed_on_day(today))
-        .map(|c| json!({"id": c.id, "commune": c.commune}))
-        .collect();
+    let open_centres: Vec<&centres::Centre> =
+        all.iter().filter(|c| !c.closed_on_day(today)).collect();
     let current: Vec<Value> = view
         .current
         .iter()
         .map(|a| {
             let mut v = serde_json::to_value(a).unwrap_or_default();
-            if let (Some(obj), Some((failed, message))) = (v.as_object_mut(), error.as_ref()) {
-                if *failed == a.id {
-                    obj.insert("error".to_owned(), json!(message));
+            let refused = error.as_ref().filter(|e| e.allocation_id == a.id);
+            let chosen = refused.map(|e| e.typed.centre.as_str()).unwrap_or_default();
+            let ticked: &[String] = refused
+                .map(|e| e.typed.jours.as_slice())
+                .unwrap_or_default();
+            if let Some(obj) = v.as_object_mut() {
+                // Each form has its own choices, so that one refused keeps what was chosen.
+                obj.insert(
+                    "choices".to_owned(),
+                    json!(open_centres
+                        .iter()
+                        .map(|c| json!({
+                            "id": c.id,
+                            "commune": c.commune,
+                            "selected": c.id.to_string() == chosen,
+                        }))
+                        .collect::<Vec<_>>()),
+                );
+                obj.insert(
+                    "days".to_owned(),
+                    json!(HalfDay::all()
+                        .map(|h| json!({
+                            "code": h.code(),
+                            "label": h.label(),
+                            "checked": ticked.iter().any(|t| *t == h.code()),
+                        }))
+                        .collect::<Vec<_>>()),
+                );
+                match refused {
+                    Some(e) => {
+                        obj.insert("error".to_owned(), json!(e.message));
+                        obj.insert("typed_date".to_owned(), json!(e.typed.date));
+                        obj.insert("typed_etp".to_owned(), json!(e.typed.etp));
+                        obj.insert("typed_note".to_owned(), json!(e.typed.note));
+                    }
+                    None => {
+                        obj.insert("typed_date".to_owned(), json!(today.to_string()));
+                        obj.insert("typed_etp".to_owned(), json!(""));
+                        obj.insert("typed_note".to_owned(), json!(""));
+                    }
                 }
             }
             v
@@ -70,16 +112,13 @@ async fn render_placement(
             "heading": title,
             "placement": view,
             "current": current,
-            "centres": choices,
-            "half_days": HalfDay::all().map(|h| json!({"code": h.code(), "label": h.label()})).collect::<Vec<_>>(),
-            "today": today.to_string(),
         }),
     )
 }
 
 /// The redeployment form: which allocation, to which centre, from when; `jours` repeats, one
 /// per ticked half-day.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct RedeployForm {
     #[serde(default)]
     csrf: String,
@@ -105,53 +144,52 @@ pub async fn redeploy(
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let placement_id = path.into_inner();
-    let RedeployForm {
-        csrf,
-        affectation: allocation,
-        centre,
-        date,
-        jours: days,
-        etp,
-        note,
-    } = form.into_inner();
-    staff.check_csrf(&csrf)?;
-    let allocation_id: i64 = allocation
+    let typed = form.into_inner();
+    staff.check_csrf(&typed.csrf)?;
+    let allocation_id: i64 = typed
+        .affectation
         .parse()
         .map_err(|_| AppError::BadRequest("Affectation inconnue.".to_owned()))?;
-    let fail = |message: String| (allocation_id, message);
     let parsed = (|| {
-        let to_centre: i64 = centre
+        let to_centre: i64 = typed
+            .centre
             .parse()
-            .map_err(|_| fail(RedeployError::UnknownCentre.to_string()))?;
-        let from = parse_date(&date)
-            .ok_or_else(|| fail("Indiquez la date du redéploiement (jj/mm/aaaa).".to_owned()))?;
-        let pattern = if days.is_empty() {
+            .map_err(|_| RedeployError::UnknownCentre.to_string())?;
+        let from = parse_date(&typed.date)
+            .ok_or_else(|| "Indiquez la date du redéploiement (jj/mm/aaaa).".to_owned())?;
+        let pattern = if typed.jours.is_empty() {
             None
         } else {
-            Some(WeekPattern::from_codes(&days).map_err(|e| fail(e.0))?)
+            Some(WeekPattern::from_codes(&typed.jours).map_err(|e| e.0)?)
         };
-        let fte = if etp.trim().is_empty() {
+        let fte = if typed.etp.trim().is_empty() {
             None
         } else {
-            Some(Fte::parse(&etp).map_err(|e| fail(e.0))?)
+            Some(Fte::parse(&typed.etp).map_err(|e| e.0)?)
         };
-        Ok::<_, (i64, String)>(Redeployment {
+        Ok::<_, String>(Redeployment {
+            placement_id,
             allocation_id,
             to_centre,
             from,
             pattern,
             fte,
-            note: note.clone(),
+            note: typed.note.clone(),
         })
     })();
+    let refused = |message: String, typed: RedeployForm| Refused {
+        allocation_id,
+        message,
+        typed,
+    };
     let request = match parsed {
         Ok(r) => r,
-        Err(e) => {
+        Err(message) => {
             return render_placement(
                 &state,
                 &staff,
                 placement_id,
-                Some(e),
+                Some(refused(message, typed)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -172,7 +210,7 @@ pub async fn redeploy(
                 &state,
                 &staff,
                 placement_id,
-                Some((allocation_id, e.to_string())),
+                Some(refused(e.to_string(), typed)),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
