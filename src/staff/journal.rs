@@ -506,9 +506,7 @@ pub fn tell(e: &Entry) -> Line {
             (parts, by.is_some())
         }
         // The request for approval (issue 18, written by the offers module).
-        "demande_approbation" | "proposition_approbation_demandee" | "approbation_demandee" => {
-            (vec![t(" a demandé l'approbation de "), offer()], false)
-        }
+        "validation_demandee" => (vec![t(" a demandé la validation de "), offer()], false),
         "proposition_approuvee" => (vec![t(" a approuvé "), offer()], false),
         "proposition_envoyee" => (vec![t(" a envoyé "), offer()], false),
         "proposition_retiree" => (vec![t(" a retiré "), offer()], false),

@@ -328,10 +328,6 @@ struct OfferRow {
     first_name: String,
     #[diesel(sql_type = Text)]
     last_name: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    asked_by: Option<String>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    asked_at: Option<DateTime<Utc>>,
 }
 
 /// Sent offers waiting for the doctor's answer, and those that expired unanswered while the
@@ -353,8 +349,7 @@ fn offers_waiting(conn: &mut PgConnection, today: NaiveDate) -> QueryResult<Sect
             .bind::<Text, _>(Stage::Offer.code()),
     )?;
     let rows: Vec<OfferRow> = diesel::sql_query(format!(
-        "SELECT o.id AS offer_id, o.status, o.expires_on, c.first_name, c.last_name, \
-                NULL::text AS asked_by, NULL::timestamptz AS asked_at \
+        "SELECT o.id AS offer_id, o.status, o.expires_on, c.first_name, c.last_name \
          {} ORDER BY o.expires_on, o.id LIMIT $4",
         OFFERS_WAITING.replacen(
             "JOIN applications a ON a.id = o.application_id",
@@ -521,46 +516,23 @@ fn meetings_of_the_week(
 // ---------------------------------------------------------------------------------------------
 // Approvers
 
-/// Drafts whose approval was asked and not yet given.
-const WAITING_APPROVAL: &str = "FROM offers o \
-     WHERE o.status = $1 AND o.approval_requested_at IS NOT NULL AND o.approved_at IS NULL";
-
+/// Drafts whose approval was asked and not yet given (the offers module's own list).
 fn approvals(conn: &mut PgConnection) -> QueryResult<Section> {
-    let n = count(
-        conn,
-        diesel::sql_query(format!("SELECT count(*) AS n {WAITING_APPROVAL}"))
-            .into_boxed()
-            .bind::<Text, _>(OfferStatus::Draft.code()),
-    )?;
-    let rows: Vec<OfferRow> = diesel::sql_query(format!(
-        "SELECT o.id AS offer_id, o.status, o.expires_on, c.first_name, c.last_name, \
-                u.display_name AS asked_by, o.approval_requested_at AS asked_at \
-         {} ORDER BY o.approval_requested_at, o.id LIMIT $2",
-        WAITING_APPROVAL.replacen(
-            "FROM offers o",
-            "FROM offers o JOIN applications a ON a.id = o.application_id \
-             JOIN candidates c ON c.id = a.candidate_id \
-             LEFT JOIN staff_users u ON u.id = o.approval_requested_by",
-            1
-        )
-    ))
-    .bind::<Text, _>(OfferStatus::Draft.code())
-    .bind::<BigInt, _>(SHOWN)
-    .load(conn)?;
-    let items: Vec<Item> = rows
+    let waiting = crate::offers::waiting_for_approval(conn)?;
+    let n = waiting.len() as i64;
+    let items: Vec<Item> = waiting
         .into_iter()
-        .map(|r| {
-            let asked = match (r.asked_by, r.asked_at) {
-                (Some(who), Some(at)) => {
-                    format!(", demandée par {who} le {}", date_fr(paris_day(at)))
-                }
-                (None, Some(at)) => format!(", demandée le {}", date_fr(paris_day(at))),
-                _ => String::new(),
+        .take(SHOWN as usize)
+        .map(|w| {
+            let day = date_fr(paris_day(w.requested_at));
+            let asked = match w.requested_by {
+                Some(who) => format!(", demandée par {who} le {day}"),
+                None => format!(", demandée le {day}"),
             };
             Item {
-                href: format!("/recrutement/propositions/{}", r.offer_id),
-                label: format!("{} {}", r.first_name, r.last_name),
-                detail: format!("proposition n° {} à approuver{asked}", r.offer_id),
+                href: format!("/recrutement/propositions/{}", w.offer_id),
+                label: w.candidate,
+                detail: format!("proposition n° {} à approuver{asked}", w.offer_id),
                 flag: None,
             }
         })

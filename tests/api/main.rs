@@ -5,10 +5,10 @@ mod admin;
 mod application_form;
 #[cfg(feature = "browser")]
 mod browser;
+mod browser_campaigns;
+mod browser_home;
 #[cfg(feature = "browser")]
 mod browser_look;
-mod browser_home;
-mod browser_campaigns;
 mod browser_workspace_offers;
 mod campaign_pages;
 mod campaigns;
@@ -40,7 +40,7 @@ mod totp;
 mod trust_inputs;
 mod trust_records;
 mod trust_staff;
-mod workspace_look;
-mod workspace_home;
 mod workspace_campaigns;
+mod workspace_home;
+mod workspace_look;
 mod workspace_offers;

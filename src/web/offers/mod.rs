@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::centres::{self, Centre};
-use crate::db::enums::{StaffRole, WorkingTime};
+use crate::db::enums::WorkingTime;
 use crate::domain::{paris_today, parse_date, HalfDay};
 use crate::error::AppError;
 use crate::offers::{self, Answer, OfferError, OfferErrors, RawOffer};
@@ -24,13 +24,7 @@ use crate::web::staff::{staff_page, Staff};
 use crate::web::{db, AppState};
 
 fn may_approve(state: &AppState, staff: &Staff) -> bool {
-    staff.0.role == StaffRole::Admin
-        || state
-            .settings
-            .offers
-            .approver_roles
-            .iter()
-            .any(|r| r == staff.0.role.code())
+    staff.may_approve(&state.settings)
 }
 
 /// Where the offer form comes from: a new offer for an application, or a draft being edited.
