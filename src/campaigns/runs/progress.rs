@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use super::campaign::{Campaign, Run};
-use crate::db::enums::{DeliveryStatus, RunStatus, Stage};
+use crate::db::enums::{DeliveryStatus, RunStatus};
 use crate::db::schema::campaign_runs;
 
 /// Where a run stands, for the live progress bar.
@@ -148,6 +148,8 @@ pub struct Outcome {
     pub last_sent_at: Option<DateTime<Utc>>,
 }
 
+/// What a campaign brought. A recruitment is a placement that has started by today (Paris), as
+/// on /rapports and /capacite: a start to come is not counted yet.
 pub fn outcome(conn: &mut PgConnection, campaign_id: i64) -> QueryResult<Outcome> {
     diesel::sql_query(
         "SELECT \
@@ -164,7 +166,8 @@ pub fn outcome(conn: &mut PgConnection, campaign_id: i64) -> QueryResult<Outcome
               JOIN campaign_runs r ON r.id = d.run_id WHERE r.campaign_id = $1) AS clickers, \
            (SELECT count(*) FROM applications a WHERE a.campaign_id = $1) AS applications, \
            (SELECT count(*) FROM applications a WHERE a.campaign_id = $1 \
-              AND (a.stage = $4 OR EXISTS (SELECT 1 FROM placements p WHERE p.application_id = a.id))) \
+              AND EXISTS (SELECT 1 FROM placements p \
+                WHERE p.application_id = a.id AND p.started_on <= $4)) \
               AS recruitments, \
            (SELECT max(d.sent_at) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
               WHERE r.campaign_id = $1) AS last_sent_at",
@@ -172,6 +175,6 @@ pub fn outcome(conn: &mut PgConnection, campaign_id: i64) -> QueryResult<Outcome
     .bind::<BigInt, _>(campaign_id)
     .bind::<Text, _>(DeliveryStatus::Sent)
     .bind::<Text, _>(DeliveryStatus::Failed)
-    .bind::<Text, _>(Stage::Recruited)
+    .bind::<diesel::sql_types::Date, _>(crate::domain::paris_today())
     .get_result(conn)
 }
