@@ -67,11 +67,11 @@ text_enum!(
     /// Professional situation at the time of application.
     Situation {
         Intern => ("interne", "Interne en médecine"),
-        YoungGraduate => ("jeune_diplome", "Jeune diplômé(e)"),
-        Locum => ("remplacant", "Médecin remplaçant(e)"),
-        PrivatePractice => ("liberal", "Médecin libéral(e) installé(e)"),
-        Salaried => ("salarie", "Médecin salarié(e)"),
-        Retired => ("retraite", "Médecin retraité(e)"),
+        YoungGraduate => ("jeune_diplome", "Thèse soutenue récemment"),
+        Locum => ("remplacant", "Activité de remplacement"),
+        PrivatePractice => ("liberal", "Exercice libéral (cabinet)"),
+        Salaried => ("salarie", "Exercice salarié"),
+        Retired => ("retraite", "Médecin à la retraite"),
         ForeignDiploma => ("diplome_etranger", "Médecin à diplôme étranger"),
         Other => ("autre", "Autre situation"),
     }

@@ -374,7 +374,7 @@ async fn fill_the_form(c: &Client, rpps: &str) {
     select(
         c,
         "Situation professionnelle actuelle",
-        "Médecin remplaçant(e)",
+        "Activité de remplacement",
     )
     .await;
     check(c, Some("Temps de travail souhaité"), "Temps partiel").await;

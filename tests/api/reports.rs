@@ -566,14 +566,14 @@ async fn reasons_pool_specialties_and_situations_are_counted() {
     assert_eq!(
         situations,
         vec![
-            strings(&["Médecin remplaçant(e)", "4"]),
+            strings(&["Activité de remplacement", "4"]),
             strings(&["Interne en médecine", "1"]),
         ]
     );
 
     let records = csv(&comms, "/rapports/situations.csv").await;
     assert_eq!(records[0], strings(&["Situation", "Candidats"]));
-    assert_eq!(records[1], strings(&["Médecin remplaçant(e)", "4"]));
+    assert_eq!(records[1], strings(&["Activité de remplacement", "4"]));
     let records = csv(&comms, "/rapports/vivier.csv").await;
     assert_eq!(records[1], strings(&["3", "2"]));
     let records = csv(&comms, "/rapports/motifs-declin.csv").await;
