@@ -2,6 +2,7 @@
 //! documents and the e-mails sent to them.
 
 pub mod page;
+pub mod timeline;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -240,7 +241,7 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
                             follow_up_on: h.7,
                         })
                         .collect(),
-                    targets: pipeline::allowed_targets(stage)
+                    targets: pipeline::moves::manual_targets(stage)
                         .into_iter()
                         .map(|t| Target {
                             code: t.code(),

@@ -265,7 +265,7 @@ pub fn preview(
     let Some(current) = super::current_stage(conn, request.application_id)? else {
         return Ok(Err(super::MoveError::NotFound));
     };
-    if let Err(e) = super::check_move(current, request) {
+    if let Err(e) = super::moves::check_manual_move(current, request) {
         return Ok(Err(e));
     }
     let template = template_for(conn, request.to)?;

@@ -10,6 +10,31 @@ use crate::db::schema::{applications, candidates, stage_history};
 use crate::domain::ids::{ApplicationId, CandidateId};
 use crate::staff::audit::audit;
 
+/// Stages reached only through the offer flow (an offer sent, accepted, a placement started),
+/// never chosen by hand: otherwise the reports would count a recruitment without an offer or a
+/// placement.
+pub const OFFER_FLOW_STAGES: [Stage; 3] = [Stage::Offer, Stage::Accepted, Stage::Recruited];
+
+/// The stages a recruiter may choose by hand from `from`.
+pub fn manual_targets(from: Stage) -> Vec<Stage> {
+    super::rules::allowed_targets(from)
+        .into_iter()
+        .filter(|s| !OFFER_FLOW_STAGES.contains(s))
+        .collect()
+}
+
+/// [`check_move`] for a move chosen by hand: a stale form first, then the offer flow's stages
+/// refused, then the rules.
+pub fn check_manual_move(current: Stage, req: &MoveRequest) -> Result<(), MoveError> {
+    if current != req.expected_from {
+        return Err(MoveError::Stale(current.label()));
+    }
+    if OFFER_FLOW_STAGES.contains(&req.to) {
+        return Err(MoveError::NotAllowed(current.label(), req.to.label()));
+    }
+    check_move(current, req)
+}
+
 /// The stage an application is in, if it exists.
 pub fn current_stage(conn: &mut PgConnection, application_id: i64) -> QueryResult<Option<Stage>> {
     applications::table
@@ -51,7 +76,7 @@ pub fn move_for_candidate(
         let Some((current, candidate_id)) = found else {
             return Ok(Err(MoveError::NotFound));
         };
-        if let Err(e) = check_move(current, req) {
+        if let Err(e) = check_manual_move(current, req) {
             return Ok(Err(e));
         }
         let reason = match req.to {

@@ -1,6 +1,7 @@
 //! Moving an application to another stage, with or without an e-mail to the candidate (shown
 //! first for the recruiter to edit and confirm).
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,8 @@ use crate::domain::{parse_date, FreeText};
 use crate::error::AppError;
 use crate::pipeline::{self, MoveError, MoveRequest};
 use crate::staff::RECRUITING;
+use super::candidate::{moved_code, render_candidate, ActionForm, MoveKind, Reshow, SummaryLink};
+use crate::pipeline::moves::OFFER_FLOW_STAGES;
 use crate::web::body::Form;
 use crate::web::pages::see_other;
 use crate::web::staff::{page as render, Staff};
@@ -44,13 +47,146 @@ pub struct MoveForm {
     texte: String,
 }
 
-/// A refused move, as the page answers it.
+/// A refused move, as the page answers it when it cannot be shown at its form.
 fn refused(e: MoveError) -> AppError {
     match e {
         MoveError::NotFound => AppError::NotFound,
         e @ MoveError::Stale(_) => AppError::Conflict(e.to_string()),
         e => AppError::Unprocessable(e.to_string()),
     }
+}
+
+/// The candidate page again, with the form used, what was typed and the message at its field
+/// (422; 409 when the page was stale).
+async fn reshow(
+    state: &AppState,
+    staff: &Staff,
+    application_id: i64,
+    form: &MoveForm,
+    to: Stage,
+    error: MoveError,
+) -> Result<HttpResponse, AppError> {
+    let candidate_id = db(state, move |conn| {
+        Ok(crate::candidates::of_application(conn, application_id)?)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let kind = MoveKind::of(to);
+    let code = kind.code();
+    let mut action = ActionForm {
+        open: true,
+        note: form.note.clone(),
+        reason: match kind {
+            MoveKind::Refuse => form.motif_refus.clone(),
+            MoveKind::Withdraw => form.motif_desistement.clone(),
+            _ => String::new(),
+        },
+        follow_up: form.relance.clone(),
+        email: form.envoyer_courriel == "oui",
+        ..Default::default()
+    };
+    let (status, href, message) = match &error {
+        MoveError::NotFound => return Err(AppError::NotFound),
+        MoveError::ReasonRequired => {
+            action.reason_error = Some(error.to_string());
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("#motif-{code}-{application_id}"),
+                error.to_string(),
+            )
+        }
+        MoveError::FollowUpRequired => {
+            let message = if form.relance.trim().is_empty() {
+                error.to_string()
+            } else {
+                "Date de relance illisible : choisissez-la dans le calendrier ou saisissez-la au format JJ/MM/AAAA.".to_owned()
+            };
+            action.date_error = Some(message.clone());
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("#relance-{application_id}"),
+                message,
+            )
+        }
+        MoveError::NotAllowed(..) if OFFER_FLOW_STAGES.contains(&to) => {
+            let message = format!(
+                "L'étape « {} » ne se choisit pas à la main : elle suit la proposition (préparée, envoyée, acceptée) puis la prise de poste. Utilisez « Préparer une proposition ».",
+                to.label()
+            );
+            action.form_error = Some(message.clone());
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("#{code}-{application_id}"),
+                message,
+            )
+        }
+        MoveError::Stale(_) => {
+            action.form_error = Some(error.to_string());
+            (
+                StatusCode::CONFLICT,
+                format!("#{code}-{application_id}"),
+                error.to_string(),
+            )
+        }
+        MoveError::NotAllowed(..) => {
+            action.form_error = Some(error.to_string());
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("#{code}-{application_id}"),
+                error.to_string(),
+            )
+        }
+    };
+    let reshow = Reshow {
+        status: Some(status),
+        action: Some((application_id, kind, action)),
+        errors: vec![SummaryLink { href, message }],
+        ..Default::default()
+    };
+    render_candidate(state, staff, candidate_id, None, reshow).await
+}
+
+/// The note too long: the page again with the message at the note.
+async fn note_too_long(
+    state: &AppState,
+    staff: &Staff,
+    application_id: i64,
+    form: &MoveForm,
+    to: Stage,
+) -> Result<HttpResponse, AppError> {
+    let candidate_id = db(state, move |conn| {
+        Ok(crate::candidates::of_application(conn, application_id)?)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let kind = MoveKind::of(to);
+    let message = format!(
+        "La note compte {} caractères : raccourcissez-la à 5 000 au plus.",
+        form.note.chars().count()
+    );
+    let action = ActionForm {
+        open: true,
+        note: form.note.clone(),
+        reason: match kind {
+            MoveKind::Refuse => form.motif_refus.clone(),
+            MoveKind::Withdraw => form.motif_desistement.clone(),
+            _ => String::new(),
+        },
+        follow_up: form.relance.clone(),
+        email: form.envoyer_courriel == "oui",
+        note_error: Some(message.clone()),
+        ..Default::default()
+    };
+    let reshow = Reshow {
+        status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+        action: Some((application_id, kind, action)),
+        errors: vec![SummaryLink {
+            href: format!("#note-{}-{application_id}", kind.code()),
+            message,
+        }],
+        ..Default::default()
+    };
+    render_candidate(state, staff, candidate_id, None, reshow).await
 }
 
 pub async fn move_stage(
@@ -74,9 +210,9 @@ pub async fn move_stage(
         Stage::Withdrawn => Some(form.motif_desistement.clone()),
         _ => None,
     };
-    let note = FreeText::parse(&form.note, 5000).map_err(|_| {
-        AppError::BadRequest("La note est trop longue (5 000 caractères au plus).".to_owned())
-    })?;
+    let Ok(note) = FreeText::parse(&form.note, 5000) else {
+        return note_too_long(&state, &staff, application_id, &form, to).await;
+    };
     let request = MoveRequest {
         application_id,
         expected_from: from,
@@ -131,13 +267,17 @@ pub async fn move_stage(
         )?)
     })
     .await?;
-    let candidate_id = moved.map_err(refused)?;
+    let candidate_id = match moved {
+        Ok(id) => id,
+        Err(e) => return reshow(&state, &staff, application_id, &form, to, e).await,
+    };
     if with_email {
         state.mail_wake.notify_one();
     }
     tracing::info!(application_id, to = to.code(), "stage moved");
     Ok(see_other(format!(
-        "/recrutement/candidats/{candidate_id}#candidature-{application_id}"
+        "/recrutement/candidats/{candidate_id}?fait={}#candidature-{application_id}",
+        moved_code(to, with_email)
     )))
 }
 
@@ -167,7 +307,11 @@ async fn preview_email(
         Ok(pipeline::emails::preview(conn, &settings, &request)?)
     })
     .await?;
-    let (template, context) = prepared.map_err(refused)?;
+    let (template, context) = match prepared {
+        Ok(p) => p,
+        Err(e @ MoveError::NotFound) => return Err(refused(e)),
+        Err(e) => return reshow(state, staff, application_id, form, to, e).await,
+    };
     let (recipient, data) = context.ok_or(AppError::NotFound)?;
     let (subject, body, problem) = match template {
         Some(t) => match pipeline::emails::render(&t.subject, &t.body, &data) {
