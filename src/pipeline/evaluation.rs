@@ -525,6 +525,16 @@ pub fn for_candidate(
         .collect())
 }
 
+/// Deletes the grids of a candidate's meetings (anonymisation); answers how many went.
+pub fn delete_for_candidate(conn: &mut PgConnection, candidate_id: i64) -> QueryResult<usize> {
+    let their_meetings = meetings::table
+        .inner_join(applications::table)
+        .filter(applications::candidate_id.eq(candidate_id))
+        .select(meetings::id);
+    diesel::delete(evaluations::table.filter(evaluations::meeting_id.eq_any(their_meetings)))
+        .execute(conn)
+}
+
 /// The grid recorded for one meeting, as typed values (to fill the form again).
 pub fn input_for(conn: &mut PgConnection, meeting_id: i64) -> QueryResult<Option<GridInput>> {
     let found: Option<(i64, String, String)> = evaluations::table
