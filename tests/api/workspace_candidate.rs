@@ -209,7 +209,7 @@ async fn a_refusal_without_reason_shows_the_page_again_with_the_note_kept_at_the
     assert!(location.contains("fait=etape-refusee"), "{location}");
     let (_, html) = staff.get_html(&location).await;
     assert!(html.contains("role=\"status\""));
-    assert!(html.contains("Candidature passée à l'étape « Refusée »."));
+    assert!(html.contains("Candidature passée à l&#x27;étape « Refusée »."));
 }
 
 #[tokio::test]
@@ -423,7 +423,7 @@ async fn the_confirmation_is_a_fixed_sentence_never_text_from_the_address() {
         )
     );
     let (_, html) = staff.get_html(&location).await;
-    assert!(html.contains("Candidature passée à l'étape « Premier contact »."));
+    assert!(html.contains("Candidature passée à l&#x27;étape « Premier contact »."));
     // Reloading the page without the code shows no confirmation.
     let page = format!("/recrutement/candidats/{candidate}");
     let (_, html) = staff.get_html(&page).await;
@@ -652,7 +652,7 @@ async fn a_recruiter_fills_the_grid_after_an_interview_and_the_candidate_can_rea
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(html.contains("Se déconnecter"));
-    assert!(html.contains("Choisissez l'avis d'ensemble"));
+    assert!(html.contains("Choisissez l&#x27;avis d&#x27;ensemble"));
     assert!(html.contains(&format!("aria-describedby=\"note-{}-erreur\"", ids[1])));
     assert_eq!(
         field_value(&html, &format!("commentaire-{}", ids[0])),
@@ -685,7 +685,7 @@ async fn a_recruiter_fills_the_grid_after_an_interview_and_the_candidate_can_rea
         "« non évalué »"
     );
     let (_, html) = staff.get_html(&location).await;
-    assert!(html.contains("Grille d'entretien enregistrée."));
+    assert!(html.contains("Grille d&#x27;entretien enregistrée."));
     assert!(html.contains("4 – très satisfaisant"));
     assert!(html.contains("Non évalué"));
     assert!(html.contains("avis favorable"));
