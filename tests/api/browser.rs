@@ -171,7 +171,7 @@ async fn connect(driver: &ChromeDriver) -> Client {
 
 /// Runs `body` against a fresh application and a fresh browser. The browser session is closed
 /// and chromedriver stopped afterwards, whether `body` passed or panicked.
-async fn in_browser<F, Fut>(body: F)
+pub(crate) async fn in_browser<F, Fut>(body: F)
 where
     F: FnOnce(Arc<TestApp>, Client) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -198,7 +198,7 @@ where
 /// The id of the form control labelled `label` (within the group whose legend is `group`, if
 /// given), found by the label's visible text as a person reads it (the required-field asterisk
 /// left aside). An exact match wins; otherwise the label must be the only one starting so.
-async fn control_id(c: &Client, group: Option<&str>, label: &str) -> String {
+pub(crate) async fn control_id(c: &Client, group: Option<&str>, label: &str) -> String {
     const FIND: &str = r#"
         const [group, wanted] = arguments;
         const norm = s => s.replace(/\s+/g, ' ').trim().replace(/\s*\*$/, '').trim();
@@ -246,20 +246,20 @@ async fn control_id(c: &Client, group: Option<&str>, label: &str) -> String {
     }
 }
 
-async fn by_id(c: &Client, id: &str) -> Element {
+pub(crate) async fn by_id(c: &Client, id: &str) -> Element {
     c.find(Locator::Id(id))
         .await
         .unwrap_or_else(|e| panic!("no element #{id}: {e}"))
 }
 
 /// The control labelled `label`.
-async fn labelled(c: &Client, label: &str) -> Element {
+pub(crate) async fn labelled(c: &Client, label: &str) -> Element {
     let id = control_id(c, None, label).await;
     by_id(c, &id).await
 }
 
 /// Types `text` into the field labelled `label` (after clearing it).
-async fn fill(c: &Client, label: &str, text: &str) {
+pub(crate) async fn fill(c: &Client, label: &str, text: &str) {
     let field = labelled(c, label).await;
     field.clear().await.expect("clear");
     field.send_keys(text).await.expect("type");
@@ -271,7 +271,7 @@ async fn fill(c: &Client, label: &str, text: &str) {
 }
 
 /// Chooses, in the `<select>` labelled `label`, the option whose visible text is `option`.
-async fn select(c: &Client, label: &str, option: &str) {
+pub(crate) async fn select(c: &Client, label: &str, option: &str) {
     let field = labelled(c, label).await;
     assert_eq!(field.tag_name().await.unwrap(), "select", "“{label}”");
     field
@@ -290,7 +290,7 @@ async fn select(c: &Client, label: &str, option: &str) {
 
 /// Clicks the label `label` of a radio button or checkbox (in the group titled `group`) and
 /// checks that the control is now checked.
-async fn check(c: &Client, group: Option<&str>, label: &str) {
+pub(crate) async fn check(c: &Client, group: Option<&str>, label: &str) {
     let id = control_id(c, group, label).await;
     c.find(Locator::XPath(&format!("//label[@for=\"{id}\"]")))
         .await
@@ -305,7 +305,7 @@ async fn check(c: &Client, group: Option<&str>, label: &str) {
 }
 
 /// Clicks the button whose visible text is `text`.
-async fn press_button(c: &Client, text: &str) {
+pub(crate) async fn press_button(c: &Client, text: &str) {
     c.find(Locator::XPath(&format!(
         "//button[normalize-space(.)=\"{text}\"]"
     )))
@@ -316,7 +316,7 @@ async fn press_button(c: &Client, text: &str) {
     .expect("click the button");
 }
 
-async fn wait_for(c: &Client, css: &str) -> Element {
+pub(crate) async fn wait_for(c: &Client, css: &str) -> Element {
     c.wait()
         .at_most(WAIT)
         .for_element(Locator::Css(css))
@@ -347,7 +347,7 @@ async fn press_with_shift(c: &Client, key: Key) {
 }
 
 /// The HTTP status of the page shown (Navigation Timing).
-async fn status(c: &Client) -> u64 {
+pub(crate) async fn status(c: &Client) -> u64 {
     c.execute(
         "return performance.getEntriesByType('navigation')[0].responseStatus;",
         vec![],
@@ -358,7 +358,7 @@ async fn status(c: &Client) -> u64 {
     .expect("a response status")
 }
 
-async fn goto(c: &Client, app: &TestApp, path: &str) {
+pub(crate) async fn goto(c: &Client, app: &TestApp, path: &str) {
     c.goto(&app.url(path)).await.expect("navigate");
 }
 
@@ -674,7 +674,7 @@ async fn the_form_works_with_the_keyboard_alone() {
 
 /// Waits until the JavaScript expression `condition` is true on the page shown (a page still
 /// loading counts as false); `what` says what was awaited when it never comes.
-async fn wait_until(c: &Client, condition: &str, what: &str) {
+pub(crate) async fn wait_until(c: &Client, condition: &str, what: &str) {
     let script = format!("try {{ return !!({condition}); }} catch (e) {{ return false; }}");
     let deadline = Instant::now() + WAIT;
     loop {
@@ -703,7 +703,7 @@ async fn wait_until(c: &Client, condition: &str, what: &str) {
 }
 
 /// The text of the page's `<h1>`, spaces collapsed.
-async fn heading(c: &Client) -> String {
+pub(crate) async fn heading(c: &Client) -> String {
     c.find(Locator::Css("h1"))
         .await
         .expect("a heading")
@@ -716,14 +716,14 @@ async fn heading(c: &Client) -> String {
 }
 
 /// Fills the sign-in form by its labels and sends it.
-async fn sign_in_with(c: &Client, email: &str, password: &str) {
+pub(crate) async fn sign_in_with(c: &Client, email: &str, password: &str) {
     fill(c, "Adresse électronique", email).await;
     fill(c, "Mot de passe", password).await;
     press_button(c, "Se connecter").await;
 }
 
 /// The stage badge of the (only) application shown.
-async fn stage_badge(c: &Client) -> String {
+pub(crate) async fn stage_badge(c: &Client) -> String {
     c.find(Locator::Css(".application .stage-badge"))
         .await
         .expect("a stage badge")
@@ -735,7 +735,7 @@ async fn stage_badge(c: &Client) -> String {
 }
 
 /// Waits until the application shown is at `stage` (after a move and its redirect).
-async fn wait_for_stage(c: &Client, stage: &str) {
+pub(crate) async fn wait_for_stage(c: &Client, stage: &str) {
     wait_until(
         c,
         &format!(
@@ -748,28 +748,32 @@ async fn wait_for_stage(c: &Client, stage: &str) {
     .await;
 }
 
-/// The rows of the "Historique des étapes" table: Date, De, Vers, Par, Motif.
-async fn history_rows(c: &Client) -> Vec<Vec<String>> {
+/// The stage moves of the candidate page's timeline, oldest first: Date, De, Vers, Par (the
+/// page's « Historique » shows every event newest first; issue 18 replaced the stage table).
+pub(crate) async fn history_rows(c: &Client) -> Vec<Vec<String>> {
     let rows = c
         .execute(
             r#"
-            const table = Array.from(document.querySelectorAll('table.history'))
-                .find(t => t.caption && t.caption.innerText.trim() === 'Historique des étapes');
-            if (!table) return null;
-            return Array.from(table.tBodies[0].rows)
-                .map(tr => Array.from(tr.cells).map(td => td.innerText.replace(/\s+/g, ' ').trim()));
+            const norm = s => s.replace(/\s+/g, ' ').trim();
+            const items = Array.from(document.querySelectorAll('.timeline .timeline-item--etape'));
+            return items.reverse().map(li => {
+                const meta = norm(li.querySelector('.timeline-meta').innerText).split(' · ');
+                const title = norm(li.querySelector('.timeline-title').innerText);
+                let m = title.match(/passée de « (.+) » à « (.+) »$/);
+                const [from, to] = m ? [m[1], m[2]] : ['–', (title.match(/« (.+) »$/) || [])[1]];
+                return [meta[1], from, to, meta[2] || ''];
+            });
             "#,
             vec![],
         )
         .await
         .expect("read the history");
-    serde_json::from_value(rows).expect("a table titled “Historique des étapes”")
+    serde_json::from_value(rows).expect("the stage moves of the timeline")
 }
 
-/// Moves the application shown to `stage` through the "Changer d'étape" form, without e-mail.
-async fn move_to_stage(c: &Client, stage: &str) {
-    select(c, "Nouvelle étape", stage).await;
-    press_button(c, "Enregistrer le changement").await;
+/// Moves the application shown to `stage` with its « Avancer à … » button, without e-mail.
+pub(crate) async fn move_to_stage(c: &Client, stage: &str) {
+    press_button(c, &format!("Avancer à « {stage} »")).await;
     wait_for_stage(c, stage).await;
     assert_eq!(status(c).await, 200, "back on the candidate page");
 }
@@ -870,9 +874,8 @@ async fn a_recruiter_signs_in_finds_the_application_and_moves_it_to_the_site_vis
         move_to_stage(&c, "Entretien").await;
 
         // The third one writes to the doctor: the stage's e-mail is shown first, to edit.
-        select(&c, "Nouvelle étape", "Visite du territoire").await;
-        check(&c, Some("Changer d'étape"), "Écrire au candidat").await;
-        press_button(&c, "Enregistrer le changement").await;
+        check(&c, Some("Faire avancer la candidature"), "Écrire au candidat").await;
+        press_button(&c, "Avancer à « Visite du territoire »").await;
         wait_until(
             &c,
             "document.getElementById('texte') !== null",
@@ -1046,13 +1049,12 @@ async fn axe_finds_no_violations_on_the_staff_pages() {
         let path = format!("/recrutement/candidats/{candidate}");
         goto(&c, &app, &path).await;
         assert_eq!(status(&c).await, 200);
-        wait_for(&c, ".move-form").await;
+        wait_for(&c, ".action-form").await;
         audit(&c, &path, &mut report).await;
 
         // The e-mail preview of a move.
-        select(&c, "Nouvelle étape", "Premier contact").await;
-        check(&c, Some("Changer d'étape"), "Écrire au candidat").await;
-        press_button(&c, "Enregistrer le changement").await;
+        check(&c, Some("Faire avancer la candidature"), "Écrire au candidat").await;
+        press_button(&c, "Avancer à « Premier contact »").await;
         wait_until(
             &c,
             "document.getElementById('texte') !== null",
@@ -1168,7 +1170,7 @@ async fn focused(c: &Client) -> Value {
 // Offers: from a draft to the capacity page
 
 /// Today in Paris, the day the service means.
-fn paris_today() -> NaiveDate {
+pub(crate) fn paris_today() -> NaiveDate {
     chrono::Utc::now()
         .with_timezone(&chrono_tz::Europe::Paris)
         .date_naive()
@@ -1177,7 +1179,7 @@ fn paris_today() -> NaiveDate {
 /// Types `day` into the date field labelled `label`, the way a person does: the digits of each
 /// part in the order the browser's locale shows them (Chromium moves on to the next part by
 /// itself). The field must then hold the day.
-async fn fill_date(c: &Client, label: &str, day: NaiveDate) {
+pub(crate) async fn fill_date(c: &Client, label: &str, day: NaiveDate) {
     let field = labelled(c, label).await;
     assert_eq!(
         field.attr("type").await.unwrap().as_deref(),
@@ -2339,7 +2341,7 @@ fn axe_source() -> &'static str {
 
 /// Runs axe-core on the page shown and appends its WCAG 2.1 A/AA violations to `report`, then
 /// what axe-core only lists for review (see [`labels_and_ids`]).
-async fn audit(c: &Client, page: &str, report: &mut String) {
+pub(crate) async fn audit(c: &Client, page: &str, report: &mut String) {
     axe(c, page, report).await;
     labels_and_ids(c, page, report).await;
 }
@@ -2603,7 +2605,7 @@ async fn axe_finds_no_violations_on_the_personal_data_pages() {
 
 /// Saves a screenshot of the page as `{name}.png` in `SCREENSHOTS_DIR`, when it is set (to look
 /// at the pages by eye; the tests assert on the page itself).
-async fn screenshot(c: &Client, name: &str) {
+pub(crate) async fn screenshot(c: &Client, name: &str) {
     if let Some(dir) = std::env::var_os("SCREENSHOTS_DIR") {
         let png = c.screenshot().await.expect("a screenshot");
         std::fs::create_dir_all(&dir).unwrap();
@@ -2613,7 +2615,7 @@ async fn screenshot(c: &Client, name: &str) {
 
 /// What makes the page scroll sideways at the window's width (the elements sticking out, by
 /// tag and class), empty when it does not.
-async fn sideways(c: &Client) -> Vec<String> {
+pub(crate) async fn sideways(c: &Client) -> Vec<String> {
     let out = c
         .execute(
             r#"

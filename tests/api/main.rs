@@ -5,6 +5,8 @@ mod admin;
 mod application_form;
 #[cfg(feature = "browser")]
 mod browser;
+#[cfg(feature = "browser")]
+mod browser_candidate;
 mod campaign_pages;
 mod campaigns;
 mod cli;

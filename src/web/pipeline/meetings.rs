@@ -190,7 +190,16 @@ async fn reshow_meeting(
             .into_iter()
             .map(|(field, message)| SummaryLink {
                 href: format!("#rdv-{field}-{application_id}"),
-                message,
+                message: format!(
+                    "{} : {message}",
+                    match field {
+                        "type" => "Type",
+                        "date" => "Date",
+                        "heure" => "Heure",
+                        "duree" => "Durée",
+                        _ => "Centre",
+                    }
+                ),
             })
             .collect(),
         ..Default::default()

@@ -89,10 +89,15 @@ async fn reshow(
         MoveError::NotFound => return Err(AppError::NotFound),
         MoveError::ReasonRequired => {
             action.reason_error = Some(error.to_string());
+            let label = if kind == MoveKind::Refuse {
+                "Motif du refus"
+            } else {
+                "Motif du désistement"
+            };
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("#motif-{code}-{application_id}"),
-                error.to_string(),
+                format!("{label} : {error}"),
             )
         }
         MoveError::FollowUpRequired => {
@@ -105,7 +110,7 @@ async fn reshow(
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("#relance-{application_id}"),
-                message,
+                format!("Date de relance : {message}"),
             )
         }
         MoveError::NotAllowed(..) if OFFER_FLOW_STAGES.contains(&to) => {
@@ -182,7 +187,7 @@ async fn note_too_long(
         action: Some((application_id, kind, action)),
         errors: vec![SummaryLink {
             href: format!("#note-{}-{application_id}", kind.code()),
-            message,
+            message: format!("Note : {message}"),
         }],
         ..Default::default()
     };
