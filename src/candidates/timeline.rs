@@ -215,11 +215,7 @@ pub fn timeline(page: &CandidatePage) -> Vec<TimelineEntry> {
                 at,
                 "proposition",
                 "Proposition",
-                format!(
-                    "Proposition n° {} : {}",
-                    o.id,
-                    o.status.to_lowercase()
-                ),
+                format!("Proposition n° {} : {}", o.id, o.status.to_lowercase()),
             );
             if let Some(reason) = o.decline_reason {
                 e.lines.push(format!("Motif : {reason}"));
@@ -233,7 +229,11 @@ pub fn timeline(page: &CandidatePage) -> Vec<TimelineEntry> {
             paris_midnight(p.started_on),
             "affectation",
             "Affectation",
-            format!("Prise de poste le {} ({} ETP)", fr_date(p.started_on), p.fte),
+            format!(
+                "Prise de poste le {} ({} ETP)",
+                fr_date(p.started_on),
+                p.fte
+            ),
         );
         e.link = Some(TimelineLink {
             href: format!("/recrutement/affectations/{}", p.id),
@@ -269,6 +269,6 @@ pub fn timeline(page: &CandidatePage) -> Vec<TimelineEntry> {
     }
     // Newest first; at the same instant, the order of the sources above, reversed.
     out.reverse();
-    out.sort_by(|a, b| b.at.cmp(&a.at));
+    out.sort_by_key(|e| std::cmp::Reverse(e.at));
     out
 }

@@ -113,7 +113,10 @@ pub fn parse_criterion(
     let mut errors = FieldErrors::default();
     let folded = name.split_whitespace().collect::<Vec<_>>().join(" ");
     if folded.is_empty() {
-        errors.add("nom", "Donnez un nom au critère, par exemple « Motivation ».");
+        errors.add(
+            "nom",
+            "Donnez un nom au critère, par exemple « Motivation ».",
+        );
     } else if folded.chars().count() > 120 {
         errors.add("nom", "Le nom est trop long : 120 caractères au plus.");
     } else if folded.chars().any(char::is_control) {
@@ -173,7 +176,14 @@ pub fn create_criterion(
             ))
             .returning(evaluation_criteria::id)
             .get_result(conn)?;
-        audit(conn, Some(actor), "critere_ajoute", "evaluation_criterion", Some(id), "")?;
+        audit(
+            conn,
+            Some(actor),
+            "critere_ajoute",
+            "evaluation_criterion",
+            Some(id),
+            "",
+        )?;
         Ok(id)
     })
 }
@@ -196,7 +206,14 @@ pub fn update_criterion(
             ))
             .execute(conn)?;
         if n > 0 {
-            audit(conn, Some(actor), "critere_modifie", "evaluation_criterion", Some(id), "")?;
+            audit(
+                conn,
+                Some(actor),
+                "critere_modifie",
+                "evaluation_criterion",
+                Some(id),
+                "",
+            )?;
         }
         Ok(n > 0)
     })
@@ -290,9 +307,8 @@ pub fn check_grid(input: &GridInput, criteria: &[Criterion]) -> Result<Grid, Gri
         .find(|(c, _)| *c == input.opinion)
         .map(|(c, _)| *c);
     if opinion.is_none() {
-        errors.opinion = Some(
-            "Choisissez l'avis d'ensemble : favorable, réservé ou défavorable.".to_owned(),
-        );
+        errors.opinion =
+            Some("Choisissez l'avis d'ensemble : favorable, réservé ou défavorable.".to_owned());
     }
     let long = |what: &str| {
         format!("{what} est trop long : {COMMENT_MAX} caractères au plus, raccourcissez-le.")
@@ -359,13 +375,15 @@ pub fn meeting(conn: &mut PgConnection, meeting_id: i64) -> QueryResult<Option<G
         .first::<(i64, i64, i64, String, DateTime<Utc>)>(conn)
         .optional()
         .map(|r| {
-            r.map(|(meeting_id, candidate_id, application_id, kind, starts_at)| GridMeeting {
-                meeting_id,
-                candidate_id,
-                application_id,
-                kind: MeetingKind::from_code(&kind).map_or("Rendez-vous", MeetingKind::label),
-                starts_at,
-            })
+            r.map(
+                |(meeting_id, candidate_id, application_id, kind, starts_at)| GridMeeting {
+                    meeting_id,
+                    candidate_id,
+                    application_id,
+                    kind: MeetingKind::from_code(&kind).map_or("Rendez-vous", MeetingKind::label),
+                    starts_at,
+                },
+            )
         })
 }
 

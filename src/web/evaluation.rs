@@ -97,7 +97,14 @@ async fn render_criteria(
             serde_json::Value::Bool(done && !has_errors),
         );
     }
-    staff_page(state, staff, "admin/evaluation_criteria", title, status, data)
+    staff_page(
+        state,
+        staff,
+        "admin/evaluation_criteria",
+        title,
+        status,
+        data,
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]

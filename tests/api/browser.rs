@@ -1053,7 +1053,12 @@ async fn axe_finds_no_violations_on_the_staff_pages() {
         audit(&c, &path, &mut report).await;
 
         // The e-mail preview of a move.
-        check(&c, Some("Faire avancer la candidature"), "Écrire au candidat").await;
+        check(
+            &c,
+            Some("Faire avancer la candidature"),
+            "Écrire au candidat",
+        )
+        .await;
         press_button(&c, "Avancer à « Premier contact »").await;
         wait_until(
             &c,

@@ -9,8 +9,8 @@ use serde_json::json;
 use vocation::db::enums::StaffRole;
 
 use crate::browser::{
-    audit, by_id, check, control_id, fill, fill_date, goto, in_browser, paris_today,
-    press_button, screenshot, sideways, sign_in_with, status, wait_for_stage, wait_until,
+    audit, by_id, check, control_id, fill, fill_date, goto, in_browser, paris_today, press_button,
+    screenshot, sideways, sign_in_with, status, wait_for_stage, wait_until,
 };
 use crate::helpers::{Fields, STAFF_PASSWORD};
 
@@ -62,7 +62,10 @@ async fn check_widths(c: &Client, name: &str, report: &mut String) {
         c.set_window_size(width, height).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let out = sideways(c).await;
-        assert!(out.is_empty(), "{name}: sideways scroll at {width} px: {out:?}");
+        assert!(
+            out.is_empty(),
+            "{name}: sideways scroll at {width} px: {out:?}"
+        );
         screenshot(c, &format!("{name}-{width}")).await;
         audit(c, &format!("{name} at {width} px"), report).await;
     }
@@ -97,7 +100,10 @@ async fn a_recruiter_moves_refuses_without_reason_and_fills_the_grid_by_the_labe
             .text()
             .await
             .unwrap();
-        assert_eq!(flash.trim(), "Candidature passée à l'étape « Premier contact ».");
+        assert_eq!(
+            flash.trim(),
+            "Candidature passée à l'étape « Premier contact »."
+        );
 
         // A refusal without its reason: the page again, the message at the field, the note kept.
         unfold(&c, "Refuser la candidature").await;
@@ -117,7 +123,10 @@ async fn a_recruiter_moves_refuses_without_reason_and_fills_the_grid_by_the_labe
         .await;
         assert_eq!(status(&c).await, 422);
         let text = main_text(&c).await;
-        assert!(text.contains("Choisissez le motif dans la liste."), "{text}");
+        assert!(
+            text.contains("Choisissez le motif dans la liste."),
+            "{text}"
+        );
         let id = control_id(&c, Some("Refuser la candidature"), "Note (facultative)").await;
         assert_eq!(
             by_id(&c, &id).await.prop("value").await.unwrap().as_deref(),
@@ -132,7 +141,10 @@ async fn a_recruiter_moves_refuses_without_reason_and_fills_the_grid_by_the_labe
             .unwrap_or_default();
         let message = by_id(&c, &described).await.text().await.unwrap();
         assert_eq!(message.trim(), "Choisissez le motif dans la liste.");
-        assert!(c.find(Locator::Css("nav")).await.is_ok(), "the menu is there");
+        assert!(
+            c.find(Locator::Css("nav")).await.is_ok(),
+            "the menu is there"
+        );
         check_widths(&c, "candidat-refus-sans-motif", &mut report).await;
         assert_eq!(
             app.text("SELECT stage FROM applications").as_deref(),
@@ -162,7 +174,10 @@ async fn a_recruiter_moves_refuses_without_reason_and_fills_the_grid_by_the_labe
         .await;
         let text = main_text(&c).await;
         assert!(text.contains("Entretien le"), "{text}");
-        assert!(text.contains("(1\u{a0}h\u{a0}30)") || text.contains("(1 h 30)"), "{text}");
+        assert!(
+            text.contains("(1\u{a0}h\u{a0}30)") || text.contains("(1 h 30)"),
+            "{text}"
+        );
 
         // The grid, by its labels.
         c.find(Locator::XPath(
@@ -173,16 +188,23 @@ async fn a_recruiter_moves_refuses_without_reason_and_fills_the_grid_by_the_labe
         .click()
         .await
         .unwrap();
-        wait_until(
-            &c,
-            "location.pathname.endsWith('/grille')",
-            "the grid page",
-        )
-        .await;
+        wait_until(&c, "location.pathname.endsWith('/grille')", "the grid page").await;
         check_widths(&c, "grille-entretien", &mut report).await;
         select_in(&c, "Projet professionnel", "Note", "4 – très satisfaisant").await;
-        fill_in(&c, "Projet professionnel", "Commentaire", "Veut exercer en équipe").await;
-        select_in(&c, "Motivation pour le territoire", "Note", "3 – satisfaisant").await;
+        fill_in(
+            &c,
+            "Projet professionnel",
+            "Commentaire",
+            "Veut exercer en équipe",
+        )
+        .await;
+        select_in(
+            &c,
+            "Motivation pour le territoire",
+            "Note",
+            "3 – satisfaisant",
+        )
+        .await;
         check(&c, Some("Avis d'ensemble"), "Favorable").await;
         fill(&c, "Commentaire d'ensemble", "À inviter pour une visite").await;
         press_button(&c, "Enregistrer la grille").await;
@@ -195,7 +217,10 @@ async fn a_recruiter_moves_refuses_without_reason_and_fills_the_grid_by_the_labe
         assert_eq!(status(&c).await, 200);
         let text = main_text(&c).await;
         assert!(text.contains("Grille d'entretien enregistrée."), "{text}");
-        assert!(text.contains("Projet professionnel : 4 – très satisfaisant"), "{text}");
+        assert!(
+            text.contains("Projet professionnel : 4 – très satisfaisant"),
+            "{text}"
+        );
         assert!(text.contains("Veut exercer en équipe"), "{text}");
         assert!(text.contains("avis favorable"), "{text}");
         c.execute(
@@ -205,6 +230,52 @@ async fn a_recruiter_moves_refuses_without_reason_and_fills_the_grid_by_the_labe
         .await
         .unwrap();
         check_widths(&c, "candidat-grille", &mut report).await;
+        assert!(report.is_empty(), "{report}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_defines_the_grid_by_the_labels() {
+    in_browser(|app, c| async move {
+        app.create_staff("admin@cds32.test", StaffRole::Admin);
+        let mut report = String::new();
+        c.set_window_size(1366, 900).await.unwrap();
+        goto(&c, &app, "/connexion").await;
+        sign_in_with(&c, "admin@cds32.test", STAFF_PASSWORD).await;
+        wait_until(&c, "location.pathname !== '/connexion'", "signed in").await;
+        goto(&c, &app, "/admin/grille").await;
+        assert_eq!(status(&c).await, 200);
+
+        // A criterion without a name: the page again, the description kept.
+        fill(&c, "Description", "Ce que le médecin veut faire").await;
+        press_button(&c, "Ajouter le critère").await;
+        wait_until(
+            &c,
+            "document.querySelector('.error-summary') !== null",
+            "the message",
+        )
+        .await;
+        assert_eq!(status(&c).await, 422);
+        assert!(main_text(&c).await.contains("Donnez un nom au critère"));
+        check_widths(&c, "grille-criteres-erreur", &mut report).await;
+
+        fill(&c, "Nom", "Projet professionnel").await;
+        press_button(&c, "Ajouter le critère").await;
+        wait_until(
+            &c,
+            "location.search.includes('fait=oui')",
+            "the criterion added",
+        )
+        .await;
+        let text = main_text(&c).await;
+        assert!(text.contains("Grille enregistrée."), "{text}");
+        assert_eq!(
+            app.text("SELECT description FROM evaluation_criteria")
+                .as_deref(),
+            Some("Ce que le médecin veut faire")
+        );
+        check_widths(&c, "grille-criteres", &mut report).await;
         assert!(report.is_empty(), "{report}");
     })
     .await;

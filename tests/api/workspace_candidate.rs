@@ -38,7 +38,10 @@ async fn post_move(
 fn is_full_candidate_page(html: &str) {
     assert!(html.contains("Se déconnecter"), "the staff layout");
     assert!(html.contains("<nav"), "the menu");
-    assert!(html.contains("<h1>Claire Martin</h1>"), "the candidate page");
+    assert!(
+        html.contains("<h1>Claire Martin</h1>"),
+        "the candidate page"
+    );
 }
 
 /// The HTML of the element with `id` (its outer HTML).
@@ -231,7 +234,9 @@ async fn the_pool_without_a_date_and_a_stale_page_are_shown_at_their_form() {
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     is_full_candidate_page(&html);
-    assert!(html.contains(&format!("aria-describedby=\"relance-{application}-erreur\"")));
+    assert!(html.contains(&format!(
+        "aria-describedby=\"relance-{application}-erreur\""
+    )));
     assert!(html.contains("Date de relance illisible"), "{html}");
     assert_eq!(
         field_value(&html, &format!("relance-{application}")),
@@ -360,12 +365,16 @@ async fn a_meeting_with_mistakes_is_shown_again_with_its_values_and_durations_re
             html.contains(&format!("href=\"#rdv-{field}-{application}\"")),
             "{field} in the summary"
         );
-        assert!(html.contains(&format!(
-            "rdv-{field}-{application}-erreur"
-        )));
+        assert!(html.contains(&format!("rdv-{field}-{application}-erreur")));
     }
-    assert_eq!(field_value(&html, &format!("rdv-lieu-{application}")), "Salle <2>");
-    assert_eq!(field_value(&html, &format!("rdv-duree-{application}")), "beaucoup");
+    assert_eq!(
+        field_value(&html, &format!("rdv-lieu-{application}")),
+        "Salle <2>"
+    );
+    assert_eq!(
+        field_value(&html, &format!("rdv-duree-{application}")),
+        "beaucoup"
+    );
     assert_eq!(
         field_value(&html, &format!("rdv-note-{application}")),
         "Apporter le dossier"
@@ -397,7 +406,10 @@ async fn a_meeting_with_mistakes_is_shown_again_with_its_values_and_durations_re
     let (_, html) = staff
         .get_html(&format!("/recrutement/candidats/{candidate}"))
         .await;
-    assert!(html.contains("(1\u{a0}h\u{a0}30)"), "the duration as written");
+    assert!(
+        html.contains("(1\u{a0}h\u{a0}30)"),
+        "the duration as written"
+    );
     assert!(!html.contains("90 min"));
     let (_, agenda) = staff.get_html("/recrutement/agenda").await;
     assert!(agenda.contains("Visite du territoire (1\u{a0}h\u{a0}30)"));
@@ -547,7 +559,10 @@ async fn an_admin_defines_the_criteria_and_mistakes_are_shown_again() {
     assert!(html.contains("Se déconnecter"));
     assert!(html.contains("Donnez un nom au critère"));
     assert!(html.contains("aria-describedby=\"ordre-nouveau-erreur\""));
-    assert_eq!(field_value(&html, "description-nouveau"), "Décrit <i>ceci</i>");
+    assert_eq!(
+        field_value(&html, "description-nouveau"),
+        "Décrit <i>ceci</i>"
+    );
     assert_eq!(field_value(&html, "ordre-nouveau"), "-5");
     assert_eq!(app.count("SELECT count(*) FROM evaluation_criteria"), 0);
 
@@ -675,9 +690,7 @@ async fn a_recruiter_fills_the_grid_after_an_interview_and_the_candidate_can_rea
     let r = staff.post_form(&path, &fields).await;
     assert_eq!(r.status(), 303);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with(&format!(
-        "/recrutement/candidats/{candidate}?fait=grille"
-    )));
+    assert!(location.starts_with(&format!("/recrutement/candidats/{candidate}?fait=grille")));
     assert_eq!(app.count("SELECT count(*) FROM evaluation_scores"), 4);
     assert_eq!(
         app.count("SELECT count(*) FROM evaluation_scores WHERE score IS NULL"),
@@ -700,13 +713,9 @@ async fn a_recruiter_fills_the_grid_after_an_interview_and_the_candidate_can_rea
 
     // On « Mes données » and in its export: the grid is the candidate's personal data.
     let mut conn = app.conn();
-    let held = vocation::privacy::personal_data(
-        &mut conn,
-        candidate.parse().unwrap(),
-        test_day(),
-    )
-    .unwrap()
-    .unwrap();
+    let held = vocation::privacy::personal_data(&mut conn, candidate.parse().unwrap(), test_day())
+        .unwrap()
+        .unwrap();
     let grids = held["evaluations"].as_array().unwrap();
     assert_eq!(grids.len(), 1);
     assert_eq!(grids[0]["opinion"], "Favorable");

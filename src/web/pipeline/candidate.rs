@@ -85,7 +85,9 @@ pub(super) fn moved_code(to: Stage, with_email: bool) -> String {
 
 /// How long an application has been at its stage, in words.
 fn since(entered: chrono::DateTime<chrono::Utc>, today: NaiveDate) -> String {
-    let day = entered.with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    let day = entered
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive();
     match (today - day).num_days() {
         n if n <= 0 => "depuis aujourd'hui".to_owned(),
         1 => "depuis hier".to_owned(),
@@ -416,7 +418,6 @@ pub(super) async fn render_candidate(
     staff_page(state, staff, "pipeline/candidate", &title, status, data)
 }
 
-
 /// Which values of the submissions differ from the record: what each proposed, field by
 /// field, in words, for the recruiter to apply (or not) through the edit page.
 fn proposals_view(
@@ -557,9 +558,9 @@ pub async fn add_note(
     staff.check_csrf(&form.csrf)?;
     let candidate_id = path.into_inner();
     let problem = match crate::domain::FreeText::parse(&form.note, 5000) {
-        Ok(body) if body.as_str().is_empty() => Err(
-            "La note est vide : écrivez-la avant de l'enregistrer.".to_owned(),
-        ),
+        Ok(body) if body.as_str().is_empty() => {
+            Err("La note est vide : écrivez-la avant de l'enregistrer.".to_owned())
+        }
         Ok(body) => Ok(body),
         Err(_) => Err(format!(
             "La note compte {} caractères : raccourcissez-la à 5 000 au plus.",

@@ -155,7 +155,8 @@ pub async fn add_meeting(
         Ok(id) => id,
         Err(ScheduleError::NotFound) => return Err(AppError::NotFound),
         Err(ScheduleError::UnknownCentre) => {
-            let m = "Ce centre n'existe pas ou est fermé : choisissez-en un dans la liste.".to_owned();
+            let m =
+                "Ce centre n'existe pas ou est fermé : choisissez-en un dans la liste.".to_owned();
             shown.centre_error = Some(m.clone());
             return reshow_meeting(&state, &staff, application_id, shown, vec![("centre", m)])
                 .await;

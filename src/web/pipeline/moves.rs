@@ -7,13 +7,13 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::candidate::{moved_code, render_candidate, ActionForm, MoveKind, Reshow, SummaryLink};
 use crate::db::enums::Stage;
 use crate::domain::{parse_date, FreeText};
 use crate::error::AppError;
+use crate::pipeline::moves::OFFER_FLOW_STAGES;
 use crate::pipeline::{self, MoveError, MoveRequest};
 use crate::staff::RECRUITING;
-use super::candidate::{moved_code, render_candidate, ActionForm, MoveKind, Reshow, SummaryLink};
-use crate::pipeline::moves::OFFER_FLOW_STAGES;
 use crate::web::body::Form;
 use crate::web::pages::see_other;
 use crate::web::staff::{page as render, Staff};
