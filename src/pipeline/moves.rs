@@ -46,7 +46,8 @@ pub fn current_stage(conn: &mut PgConnection, application_id: i64) -> QueryResul
 
 /// Moves an application: locks it, checks the rules, updates its stage and appends the history.
 /// When `email` is given it is queued in the same transaction, so it goes out if and only if
-/// the move is recorded.
+/// the move is recorded. (The rules of `rules::check_move`; the candidate page's forms go
+/// through [`move_for_candidate`], which also refuses the offer flow's stages.)
 pub fn move_application(
     conn: &mut PgConnection,
     actor_id: i64,
@@ -54,17 +55,29 @@ pub fn move_application(
     email: Option<crate::mail::outbox::NewOutboundEmail>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<(), MoveError>> {
-    Ok(move_for_candidate(conn, actor_id, req, email, now)?.map(|_| ()))
+    Ok(move_checked(conn, actor_id, req, email, now, check_move)?.map(|_| ()))
 }
 
-/// [`move_application`], answering with the id of the candidate whose application moved (the
-/// page they go back to).
+/// A move chosen by hand on the candidate page ([`check_manual_move`]: never to a stage of the
+/// offer flow), answering with the id of the candidate whose application moved (the page they
+/// go back to).
 pub fn move_for_candidate(
     conn: &mut PgConnection,
     actor_id: i64,
     req: &MoveRequest,
     email: Option<crate::mail::outbox::NewOutboundEmail>,
     now: DateTime<Utc>,
+) -> anyhow::Result<Result<i64, MoveError>> {
+    move_checked(conn, actor_id, req, email, now, check_manual_move)
+}
+
+fn move_checked(
+    conn: &mut PgConnection,
+    actor_id: i64,
+    req: &MoveRequest,
+    email: Option<crate::mail::outbox::NewOutboundEmail>,
+    now: DateTime<Utc>,
+    check: fn(Stage, &MoveRequest) -> Result<(), MoveError>,
 ) -> anyhow::Result<Result<i64, MoveError>> {
     conn.transaction(|conn| {
         let found: Option<(Stage, i64)> = applications::table
@@ -76,7 +89,7 @@ pub fn move_for_candidate(
         let Some((current, candidate_id)) = found else {
             return Ok(Err(MoveError::NotFound));
         };
-        if let Err(e) = check_manual_move(current, req) {
+        if let Err(e) = check(current, req) {
             return Ok(Err(e));
         }
         let reason = match req.to {
