@@ -364,7 +364,7 @@ fn invitation_email(settings: &Settings, m: &MeetingView) -> anyhow::Result<NewO
         "kind": m.kind,
         "day": paris(m.starts_at).format("%d/%m/%Y").to_string(),
         "time": paris(m.starts_at).format("%H:%M").to_string(),
-        "duration": m.duration_minutes,
+        "duration": m.duration,
         "place": m.place,
         "participants": m.participants,
         "candidate": m.candidate,

@@ -743,7 +743,8 @@ async fn an_interview_is_planned_listed_in_the_agenda_exported_as_ics_and_sent_a
         .into_iter()
         .find(|m| m.subject().starts_with("Entretien le 15/01/"))
         .expect("the invitation");
-    assert!(mail.text().contains("14:30") && mail.text().contains("45 minutes"));
+    // Issue 18: the duration as people write it (« 45 min », not « 45 minutes »).
+    assert!(mail.text().contains("14:30") && mail.text().contains("(45\u{a0}min)"));
     let parsed = mail.parsed();
     let attachment = parsed.attachments().next().expect("the .ics attachment");
     let content = String::from_utf8_lossy(attachment.contents()).to_string();

@@ -392,6 +392,7 @@ async fn a_meeting_with_mistakes_is_shown_again_with_its_values_and_durations_re
                 ("duree", "1 h 30"),
                 ("centre", ""),
                 ("lieu", "Fleurance"),
+                ("inviter", "oui"),
             ],
         )
         .await;
@@ -402,7 +403,19 @@ async fn a_meeting_with_mistakes_is_shown_again_with_its_values_and_durations_re
         "« 1 h 30 » read as 90 minutes"
     );
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.contains("fait=rendez-vous"), "{location}");
+    assert!(location.contains("fait=invitation"), "{location}");
+    app.dispatch_all_pending_emails().await;
+    let invitation = app
+        .smtp
+        .received_by("claire.martin@exemple.fr")
+        .into_iter()
+        .find(|m| m.subject().starts_with("Visite"))
+        .expect("the invitation");
+    assert!(
+        invitation.text().contains("(1\u{a0}h\u{a0}30)"),
+        "{}",
+        invitation.text()
+    );
     let (_, html) = staff
         .get_html(&format!("/recrutement/candidats/{candidate}"))
         .await;
