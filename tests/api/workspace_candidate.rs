@@ -832,3 +832,41 @@ async fn the_grid_is_on_the_candidates_private_page_and_goes_at_erasure() {
         "the criteria are not personal data and stay"
     );
 }
+
+#[tokio::test]
+async fn an_e_mail_confirmed_without_a_subject_shows_the_preview_again_with_the_text_kept() {
+    let app = TestApp::spawn().await;
+    let (_, application) = applied(&app).await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+    let text = "Bonjour Docteur Martin,\n\nÀ mardi <b>14 h</b>.";
+    let r = post_move(
+        &staff,
+        &application,
+        &[
+            ("depuis", "nouvelle"),
+            ("vers", "entretien"),
+            ("note", "Note gardée"),
+            ("envoyer_courriel", "oui"),
+            ("confirmer", "oui"),
+            ("objet", "   "),
+            ("texte", text),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Se déconnecter"), "the staff layout");
+    assert!(html.contains("aria-describedby=\"objet-erreur\""));
+    assert!(html.contains("Écrivez l&#x27;objet du courriel."));
+    assert_eq!(field_value(&html, "texte"), text, "the text as typed");
+    assert_eq!(crate::helpers::hidden_value(&html, "note"), "Note gardée");
+    assert!(!html.contains("<b>14 h</b>"), "escaped");
+    assert_eq!(
+        app.text("SELECT stage FROM applications").unwrap(),
+        "nouvelle"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbound_emails WHERE subject = ''"),
+        0
+    );
+}

@@ -16,7 +16,7 @@ use crate::pipeline::{self, MoveError, MoveRequest};
 use crate::staff::RECRUITING;
 use crate::web::body::Form;
 use crate::web::pages::see_other;
-use crate::web::staff::{page as render, Staff};
+use crate::web::staff::{staff_page, Staff};
 use crate::web::{db, AppState};
 
 #[derive(Debug, Default, Deserialize)]
@@ -229,19 +229,24 @@ pub async fn move_stage(
     let actor = staff.0.user_id;
     let wants_email = form.envoyer_courriel == "oui" && form.confirmer != "sans";
     if wants_email && form.confirmer != "oui" {
-        return preview_email(&state, &staff, &form, request).await;
+        return preview_email(&state, &staff, &form, request, None).await;
     }
     let email = if wants_email {
         let subject = form.objet.split_whitespace().collect::<Vec<_>>().join(" ");
         let body = form.texte.replace("\r\n", "\n");
-        if subject.is_empty()
-            || body.trim().is_empty()
-            || subject.chars().count() > 300
-            || body.chars().count() > 20_000
-        {
-            return Err(AppError::Unprocessable(
-                "Le courriel doit avoir un objet (300 caractères au plus) et un texte : revenez en arrière pour le compléter.".to_owned(),
-            ));
+        let mut typed = EmailErrors::default();
+        if subject.is_empty() {
+            typed.subject = Some("Écrivez l'objet du courriel.".to_owned());
+        } else if subject.chars().count() > 300 {
+            typed.subject = Some("L'objet est trop long : 300 caractères au plus.".to_owned());
+        }
+        if body.trim().is_empty() {
+            typed.body = Some("Écrivez le texte du courriel.".to_owned());
+        } else if body.chars().count() > 20_000 {
+            typed.body = Some("Le texte est trop long : 20 000 caractères au plus.".to_owned());
+        }
+        if typed.subject.is_some() || typed.body.is_some() {
+            return preview_email(&state, &staff, &form, request, Some(typed)).await;
         }
         let settings = state.settings.clone();
         let recipient = db(&state, move |conn| {
@@ -299,11 +304,19 @@ struct PendingMove<'a> {
 
 /// Checks the move, then shows the stage's e-mail rendered for the candidate, to edit and
 /// confirm. Nothing is written yet.
+/// What is wrong with the e-mail typed on the preview page.
+#[derive(Debug, Default, Serialize)]
+struct EmailErrors {
+    subject: Option<String>,
+    body: Option<String>,
+}
+
 async fn preview_email(
     state: &AppState,
     staff: &Staff,
     form: &MoveForm,
     request: MoveRequest,
+    typed: Option<EmailErrors>,
 ) -> Result<HttpResponse, AppError> {
     let settings = state.settings.clone();
     let to = request.to;
@@ -325,12 +338,30 @@ async fn preview_email(
         },
         None => (String::new(), String::new(), None),
     };
-    render(
+    // Shown again after a mistake: what was typed, the messages at the fields (422).
+    let (subject, body, problem, status, errors) = match typed {
+        Some(errors) => (
+            form.objet.clone(),
+            form.texte.clone(),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(errors),
+        ),
+        None => (subject, body, problem, StatusCode::OK, None),
+    };
+    let title = if errors.is_some() {
+        "Erreur – Courriel au candidat"
+    } else {
+        "Courriel au candidat"
+    };
+    staff_page(
         state,
         staff,
         "pipeline/email_preview",
-        "Courriel au candidat",
+        title,
+        status,
         json!({
+            "errors": errors,
             "application_id": application_id,
             "recipient": recipient,
             "to_label": to.label(),
