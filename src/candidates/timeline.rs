@@ -28,8 +28,10 @@ pub struct TimelineEntry {
     pub title: String,
     /// Who did it, when a person did.
     pub actor: Option<String>,
-    /// Further lines (reason, note, status…), each shown as written.
+    /// Further facts (reason, status, place…).
     pub lines: Vec<String>,
+    /// What a person wrote (a note, a comment), shown as written.
+    pub text: Option<String>,
     /// The scores of an interview grid.
     pub scores: Vec<ScoreView>,
     pub link: Option<TimelineLink>,
@@ -44,6 +46,7 @@ impl TimelineEntry {
             title,
             actor: None,
             lines: Vec::new(),
+            text: None,
             scores: Vec::new(),
             link: None,
         }
@@ -90,9 +93,7 @@ pub fn timeline(page: &CandidatePage) -> Vec<TimelineEntry> {
             if let Some(day) = h.follow_up_on {
                 e.lines.push(format!("Relance le {}", fr_date(day)));
             }
-            if let Some(note) = h.note.as_deref().filter(|n| !n.trim().is_empty()) {
-                e.lines.push(note.to_owned());
-            }
+            e.text = h.note.clone().filter(|n| !n.trim().is_empty());
             out.push(e);
         }
     }
@@ -117,7 +118,7 @@ pub fn timeline(page: &CandidatePage) -> Vec<TimelineEntry> {
     for n in &c.notes {
         let mut e = TimelineEntry::new(n.created_at, "note", "Note", "Note".to_owned());
         e.actor = Some(n.author.clone());
-        e.lines.push(n.body.clone());
+        e.text = Some(n.body.clone());
         out.push(e);
     }
     for m in &page.meetings {
@@ -134,7 +135,7 @@ pub fn timeline(page: &CandidatePage) -> Vec<TimelineEntry> {
             e.lines.push(format!("Avec : {}", m.participants));
         }
         if !m.note.is_empty() {
-            e.lines.push(m.note.clone());
+            e.text = Some(m.note.clone());
         }
         e.link = Some(TimelineLink {
             href: format!("/recrutement/rendez-vous/{}/grille", m.id),
@@ -162,7 +163,7 @@ pub fn timeline(page: &CandidatePage) -> Vec<TimelineEntry> {
         );
         e.actor = g.author.clone();
         if !g.comment.is_empty() {
-            e.lines.push(g.comment.clone());
+            e.text = Some(g.comment.clone());
         }
         e.scores = g.scores.clone();
         out.push(e);
