@@ -11,7 +11,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{
-    applications, evaluation_criteria, evaluation_scores, evaluations, meetings, staff_users,
+    applications, candidates, evaluation_criteria, evaluation_scores, evaluations, meetings,
+    staff_users,
 };
 use crate::domain::{FieldErrors, FreeText};
 use crate::staff::audit::audit;
@@ -358,12 +359,15 @@ pub struct GridMeeting {
     pub application_id: i64,
     pub kind: &'static str,
     pub starts_at: DateTime<Utc>,
+    /// The candidate's first and last names.
+    pub candidate: String,
 }
 
 /// The meeting `meeting_id`, if it exists.
 pub fn meeting(conn: &mut PgConnection, meeting_id: i64) -> QueryResult<Option<GridMeeting>> {
-    meetings::table
-        .inner_join(applications::table)
+    type Row = (i64, i64, i64, String, DateTime<Utc>, String, String);
+    let row: Option<Row> = meetings::table
+        .inner_join(applications::table.inner_join(candidates::table))
         .filter(meetings::id.eq(meeting_id))
         .select((
             meetings::id,
@@ -371,20 +375,21 @@ pub fn meeting(conn: &mut PgConnection, meeting_id: i64) -> QueryResult<Option<G
             applications::id,
             meetings::kind,
             meetings::starts_at,
+            candidates::first_name,
+            candidates::last_name,
         ))
-        .first::<(i64, i64, i64, String, DateTime<Utc>)>(conn)
-        .optional()
-        .map(|r| {
-            r.map(
-                |(meeting_id, candidate_id, application_id, kind, starts_at)| GridMeeting {
-                    meeting_id,
-                    candidate_id,
-                    application_id,
-                    kind: MeetingKind::from_code(&kind).map_or("Rendez-vous", MeetingKind::label),
-                    starts_at,
-                },
-            )
-        })
+        .first(conn)
+        .optional()?;
+    Ok(row.map(
+        |(meeting_id, candidate_id, application_id, kind, starts_at, first, last)| GridMeeting {
+            meeting_id,
+            candidate_id,
+            application_id,
+            kind: MeetingKind::from_code(&kind).map_or("Rendez-vous", MeetingKind::label),
+            starts_at,
+            candidate: format!("{first} {last}"),
+        },
+    ))
 }
 
 /// Records the grid of a meeting (replacing the one recorded before, if any); answers the
