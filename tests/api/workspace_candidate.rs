@@ -527,6 +527,31 @@ async fn the_timeline_shows_everything_newest_first() {
         "the confirmation e-mail: {items:?}"
     );
     assert!(items.iter().any(|i| i.contains("Appelée")));
+
+    // Filtered, as Lever's « Overview » is: only the notes; an unknown filter shows everything
+    // and is not echoed.
+    let kinds = |html: &str| -> Vec<String> {
+        let doc = scraper::Html::parse_document(html);
+        let sel = scraper::Selector::parse(".timeline .timeline-item").unwrap();
+        doc.select(&sel)
+            .map(|e| e.value().attr("class").unwrap_or_default().to_owned())
+            .collect()
+    };
+    let (_, html) = staff
+        .get_html(&format!("/recrutement/candidats/{candidate}?voir=notes"))
+        .await;
+    let only = kinds(&html);
+    assert_eq!(only.len(), 1, "{only:?}");
+    assert!(only[0].contains("timeline-item--note"));
+    assert!(html.contains("aria-current=\"page\">Notes</a>"));
+    let (status, html) = staff
+        .get_html(&format!(
+            "/recrutement/candidats/{candidate}?voir=%3Cscript%3Ex"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(kinds(&html).len(), items.len());
+    assert!(!html.contains("<script>x"));
 }
 
 /// Schedules an interview (yesterday) on `application`; returns the meeting id.

@@ -214,6 +214,8 @@ pub(super) struct Reshow {
     pub meeting: Option<(i64, MeetingForm)>,
     pub note: Option<NoteFormView>,
     pub errors: Vec<SummaryLink>,
+    /// The part of the timeline asked for (`?voir=`), all of it when empty or unknown.
+    pub timeline_filter: String,
 }
 
 /// An application with the actions possible now.
@@ -251,6 +253,7 @@ struct CandidatePageView<'a> {
     duplicates: &'a [PossibleDuplicate],
     proposals: Vec<ProposalView>,
     timeline: Vec<TimelineEntry>,
+    timeline_filters: Vec<FilterLink>,
     flash: Option<String>,
     errors: Vec<SummaryLink>,
     note_form: NoteFormView,
@@ -267,6 +270,36 @@ pub struct PageQuery {
     /// The code of the confirmation to show (see [`flash`]).
     #[serde(default)]
     fait: String,
+    /// The part of the timeline to show (see [`TIMELINE_FILTERS`]).
+    #[serde(default)]
+    voir: String,
+}
+
+/// The timeline's filters: code, label, and the kinds of entries each shows.
+const TIMELINE_FILTERS: &[(&str, &str, &[&str])] = &[
+    ("", "Tout", &[]),
+    ("etapes", "Étapes", &["etape"]),
+    ("courriels", "Courriels", &["courriel"]),
+    ("notes", "Notes", &["note"]),
+    ("rendez-vous", "Rendez-vous et grilles", &["rdv", "grille"]),
+    (
+        "propositions",
+        "Propositions",
+        &["proposition", "affectation"],
+    ),
+    (
+        "documents",
+        "Documents et formulaires",
+        &["document", "formulaire"],
+    ),
+];
+
+/// A filter link of the timeline.
+#[derive(Serialize)]
+struct FilterLink {
+    href: String,
+    label: &'static str,
+    current: bool,
 }
 
 pub async fn candidate(
@@ -276,12 +309,16 @@ pub async fn candidate(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
+    let query = query.into_inner();
     render_candidate(
         &state,
         &staff,
         path.into_inner(),
         flash(&query.fait),
-        Reshow::default(),
+        Reshow {
+            timeline_filter: query.voir,
+            ..Default::default()
+        },
     )
     .await
 }
@@ -395,6 +432,10 @@ pub(super) async fn render_candidate(
             evaluation: page.evaluations.iter().find(|e| e.meeting_id == m.id),
         })
         .collect();
+    let (filter, kinds) = TIMELINE_FILTERS
+        .iter()
+        .find(|(code, _, _)| *code == reshow.timeline_filter)
+        .map_or(("", &[][..]), |(code, _, kinds)| (*code, *kinds));
     let status = reshow.status.unwrap_or(StatusCode::OK);
     let title = if status == StatusCode::OK {
         title
@@ -408,7 +449,22 @@ pub(super) async fn render_candidate(
         meetings,
         duplicates: &page.duplicates,
         proposals,
-        timeline: timeline(&page),
+        timeline: timeline(&page)
+            .into_iter()
+            .filter(|e| kinds.is_empty() || kinds.contains(&e.kind))
+            .collect(),
+        timeline_filters: TIMELINE_FILTERS
+            .iter()
+            .map(|(code, label, _)| FilterLink {
+                href: if code.is_empty() {
+                    format!("/recrutement/candidats/{candidate_id}#historique")
+                } else {
+                    format!("/recrutement/candidats/{candidate_id}?voir={code}#historique")
+                },
+                label,
+                current: *code == filter,
+            })
+            .collect(),
         flash,
         errors: reshow.errors,
         note_form: reshow.note.unwrap_or_default(),
