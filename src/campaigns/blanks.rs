@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::campaigns::library::MailTemplate;
 use crate::campaigns::template::{Compiled, Personalisation};
-use crate::campaigns::wording;
 use crate::db::enums::ContactStatus;
+use crate::domain::french;
 
 /// A variable the template uses and that some recipients leave empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -183,7 +183,7 @@ pub fn empty_variables(
         }
         let who = format!(
             "{} {}",
-            wording::count(count, "contact", "contacts"),
+            french::count_label(count, "contact", "contacts"),
             if count <= 1 { one } else { many }
         );
         let consequence = if uses(&source.subject, variable) {

@@ -21,7 +21,6 @@ pub mod runs;
 pub mod sending;
 pub mod suppression;
 pub mod template;
-pub mod wording;
 
 #[cfg(test)]
 mod sql_codes;

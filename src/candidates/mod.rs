@@ -2,6 +2,7 @@
 //! documents and the e-mails sent to them.
 
 pub mod page;
+pub mod timeline;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;

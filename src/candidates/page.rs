@@ -1,5 +1,5 @@
 //! Everything a recruiter's page of one candidate shows: the record, its meetings, offers and
-//! placements, possible duplicates and recent submissions.
+//! placements, possible duplicates, recent submissions and interview grids.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -8,6 +8,7 @@ use super::{load, possible_duplicates, CandidateView, PossibleDuplicate};
 use crate::applications::SubmissionOf;
 use crate::centres::Centre;
 use crate::offers::OfferView;
+use crate::pipeline::evaluation::EvaluationView;
 use crate::pipeline::meetings::MeetingView;
 use crate::placements::PlacementView;
 
@@ -22,6 +23,8 @@ pub struct CandidatePage {
     pub placements: Vec<PlacementView>,
     /// The last submissions of the candidate (for the proposals to review).
     pub submitted: Vec<SubmissionOf>,
+    /// The interview grids filled for the candidate's meetings.
+    pub evaluations: Vec<EvaluationView>,
 }
 
 /// The page of candidate `id`, with placements as they stand on `today`; None when there is no
@@ -42,6 +45,7 @@ pub fn page(
         offers: crate::offers::for_candidate(conn, candidate_id)?,
         placements: crate::placements::for_candidate(conn, candidate_id, today)?,
         submitted: crate::applications::submissions_of(conn, candidate_id, 10)?,
+        evaluations: crate::pipeline::evaluation::for_candidate(conn, candidate_id)?,
         candidate,
     }))
 }

@@ -605,3 +605,56 @@ diesel::table! {
 
 diesel::joinable!(submissions -> applications (application_id));
 diesel::joinable!(submissions -> candidates (candidate_id));
+
+diesel::table! {
+    evaluation_criteria (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        position -> Int4,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    evaluation_scores (evaluation_id, criterion_id) {
+        evaluation_id -> Int8,
+        criterion_id -> Int8,
+        score -> Nullable<Int2>,
+        comment -> Text,
+    }
+}
+
+diesel::table! {
+    evaluations (id) {
+        id -> Int8,
+        meeting_id -> Int8,
+        author_id -> Nullable<Int8>,
+        opinion -> Text,
+        comment -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(evaluation_scores -> evaluation_criteria (criterion_id));
+diesel::joinable!(evaluation_scores -> evaluations (evaluation_id));
+diesel::joinable!(evaluations -> meetings (meeting_id));
+diesel::joinable!(evaluations -> staff_users (author_id));
+diesel::allow_tables_to_appear_in_same_query!(evaluation_criteria, evaluation_scores, evaluations);
+diesel::allow_tables_to_appear_in_same_query!(evaluation_criteria, applications);
+diesel::allow_tables_to_appear_in_same_query!(evaluation_criteria, candidates);
+diesel::allow_tables_to_appear_in_same_query!(evaluation_criteria, centres);
+diesel::allow_tables_to_appear_in_same_query!(evaluation_criteria, meetings);
+diesel::allow_tables_to_appear_in_same_query!(evaluation_criteria, staff_users);
+diesel::allow_tables_to_appear_in_same_query!(evaluation_scores, applications);
+diesel::allow_tables_to_appear_in_same_query!(evaluation_scores, candidates);
+diesel::allow_tables_to_appear_in_same_query!(evaluation_scores, centres);
+diesel::allow_tables_to_appear_in_same_query!(evaluation_scores, meetings);
+diesel::allow_tables_to_appear_in_same_query!(evaluation_scores, staff_users);
+diesel::allow_tables_to_appear_in_same_query!(evaluations, applications);
+diesel::allow_tables_to_appear_in_same_query!(evaluations, candidates);
+diesel::allow_tables_to_appear_in_same_query!(evaluations, centres);
+diesel::allow_tables_to_appear_in_same_query!(evaluations, meetings);
+diesel::allow_tables_to_appear_in_same_query!(evaluations, staff_users);

@@ -78,6 +78,8 @@ pub fn load(conn: &mut PgConnection) -> anyhow::Result<DemoReport> {
         };
         crate::campaigns::organisations::load_faculties(conn)?;
         audiences::demo_audiences(conn)?;
+        // The interview grid's default criteria (none are added when some exist).
+        crate::pipeline::evaluation::load_defaults(conn)?;
 
         let already = schema::candidates::table
             .filter(schema::candidates::email_normalized.like(format!("%@{DEMO_EMAIL_DOMAIN}")))

@@ -85,14 +85,27 @@ pub fn time_of_day(t: NaiveTime) -> String {
     }
 }
 
-/// A duration as people write it: « 45 min », « 1 h », « 1 h 30 », « 4 h ».
+/// A duration as people write it, kept on one line by no-break spaces: « 45 min », « 1 h »,
+/// « 1 h 30 », « 4 h ».
 pub fn duration(minutes: i32) -> String {
-    let (h, m) = (minutes / 60, minutes % 60);
-    match (h, m) {
-        (0, m) => format!("{m} min"),
-        (h, 0) => format!("{h} h"),
-        (h, m) => format!("{h} h {m:02}"),
+    let minutes = minutes.max(0);
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m}\u{a0}min"),
+        (h, 0) => format!("{h}\u{a0}h"),
+        (h, m) => format!("{h}\u{a0}h\u{a0}{m:02}"),
     }
+}
+
+/// « lundi 14 décembre 2026 à 9 h » (Paris time; « à 9 h 30 » with minutes; « 1er » for the
+/// first of the month).
+pub fn long_datetime(t: chrono::DateTime<chrono::Utc>) -> String {
+    let local = t.with_timezone(&chrono_tz::Europe::Paris);
+    format!(
+        "{} {} à {}",
+        weekday_date(local.date_naive()),
+        local.year(),
+        time_of_day(local.time())
+    )
 }
 
 #[cfg(test)]
@@ -125,10 +138,17 @@ mod tests {
         assert_eq!(days_ago(0), "aujourd'hui");
         assert_eq!(days_ago(1), "hier");
         assert_eq!(days_ago(12), "il y a 12 jours");
-        assert_eq!(duration(240), "4 h");
-        assert_eq!(duration(90), "1 h 30");
-        assert_eq!(duration(45), "45 min");
-        assert_eq!(duration(65), "1 h 05");
+        assert_eq!(duration(240), "4\u{a0}h");
+        assert_eq!(duration(90), "1\u{a0}h\u{a0}30");
+        assert_eq!(duration(45), "45\u{a0}min");
+        assert_eq!(duration(65), "1\u{a0}h\u{a0}05");
+        assert_eq!(duration(-5), "0\u{a0}min");
+        use chrono::TimeZone;
+        // 14/12/2026 08:00 UTC is 9:00 in Paris (winter time).
+        let t = chrono::Utc.with_ymd_and_hms(2026, 12, 14, 8, 0, 0).unwrap();
+        assert_eq!(long_datetime(t), "lundi 14 décembre 2026 à 9 h");
+        let t = chrono::Utc.with_ymd_and_hms(2027, 6, 1, 7, 30, 0).unwrap();
+        assert_eq!(long_datetime(t), "mardi 1er juin 2027 à 9 h 30");
         let t = NaiveTime::from_hms_opt(14, 30, 0).unwrap();
         assert_eq!(time_of_day(t), "14 h 30");
         assert_eq!(

@@ -111,6 +111,32 @@ pub fn create(conn: &mut PgConnection, actor: i64, m: &NewMeeting) -> QueryResul
 }
 
 /// A meeting as pages, the agenda and invitations show it.
+/// Reads a duration typed as people write it: « 90 », « 45 min », « 1 h 30 », « 1h30 », « 2 h ».
+/// Answers minutes; None when unreadable.
+pub fn parse_duration(input: &str) -> Option<i32> {
+    let compact: String = input
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
+    let compact = ["minutes", "minute", "min", "mn"]
+        .iter()
+        .find_map(|unit| compact.strip_suffix(unit))
+        .unwrap_or(&compact);
+    let number = |s: &str| -> Option<i32> {
+        (!s.is_empty() && s.len() <= 4 && s.chars().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    match compact.split_once('h') {
+        Some((h, m)) => {
+            let m = if m.is_empty() { 0 } else { number(m)? };
+            (m < 60).then_some(number(h)? * 60 + m)
+        }
+        None => number(compact),
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MeetingView {
     pub id: i64,
@@ -123,6 +149,8 @@ pub struct MeetingView {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub duration_minutes: i32,
+    /// The duration as people write it: « 1 h 30 », « 45 min ».
+    pub duration: String,
     pub place: String,
     pub participants: String,
     pub note: String,
@@ -162,6 +190,7 @@ fn to_view(r: MeetingRow) -> MeetingView {
         starts_at: r.7,
         ends_at: r.7 + Duration::minutes(i64::from(r.8)),
         duration_minutes: r.8,
+        duration: crate::domain::french::duration(r.8),
         place,
         participants: r.11,
         note: r.12,
@@ -340,7 +369,7 @@ fn invitation_email(
         "kind": m.kind,
         "day": paris(m.starts_at).format("%d/%m/%Y").to_string(),
         "time": paris(m.starts_at).format("%H:%M").to_string(),
-        "duration": crate::templates::french_duration(i64::from(m.duration_minutes)),
+        "duration": m.duration,
         "place": m.place,
         "participants": m.participants,
         "candidate": m.candidate,
@@ -368,6 +397,33 @@ fn invitation_email(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_read_as_people_type_them() {
+        assert_eq!(parse_duration("90"), Some(90));
+        assert_eq!(parse_duration(" 45 min "), Some(45));
+        assert_eq!(parse_duration("1 h 30"), Some(90));
+        assert_eq!(parse_duration("1h30"), Some(90));
+        assert_eq!(parse_duration("2 h"), Some(120));
+        assert_eq!(parse_duration("1\u{a0}h\u{a0}30"), Some(90));
+        assert_eq!(parse_duration("1 h 75"), None);
+        assert_eq!(parse_duration("-30"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("99999999999"), None);
+    }
+
+    #[test]
+    fn durations_are_written_as_people_write_them() {
+        let plain = |m| crate::domain::french::duration(m).replace('\u{a0}', " ");
+        assert_eq!(plain(45), "45 min");
+        assert_eq!(plain(5), "5 min");
+        assert_eq!(plain(60), "1 h");
+        assert_eq!(plain(90), "1 h 30");
+        assert_eq!(plain(125), "2 h 05");
+        assert_eq!(plain(240), "4 h");
+        assert_eq!(plain(720), "12 h");
+    }
 
     #[test]
     fn paris_times_are_stored_in_utc_across_daylight_saving() {

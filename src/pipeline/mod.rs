@@ -4,6 +4,7 @@
 
 pub mod board;
 pub mod emails;
+pub mod evaluation;
 pub mod followups;
 pub mod meetings;
 pub mod moves;

@@ -21,7 +21,8 @@ pub fn current_stage(conn: &mut PgConnection, application_id: i64) -> QueryResul
 
 /// Moves an application: locks it, checks the rules, updates its stage and appends the history.
 /// When `email` is given it is queued in the same transaction, so it goes out if and only if
-/// the move is recorded.
+/// the move is recorded. The rules are `rules::check_move`'s: never by hand into a stage of the
+/// offer flow.
 pub fn move_application(
     conn: &mut PgConnection,
     actor_id: i64,

@@ -83,6 +83,8 @@ pub(super) fn anonymise(
         .filter(meetings::application_id.eq_any(their_applications))
         .set((meetings::note.eq(""), meetings::participants.eq("")))
         .execute(conn)?;
+    // Interview grids are an evaluation of the person: they go (scores by cascade).
+    crate::pipeline::evaluation::delete_for_candidate(conn, candidate_id)?;
     diesel::update(applications::table)
         .filter(applications::candidate_id.eq(candidate_id))
         .set(applications::message.eq(""))

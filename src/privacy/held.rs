@@ -44,6 +44,9 @@ pub fn personal_data(
     let offers = crate::offers::for_candidate(conn, candidate_id)?;
     let placements = crate::placements::for_candidate(conn, candidate_id, today)?;
     let submissions = crate::applications::submissions_for_export(conn, candidate_id)?;
+    // Interview grids are an evaluation of the candidate: personal data under the right of
+    // access (README, « Notes et grille d'entretien : ce que le candidat voit »).
+    let evaluations = crate::pipeline::evaluation::for_candidate(conn, candidate_id)?;
     let held = Held {
         candidate_id: c.id,
         identity: Identity {
@@ -116,6 +119,26 @@ pub fn personal_data(
             .map(|n| HeldNote {
                 body: &n.body,
                 created_at: n.created_at,
+            })
+            .collect(),
+        evaluations: evaluations
+            .iter()
+            .map(|g| HeldEvaluation {
+                meeting: g.meeting_kind,
+                meeting_at: g.meeting_at,
+                opinion: g.opinion,
+                comment: &g.comment,
+                updated_at: g.updated_at,
+                scores: g
+                    .scores
+                    .iter()
+                    .map(|s| HeldScore {
+                        criterion: &s.criterion,
+                        score: s.score,
+                        score_label: s.score_label,
+                        comment: &s.comment,
+                    })
+                    .collect(),
             })
             .collect(),
         emails: c
@@ -197,6 +220,7 @@ struct Held<'a> {
     submissions: &'a [Value],
     documents: Vec<HeldDocument<'a>>,
     notes: Vec<HeldNote<'a>>,
+    evaluations: Vec<HeldEvaluation<'a>>,
     emails: Vec<HeldEmail<'a>>,
     offers: Vec<HeldOffer<'a>>,
     placements: Vec<HeldPlacement<'a>>,
@@ -269,6 +293,25 @@ struct HeldDocument<'a> {
 struct HeldNote<'a> {
     body: &'a str,
     created_at: DateTime<Utc>,
+}
+
+/// An interview grid, without who filled it (as the notes).
+#[derive(Serialize)]
+struct HeldEvaluation<'a> {
+    meeting: &'static str,
+    meeting_at: DateTime<Utc>,
+    opinion: &'static str,
+    comment: &'a str,
+    updated_at: DateTime<Utc>,
+    scores: Vec<HeldScore<'a>>,
+}
+
+#[derive(Serialize)]
+struct HeldScore<'a> {
+    criterion: &'a str,
+    score: Option<i16>,
+    score_label: &'static str,
+    comment: &'a str,
 }
 
 #[derive(Serialize)]

@@ -7,6 +7,7 @@ pub mod body;
 pub mod campaigns;
 pub mod contacts;
 pub mod csrf;
+pub mod evaluation;
 pub mod form;
 pub mod health;
 pub mod inputs;

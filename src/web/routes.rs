@@ -7,8 +7,8 @@ use actix_governor::Governor;
 use actix_web::web;
 
 use super::{
-    admin, api, assets, campaigns, contacts, health, look, mailing, metrics, offers, personal_data,
-    pipeline, places, public, reports, staff, tokens, RateLimits,
+    admin, api, assets, campaigns, contacts, evaluation, health, look, mailing, metrics, offers,
+    personal_data, pipeline, places, public, reports, staff, tokens, RateLimits,
 };
 
 /// Registers every route.
@@ -100,6 +100,22 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
         .route(
             "/recrutement/documents/{id}",
             web::get().to(pipeline::download_document),
+        )
+        // The candidate page's interview grid (issue 18, H2): criteria (admin) and the grid of
+        // a meeting (recruiters).
+        .service(
+            web::resource("/admin/grille")
+                .route(web::get().to(evaluation::criteria_page))
+                .route(web::post().to(evaluation::add_criterion)),
+        )
+        .route(
+            "/admin/grille/{id}",
+            web::post().to(evaluation::change_criterion),
+        )
+        .service(
+            web::resource("/recrutement/rendez-vous/{id}/grille")
+                .route(web::get().to(evaluation::grid_form))
+                .route(web::post().to(evaluation::save_grid)),
         )
         // Centres and positions (administration).
         .route("/admin/centres", web::get().to(places::centres_list))

@@ -198,7 +198,7 @@ where
 /// The id of the form control labelled `label` (within the group whose legend is `group`, if
 /// given), found by the label's visible text as a person reads it (the required-field asterisk
 /// left aside). An exact match wins; otherwise the label must be the only one starting so.
-async fn control_id(c: &Client, group: Option<&str>, label: &str) -> String {
+pub(crate) async fn control_id(c: &Client, group: Option<&str>, label: &str) -> String {
     const FIND: &str = r#"
         const [group, wanted] = arguments;
         const norm = s => s.replace(/\s+/g, ' ').trim().replace(/\s*\*$/, '').trim();
@@ -246,7 +246,7 @@ async fn control_id(c: &Client, group: Option<&str>, label: &str) -> String {
     }
 }
 
-async fn by_id(c: &Client, id: &str) -> Element {
+pub(crate) async fn by_id(c: &Client, id: &str) -> Element {
     c.find(Locator::Id(id))
         .await
         .unwrap_or_else(|e| panic!("no element #{id}: {e}"))
@@ -723,7 +723,7 @@ pub(crate) async fn sign_in_with(c: &Client, email: &str, password: &str) {
 }
 
 /// The stage badge of the (only) application shown.
-async fn stage_badge(c: &Client) -> String {
+pub(crate) async fn stage_badge(c: &Client) -> String {
     c.find(Locator::Css(".application .stage-badge"))
         .await
         .expect("a stage badge")
@@ -735,7 +735,7 @@ async fn stage_badge(c: &Client) -> String {
 }
 
 /// Waits until the application shown is at `stage` (after a move and its redirect).
-async fn wait_for_stage(c: &Client, stage: &str) {
+pub(crate) async fn wait_for_stage(c: &Client, stage: &str) {
     wait_until(
         c,
         &format!(
@@ -748,28 +748,32 @@ async fn wait_for_stage(c: &Client, stage: &str) {
     .await;
 }
 
-/// The rows of the "Historique des étapes" table: Date, De, Vers, Par, Motif.
-async fn history_rows(c: &Client) -> Vec<Vec<String>> {
+/// The stage moves of the candidate page's timeline, oldest first: Date, De, Vers, Par (the
+/// page's « Historique » shows every event newest first; issue 18 replaced the stage table).
+pub(crate) async fn history_rows(c: &Client) -> Vec<Vec<String>> {
     let rows = c
         .execute(
             r#"
-            const table = Array.from(document.querySelectorAll('table.history'))
-                .find(t => t.caption && t.caption.innerText.trim() === 'Historique des étapes');
-            if (!table) return null;
-            return Array.from(table.tBodies[0].rows)
-                .map(tr => Array.from(tr.cells).map(td => td.innerText.replace(/\s+/g, ' ').trim()));
+            const norm = s => s.replace(/\s+/g, ' ').trim();
+            const items = Array.from(document.querySelectorAll('.timeline .timeline-item--etape'));
+            return items.reverse().map(li => {
+                const meta = norm(li.querySelector('.timeline-meta').innerText).split(' · ');
+                const title = norm(li.querySelector('.timeline-title').innerText);
+                let m = title.match(/passée de « (.+) » à « (.+) »$/);
+                const [from, to] = m ? [m[1], m[2]] : ['–', (title.match(/« (.+) »$/) || [])[1]];
+                return [meta[1], from, to, meta[2] || ''];
+            });
             "#,
             vec![],
         )
         .await
         .expect("read the history");
-    serde_json::from_value(rows).expect("a table titled “Historique des étapes”")
+    serde_json::from_value(rows).expect("the stage moves of the timeline")
 }
 
-/// Moves the application shown to `stage` through the "Changer d'étape" form, without e-mail.
-async fn move_to_stage(c: &Client, stage: &str) {
-    select(c, "Nouvelle étape", stage).await;
-    press_button(c, "Enregistrer le changement").await;
+/// Moves the application shown to `stage` with its « Avancer à … » button, without e-mail.
+pub(crate) async fn move_to_stage(c: &Client, stage: &str) {
+    press_button(c, &format!("Avancer à « {stage} »")).await;
     wait_for_stage(c, stage).await;
     assert_eq!(status(c).await, 200, "back on the candidate page");
 }
@@ -870,9 +874,8 @@ async fn a_recruiter_signs_in_finds_the_application_and_moves_it_to_the_site_vis
         move_to_stage(&c, "Entretien").await;
 
         // The third one writes to the doctor: the stage's e-mail is shown first, to edit.
-        select(&c, "Nouvelle étape", "Visite du territoire").await;
-        check(&c, Some("Changer d'étape"), "Écrire au candidat").await;
-        press_button(&c, "Enregistrer le changement").await;
+        check(&c, Some("Faire avancer la candidature"), "Écrire au candidat").await;
+        press_button(&c, "Avancer à « Visite du territoire »").await;
         wait_until(
             &c,
             "document.getElementById('texte') !== null",
@@ -1046,13 +1049,17 @@ async fn axe_finds_no_violations_on_the_staff_pages() {
         let path = format!("/recrutement/candidats/{candidate}");
         goto(&c, &app, &path).await;
         assert_eq!(status(&c).await, 200);
-        wait_for(&c, ".move-form").await;
+        wait_for(&c, ".action-form").await;
         audit(&c, &path, &mut report).await;
 
         // The e-mail preview of a move.
-        select(&c, "Nouvelle étape", "Premier contact").await;
-        check(&c, Some("Changer d'étape"), "Écrire au candidat").await;
-        press_button(&c, "Enregistrer le changement").await;
+        check(
+            &c,
+            Some("Faire avancer la candidature"),
+            "Écrire au candidat",
+        )
+        .await;
+        press_button(&c, "Avancer à « Premier contact »").await;
         wait_until(
             &c,
             "document.getElementById('texte') !== null",
@@ -1168,7 +1175,7 @@ pub(crate) async fn focused(c: &Client) -> Value {
 // Offers: from a draft to the capacity page
 
 /// Today in Paris, the day the service means.
-fn paris_today() -> NaiveDate {
+pub(crate) fn paris_today() -> NaiveDate {
     chrono::Utc::now()
         .with_timezone(&chrono_tz::Europe::Paris)
         .date_naive()
@@ -1177,7 +1184,7 @@ fn paris_today() -> NaiveDate {
 /// Types `day` into the date field labelled `label`, the way a person does: the digits of each
 /// part in the order the browser's locale shows them (Chromium moves on to the next part by
 /// itself). The field must then hold the day.
-async fn fill_date(c: &Client, label: &str, day: NaiveDate) {
+pub(crate) async fn fill_date(c: &Client, label: &str, day: NaiveDate) {
     let field = labelled(c, label).await;
     assert_eq!(
         field.attr("type").await.unwrap().as_deref(),

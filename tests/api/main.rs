@@ -6,6 +6,8 @@ mod application_form;
 #[cfg(feature = "browser")]
 mod browser;
 mod browser_campaigns;
+#[cfg(feature = "browser")]
+mod browser_candidate;
 mod browser_home;
 #[cfg(feature = "browser")]
 mod browser_look;
@@ -41,6 +43,7 @@ mod trust_inputs;
 mod trust_records;
 mod trust_staff;
 mod workspace_campaigns;
+mod workspace_candidate;
 mod workspace_home;
 mod workspace_look;
 mod workspace_offers;

@@ -6,8 +6,8 @@
 
 use chrono::TimeZone;
 use diesel::connection::SimpleConnection;
-use vocation::campaigns::wording;
 use vocation::db::enums::StaffRole;
+use vocation::domain::french;
 
 use crate::campaign_pages::{page_text, post};
 use crate::helpers::{field_error, hidden_value, test_day, StaffClient, TestApp};
@@ -236,7 +236,7 @@ async fn a_campaign_at_a_date_says_the_day_and_hour_as_people_write_them() {
         .with_timezone(&chrono::Utc);
     let (_, html) = staff.get_html(&format!("/campagnes/{id}")).await;
     let text = page_text(&html);
-    let label = format!("Programmer pour le {}", wording::long_datetime(at));
+    let label = format!("Programmer pour le {}", french::long_datetime(at));
     assert!(label.ends_with("à 9 h 30"), "{label}");
     assert!(text.contains(&label), "{label} in {text}");
     assert!(

@@ -79,7 +79,7 @@ pub enum FileError {
     UnknownEncoding { line: u64 },
     #[error("Ce fichier est un classeur (Excel ou autre tableur), pas un fichier CSV : ouvrez-le dans votre tableur, puis « Enregistrer sous » au format « CSV UTF-8 » ou « CSV (séparateur : point-virgule) », et envoyez ce fichier-là.")]
     Spreadsheet,
-    #[error("Le fichier compte plus de {max} lignes de contacts : découpez-le en plusieurs fichiers d'au plus {max} lignes.", max = crate::campaigns::wording::number(MAX_ROWS as i64))]
+    #[error("Le fichier compte plus de {max} lignes de contacts : découpez-le en plusieurs fichiers d'au plus {max} lignes.", max = crate::domain::french::thousands(MAX_ROWS as i64))]
     TooManyRows,
     #[error("La première ligne doit être l'en-tête des colonnes et contenir une colonne « email » (trouvé : « {found} »). Colonnes reconnues : email, prenom, nom, organisation, type, etiquettes, ville, base_legale.")]
     NoEmailColumn { found: String },

@@ -12,8 +12,8 @@ use super::CsrfBody;
 use crate::campaigns::actions::{self, Action, Decision, Done, Refused};
 use crate::campaigns::form::paris;
 use crate::campaigns::runs::LifecycleError;
-use crate::campaigns::wording;
 use crate::db::enums::{CampaignStatus, ScheduleKind};
+use crate::domain::french;
 use crate::error::AppError;
 use crate::staff::COMMUNICATION;
 use crate::web::body::Form;
@@ -64,7 +64,7 @@ async fn render_cancel(state: &AppState, staff: &Staff, id: i64) -> Result<HttpR
             "planned": planned,
             "pending_text": format!(
                 "{} en attente {} pas",
-                wording::count(pending, "message", "messages"),
+                french::count_label(pending, "message", "messages"),
                 if pending <= 1 { "ne partira" } else { "ne partiront" }
             ),
             "planned_text": if planned <= 1 {

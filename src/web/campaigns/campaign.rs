@@ -13,8 +13,8 @@ use crate::campaigns::library;
 use crate::campaigns::preview::public_url;
 use crate::campaigns::progress::{self, run_figures, schedule_label, CampaignDetails};
 use crate::campaigns::runs::{self, RunProgress, Schedule};
-use crate::campaigns::wording;
 use crate::db::enums::{CampaignStatus, RunStatus, ScheduleKind};
+use crate::domain::french;
 use crate::error::AppError;
 use crate::staff::COMMUNICATION;
 use crate::web::pages::path_id;
@@ -50,10 +50,10 @@ pub async fn campaigns_list(
                     "pending": l.pending,
                     "figures": format!(
                         "{} sur {}, {}, {}",
-                        wording::count(l.sent, "envoyé", "envoyés"),
-                        wording::number(i64::from(l.recipients)),
-                        wording::count(l.failed, "échec", "échecs"),
-                        wording::count(l.pending, "restant", "restants"),
+                        french::count_label(l.sent, "envoyé", "envoyés"),
+                        french::thousands(i64::from(l.recipients)),
+                        french::count_label(l.failed, "échec", "échecs"),
+                        french::count_label(l.pending, "restant", "restants"),
                     ),
                 })),
             })
@@ -148,12 +148,12 @@ fn done_notice(query: &DoneQuery, status: CampaignStatus) -> Option<String> {
         "reprise" => "L'envoi a repris.".to_owned(),
         "annulee" => format!(
             "La campagne est annulée : {} en attente {} pas.",
-            wording::count(n, "message", "messages"),
+            french::count_label(n, "message", "messages"),
             if n <= 1 { "ne partira" } else { "ne partiront" }
         ),
         "relance" => format!(
             "{} en échec {} en file d'envoi.",
-            wording::count(n, "message", "messages"),
+            french::count_label(n, "message", "messages"),
             if n <= 1 { "est remis" } else { "sont remis" }
         ),
         "envoyee" => "L'envoi en attente de confirmation est lancé.".to_owned(),
@@ -166,17 +166,17 @@ fn done_notice(query: &DoneQuery, status: CampaignStatus) -> Option<String> {
 /// at this moment: « Envoyer maintenant à 1 234 destinataires », « Programmer pour le lundi
 /// 14 décembre 2026 à 9 h »…
 fn send_wording(schedule: &Schedule, recipients: i64) -> (String, String) {
-    let whom = wording::count(recipients, "destinataire", "destinataires");
+    let whom = french::count_label(recipients, "destinataire", "destinataires");
     match schedule {
         Schedule::Now => (
             format!("Envoyer maintenant à {whom}"),
             format!("Je confirme l'envoi immédiat à {whom}"),
         ),
         Schedule::At(t) => (
-            format!("Programmer pour le {}", wording::long_datetime(*t)),
+            format!("Programmer pour le {}", french::long_datetime(*t)),
             format!(
                 "Je confirme l'envoi du {} à {whom} (nombre à ce jour)",
-                wording::long_datetime(*t)
+                french::long_datetime(*t)
             ),
         ),
         Schedule::Cron(_) => (
@@ -279,7 +279,7 @@ pub(super) async fn render_campaign_page(
                 "template_id": c.template_id,
                 "lists": view.lists,
                 "sender": format!("{} <{}>", c.sender_name, c.sender_email),
-                "rate": wording::count(i64::from(c.rate_per_minute), "message", "messages"),
+                "rate": french::count_label(i64::from(c.rate_per_minute), "message", "messages"),
                 "schedule": schedule_label(c),
                 "is_cron": c.schedule_kind == ScheduleKind::Cron,
                 "is_now": c.schedule_kind == ScheduleKind::Now,
@@ -294,14 +294,14 @@ pub(super) async fn render_campaign_page(
             "has_runs": !view.runs.is_empty(),
             "outcome": o,
             "outcome_text": {
-                "sent": wording::number(o.sent),
-                "failed": wording::number(o.failed),
-                "unsubscribed": wording::number(o.unsubscribed),
-                "clickers": wording::number(o.clickers),
-                "clicks": wording::count(o.clicks, "clic", "clics"),
-                "applications": wording::number(o.applications),
-                "recruitments": wording::number(o.recruitments),
-                "retry": wording::count(o.failed, "message en échec repart", "messages en échec repartent"),
+                "sent": french::thousands(o.sent),
+                "failed": french::thousands(o.failed),
+                "unsubscribed": french::thousands(o.unsubscribed),
+                "clickers": french::thousands(o.clickers),
+                "clicks": french::count_label(o.clicks, "clic", "clics"),
+                "applications": french::thousands(o.applications),
+                "recruitments": french::thousands(o.recruitments),
+                "retry": french::count_label(o.failed, "message en échec repart", "messages en échec repartent"),
             },
             "recipients": view.recipients,
             "no_recipients": view.recipients == 0,

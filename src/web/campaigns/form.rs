@@ -11,8 +11,8 @@ use crate::campaigns::form::{
     self as campaign_form, not_a_draft, CampaignForm, CAMPAIGN_FIELDS, MAX_RATE,
 };
 use crate::campaigns::runs::LifecycleError;
-use crate::campaigns::wording;
 use crate::db::enums::{CampaignStatus, ScheduleKind};
+use crate::domain::french;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::staff::COMMUNICATION;
@@ -44,7 +44,7 @@ async fn render_campaign_form(
                 "input_id": if i == 0 { "listes".to_owned() } else { format!("liste-{}", l.id) },
                 "name": l.name,
                 "active": l.active,
-                "active_text": wording::count(l.active, "contact actif", "contacts actifs"),
+                "active_text": french::count_label(l.active, "contact actif", "contacts actifs"),
                 "checked": values.listes.iter().any(|v| v.trim() == l.id.to_string()),
             })
         })

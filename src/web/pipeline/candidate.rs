@@ -1,44 +1,31 @@
-//! A candidate's page (record, applications with their offers, meetings, duplicates, the
-//! changes their later submissions propose), recruiters' notes, merging two records and
-//! downloading a document.
+//! A candidate's page in two parts: a summary with the actions possible now (move forward,
+//! refuse, withdrawal, pool, meeting, note), beside a timeline of everything that happened.
+//! Also recruiters' notes, merging two records and downloading a document. A refused action
+//! shows the page again (422) with the message at the field and what was typed.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use crate::candidates;
+use crate::candidates::timeline::{timeline, TimelineEntry};
+use crate::candidates::{self, ApplicationView, CandidateView, PossibleDuplicate};
 use crate::db::enums::{Civility, Situation, Stage, WorkingTime};
 use crate::domain::describe_half_days;
 use crate::domain::ids::CandidateId;
 use crate::error::AppError;
+use crate::offers::OfferView;
+use crate::pipeline::evaluation::EvaluationView;
+use crate::pipeline::meetings::MeetingView;
 use crate::pipeline::{REFUSAL_REASONS, WITHDRAWAL_REASONS};
+use crate::placements::PlacementView;
 use crate::staff::RECRUITING;
 use crate::web::body::Form;
 use crate::web::pages::see_other;
-use crate::web::staff::{page as render, Staff};
+use crate::web::staff::{staff_page, Staff};
 use crate::web::{db, AppState};
 
-/// A coded reason in a select list.
-#[derive(Serialize)]
-struct ReasonChoice {
-    value: &'static str,
-    label: &'static str,
-}
-
-fn reason_choices(reasons: &'static [(&'static str, &'static str)]) -> Vec<ReasonChoice> {
-    reasons
-        .iter()
-        .map(|(value, label)| ReasonChoice { value, label })
-        .collect()
-}
-
-/// A centre in the page's lists.
-#[derive(Serialize)]
-struct CentreChoice<'a> {
-    id: i64,
-    commune: &'a str,
-}
+use super::{option, Choice};
 
 /// What a submission proposes to change in the record.
 #[derive(Serialize)]
@@ -57,84 +44,434 @@ struct ChangeView {
     proposed: String,
 }
 
+/// The confirmation shown once after an action, from a fixed code of the redirect: never text
+/// taken from the address.
+fn flash(code: &str) -> Option<String> {
+    let fixed = match code {
+        "note" => "Note ajoutée.",
+        "rendez-vous" => "Rendez-vous enregistré.",
+        "invitation" => "Rendez-vous enregistré ; l'invitation part au candidat par courriel.",
+        "grille" => "Grille d'entretien enregistrée.",
+        "fiche" => "Fiche modifiée.",
+        "fusion" => "Fiches fusionnées : les candidatures, notes et documents de l'autre fiche sont maintenant sur celle-ci.",
+        _ => {
+            let (rest, with_email) = match code.strip_suffix("-courriel") {
+                Some(rest) => (rest, true),
+                None => (code, false),
+            };
+            let stage = Stage::from_code(rest.strip_prefix("etape-")?)?;
+            return Some(format!(
+                "Candidature passée à l'étape « {} »{}.",
+                stage.label(),
+                if with_email {
+                    " ; le courriel part au candidat"
+                } else {
+                    ""
+                }
+            ));
+        }
+    };
+    Some(fixed.to_owned())
+}
+
+/// The flash code after a stage move (see [`flash`]).
+pub(super) fn moved_code(to: Stage, with_email: bool) -> String {
+    format!(
+        "etape-{}{}",
+        to.code(),
+        if with_email { "-courriel" } else { "" }
+    )
+}
+
+/// How long an application has been at its stage, in words.
+fn since(entered: chrono::DateTime<chrono::Utc>, today: NaiveDate) -> String {
+    let day = entered
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive();
+    match (today - day).num_days() {
+        n if n <= 0 => "depuis aujourd'hui".to_owned(),
+        1 => "depuis hier".to_owned(),
+        n => format!("depuis {n} jours"),
+    }
+}
+
+/// Which form of an application a stage move came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MoveKind {
+    Forward,
+    Refuse,
+    Withdraw,
+    Pool,
+}
+
+impl MoveKind {
+    pub(super) fn of(to: Stage) -> MoveKind {
+        match to {
+            Stage::Refused => MoveKind::Refuse,
+            Stage::Withdrawn => MoveKind::Withdraw,
+            Stage::Pool => MoveKind::Pool,
+            _ => MoveKind::Forward,
+        }
+    }
+
+    /// The code in the form's field ids.
+    pub(super) fn code(self) -> &'static str {
+        match self {
+            MoveKind::Forward => "avancer",
+            MoveKind::Refuse => "refus",
+            MoveKind::Withdraw => "desistement",
+            MoveKind::Pool => "vivier",
+        }
+    }
+}
+
+/// One of an application's stage forms, with what was typed and the messages at its fields.
+#[derive(Debug, Default, Serialize)]
+pub(super) struct ActionForm {
+    /// Shown unfolded (it was just used and refused).
+    pub open: bool,
+    /// A message about the whole form (a stale page, a move not allowed).
+    pub form_error: Option<String>,
+    pub reason_error: Option<String>,
+    pub date_error: Option<String>,
+    pub note_error: Option<String>,
+    pub note: String,
+    pub reason: String,
+    pub follow_up: String,
+    pub email: bool,
+    /// The reasons to choose from (refusal, withdrawal), the typed one selected.
+    pub reasons: Vec<Choice>,
+}
+
+/// The meeting form of an application, with what was typed and the messages at its fields.
+#[derive(Debug, Serialize)]
+pub(super) struct MeetingForm {
+    pub open: bool,
+    pub kind: String,
+    pub date: String,
+    pub time: String,
+    pub duration: String,
+    pub centre: String,
+    pub place: String,
+    pub participants: String,
+    pub note: String,
+    pub invite: bool,
+    pub kind_error: Option<String>,
+    pub date_error: Option<String>,
+    pub time_error: Option<String>,
+    pub duration_error: Option<String>,
+    pub centre_error: Option<String>,
+    pub kinds: Vec<Choice>,
+    pub centres: Vec<Choice>,
+}
+
+impl Default for MeetingForm {
+    fn default() -> Self {
+        MeetingForm {
+            open: false,
+            kind: "entretien".to_owned(),
+            date: String::new(),
+            time: String::new(),
+            duration: "1 h".to_owned(),
+            centre: String::new(),
+            place: String::new(),
+            participants: String::new(),
+            note: String::new(),
+            invite: true,
+            kind_error: None,
+            date_error: None,
+            time_error: None,
+            duration_error: None,
+            centre_error: None,
+            kinds: Vec::new(),
+            centres: Vec::new(),
+        }
+    }
+}
+
+/// The note form, with what was typed and its message.
+#[derive(Debug, Default, Serialize)]
+pub(super) struct NoteFormView {
+    pub note: String,
+    pub error: Option<String>,
+}
+
+/// One line of the error summary at the top of the page, linking to its field.
+#[derive(Debug, Serialize)]
+pub(super) struct SummaryLink {
+    pub href: String,
+    pub message: String,
+}
+
+/// What a refused action shows again: its status, the form used with what was typed, and the
+/// summary of the messages.
+#[derive(Debug, Default)]
+pub(super) struct Reshow {
+    pub status: Option<StatusCode>,
+    /// (application id, which form, its state)
+    pub action: Option<(i64, MoveKind, ActionForm)>,
+    /// (application id, its meeting form)
+    pub meeting: Option<(i64, MeetingForm)>,
+    pub note: Option<NoteFormView>,
+    pub errors: Vec<SummaryLink>,
+    /// The part of the timeline asked for (`?voir=`), all of it when empty or unknown.
+    pub timeline_filter: String,
+}
+
+/// An application with the actions possible now.
+#[derive(Serialize)]
+struct ApplicationPanel<'a> {
+    #[serde(flatten)]
+    app: &'a ApplicationView,
+    since: String,
+    offers: Vec<&'a OfferView>,
+    can_offer: bool,
+    /// The forward stages one may choose by hand.
+    forward: Vec<&'a candidates::Target>,
+    forward_form: ActionForm,
+    refuse_form: Option<ActionForm>,
+    withdraw_form: Option<ActionForm>,
+    pool_form: Option<ActionForm>,
+    meeting_form: MeetingForm,
+}
+
+/// A meeting with its grid.
+#[derive(Serialize)]
+struct MeetingPanel<'a> {
+    #[serde(flatten)]
+    meeting: &'a MeetingView,
+    evaluation: Option<&'a EvaluationView>,
+}
+
+/// The candidate's page.
+#[derive(Serialize)]
+struct CandidatePageView<'a> {
+    candidate: &'a CandidateView,
+    applications: Vec<ApplicationPanel<'a>>,
+    placements: &'a [PlacementView],
+    meetings: Vec<MeetingPanel<'a>>,
+    duplicates: &'a [PossibleDuplicate],
+    proposals: Vec<ProposalView>,
+    timeline: Vec<TimelineEntry>,
+    timeline_filters: Vec<FilterLink>,
+    flash: Option<String>,
+    errors: Vec<SummaryLink>,
+    note_form: NoteFormView,
+}
+
+fn reasons(list: &'static [(&'static str, &'static str)], chosen: &str) -> Vec<Choice> {
+    let mut out = vec![option("", "Choisissez le motif", chosen)];
+    out.extend(list.iter().map(|(v, l)| option(v, l, chosen)));
+    out
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    /// The code of the confirmation to show (see [`flash`]).
+    #[serde(default)]
+    fait: String,
+    /// The part of the timeline to show (see [`TIMELINE_FILTERS`]).
+    #[serde(default)]
+    voir: String,
+}
+
+/// The timeline's filters: code, label, and the kinds of entries each shows.
+const TIMELINE_FILTERS: &[(&str, &str, &[&str])] = &[
+    ("", "Tout", &[]),
+    ("etapes", "Étapes", &["etape"]),
+    ("courriels", "Courriels", &["courriel"]),
+    ("notes", "Notes", &["note"]),
+    ("rendez-vous", "Rendez-vous et grilles", &["rdv", "grille"]),
+    (
+        "propositions",
+        "Propositions",
+        &["proposition", "affectation"],
+    ),
+    (
+        "documents",
+        "Documents et formulaires",
+        &["document", "formulaire"],
+    ),
+];
+
+/// A filter link of the timeline.
+#[derive(Serialize)]
+struct FilterLink {
+    href: String,
+    label: &'static str,
+    current: bool,
+}
+
 pub async fn candidate(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<i64>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
-    let id = path.into_inner();
+    let query = query.into_inner();
+    render_candidate(
+        &state,
+        &staff,
+        path.into_inner(),
+        flash(&query.fait),
+        Reshow {
+            timeline_filter: query.voir,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Renders the page of candidate `id`, with `reshow`'s forms and messages after a refused
+/// action.
+pub(super) async fn render_candidate(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    flash: Option<String>,
+    mut reshow: Reshow,
+) -> Result<HttpResponse, AppError> {
     let today = crate::domain::paris_today();
-    let page = db(&state, move |conn| {
+    let page = db(state, move |conn| {
         Ok(candidates::page::page(conn, id, today)?)
     })
     .await?
     .ok_or(AppError::NotFound)?;
     let candidate_id = page.candidate.id;
-    let on_file = db(&state, move |conn| {
+    let on_file = db(state, move |conn| {
         Ok(candidates::edit_values(conn, candidate_id)?)
     })
     .await?;
     let proposals = match on_file {
-        Some(current) => proposals_view(&state, &page.centres, &current, &page.submitted),
+        Some(current) => proposals_view(state, &page.centres, &current, &page.submitted),
         None => Vec::new(),
     };
     let view = &page.candidate;
     let title = format!("{} {}", view.first_name, view.last_name);
-    // Each application carries its offers, and whether one may be drafted from its stage.
-    let mut candidate_json = serde_json::to_value(view)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("candidate view: {e}")))?;
-    if let Some(apps) = candidate_json
-        .get_mut("applications")
-        .and_then(Value::as_array_mut)
-    {
-        for app in apps {
-            let id = app.get("id").and_then(Value::as_i64).unwrap_or_default();
-            let stage = app
-                .get("stage_code")
-                .and_then(Value::as_str)
-                .and_then(Stage::from_code);
-            let mine: Vec<&crate::offers::OfferView> = page
-                .offers
-                .iter()
-                .filter(|o| o.application_id == id)
-                .collect();
-            let placed = page.placements.iter().any(|p| p.application_id == id);
-            if let Some(obj) = app.as_object_mut() {
-                obj.insert("offers".to_owned(), json!(mine));
-                obj.insert(
-                    "can_offer".to_owned(),
-                    json!(
-                        !placed && stage.is_some_and(|s| crate::offers::OFFER_STAGES.contains(&s))
-                    ),
-                );
-            }
-        }
-    }
-    let centres: Vec<CentreChoice> = page
-        .centres
+    let applications = view
+        .applications
         .iter()
-        .map(|c| CentreChoice {
-            id: c.id,
-            commune: &c.commune,
+        .map(|app| {
+            let stage = Stage::from_code(app.stage_code);
+            let placed = page.placements.iter().any(|p| p.application_id == app.id);
+            let targets: Vec<&str> = app.targets.iter().map(|t| t.code).collect();
+            let mut forms = [
+                MoveKind::Forward,
+                MoveKind::Refuse,
+                MoveKind::Withdraw,
+                MoveKind::Pool,
+            ]
+            .map(|kind| {
+                let mut form = match reshow.action.take() {
+                    Some((app_id, k, form)) if app_id == app.id && k == kind => form,
+                    other => {
+                        reshow.action = other;
+                        ActionForm::default()
+                    }
+                };
+                form.reasons = match kind {
+                    MoveKind::Refuse => reasons(REFUSAL_REASONS, &form.reason),
+                    MoveKind::Withdraw => reasons(WITHDRAWAL_REASONS, &form.reason),
+                    _ => Vec::new(),
+                };
+                Some(form)
+            });
+            let allowed = |s: Stage| targets.contains(&s.code());
+            let mut meeting_form = match reshow.meeting.take() {
+                Some((app_id, form)) if app_id == app.id => form,
+                other => {
+                    reshow.meeting = other;
+                    MeetingForm::default()
+                }
+            };
+            meeting_form.kinds = vec![
+                option("entretien", "Entretien", &meeting_form.kind),
+                option("visite", "Visite du territoire", &meeting_form.kind),
+            ];
+            meeting_form.centres = std::iter::once(option("", "Aucun", &meeting_form.centre))
+                .chain(
+                    page.centres
+                        .iter()
+                        .map(|c| option(&c.id.to_string(), &c.commune, &meeting_form.centre)),
+                )
+                .collect();
+            ApplicationPanel {
+                app,
+                since: since(app.stage_entered_at, today),
+                offers: page
+                    .offers
+                    .iter()
+                    .filter(|o| o.application_id == app.id)
+                    .collect(),
+                can_offer: !placed
+                    && stage.is_some_and(|s| crate::offers::OFFER_STAGES.contains(&s)),
+                forward: app
+                    .targets
+                    .iter()
+                    .filter(|t| {
+                        !matches!(
+                            Stage::from_code(t.code),
+                            Some(Stage::Refused | Stage::Withdrawn | Stage::Pool) | None
+                        )
+                    })
+                    .collect(),
+                forward_form: forms[0].take().unwrap_or_default(),
+                refuse_form: forms[1].take().filter(|_| allowed(Stage::Refused)),
+                withdraw_form: forms[2].take().filter(|_| allowed(Stage::Withdrawn)),
+                pool_form: forms[3].take().filter(|_| allowed(Stage::Pool)),
+                meeting_form,
+            }
         })
         .collect();
-    render(
-        &state,
-        &staff,
-        "pipeline/candidate",
-        &title,
-        json!({
-            "candidate": candidate_json,
-            "placements": page.placements,
-            "meetings": page.meetings,
-            "duplicates": page.duplicates,
-            "proposals": proposals,
-            "centres": centres,
-            "refusal_reasons": reason_choices(REFUSAL_REASONS),
-            "withdrawal_reasons": reason_choices(WITHDRAWAL_REASONS),
-        }),
-    )
+    let meetings = page
+        .meetings
+        .iter()
+        .map(|m| MeetingPanel {
+            meeting: m,
+            evaluation: page.evaluations.iter().find(|e| e.meeting_id == m.id),
+        })
+        .collect();
+    let (filter, kinds) = TIMELINE_FILTERS
+        .iter()
+        .find(|(code, _, _)| *code == reshow.timeline_filter)
+        .map_or(("", &[][..]), |(code, _, kinds)| (*code, *kinds));
+    let status = reshow.status.unwrap_or(StatusCode::OK);
+    let title = if status == StatusCode::OK {
+        title
+    } else {
+        format!("Erreur – {title}")
+    };
+    let data = CandidatePageView {
+        candidate: view,
+        applications,
+        placements: &page.placements,
+        meetings,
+        duplicates: &page.duplicates,
+        proposals,
+        timeline: timeline(&page)
+            .into_iter()
+            .filter(|e| kinds.is_empty() || kinds.contains(&e.kind))
+            .collect(),
+        timeline_filters: TIMELINE_FILTERS
+            .iter()
+            .map(|(code, label, _)| FilterLink {
+                href: if code.is_empty() {
+                    format!("/recrutement/candidats/{candidate_id}#historique")
+                } else {
+                    format!("/recrutement/candidats/{candidate_id}?voir={code}#historique")
+                },
+                label,
+                current: *code == filter,
+            })
+            .collect(),
+        flash,
+        errors: reshow.errors,
+        note_form: reshow.note.unwrap_or_default(),
+    };
+    let data = serde_json::to_value(&data)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("candidate view: {e}")))?;
+    staff_page(state, staff, "pipeline/candidate", &title, status, data)
 }
 
 /// Which values of the submissions differ from the record: what each proposed, field by
@@ -276,13 +613,34 @@ pub async fn add_note(
     staff.require(RECRUITING)?;
     staff.check_csrf(&form.csrf)?;
     let candidate_id = path.into_inner();
-    let body = crate::domain::FreeText::parse(&form.note, 5000)
-        .map_err(|e| AppError::Unprocessable(e.0))?;
-    if body.as_str().is_empty() {
-        return Err(AppError::Unprocessable(
-            "La note est vide : écrivez-la avant de l'enregistrer.".to_owned(),
-        ));
-    }
+    let problem = match crate::domain::FreeText::parse(&form.note, 5000) {
+        Ok(body) if body.as_str().is_empty() => {
+            Err("La note est vide : écrivez-la avant de l'enregistrer.".to_owned())
+        }
+        Ok(body) => Ok(body),
+        Err(_) => Err(format!(
+            "La note compte {} caractères : raccourcissez-la à 5 000 au plus.",
+            form.note.chars().count()
+        )),
+    };
+    let body = match problem {
+        Ok(body) => body,
+        Err(message) => {
+            let reshow = Reshow {
+                status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+                errors: vec![SummaryLink {
+                    href: "#nouvelle-note".to_owned(),
+                    message: format!("Note : {message}"),
+                }],
+                note: Some(NoteFormView {
+                    note: form.into_inner().note,
+                    error: Some(message),
+                }),
+                ..Default::default()
+            };
+            return render_candidate(&state, &staff, candidate_id, None, reshow).await;
+        }
+    };
     let author = staff.0.user_id;
     let added = db(&state, move |conn| {
         Ok(candidates::add_note(
@@ -297,7 +655,7 @@ pub async fn add_note(
         return Err(AppError::NotFound);
     }
     Ok(see_other(format!(
-        "/recrutement/candidats/{candidate_id}#notes"
+        "/recrutement/candidats/{candidate_id}?fait=note#notes"
     )))
 }
 
@@ -334,7 +692,9 @@ pub async fn merge(
     })
     .await?;
     match result {
-        Ok(()) => Ok(see_other(format!("/recrutement/candidats/{keep}"))),
+        Ok(()) => Ok(see_other(format!(
+            "/recrutement/candidats/{keep}?fait=fusion"
+        ))),
         Err(candidates::MergeError::NotFound) => Err(AppError::NotFound),
         Err(e) => Err(AppError::Unprocessable(e.to_string())),
     }

@@ -240,7 +240,7 @@ pub async fn update_candidate(
     })
     .await?;
     match result {
-        Ok(true) => Ok(see_other(format!("/recrutement/candidats/{id}"))),
+        Ok(true) => Ok(see_other(format!("/recrutement/candidats/{id}?fait=fiche"))),
         Ok(false) => Err(AppError::NotFound),
         Err(message) => {
             let mut errors = FieldErrors::default();

@@ -1,12 +1,15 @@
 //! Meetings (interviews, visits) with their invitations and calendar files, the agenda, and the
 //! pool candidates to contact again.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::domain::paris_today;
+use super::candidate::{
+    render_candidate, MeetingForm as CandidateMeetingForm, Reshow, SummaryLink,
+};
+use crate::domain::{paris_today, parse_date};
 use crate::error::AppError;
 use crate::pipeline::{self, meetings};
 use crate::staff::RECRUITING;
@@ -68,29 +71,67 @@ pub async fn add_meeting(
     staff.require(RECRUITING)?;
     staff.check_csrf(&form.csrf)?;
     let application_id = path.into_inner();
-    let bad = |m: &str| {
-        AppError::Unprocessable(format!(
-            "{m} Revenez en arrière pour corriger : rien n'a été enregistré."
-        ))
+    let form = form.into_inner();
+    let mut shown = CandidateMeetingForm {
+        open: true,
+        kind: form.kind.clone(),
+        date: form.date.clone(),
+        time: form.heure.clone(),
+        duration: form.duree.clone(),
+        centre: form.centre.clone(),
+        place: form.lieu.clone(),
+        participants: form.participants.clone(),
+        note: form.note.clone(),
+        invite: form.inviter == "oui",
+        ..Default::default()
     };
-    let kind =
-        MeetingKind::from_code(&form.kind).ok_or_else(|| bad("Choisissez entretien ou visite."))?;
-    let starts_at = meetings::parse_start(&form.date, &form.heure).map_err(|m| bad(&m))?;
-    let duration_minutes: i32 = form
-        .duree
-        .trim()
-        .parse()
-        .ok()
-        .filter(|d| (5..=720).contains(d))
-        .ok_or_else(|| bad("La durée se compte en minutes, de 5 à 720."))?;
+    let mut errors = Vec::new();
+    let kind = MeetingKind::from_code(&form.kind);
+    if kind.is_none() {
+        let m = "Choisissez entretien ou visite du territoire.".to_owned();
+        errors.push(("type", m.clone()));
+        shown.kind_error = Some(m);
+    }
+    let starts_at = if parse_date(&form.date).is_none() {
+        let m = "Date illisible : choisissez-la dans le calendrier ou saisissez-la au format JJ/MM/AAAA.".to_owned();
+        errors.push(("date", m.clone()));
+        shown.date_error = Some(m);
+        None
+    } else {
+        match meetings::parse_start(&form.date, &form.heure) {
+            Ok(t) => Some(t),
+            Err(m) => {
+                errors.push(("heure", m.clone()));
+                shown.time_error = Some(m);
+                None
+            }
+        }
+    };
+    let duration_minutes = meetings::parse_duration(&form.duree).filter(|d| (5..=720).contains(d));
+    if duration_minutes.is_none() {
+        let m = "Durée illisible : écrivez-la comme « 45 min », « 1 h » ou « 1 h 30 » (de 5 min à 12 h).".to_owned();
+        errors.push(("duree", m.clone()));
+        shown.duration_error = Some(m);
+    }
     let centre_id = match form.centre.trim() {
-        "" => None,
-        c => Some(
-            c.parse::<i64>()
-                .map_err(|_| bad("Choisissez le centre dans la liste."))?,
-        ),
+        "" => Ok(None),
+        c => c.parse::<i64>().map(Some).map_err(|_| ()),
     };
+    if centre_id.is_err() {
+        let m = "Choisissez le centre dans la liste.".to_owned();
+        errors.push(("centre", m.clone()));
+        shown.centre_error = Some(m);
+    }
     let clip = |s: &str, n: usize| s.trim().chars().take(n).collect::<String>();
+    let (Some(kind), Some(starts_at), Some(duration_minutes), Ok(centre_id), true) = (
+        kind,
+        starts_at,
+        duration_minutes,
+        centre_id,
+        errors.is_empty(),
+    ) else {
+        return reshow_meeting(&state, &staff, application_id, shown, errors).await;
+    };
     let meeting = NewMeeting {
         application_id,
         kind,
@@ -114,17 +155,57 @@ pub async fn add_meeting(
         Ok(id) => id,
         Err(ScheduleError::NotFound) => return Err(AppError::NotFound),
         Err(ScheduleError::UnknownCentre) => {
-            return Err(bad(
-                "Ce centre n'existe pas ou est fermé : choisissez-en un dans la liste.",
-            ))
+            let m =
+                "Ce centre n'existe pas ou est fermé : choisissez-en un dans la liste.".to_owned();
+            shown.centre_error = Some(m.clone());
+            return reshow_meeting(&state, &staff, application_id, shown, vec![("centre", m)])
+                .await;
         }
     };
     if invite {
         state.mail_wake.notify_one();
     }
+    let done = if invite { "invitation" } else { "rendez-vous" };
     Ok(see_other(format!(
-        "/recrutement/candidats/{candidate_id}#rendez-vous"
+        "/recrutement/candidats/{candidate_id}?fait={done}#rendez-vous"
     )))
+}
+
+/// The candidate page again with the meeting form as typed and the messages at its fields.
+async fn reshow_meeting(
+    state: &AppState,
+    staff: &Staff,
+    application_id: i64,
+    shown: CandidateMeetingForm,
+    errors: Vec<(&str, String)>,
+) -> Result<HttpResponse, AppError> {
+    let candidate_id = db(state, move |conn| {
+        Ok(crate::candidates::of_application(conn, application_id)?)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let reshow = Reshow {
+        status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+        meeting: Some((application_id, shown)),
+        errors: errors
+            .into_iter()
+            .map(|(field, message)| SummaryLink {
+                href: format!("#rdv-{field}-{application_id}"),
+                message: format!(
+                    "{} : {message}",
+                    match field {
+                        "type" => "Type",
+                        "date" => "Date",
+                        "heure" => "Heure",
+                        "duree" => "Durée",
+                        _ => "Centre",
+                    }
+                ),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    render_candidate(state, staff, candidate_id, None, reshow).await
 }
 
 pub async fn meeting_ics(

@@ -1,0 +1,3 @@
+DROP TABLE evaluation_scores;
+DROP TABLE evaluations;
+DROP TABLE evaluation_criteria;
