@@ -907,7 +907,7 @@ async fn a_recruiter_signs_in_finds_the_application_and_moves_it_to_the_site_vis
             .unwrap()
             .unwrap_or_default();
         assert!(
-            text.starts_with("Bonjour Claire Martin,"),
+            text.starts_with("Bonjour Docteur Martin,"),
             "the text is written for the doctor: {text}"
         );
         assert_eq!(

@@ -1330,7 +1330,10 @@ async fn scripts_sql_and_template_syntax_are_stored_as_typed_and_shown_escaped()
     let confirmation = app.smtp.received_by("hostile@exemple.fr");
     assert_eq!(confirmation.len(), 1);
     assert!(
-        confirmation[0].html().contains("&lt;script&gt;"),
+        confirmation[0]
+            .html()
+            .contains("O&#x27;Brien&#x27;); DROP TABLE candidates; --")
+            && !confirmation[0].html().contains("<script>"),
         "{}",
         confirmation[0].html()
     );

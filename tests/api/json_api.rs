@@ -241,7 +241,7 @@ async fn a_valid_application_through_the_api_is_recorded_and_both_emails_are_rec
     assert_eq!(app.dispatch_all_pending_emails().await, 2);
     let to_candidate = app.smtp.received_by("claire.martin@exemple.fr");
     assert_eq!(to_candidate.len(), 1);
-    assert!(to_candidate[0].text().contains("Claire"));
+    assert!(to_candidate[0].text().contains("Bonjour Docteur Martin,"));
     assert_eq!(app.smtp.received_by(RECRUITERS).len(), 1);
 }
 

@@ -463,7 +463,7 @@ async fn the_csv_export_has_a_bom_keeps_the_filter_and_neutralizes_formulas() {
 #[tokio::test]
 async fn a_move_can_send_the_stage_email_after_a_preview_the_recruiter_may_edit() {
     let app = TestApp::spawn().await;
-    let (_, application) = applied(&app, &Fields::valid().set("prenom", "Zoé<script>")).await;
+    let (_, application) = applied(&app, &Fields::valid().set("nom", "Martin<script>")).await;
     app.dispatch_all_pending_emails().await;
     let before = app.smtp.received().len();
     let staff = app.staff(StaffRole::Recruiter).await;
@@ -485,7 +485,7 @@ async fn a_move_can_send_the_stage_email_after_a_preview_the_recruiter_may_edit(
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(
-        html.contains("Bonjour Zoé&lt;script&gt; Martin"),
+        html.contains("Bonjour Docteur Martin&lt;script&gt;,"),
         "prefilled and escaped"
     );
     assert!(!html.contains("<script>"));
