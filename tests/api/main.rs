@@ -35,3 +35,4 @@ mod totp;
 mod trust_inputs;
 mod trust_records;
 mod trust_staff;
+mod workspace_board;
