@@ -171,7 +171,7 @@ async fn connect(driver: &ChromeDriver) -> Client {
 
 /// Runs `body` against a fresh application and a fresh browser. The browser session is closed
 /// and chromedriver stopped afterwards, whether `body` passed or panicked.
-async fn in_browser<F, Fut>(body: F)
+pub(crate) async fn in_browser<F, Fut>(body: F)
 where
     F: FnOnce(Arc<TestApp>, Client) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -246,7 +246,7 @@ async fn control_id(c: &Client, group: Option<&str>, label: &str) -> String {
     }
 }
 
-async fn by_id(c: &Client, id: &str) -> Element {
+pub(crate) async fn by_id(c: &Client, id: &str) -> Element {
     c.find(Locator::Id(id))
         .await
         .unwrap_or_else(|e| panic!("no element #{id}: {e}"))
@@ -271,7 +271,7 @@ async fn fill(c: &Client, label: &str, text: &str) {
 }
 
 /// Chooses, in the `<select>` labelled `label`, the option whose visible text is `option`.
-async fn select(c: &Client, label: &str, option: &str) {
+pub(crate) async fn select(c: &Client, label: &str, option: &str) {
     let field = labelled(c, label).await;
     assert_eq!(field.tag_name().await.unwrap(), "select", "“{label}”");
     field
@@ -305,7 +305,7 @@ async fn check(c: &Client, group: Option<&str>, label: &str) {
 }
 
 /// Clicks the button whose visible text is `text`.
-async fn press_button(c: &Client, text: &str) {
+pub(crate) async fn press_button(c: &Client, text: &str) {
     c.find(Locator::XPath(&format!(
         "//button[normalize-space(.)=\"{text}\"]"
     )))
@@ -316,7 +316,7 @@ async fn press_button(c: &Client, text: &str) {
     .expect("click the button");
 }
 
-async fn wait_for(c: &Client, css: &str) -> Element {
+pub(crate) async fn wait_for(c: &Client, css: &str) -> Element {
     c.wait()
         .at_most(WAIT)
         .for_element(Locator::Css(css))
@@ -347,7 +347,7 @@ async fn press_with_shift(c: &Client, key: Key) {
 }
 
 /// The HTTP status of the page shown (Navigation Timing).
-async fn status(c: &Client) -> u64 {
+pub(crate) async fn status(c: &Client) -> u64 {
     c.execute(
         "return performance.getEntriesByType('navigation')[0].responseStatus;",
         vec![],
@@ -358,7 +358,7 @@ async fn status(c: &Client) -> u64 {
     .expect("a response status")
 }
 
-async fn goto(c: &Client, app: &TestApp, path: &str) {
+pub(crate) async fn goto(c: &Client, app: &TestApp, path: &str) {
     c.goto(&app.url(path)).await.expect("navigate");
 }
 
@@ -674,7 +674,7 @@ async fn the_form_works_with_the_keyboard_alone() {
 
 /// Waits until the JavaScript expression `condition` is true on the page shown (a page still
 /// loading counts as false); `what` says what was awaited when it never comes.
-async fn wait_until(c: &Client, condition: &str, what: &str) {
+pub(crate) async fn wait_until(c: &Client, condition: &str, what: &str) {
     let script = format!("try {{ return !!({condition}); }} catch (e) {{ return false; }}");
     let deadline = Instant::now() + WAIT;
     loop {
@@ -716,7 +716,7 @@ async fn heading(c: &Client) -> String {
 }
 
 /// Fills the sign-in form by its labels and sends it.
-async fn sign_in_with(c: &Client, email: &str, password: &str) {
+pub(crate) async fn sign_in_with(c: &Client, email: &str, password: &str) {
     fill(c, "Adresse électronique", email).await;
     fill(c, "Mot de passe", password).await;
     press_button(c, "Se connecter").await;
@@ -2339,7 +2339,7 @@ fn axe_source() -> &'static str {
 
 /// Runs axe-core on the page shown and appends its WCAG 2.1 A/AA violations to `report`, then
 /// what axe-core only lists for review (see [`labels_and_ids`]).
-async fn audit(c: &Client, page: &str, report: &mut String) {
+pub(crate) async fn audit(c: &Client, page: &str, report: &mut String) {
     axe(c, page, report).await;
     labels_and_ids(c, page, report).await;
 }
@@ -2603,7 +2603,7 @@ async fn axe_finds_no_violations_on_the_personal_data_pages() {
 
 /// Saves a screenshot of the page as `{name}.png` in `SCREENSHOTS_DIR`, when it is set (to look
 /// at the pages by eye; the tests assert on the page itself).
-async fn screenshot(c: &Client, name: &str) {
+pub(crate) async fn screenshot(c: &Client, name: &str) {
     if let Some(dir) = std::env::var_os("SCREENSHOTS_DIR") {
         let png = c.screenshot().await.expect("a screenshot");
         std::fs::create_dir_all(&dir).unwrap();
@@ -2613,7 +2613,7 @@ async fn screenshot(c: &Client, name: &str) {
 
 /// What makes the page scroll sideways at the window's width (the elements sticking out, by
 /// tag and class), empty when it does not.
-async fn sideways(c: &Client) -> Vec<String> {
+pub(crate) async fn sideways(c: &Client) -> Vec<String> {
     let out = c
         .execute(
             r#"

@@ -5,6 +5,8 @@ mod admin;
 mod application_form;
 #[cfg(feature = "browser")]
 mod browser;
+#[cfg(feature = "browser")]
+mod browser_board;
 mod campaign_pages;
 mod campaigns;
 mod cli;
