@@ -1129,3 +1129,61 @@ fn csv_response(rows: Vec<ExportRow>, what: &str) -> Result<HttpResponse, AppErr
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_is_said_as_people_say_it() {
+        assert_eq!(waiting_label(0), "arrivée aujourd'hui");
+        assert_eq!(waiting_label(1), "depuis 1 jour");
+        assert_eq!(waiting_label(12), "depuis 12 jours");
+    }
+
+    #[test]
+    fn counts_and_plurals_are_written_the_french_way() {
+        assert_eq!(french_count(7), "7");
+        assert_eq!(french_count(1234), "1\u{202f}234");
+        assert_eq!(french_count(50051), "50\u{202f}051");
+        assert_eq!(french_count(1_000_000), "1\u{202f}000\u{202f}000");
+        assert_eq!(
+            plural(1, "candidature déplacée", "candidatures déplacées"),
+            "1 candidature déplacée"
+        );
+        assert_eq!(
+            plural(12, "candidature déplacée", "candidatures déplacées"),
+            "12 candidatures déplacées"
+        );
+    }
+
+    #[test]
+    fn a_selection_reads_each_card_once_or_not_at_all() {
+        let read =
+            |v: &[&str]| read_selection(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            read(&["3:nouvelle", "4:entretien", "3:entretien"]),
+            Some(vec![(3, Stage::New), (4, Stage::Interview)])
+        );
+        for bad in [
+            "3",
+            "x:nouvelle",
+            "0:nouvelle",
+            "-2:nouvelle",
+            "3:bogus",
+            "",
+        ] {
+            assert_eq!(read(&[bad]), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_return_address_is_the_board_with_its_own_parameters_only() {
+        assert_eq!(board_return(""), "/recrutement");
+        assert_eq!(board_return("//evil.example/"), "/recrutement");
+        assert_eq!(
+            board_return("tri=recentes&etape=vivier&page=3&x=1"),
+            "/recrutement?tri=recentes&etape=vivier"
+        );
+    }
+}
