@@ -125,6 +125,36 @@ fn proc_cpu(pid: u32) -> Option<(String, u64)> {
     Some((comm, utime + stime))
 }
 
+/// CPU ticks used so far by the service, and by the PostgreSQL backends connected to the
+/// bench database (found by their process title, `postgres: user database …`), so that the
+/// other databases of the cluster (tests of other builds) do not count.
+fn page_ticks(service: u32, database: &str) -> (u64, u64) {
+    let own = proc_cpu(service).map(|(_, t)| t).unwrap_or(0);
+    let mut pg = 0;
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Some((comm, ticks)) = proc_cpu(pid) else {
+                continue;
+            };
+            if comm != "postgres" {
+                continue;
+            }
+            let title = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&title).contains(database) {
+                pg += ticks;
+            }
+        }
+    }
+    (own, pg)
+}
+
 /// Non-idle CPU ticks of the whole machine, from the first line of /proc/stat.
 fn machine_busy_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -396,7 +426,13 @@ fn prepare_data(bin: &Path, db: &BenchDatabase, candidates: u64, seed: u64) -> D
     );
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let pages = vec![
+        ("home /espace", "/espace".to_owned()),
         ("board", "/recrutement".to_owned()),
+        ("board newest", "/recrutement?tri=recentes".to_owned()),
+        (
+            "column alone p3",
+            "/recrutement?etape=nouvelle&page=3".to_owned(),
+        ),
         ("board page 2", "/recrutement?page=2".to_owned()),
         ("board page 50", "/recrutement?page=50".to_owned()),
         ("specialty MG", "/recrutement?specialite=MG".to_owned()),
@@ -517,6 +553,10 @@ struct PageResult {
     errors: u64,
     #[serde(skip)]
     error_samples: Vec<String>,
+    /// CPU time per measured sequential request: the service process (utime + stime) …
+    service_cpu_ms: f64,
+    /// … and the PostgreSQL backends connected to the bench database.
+    postgres_cpu_ms: f64,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -643,6 +683,7 @@ fn run_service(
                 let outcome = get(&http, url).await;
                 record(page, outcome);
             }
+            let before = page_ticks(pid, &db.name);
             for _ in 0..requests {
                 let outcome = get(&http, url).await;
                 let ok = outcome.is_ok();
@@ -651,6 +692,11 @@ fn run_service(
                     us.push(t);
                 }
             }
+            let after = page_ticks(pid, &db.name);
+            // Clock ticks are 10 ms (USER_HZ 100).
+            let per_request = |ticks: u64| ticks as f64 * 10.0 / requests.max(1) as f64;
+            page.service_cpu_ms = per_request(after.0.saturating_sub(before.0));
+            page.postgres_cpu_ms = per_request(after.1.saturating_sub(before.1));
         });
         all_seq.extend(&us);
         page.sequential = latencies(us);
@@ -778,7 +824,7 @@ fn report(run: &Run, requests: usize, warmup: usize) -> String {
     );
     let _ = writeln!(
         r,
-        "\n{:<16} {:>7} {:>8} | {:>7} {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} {:>7} | {:>4}",
+        "\n{:<16} {:>7} {:>8} | {:>7} {:>7} {:>7} {:>7} | {:>7} {:>7} {:>7} {:>7} | {:>4} | {:>6} {:>6}",
         "page",
         "shown",
         "bytes",
@@ -790,7 +836,9 @@ fn report(run: &Run, requests: usize, warmup: usize) -> String {
         "c.p95",
         "c.p99",
         "c.max",
-        "err"
+        "err",
+        "cpu.sv",
+        "cpu.pg"
     );
     for p in &run.pages {
         let s = p.sequential;
@@ -798,7 +846,7 @@ fn report(run: &Run, requests: usize, warmup: usize) -> String {
         let _ = writeln!(
             r,
             "{:<16} {:>7} {:>8} | {:>7.1} {:>7.1} {:>7.1} {:>7.1} | {:>7.1} {:>7.1} {:>7.1} \
-             {:>7.1} | {:>4}",
+             {:>7.1} | {:>4} | {:>6.2} {:>6.2}",
             p.name,
             p.shown.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
             p.bytes,
@@ -810,7 +858,9 @@ fn report(run: &Run, requests: usize, warmup: usize) -> String {
             c.p95_ms,
             c.p99_ms,
             c.max_ms,
-            p.errors
+            p.errors,
+            p.service_cpu_ms,
+            p.postgres_cpu_ms
         );
     }
     let s = run.sequential_all;
@@ -825,7 +875,9 @@ fn report(run: &Run, requests: usize, warmup: usize) -> String {
     );
     let _ = writeln!(
         r,
-        "(ms; p = sequential, c. = {} at once: {} requests in {:.1} s, {:.1} req/s)",
+        "(ms; p = sequential, c. = {} at once: {} requests in {:.1} s, {:.1} req/s; cpu.sv / \
+         cpu.pg = CPU ms per sequential request of the service process and of the PostgreSQL \
+         backends of the bench database, from /proc/<pid>/stat utime + stime)",
         run.concurrent_clients, c.n, run.concurrent_wall_s, run.concurrent_rate
     );
     for p in run.pages.iter().filter(|p| !p.error_samples.is_empty()) {

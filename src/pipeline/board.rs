@@ -29,6 +29,37 @@ pub struct BoardFilter {
     pub poste: String,
     #[serde(default)]
     pub page: Option<i64>,
+    /// The order of the cards in a column: "" or "attente" (waiting longest first),
+    /// "recentes" (newest in the stage first).
+    #[serde(default)]
+    pub tri: String,
+    /// One stage's column alone (its « Voir les N autres » link), or every column.
+    #[serde(default)]
+    pub etape: String,
+}
+
+/// The order of the cards in a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardOrder {
+    /// Waiting in their stage for the longest time first (the default).
+    WaitingLongest,
+    /// Arrived in their stage most recently first.
+    Newest,
+}
+
+impl BoardFilter {
+    pub fn order(&self) -> CardOrder {
+        if self.tri == "recentes" {
+            CardOrder::Newest
+        } else {
+            CardOrder::WaitingLongest
+        }
+    }
+
+    /// The stage whose column is shown alone, if any.
+    pub fn focus(&self) -> Option<Stage> {
+        Stage::from_code(&self.etape)
+    }
 }
 
 /// One card of the board.
@@ -102,7 +133,11 @@ macro_rules! board_filters {
         }
         if !filter.specialite.is_empty() {
             if filter.specialite == "MG" {
-                q = q.filter(specialties::general_practice.eq(true));
+                // A subquery rather than the join's column: the counts do without the join.
+                q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "candidates.specialty_code IN \
+                     (SELECT code FROM specialties WHERE general_practice)",
+                ));
             } else {
                 q = q.filter(candidates::specialty_code.eq(filter.specialite.clone()));
             }
@@ -173,6 +208,8 @@ pub struct Column {
     pub label: &'static str,
     pub count: i64,
     pub cards: Vec<Card>,
+    /// Cards of the column after the ones shown (on later pages).
+    pub more: i64,
 }
 
 /// Whether the filter looks at the candidate; if not, the applications table alone answers it.
@@ -196,14 +233,25 @@ fn filtered_applications(
 /// here, instead of one query per column.
 const SMALL_RESULT: i64 = 2_000;
 
-/// The board: one column per stage with its count and a page of cards, oldest in stage first.
+/// The board: one column per stage (or the focused stage's alone) with its count and a page of
+/// cards, in the filter's order.
 pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<Column>, bool)> {
     let page = filter.page.unwrap_or(1).clamp(1, 10_000);
     let offset = (page - 1) * CARDS_PER_COLUMN;
+    let focus = filter.focus();
+    let order = filter.order();
+    let stages: Vec<Stage> = match focus {
+        Some(s) => vec![s],
+        None => Stage::ALL.to_vec(),
+    };
     let by_candidate = needs_candidates(filter);
+    // Counted over applications and candidates alone (every candidate has a specialty: a
+    // foreign key, NOT NULL), so that the candidates matching a filter are read from a narrow
+    // index (migration 000023) rather than from the table.
     let counts: Vec<(Stage, i64)> = if by_candidate {
         board_filters!(
-            board_source()
+            applications::table
+                .inner_join(candidates::table)
                 .group_by(applications::stage)
                 .select((applications::stage, diesel::dsl::count_star()))
                 .into_boxed(),
@@ -227,85 +275,121 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
             .map(|(_, n)| *n)
             .unwrap_or(0)
     };
-    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    let total: i64 = stages.iter().map(|s| count_of(*s)).sum();
     // The applications shown, column by column.
     let mut shown: Vec<i64> = Vec::new();
     if total <= SMALL_RESULT {
-        let all: Vec<(i64, Stage)> = filtered(filter)
-            .select((applications::id, applications::stage))
-            .order((applications::stage_entered_at.asc(), applications::id.asc()))
-            .load(conn)?;
-        for stage in Stage::ALL.iter().copied() {
+        let listed = filtered(filter).select((
+            applications::id,
+            applications::stage,
+            applications::stage_entered_at,
+        ));
+        let mut all: Vec<(i64, Stage, DateTime<Utc>)> = match focus {
+            Some(s) => listed.filter(applications::stage.eq(s)).load(conn)?,
+            None => listed.load(conn)?,
+        };
+        all.sort_by_key(|(id, _, at)| (*at, *id));
+        if order == CardOrder::Newest {
+            all.reverse();
+        }
+        for stage in stages.iter().copied() {
             shown.extend(
                 all.iter()
-                    .filter(|(_, s)| *s == stage)
+                    .filter(|(_, s, _)| *s == stage)
                     .skip(offset as usize)
                     .take(CARDS_PER_COLUMN as usize)
-                    .map(|(id, _)| *id),
+                    .map(|(id, _, _)| *id),
             );
         }
     } else {
-        for stage in Stage::ALL.iter().copied() {
+        for stage in stages.iter().copied() {
             if count_of(stage) <= offset {
                 continue;
             }
-            let order = (applications::stage_entered_at.asc(), applications::id.asc());
-            let ids: Vec<i64> = if by_candidate {
-                filtered(filter)
+            let ids: Vec<i64> = match (by_candidate, order) {
+                (true, CardOrder::WaitingLongest) => filtered(filter)
                     .filter(applications::stage.eq(stage))
                     .select(applications::id)
-                    .order(order)
+                    .order((applications::stage_entered_at.asc(), applications::id.asc()))
                     .limit(CARDS_PER_COLUMN)
                     .offset(offset)
-                    .load(conn)?
-            } else {
-                filtered_applications(filter)
+                    .load(conn)?,
+                (true, CardOrder::Newest) => filtered(filter)
                     .filter(applications::stage.eq(stage))
                     .select(applications::id)
-                    .order(order)
+                    .order((
+                        applications::stage_entered_at.desc(),
+                        applications::id.desc(),
+                    ))
                     .limit(CARDS_PER_COLUMN)
                     .offset(offset)
-                    .load(conn)?
+                    .load(conn)?,
+                (false, CardOrder::WaitingLongest) => filtered_applications(filter)
+                    .filter(applications::stage.eq(stage))
+                    .select(applications::id)
+                    .order((applications::stage_entered_at.asc(), applications::id.asc()))
+                    .limit(CARDS_PER_COLUMN)
+                    .offset(offset)
+                    .load(conn)?,
+                (false, CardOrder::Newest) => filtered_applications(filter)
+                    .filter(applications::stage.eq(stage))
+                    .select(applications::id)
+                    .order((
+                        applications::stage_entered_at.desc(),
+                        applications::id.desc(),
+                    ))
+                    .limit(CARDS_PER_COLUMN)
+                    .offset(offset)
+                    .load(conn)?,
             };
             shown.extend(ids);
         }
     }
-    let mut cards: Vec<Card> = if shown.is_empty() {
-        Vec::new()
-    } else {
-        board_source()
-            .filter(applications::id.eq_any(&shown))
-            .select((
-                applications::id,
-                candidates::id,
-                candidates::first_name,
-                candidates::last_name,
-                specialties::label,
-                candidates::working_time,
-                candidates::part_time_half_days,
-                applications::stage,
-                applications::stage_entered_at,
-                positions::title.nullable(),
-                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
-                    WISHED_COMMUNES,
-                ),
-            ))
-            .load(conn)?
-    };
+    let mut cards = cards_by_id(conn, &shown)?;
     cards.sort_by_key(|c| (c.stage_entered_at, c.application_id));
+    if order == CardOrder::Newest {
+        cards.reverse();
+    }
     let mut columns = Vec::new();
     let mut more = false;
-    for stage in Stage::ALL.iter().copied() {
+    for stage in stages.iter().copied() {
         let count = count_of(stage);
         more |= count > page * CARDS_PER_COLUMN;
+        let cards: Vec<Card> = cards.iter().filter(|c| c.stage == stage).cloned().collect();
         columns.push(Column {
             stage,
             label: stage.label(),
             count,
-            cards: cards.iter().filter(|c| c.stage == stage).cloned().collect(),
+            more: (count - offset - cards.len() as i64).max(0),
+            cards,
         });
     }
     Ok((columns, more))
+}
+
+/// The cards of these applications, in no particular order.
+fn cards_by_id(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Card>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    board_source()
+        .filter(applications::id.eq_any(ids))
+        .select((
+            applications::id,
+            candidates::id,
+            candidates::first_name,
+            candidates::last_name,
+            specialties::label,
+            candidates::working_time,
+            candidates::part_time_half_days,
+            applications::stage,
+            applications::stage_entered_at,
+            positions::title.nullable(),
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+                WISHED_COMMUNES,
+            ),
+        ))
+        .load(conn)
 }
 
 /// What the board page shows: its columns, whether a next page exists, and the choices of its
@@ -313,6 +397,8 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
 pub struct BoardPage {
     pub columns: Vec<Column>,
     pub more: bool,
+    /// Stages with an e-mail template: a move there is reviewed with its e-mail first.
+    pub templated: Vec<Stage>,
     pub centres: Vec<crate::centres::Centre>,
     pub positions: Vec<crate::positions::PublishedPosition>,
 }
@@ -323,33 +409,10 @@ pub fn board_page(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<
     Ok(BoardPage {
         columns,
         more,
+        templated: templated_stages(conn)?,
         centres: crate::centres::list_choosable(conn)?,
         positions: crate::positions::list_published(conn)?,
     })
-}
-
-/// One line of the CSV export.
-#[derive(Debug, Clone, Queryable)]
-pub struct ExportRow {
-    pub application_id: i64,
-    pub created_at: DateTime<Utc>,
-    pub stage: Stage,
-    pub stage_entered_at: DateTime<Utc>,
-    pub last_name: String,
-    pub first_name: String,
-    pub email: String,
-    pub phone: String,
-    pub rpps: Option<String>,
-    pub specialty: String,
-    pub situation: crate::db::enums::Situation,
-    pub available_from: Option<NaiveDate>,
-    pub working_time: WorkingTime,
-    pub part_time_half_days: Option<i16>,
-    pub centres: Option<String>,
-    pub position: Option<String>,
-    pub heard_from: Option<crate::db::enums::HeardFrom>,
-    pub utm_source: Option<String>,
-    pub utm_campaign: Option<String>,
 }
 
 /// The columns of an [`ExportRow`], in its field order (the CSV export and the API's pages).
@@ -379,6 +442,160 @@ macro_rules! export_columns {
             applications::utm_campaign,
         )
     };
+}
+
+/// The stages that have an e-mail template.
+pub fn templated_stages(conn: &mut PgConnection) -> QueryResult<Vec<Stage>> {
+    use crate::db::schema::stage_email_templates;
+    let codes: Vec<String> = stage_email_templates::table
+        .select(stage_email_templates::stage)
+        .load(conn)?;
+    Ok(codes.iter().filter_map(|c| Stage::from_code(c)).collect())
+}
+
+/// The stages a card may be moved to from the board (or the selection): the allowed targets
+/// except « Proposition », « Acceptée » and « Recrutée », reached only through the offer flow.
+pub fn board_targets(from: Stage) -> Vec<Stage> {
+    super::allowed_targets(from)
+        .into_iter()
+        .filter(|s| !OFFER_FLOW.contains(s))
+        .collect()
+}
+
+/// The stages reached only through an offer and a placement.
+pub const OFFER_FLOW: [Stage; 3] = [Stage::Offer, Stage::Accepted, Stage::Recruited];
+
+/// The stages a selection may be moved to (each card still checked by the rules).
+pub const SELECTION_TARGETS: [Stage; 6] = [
+    Stage::FirstContact,
+    Stage::Interview,
+    Stage::SiteVisit,
+    Stage::Refused,
+    Stage::Withdrawn,
+    Stage::Pool,
+];
+
+/// Checks a move asked from a card against the rules and the offer flow; when the target stage
+/// has an e-mail template, answers its preview (the recruiter reviews it before anything is
+/// written). Nothing is written.
+pub fn prepare_card_move(
+    conn: &mut PgConnection,
+    settings: &crate::config::Settings,
+    request: &super::MoveRequest,
+) -> QueryResult<Result<Option<super::emails::Preview>, super::MoveError>> {
+    let Some(current) = super::current_stage(conn, request.application_id)? else {
+        return Ok(Err(super::MoveError::NotFound));
+    };
+    if current == request.expected_from && OFFER_FLOW.contains(&request.to) {
+        return Ok(Err(super::MoveError::NotAllowed(
+            current.label(),
+            request.to.label(),
+        )));
+    }
+    match super::emails::preview(conn, settings, request)? {
+        Err(e) => Ok(Err(e)),
+        Ok((None, _)) => Ok(Ok(None)),
+        Ok(preview) => Ok(Ok(Some(preview))),
+    }
+}
+
+/// The most cards a selection may hold.
+pub const SELECTION_LIMIT: usize = 500;
+
+/// One card of a selection that did not move, and why.
+#[derive(Debug, Serialize)]
+pub struct NotMoved {
+    pub application_id: i64,
+    pub reason: String,
+}
+
+/// What moving a selection did.
+#[derive(Debug, Default, Serialize)]
+pub struct SelectionOutcome {
+    pub moved: Vec<i64>,
+    pub not_moved: Vec<NotMoved>,
+}
+
+/// Moves each card of a selection (application, the stage it was shown in) to the same stage,
+/// each through the same rules as a single move, each in its own transaction: one card refused
+/// does not stop the others. No e-mail is sent.
+pub fn move_selection(
+    conn: &mut PgConnection,
+    actor_id: i64,
+    selection: &[(i64, Stage)],
+    template: &super::MoveRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<SelectionOutcome> {
+    let mut outcome = SelectionOutcome::default();
+    for &(application_id, shown) in selection {
+        let request = super::MoveRequest {
+            application_id,
+            expected_from: shown,
+            ..template.clone()
+        };
+        let refused = if OFFER_FLOW.contains(&request.to) {
+            Some(super::MoveError::NotAllowed(
+                shown.label(),
+                request.to.label(),
+            ))
+        } else {
+            super::moves::move_application(conn, actor_id, &request, None, now)?.err()
+        };
+        match refused {
+            None => outcome.moved.push(application_id),
+            Some(e) => outcome.not_moved.push(NotMoved {
+                application_id,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok(outcome)
+}
+
+/// The selected applications for the CSV export (those that exist), written to the journal.
+pub fn export_selection(
+    conn: &mut PgConnection,
+    actor: i64,
+    ids: &[i64],
+) -> QueryResult<Vec<ExportRow>> {
+    let rows: Vec<ExportRow> = board_source()
+        .filter(applications::id.eq_any(ids))
+        .select(export_columns!())
+        .order(applications::id.asc())
+        .load(conn)?;
+    crate::staff::audit::audit(
+        conn,
+        Some(actor),
+        "export_csv",
+        "application",
+        None,
+        &format!("{} lignes (sélection)", rows.len()),
+    )?;
+    Ok(rows)
+}
+
+/// One line of the CSV export.
+#[derive(Debug, Clone, Queryable)]
+pub struct ExportRow {
+    pub application_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub stage: Stage,
+    pub stage_entered_at: DateTime<Utc>,
+    pub last_name: String,
+    pub first_name: String,
+    pub email: String,
+    pub phone: String,
+    pub rpps: Option<String>,
+    pub specialty: String,
+    pub situation: crate::db::enums::Situation,
+    pub available_from: Option<NaiveDate>,
+    pub working_time: WorkingTime,
+    pub part_time_half_days: Option<i16>,
+    pub centres: Option<String>,
+    pub position: Option<String>,
+    pub heard_from: Option<crate::db::enums::HeardFrom>,
+    pub utm_source: Option<String>,
+    pub utm_campaign: Option<String>,
 }
 
 /// Every application matching the filter, for the CSV export (no pagination).

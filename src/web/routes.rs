@@ -76,6 +76,15 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
             "/recrutement/export.csv",
             web::get().to(pipeline::export_csv),
         )
+        // The board as a kanban (issue 18, helper H5): a card's move and the selection's actions.
+        .route(
+            "/recrutement/tableau/selection",
+            web::post().to(pipeline::selection),
+        )
+        .route(
+            "/recrutement/tableau/{id}/deplacer",
+            web::post().to(pipeline::move_card),
+        )
         .route(
             "/recrutement/candidats/{id}",
             web::get().to(pipeline::candidate),

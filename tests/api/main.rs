@@ -12,6 +12,8 @@ mod browser_home;
 #[cfg(feature = "browser")]
 mod browser_look;
 mod browser_workspace_offers;
+#[cfg(feature = "browser")]
+mod browser_board;
 mod campaign_pages;
 mod campaigns;
 mod cli;
@@ -47,3 +49,4 @@ mod workspace_candidate;
 mod workspace_home;
 mod workspace_look;
 mod workspace_offers;
+mod workspace_board;

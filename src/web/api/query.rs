@@ -52,6 +52,7 @@ impl ListQuery {
             source: s(&self.source),
             poste: s(&self.poste),
             page: None,
+            ..BoardFilter::default()
         }
     }
 
