@@ -47,6 +47,8 @@ pub fn personal_data(
     // Interview grids are an evaluation of the candidate: personal data under the right of
     // access (README, « Notes et grille d'entretien : ce que le candidat voit »).
     let evaluations = crate::pipeline::evaluation::for_candidate(conn, candidate_id)?;
+    // So are the interviews and visits planned with them, and the note written with each.
+    let meetings = crate::pipeline::meetings::for_candidate(conn, candidate_id)?;
     let held = Held {
         candidate_id: c.id,
         identity: Identity {
@@ -98,6 +100,7 @@ pub fn personal_data(
                             from: h.from,
                             to: h.to,
                             reason: h.reason,
+                            note: h.note.as_deref(),
                         })
                         .collect(),
                 }
@@ -119,6 +122,16 @@ pub fn personal_data(
             .map(|n| HeldNote {
                 body: &n.body,
                 created_at: n.created_at,
+            })
+            .collect(),
+        meetings: meetings
+            .iter()
+            .map(|m| HeldMeeting {
+                kind: m.kind,
+                starts_at: m.starts_at,
+                duration: &m.duration,
+                place: &m.place,
+                note: &m.note,
             })
             .collect(),
         evaluations: evaluations
@@ -185,6 +198,7 @@ pub fn personal_data(
                 id: p.id,
                 application_id: p.application_id,
                 started_on: p.started_on,
+                started: p.started,
                 ended_on: p.ended_on,
                 fte: &p.fte,
                 centres: p
@@ -220,6 +234,7 @@ struct Held<'a> {
     submissions: &'a [Value],
     documents: Vec<HeldDocument<'a>>,
     notes: Vec<HeldNote<'a>>,
+    meetings: Vec<HeldMeeting<'a>>,
     evaluations: Vec<HeldEvaluation<'a>>,
     emails: Vec<HeldEmail<'a>>,
     offers: Vec<HeldOffer<'a>>,
@@ -270,16 +285,18 @@ struct HeldApplication<'a> {
     open: bool,
     privacy_notice_version: Option<&'a str>,
     privacy_accepted_at: Option<DateTime<Utc>>,
-    history: Vec<HeldMove>,
+    history: Vec<HeldMove<'a>>,
 }
 
-/// A stage move, without who made it or their note.
+/// A stage move, without who made it; with the note written with it, word for word (the right
+/// of access covers what staff wrote about the candidate, as for the notes of the record).
 #[derive(Serialize)]
-struct HeldMove {
+struct HeldMove<'a> {
     at: DateTime<Utc>,
     from: Option<&'static str>,
     to: &'static str,
     reason: Option<&'static str>,
+    note: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -293,6 +310,16 @@ struct HeldDocument<'a> {
 struct HeldNote<'a> {
     body: &'a str,
     created_at: DateTime<Utc>,
+}
+
+/// An interview or a visit, without who planned it or who took part; with its note.
+#[derive(Serialize)]
+struct HeldMeeting<'a> {
+    kind: &'static str,
+    starts_at: DateTime<Utc>,
+    duration: &'a str,
+    place: &'a str,
+    note: &'a str,
 }
 
 /// An interview grid, without who filled it (as the notes).
@@ -343,6 +370,8 @@ struct HeldPlacement<'a> {
     id: i64,
     application_id: i64,
     started_on: NaiveDate,
+    /// False for a start to come (« prise de poste prévue le … »).
+    started: bool,
     ended_on: Option<NaiveDate>,
     fte: &'a str,
     centres: Vec<HeldCentre<'a>>,
