@@ -1228,7 +1228,7 @@ async fn is_ticked(c: &Client, label: &str) -> bool {
 /// Ticks (or unticks) the checkbox labelled `label`. The half-days' labels are for screen
 /// readers only (the grid's headers say the day and the row the centre), so the box itself is
 /// clicked, as a sighted person does.
-async fn tick(c: &Client, label: &str, on: bool) {
+pub(crate) async fn tick(c: &Client, label: &str, on: bool) {
     let field = labelled(c, label).await;
     assert_eq!(
         field.attr("type").await.unwrap().as_deref(),
@@ -1250,7 +1250,7 @@ async fn tick(c: &Client, label: &str, on: bool) {
 }
 
 /// The half-days of a whole day, morning and afternoon, in a centre: their labels.
-fn whole_days(commune: &str, days: &[&str]) -> Vec<String> {
+pub(crate) fn whole_days(commune: &str, days: &[&str]) -> Vec<String> {
     days.iter()
         .flat_map(|d| {
             [
@@ -1274,7 +1274,7 @@ pub(crate) async fn heading_badge(c: &Client) -> String {
 }
 
 /// Presses `button` on the offer page and waits for the page to come back with `status`.
-async fn act_on_offer(c: &Client, offer: &str, button: &str, status_label: &str) {
+pub(crate) async fn act_on_offer(c: &Client, offer: &str, button: &str, status_label: &str) {
     press_button(c, button).await;
     wait_until(
         c,
@@ -1301,7 +1301,7 @@ pub(crate) async fn main_text(c: &Client) -> String {
 
 /// The figures of the capacity table's row for `commune`: Statut, Prévus, Pourvus, Engagés,
 /// Manquants, Couverture.
-async fn capacity_row(c: &Client, commune: &str) -> Vec<String> {
+pub(crate) async fn capacity_row(c: &Client, commune: &str) -> Vec<String> {
     let row = c
         .execute(
             r#"
