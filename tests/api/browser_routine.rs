@@ -126,6 +126,27 @@ async fn sign_in_home(c: &Client, email: &str) {
     assert_eq!(status(c).await, 200);
 }
 
+/// Scrolls to the first element of `main` whose own text holds `text` (case aside), for a
+/// screenshot of that part of the page.
+async fn show_text(c: &Client, text: &str) {
+    let found = c
+        .execute(
+            r#"
+            const wanted = arguments[0].toLowerCase();
+            const e = Array.from(document.querySelectorAll('main *'))
+                .filter(e => e.children.length === 0 || e.matches('li, p, dd, h2'))
+                .find(e => (e.innerText || '').toLowerCase().includes(wanted));
+            if (!e) return false;
+            e.scrollIntoView({ block: 'center' });
+            return true;
+            "#,
+            vec![json!(text)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(found, json!(true), "“{text}” on the page");
+}
+
 fn fr(day: NaiveDate) -> String {
     day.format("%d/%m/%Y").to_string()
 }
@@ -240,6 +261,7 @@ async fn a_recruiter_works_a_new_application_from_the_morning_list_to_a_planned_
         let text = page_text(&c).await;
         assert!(text.contains("Grille d'entretien enregistrée."), "{text}");
         assert!(text.contains("avis favorable"), "{text}");
+        assert!(text.contains("Avis d'ensemble : Favorable."), "{text}");
 
         // « Visite du territoire », then the offer: full time, split over two centres.
         write_to_candidate(&c, false).await;
@@ -347,6 +369,8 @@ async fn a_recruiter_works_a_new_application_from_the_morning_list_to_a_planned_
         let text = page_text(&c).await;
         assert!(text.to_lowercase().contains(&planned), "{text}");
         key_step(&c, "candidat-prise-de-poste-prevue", &mut report).await;
+        show_text(&c, &planned).await;
+        shot(&c, "candidat-prise-de-poste-prevue-detail-1366").await;
         assert_eq!(
             app.text(&format!(
                 "SELECT stage FROM applications WHERE id = {application}"
@@ -367,6 +391,8 @@ async fn a_recruiter_works_a_new_application_from_the_morning_list_to_a_planned_
         let row = capacity_row(&c, "Vic-Fezensac").await;
         assert_eq!(row[2..4], ["0", "0,6"], "Pourvus, Engagés: {row:?}");
         key_step(&c, "capacite", &mut report).await;
+        show_text(&c, "Prises de poste prévues").await;
+        shot(&c, "capacite-prises-de-poste-prevues-1366").await;
 
         assert!(report.is_empty(), "axe-core found violations:\n{report}");
     })
