@@ -858,10 +858,13 @@ mod tests {
                 let Some(code) = head.split('"').nth(1) else {
                     continue;
                 };
-                let is_code = !code.is_empty()
-                    && code.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                let is_code =
+                    !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_');
                 if is_code
-                    && head.split('"').next().is_some_and(|before| before.matches(',').count() == 2)
+                    && head
+                        .split('"')
+                        .next()
+                        .is_some_and(|before| before.matches(',').count() == 2)
                     && !ACTIONS.iter().any(|(c, _)| *c == code)
                 {
                     missing.push(code.to_owned());
@@ -870,7 +873,10 @@ mod tests {
         }
         missing.sort();
         missing.dedup();
-        assert!(missing.is_empty(), "audit codes without a journal sentence: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "audit codes without a journal sentence: {missing:?}"
+        );
     }
 
     #[test]

@@ -120,7 +120,7 @@ async fn the_home_menu_account_menu_journal_and_accounts_work_at_both_widths_and
         .await;
         let current = js(
             &c,
-            "return Array.from(document.querySelectorAll('nav a[aria-current=page]'))\
+            "return Array.from(document.querySelectorAll('header nav a[aria-current=page]'))\
              .map(a => a.textContent.trim());",
         )
         .await;

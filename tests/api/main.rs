@@ -5,17 +5,17 @@ mod admin;
 mod application_form;
 #[cfg(feature = "browser")]
 mod browser;
+#[cfg(feature = "browser")]
+mod browser_board;
 mod browser_campaigns;
 #[cfg(feature = "browser")]
 mod browser_candidate;
 mod browser_home;
 #[cfg(feature = "browser")]
 mod browser_look;
-mod browser_workspace_offers;
-#[cfg(feature = "browser")]
-mod browser_board;
 #[cfg(feature = "browser")]
 mod browser_routine;
+mod browser_workspace_offers;
 mod campaign_pages;
 mod campaigns;
 mod cli;
@@ -46,9 +46,9 @@ mod totp;
 mod trust_inputs;
 mod trust_records;
 mod trust_staff;
+mod workspace_board;
 mod workspace_campaigns;
 mod workspace_candidate;
 mod workspace_home;
 mod workspace_look;
 mod workspace_offers;
-mod workspace_board;

@@ -297,7 +297,7 @@ async fn each_role_finds_its_own_work_on_the_home_each_item_one_click_away() {
         meetings.contains("Entretien – Marc Entretien"),
         "{meetings}"
     );
-    assert!(meetings.contains("1\u{a0}h\u{a0}30"), "{meetings}");
+    assert!(meetings.contains("1&nbsp;h&nbsp;30"), "{meetings}");
     assert!(meetings.contains("Mairie de Fleurance"), "{meetings}");
     assert!(meetings.contains(&format!("/recrutement/candidats/{}#", w.meeting_candidate)));
     assert!(

@@ -225,10 +225,13 @@ async fn the_offer_stages_are_never_chosen_by_hand_on_the_page_the_preview_or_th
         .get_html(&format!("/recrutement/candidats/{candidate}"))
         .await;
     assert_eq!(status, 200);
-    assert!(html.contains("<option value=\"premier_contact\""), "{html}");
+    assert!(
+        html.contains("name=\"vers\" value=\"premier_contact\""),
+        "{html}"
+    );
     for code in ["proposition", "acceptee", "recrutee"] {
         assert!(
-            !html.contains(&format!("<option value=\"{code}\"")),
+            !html.contains(&format!("name=\"vers\" value=\"{code}\"")),
             "{code} offered"
         );
     }
