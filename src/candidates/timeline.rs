@@ -35,6 +35,8 @@ pub struct TimelineEntry {
     /// The scores of an interview grid.
     pub scores: Vec<ScoreView>,
     pub link: Option<TimelineLink>,
+    /// The event has a date and no time of day (a start): shown without « à 00:00 ».
+    pub date_only: bool,
 }
 
 impl TimelineEntry {
@@ -49,6 +51,7 @@ impl TimelineEntry {
             text: None,
             scores: Vec::new(),
             link: None,
+            date_only: false,
         }
     }
 }
@@ -230,12 +233,21 @@ pub fn timeline(page: &CandidatePage) -> Vec<TimelineEntry> {
             paris_midnight(p.started_on),
             "affectation",
             "Affectation",
-            format!(
-                "Prise de poste le {} ({} ETP)",
-                fr_date(p.started_on),
-                p.fte
-            ),
+            if p.started {
+                format!(
+                    "Prise de poste le {} ({} ETP)",
+                    fr_date(p.started_on),
+                    p.fte
+                )
+            } else {
+                format!(
+                    "Prise de poste prévue le {} ({} ETP)",
+                    fr_date(p.started_on),
+                    p.fte
+                )
+            },
         );
+        e.date_only = true;
         e.link = Some(TimelineLink {
             href: format!("/recrutement/affectations/{}", p.id),
             label: "Voir l'affectation".to_owned(),

@@ -462,6 +462,59 @@ pub fn waiting_for_approval(conn: &mut PgConnection) -> QueryResult<Vec<WaitingF
         .collect())
 }
 
+/// An approved draft that nobody has sent yet.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApprovedDraft {
+    pub offer_id: i64,
+    pub candidate_id: i64,
+    /// The doctor's first and last names.
+    pub candidate: String,
+    /// The display name of the approver.
+    pub approved_by: Option<String>,
+    pub approved_at: DateTime<Utc>,
+}
+
+/// Drafts approved and not yet sent, the oldest approval first (the recruiters' « À faire »:
+/// the approval is given, the offer can go to the doctor).
+pub fn approved_to_send(conn: &mut PgConnection) -> QueryResult<Vec<ApprovedDraft>> {
+    use crate::db::schema::staff_users;
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<DateTime<Utc>>,
+    );
+    let rows: Vec<Row> = offers::table
+        .inner_join(applications::table.inner_join(candidates::table))
+        .left_join(staff_users::table.on(offers::approved_by.eq(staff_users::id.nullable())))
+        .filter(offers::status.eq(OfferStatus::Draft))
+        .filter(offers::approved_at.is_not_null())
+        .order((offers::approved_at, offers::id))
+        .select((
+            offers::id,
+            candidates::id,
+            candidates::first_name,
+            candidates::last_name,
+            staff_users::display_name.nullable(),
+            offers::approved_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(offer_id, candidate_id, first, last, by, at)| {
+            Some(ApprovedDraft {
+                offer_id,
+                candidate_id,
+                candidate: format!("{first} {last}"),
+                approved_by: by,
+                approved_at: at?,
+            })
+        })
+        .collect())
+}
+
 /// The offer e-mail: a summary with the weekly pattern as a table.
 pub fn offer_email(
     conn: &mut PgConnection,

@@ -80,6 +80,7 @@ pub fn todo(
     if roles.recruiting {
         sections.push(new_applications(conn, today)?);
         sections.push(follow_ups(conn, today)?);
+        sections.push(approved_to_send(conn)?);
         sections.push(offers_waiting(conn, today)?);
         sections.push(meetings_of_the_week(conn, today, now)?);
     }
@@ -542,6 +543,40 @@ fn approvals(conn: &mut PgConnection) -> QueryResult<Section> {
         "Propositions à approuver",
         n,
         "Aucune proposition à approuver.",
+        items,
+        None,
+    ))
+}
+
+/// Drafts an approver approved: the recruiter sends them (one click to the offer page).
+fn approved_to_send(conn: &mut PgConnection) -> QueryResult<Section> {
+    let approved = crate::offers::approved_to_send(conn)?;
+    let n = approved.len() as i64;
+    let items: Vec<Item> = approved
+        .into_iter()
+        .take(SHOWN as usize)
+        .map(|a| {
+            let day = date_fr(paris_day(a.approved_at));
+            let by = match a.approved_by {
+                Some(who) => format!(" par {who}"),
+                None => String::new(),
+            };
+            Item {
+                href: format!("/recrutement/propositions/{}", a.offer_id),
+                label: a.candidate,
+                detail: format!(
+                    "proposition n° {} validée{by} le {day}, à envoyer",
+                    a.offer_id
+                ),
+                flag: None,
+            }
+        })
+        .collect();
+    Ok(section(
+        "a-envoyer",
+        "Propositions validées, à envoyer",
+        n,
+        "Aucune proposition validée en attente d'envoi.",
         items,
         None,
     ))

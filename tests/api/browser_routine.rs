@@ -337,15 +337,20 @@ async fn a_recruiter_works_a_new_application_from_the_morning_list_to_a_planned_
         act_on_offer(&c, &offer, "Approuver la proposition", "Brouillon").await;
         assert!(page_text(&c).await.contains("Approuvée le"));
 
-        // The recruiter sends it, records the acceptance and the start 60 days ahead.
+        // The recruiter finds the approved offer in her « À faire », sends it, records the
+        // acceptance and the start 60 days ahead.
         sign_out(&c).await;
         sign_in_home(&c, RECRUITER).await;
-        goto(&c, &app, &candidate_page).await;
-        follow(&c, "", &format!("Proposition n° {offer}")).await;
+        let todo = page_text(&c).await;
+        assert!(
+            todo.contains(&format!("proposition n° {offer} validée")),
+            "{todo}"
+        );
+        follow(&c, "//section[@id='a-faire-a-envoyer']", "Claire Martin").await;
         wait_until(
             &c,
             &format!("location.pathname === '{offer_page}'"),
-            "the offer from the candidate page",
+            "the approved offer from « À faire »",
         )
         .await;
         act_on_offer(&c, &offer, "Envoyer la proposition au médecin", "Envoyée").await;

@@ -254,7 +254,13 @@ async fn each_role_finds_its_own_work_on_the_home_each_item_one_click_away() {
     assert_eq!(status, 200);
     assert_eq!(
         sections(&home),
-        ["candidatures", "relances", "propositions", "rendez-vous"]
+        [
+            "candidatures",
+            "relances",
+            "a-envoyer",
+            "propositions",
+            "rendez-vous"
+        ]
     );
     let new = section(&home, "candidatures").unwrap();
     assert!(
@@ -334,6 +340,7 @@ async fn each_role_finds_its_own_work_on_the_home_each_item_one_click_away() {
             "approbations",
             "candidatures",
             "relances",
+            "a-envoyer",
             "propositions",
             "rendez-vous",
             "campagnes",
