@@ -38,6 +38,18 @@ pub fn page(state: &AppState, title: &str, extra: Value) -> Value {
 }
 
 /// 303 See Other: after a form is handled, the browser loads the next page with GET.
+/// A CSV file to download as `filename` (never cached: it holds personal data).
+pub fn csv_download(filename: &str, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
 pub fn see_other(location: impl Into<String>) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, location.into()))

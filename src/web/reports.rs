@@ -1,7 +1,6 @@
 //! The reports (`/rapports`), for administrators and communications staff: each figure as an
 //! SVG chart, the same figures as a table, and as CSV (`/rapports/{figure}.csv`).
 
-use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -109,14 +108,6 @@ fn optional_decimal(value: Option<f64>) -> String {
     value.map(decimal).unwrap_or_default()
 }
 
-fn plural(n: i64, one: &str, many: &str) -> String {
-    if n.abs() <= 1 {
-        format!("{n} {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 fn yield_cells(y: &Yield) -> [String; 3] {
     [
         y.applications.to_string(),
@@ -139,9 +130,9 @@ fn yield_bar(label: String, y: &Yield) -> Bar {
 fn yield_words(label: &str, y: &Yield) -> String {
     format!(
         "{label} : {}, {}, {}",
-        plural(y.applications, "candidature", "candidatures"),
-        plural(y.offers, "proposition", "propositions"),
-        plural(y.recruitments, "recrutement", "recrutements")
+        crate::domain::french::count_label(y.applications, "candidature", "candidatures"),
+        crate::domain::french::count_label(y.offers, "proposition", "propositions"),
+        crate::domain::french::count_label(y.recruitments, "recrutement", "recrutements")
     )
 }
 
@@ -247,7 +238,7 @@ fn funnel_figures(funnel: &Funnel) -> Vec<Figure> {
             "{} {passed} à « Recrutée » pendant la période sans proposition acceptée ni prise de \
              poste (choix manuel d'avant décembre 2026) {counted} : un recrutement compte à la \
              prise de poste enregistrée par une proposition.",
-            plural(n, "candidature", "candidatures"),
+            crate::domain::french::count_label(n, "candidature", "candidatures"),
         )
     });
     main.warning.clone_from(&warning);
@@ -410,11 +401,27 @@ fn sources_figures(sources: &Sources) -> Vec<Figure> {
                 format!(
                     "{} : {}, {}, {} ({}, {})",
                     c.name,
-                    plural(c.sent, "courriel envoyé", "courriels envoyés"),
-                    plural(c.clicks, "clic", "clics"),
-                    plural(c.figures.applications, "candidature", "candidatures"),
-                    plural(c.figures.offers, "proposition", "propositions"),
-                    plural(c.figures.recruitments, "recrutement", "recrutements"),
+                    crate::domain::french::count_label(
+                        c.sent,
+                        "courriel envoyé",
+                        "courriels envoyés"
+                    ),
+                    crate::domain::french::count_label(c.clicks, "clic", "clics"),
+                    crate::domain::french::count_label(
+                        c.figures.applications,
+                        "candidature",
+                        "candidatures"
+                    ),
+                    crate::domain::french::count_label(
+                        c.figures.offers,
+                        "proposition",
+                        "propositions"
+                    ),
+                    crate::domain::french::count_label(
+                        c.figures.recruitments,
+                        "recrutement",
+                        "recrutements"
+                    ),
                 ),
             )
         })
@@ -712,14 +719,7 @@ pub async fn csv(
             .map_err(|e| AppError::Unexpected(anyhow::anyhow!("writing CSV: {e}")))?;
     }
     let name = format!("{}-{}-{}.csv", figure.slug, period.from, period.to);
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(out))
+    Ok(crate::web::pages::csv_download(&name, out))
 }
 
 #[cfg(test)]

@@ -57,14 +57,7 @@ pub async fn export_csv(
         _ => "contacts".to_owned(),
     };
     let name = format!("{stem}-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(out))
+    Ok(crate::web::pages::csv_download(&name, out))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,14 +430,10 @@ pub async fn rejected_csv(
     let mut out = Vec::with_capacity(128 * (rows.len() + 1));
     import::write_rejected_csv(&rows, &mut out)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("writing CSV: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"import-{id}-lignes-refusees.csv\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(out))
+    Ok(crate::web::pages::csv_download(
+        &format!("import-{id}-lignes-refusees.csv"),
+        out,
+    ))
 }
 
 /// Applies a previewed upload, once: a second click shows the same report.
