@@ -810,3 +810,135 @@ async fn a_selection_is_exported_for_a_spreadsheet_with_formulas_neutralised() {
         1
     );
 }
+
+/// The number shown in a column's heading, thousands separators removed.
+fn column_count(html: &str, stage: &str) -> i64 {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("#col-{stage} .count")).unwrap();
+    let text: String = doc
+        .select(&sel)
+        .next()
+        .unwrap_or_else(|| panic!("column {stage} on the board"))
+        .text()
+        .collect();
+    text.chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+/// Every stage's count from the ledger against count(*) over the applications.
+fn counts_agree(app: &TestApp) -> Vec<(String, i64, i64)> {
+    let mut wrong = Vec::new();
+    for stage in vocation::db::enums::Stage::ALL {
+        let code = stage.code();
+        let kept = app.count(&format!(
+            "SELECT coalesce(sum(delta), 0) FROM stage_counts WHERE stage = '{code}'"
+        ));
+        let real = app.count(&format!(
+            "SELECT count(*) FROM applications WHERE stage = '{code}'"
+        ));
+        if kept != real {
+            wrong.push((code.to_owned(), kept, real));
+        }
+    }
+    wrong
+}
+
+#[tokio::test]
+async fn the_unfiltered_counts_stay_exact_under_moves_at_once_inserts_and_deletes() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+    // Through the public form (an insert of the application), then 400 more in one statement.
+    let first = applied(&app, 1).await;
+    exec(
+        &app,
+        "INSERT INTO applications (candidate_id, stage, submission_key, privacy_notice_version, \
+         privacy_accepted_at) \
+         SELECT a.candidate_id, (ARRAY['nouvelle', 'premier_contact', 'entretien', 'visite', \
+         'refusee'])[1 + i % 5], gen_random_uuid(), a.privacy_notice_version, \
+         a.privacy_accepted_at FROM applications a, generate_series(1, 400) i",
+    );
+    assert_eq!(counts_agree(&app), vec![]);
+    let stages = [
+        "nouvelle",
+        "premier_contact",
+        "entretien",
+        "visite",
+        "refusee",
+        "desistement",
+        "vivier",
+    ];
+    // Eight connections moving applications at once, each transaction moving two of them in
+    // opposite directions (the order that would deadlock on one counter row per stage), while
+    // the ledger is folded at the same time.
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let mut conn = app.conn();
+            std::thread::spawn(move || {
+                use diesel::{Connection, RunQueryDsl};
+                let mut x = t * 7919 + 1;
+                for _ in 0..60 {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let a = first + (x >> 33) as i64 % 401;
+                    let b = first + (x >> 17) as i64 % 401;
+                    let (s, u) = (stages[(x >> 5) as usize % 7], stages[(x >> 9) as usize % 7]);
+                    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                        diesel::sql_query(format!(
+                            "UPDATE applications SET stage = '{s}' WHERE id = {a}"
+                        ))
+                        .execute(conn)?;
+                        diesel::sql_query(format!(
+                            "UPDATE applications SET stage = '{u}', updated_at = now() \
+                             WHERE id = {b}"
+                        ))
+                        .execute(conn)
+                    })
+                    .unwrap();
+                    if x % 10 == 0 {
+                        diesel::sql_query("SELECT stage_counts_fold()")
+                            .execute(&mut conn)
+                            .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(counts_agree(&app), vec![]);
+    // Deleted applications leave their stage's count.
+    exec(
+        &app,
+        &format!("DELETE FROM applications WHERE id > {first} AND id % 3 = 0"),
+    );
+    assert_eq!(counts_agree(&app), vec![]);
+    // The board shows the counts of the ledger, the same as count(*).
+    let (status, html) = staff.get_html("/recrutement").await;
+    assert_eq!(status, 200);
+    for stage in stages {
+        assert_eq!(
+            column_count(&html, stage),
+            app.count(&format!(
+                "SELECT count(*) FROM applications WHERE stage = '{stage}'"
+            )),
+            "{stage}"
+        );
+    }
+    // Many moves make the ledger grow; the board folds it back to one row per stage.
+    exec(
+        &app,
+        "DO $$ BEGIN FOR i IN 1..200 LOOP \
+         UPDATE applications SET stage = 'visite' WHERE id = (SELECT min(id) FROM applications); \
+         UPDATE applications SET stage = 'entretien' WHERE id = (SELECT min(id) FROM applications); \
+         END LOOP; END $$",
+    );
+    assert!(app.count("SELECT count(*) FROM stage_counts") > 256);
+    staff.get_html("/recrutement").await;
+    assert!(app.count("SELECT count(*) FROM stage_counts") <= 10);
+    assert_eq!(counts_agree(&app), vec![]);
+}
