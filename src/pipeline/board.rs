@@ -405,6 +405,12 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
     Ok((columns, more))
 }
 
+/// One application's card (its stage, its candidate's name), for the page that moves it
+/// without JavaScript; `None` when there is no such application.
+pub fn card(conn: &mut PgConnection, application_id: i64) -> QueryResult<Option<Card>> {
+    Ok(cards_by_id(conn, &[application_id])?.into_iter().next())
+}
+
 /// The cards of these applications, in no particular order.
 fn cards_by_id(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Card>> {
     if ids.is_empty() {

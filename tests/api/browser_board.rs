@@ -130,7 +130,7 @@ async fn a_card_is_dragged_to_another_column_and_another_moved_by_its_form() {
         screenshot(&c, "tableau-apres-glisser").await;
 
         // The card's form, to a stage that needs a reason: the page asks for it.
-        c.find(Locator::Css(&format!("#carte-{refused} summary")))
+        c.find(Locator::Css(&format!("#carte-{refused} .card-move-link")))
             .await
             .unwrap()
             .click()
@@ -141,6 +141,8 @@ async fn a_card_is_dragged_to_another_column_and_another_moved_by_its_form() {
             .select_by_label("Refusée")
             .await
             .unwrap();
+        // The column's form, copied into the card by board.js.
+        screenshot(&c, "tableau-carte-deplacer").await;
         c.find(Locator::Css(&format!("#carte-{refused} .card-move__form button")))
             .await
             .unwrap()

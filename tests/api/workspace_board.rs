@@ -208,8 +208,24 @@ async fn a_card_moves_by_its_own_form_through_the_same_rules() {
         "DELETE FROM stage_email_templates WHERE stage = 'premier_contact'",
     );
     let staff = app.staff(StaffRole::Recruiter).await;
-    let (_, html) = staff.get_html("/recrutement").await;
-    // The card's form offers the allowed targets but never the offer flow's stages.
+    let (_, board) = staff.get_html("/recrutement").await;
+    // The card's « Déplacer » link leads to its form (the board itself carries one form per
+    // column, for board.js), which offers the allowed targets but never the offer flow's stages.
+    let href = {
+        let doc = scraper::Html::parse_document(&board);
+        let sel = scraper::Selector::parse(&format!("#carte-{id} a.card-move-link")).unwrap();
+        doc.select(&sel)
+            .next()
+            .expect("the card's « Déplacer » link")
+            .value()
+            .attr("href")
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(href, format!("/recrutement/tableau/{id}/deplacer"));
+    let (status, html) = staff.get_html(&href).await;
+    assert_eq!(status, 200);
+    assert_eq!(hidden_value(&html, "depuis"), "nouvelle");
     let doc = scraper::Html::parse_document(&html);
     let options: Vec<String> = doc
         .select(&scraper::Selector::parse(&format!("#vers-{id} option")).unwrap())
@@ -520,10 +536,9 @@ async fn forbidden_stale_and_hostile_card_moves_change_nothing() {
             .get(&format!("/recrutement/tableau/{id}/deplacer"))
             .await
             .status()
-            .as_u16()
-            / 100,
-        4,
-        "a GET changes nothing"
+            .as_u16(),
+        200,
+        "a GET shows the card's move form and changes nothing"
     );
     assert_eq!(stage_of(&app, id), "visite");
     assert_eq!(
@@ -941,4 +956,75 @@ async fn the_unfiltered_counts_stay_exact_under_moves_at_once_inserts_and_delete
     staff.get_html("/recrutement").await;
     assert!(app.count("SELECT count(*) FROM stage_counts") <= 10);
     assert_eq!(counts_agree(&app), vec![]);
+}
+
+#[tokio::test]
+async fn a_card_s_move_page_without_javascript_comes_back_to_the_same_board_and_refuses_intruders()
+{
+    let app = TestApp::spawn().await;
+    let id = applied(&app, 1).await;
+    let staff = app.staff(StaffRole::Recruiter).await;
+    // From a sorted board, the link carries the board's parameters and the form sends them back.
+    let (_, board) = staff.get_html("/recrutement?tri=recentes&q=Kanban").await;
+    let href = {
+        let doc = scraper::Html::parse_document(&board);
+        let sel = scraper::Selector::parse(&format!("#carte-{id} a.card-move-link")).unwrap();
+        doc.select(&sel)
+            .next()
+            .expect("the card's « Déplacer » link")
+            .value()
+            .attr("href")
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        href,
+        format!("/recrutement/tableau/{id}/deplacer?retour=q%3DKanban%26tri%3Drecentes")
+    );
+    let (status, html) = staff.get_html(&href).await;
+    assert_eq!(status, 200);
+    assert_eq!(hidden_value(&html, "retour"), "q=Kanban&tri=recentes");
+    assert!(html.contains("Déplacer Jeanne Kanban1") || html.contains("Kanban1"));
+    // The board's move form exists once per column, not once per card.
+    let forms = board.matches("class=\"card-move-template\"").count();
+    assert!((5..=8).contains(&forms), "{forms} forms");
+    assert!(!board.contains(&format!("id=\"vers-{id}\"")));
+    // A return address elsewhere, control characters, huge: only the board's own parameters.
+    for hostile in [
+        "%2F%2Fevil.example%2F",
+        "tri%3Drecentes%26etape%3D%0A",
+        &"x".repeat(5000),
+    ] {
+        let (status, html) = staff
+            .get_html(&format!(
+                "/recrutement/tableau/{id}/deplacer?retour={hostile}"
+            ))
+            .await;
+        assert_eq!(status, 200);
+        let retour = hidden_value(&html, "retour");
+        assert!(
+            retour.is_empty() || retour == "tri=recentes",
+            "{hostile}: {retour}"
+        );
+    }
+    // Another record's id, a non-number, a stage without board moves.
+    let (status, _) = staff
+        .get_html("/recrutement/tableau/999999999/deplacer")
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = staff.get_html("/recrutement/tableau/abc/deplacer").await;
+    assert_eq!(status, 404);
+    set_stage(&app, id, "refusee", 1);
+    let (status, html) = staff
+        .get_html(&format!("/recrutement/tableau/{id}/deplacer"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("name=\"vers\""));
+    assert!(html.contains("ne se déplace pas depuis le tableau"));
+    // Not a recruiter: refused.
+    let viewer = app.staff(StaffRole::Communication).await;
+    let (status, _) = viewer
+        .get_html(&format!("/recrutement/tableau/{id}/deplacer"))
+        .await;
+    assert!(status == 403 || status == 404, "{status}");
 }
