@@ -61,3 +61,12 @@ CREATE TRIGGER stage_counts_truncate AFTER TRUNCATE ON applications
 
 INSERT INTO stage_counts (stage, delta)
 SELECT stage, count(*) FROM applications GROUP BY stage;
+
+-- The counts of a filtered board (working time, situation, specialty, centre) join the
+-- matching candidates to the applications: with the stage in the index on the candidate, the
+-- applications' side is read from the index alone, in candidate order, so that it merge-joins
+-- the candidates' narrow indexes of migration 000023 (EXPLAIN on 50,051 applications, part
+-- time: 22 → 8 ms; centre: 32 → 17 ms). It replaces the index on (candidate_id), of which it
+-- is an extension.
+CREATE INDEX applications_candidate_stage_idx ON applications (candidate_id, stage);
+DROP INDEX applications_candidate_idx;

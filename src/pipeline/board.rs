@@ -134,9 +134,12 @@ macro_rules! board_filters {
         if !filter.specialite.is_empty() {
             if filter.specialite == "MG" {
                 // A subquery rather than the join's column: the counts do without the join.
+                // As an array computed once (not `IN (SELECT …)`), so that the planner sees
+                // how many candidates match and hash-joins them instead of probing the
+                // applications 25,000 times (EXPLAIN on 50,051 candidates: 31 → 20 ms).
                 q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "candidates.specialty_code IN \
-                     (SELECT code FROM specialties WHERE general_practice)",
+                    "candidates.specialty_code = \
+                     ANY(ARRAY(SELECT code FROM specialties WHERE general_practice))",
                 ));
             } else {
                 q = q.filter(candidates::specialty_code.eq(filter.specialite.clone()));
