@@ -195,6 +195,16 @@ async fn a_card_is_dragged_to_another_column_and_another_moved_by_its_form() {
             Some("specialite")
         );
 
+        // Without JavaScript, a card's « Déplacer » link leads to a small page with its form.
+        goto(&c, &app, &format!("/recrutement/tableau/{dragged}/deplacer")).await;
+        select(&c, "Nouvelle étape", "Refusée").await;
+        audit(&c, "a card's move page", &mut report).await;
+        c.set_window_size(390, 844).await.unwrap();
+        let out = sideways(&c).await;
+        assert!(out.is_empty(), "sideways scroll at 390 px: {out:?}");
+        screenshot(&c, "tableau-page-deplacer-390").await;
+        c.set_window_size(1366, 900).await.unwrap();
+
         assert!(
             report.is_empty(),
             "axe-core found WCAG 2.1 A/AA violations:\n{report}"
