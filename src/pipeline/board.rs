@@ -268,6 +268,42 @@ pub fn stage_counts(conn: &mut PgConnection) -> QueryResult<Vec<(Stage, i64)>> {
     Ok(rows.into_iter().map(|r| (r.stage, r.total)).collect())
 }
 
+/// How many filters on the candidate the board's filter sets (besides the text searched).
+fn candidate_filters(filter: &BoardFilter) -> usize {
+    [
+        !filter.specialite.is_empty(),
+        filter.centre.parse::<i64>().is_ok(),
+        WorkingTime::from_code(&filter.temps).is_some(),
+        crate::db::enums::Situation::from_code(&filter.situation).is_some(),
+        crate::domain::parse_date(&filter.dispo_avant).is_some(),
+    ]
+    .iter()
+    .filter(|set| **set)
+    .count()
+}
+
+/// The matching applications (of the focused stage, if any): id, stage, entered the stage at;
+/// at most `limit` of them when given, in no particular order.
+fn listing(
+    conn: &mut PgConnection,
+    filter: &BoardFilter,
+    focus: Option<Stage>,
+    limit: Option<i64>,
+) -> QueryResult<Vec<(i64, Stage, DateTime<Utc>)>> {
+    let mut listed = filtered(filter).select((
+        applications::id,
+        applications::stage,
+        applications::stage_entered_at,
+    ));
+    if let Some(s) = focus {
+        listed = listed.filter(applications::stage.eq(s));
+    }
+    if let Some(n) = limit {
+        listed = listed.limit(n);
+    }
+    listed.load(conn)
+}
+
 /// Up to this many matching applications, they are listed in one narrow query and paginated
 /// here, instead of one query per column.
 const SMALL_RESULT: i64 = 2_000;
@@ -284,10 +320,30 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
         None => Stage::ALL.to_vec(),
     };
     let by_candidate = needs_candidates(filter);
+    // A search by name or several filters on the candidate usually match a few hundred
+    // applications: they are listed first (at most SMALL_RESULT + 1), and when that is all of
+    // them the counts come from the list, instead of a second pass over the candidates (a
+    // name search reads the 50,000 candidates' names each time).
+    let mut listed_all: Option<Vec<(i64, Stage, DateTime<Utc>)>> = None;
+    if by_candidate && (!filter.q.trim().is_empty() || candidate_filters(filter) >= 2) {
+        let rows = listing(conn, filter, focus, Some(SMALL_RESULT + 1))?;
+        if rows.len() as i64 <= SMALL_RESULT {
+            listed_all = Some(rows);
+        }
+    }
     // Counted over applications and candidates alone (every candidate has a specialty: a
     // foreign key, NOT NULL), so that the candidates matching a filter are read from a narrow
     // index (migration 000023) rather than from the table.
-    let counts: Vec<(Stage, i64)> = if !by_candidate && !has_application_filter(filter) {
+    let counts: Vec<(Stage, i64)> = if let Some(all) = &listed_all {
+        let mut counts: Vec<(Stage, i64)> = Vec::new();
+        for (_, stage, _) in all {
+            match counts.iter_mut().find(|(s, _)| s == stage) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((*stage, 1)),
+            }
+        }
+        counts
+    } else if !by_candidate && !has_application_filter(filter) {
         stage_counts(conn)?
     } else if by_candidate {
         board_filters!(
@@ -320,14 +376,9 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
     // The applications shown, column by column.
     let mut shown: Vec<i64> = Vec::new();
     if total <= SMALL_RESULT {
-        let listed = filtered(filter).select((
-            applications::id,
-            applications::stage,
-            applications::stage_entered_at,
-        ));
-        let mut all: Vec<(i64, Stage, DateTime<Utc>)> = match focus {
-            Some(s) => listed.filter(applications::stage.eq(s)).load(conn)?,
-            None => listed.load(conn)?,
+        let mut all = match listed_all {
+            Some(all) => all,
+            None => listing(conn, filter, focus, None)?,
         };
         all.sort_by_key(|(id, _, at)| (*at, *id));
         if order == CardOrder::Newest {

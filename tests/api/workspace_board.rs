@@ -1028,3 +1028,48 @@ async fn a_card_s_move_page_without_javascript_comes_back_to_the_same_board_and_
         .await;
     assert!(status == 403 || status == 404, "{status}");
 }
+
+#[tokio::test]
+async fn a_search_s_counts_come_from_its_matches() {
+    let app = TestApp::spawn().await;
+    let ids = [
+        applied(&app, 1).await,
+        applied(&app, 2).await,
+        applied(&app, 3).await,
+    ];
+    set_stage(&app, ids[2], "premier_contact", 2);
+    let staff = app.staff(StaffRole::Recruiter).await;
+    // A name searched (counted from the matches listed), with and without a second filter.
+    for path in [
+        "/recrutement?q=Kanban",
+        "/recrutement?q=kanban&temps=temps_partiel&specialite=MG",
+    ] {
+        let (status, html) = staff.get_html(path).await;
+        assert_eq!(status, 200);
+        let (new, first) = if path.contains("temps") {
+            (
+                app.count(
+                    "SELECT count(*) FROM applications a JOIN candidates c ON c.id = a.candidate_id \
+                     WHERE c.last_name LIKE 'Kanban%' AND c.working_time = 'temps_partiel' \
+                     AND a.stage = 'nouvelle' AND c.specialty_code IN \
+                     (SELECT code FROM specialties WHERE general_practice)",
+                ),
+                app.count(
+                    "SELECT count(*) FROM applications a JOIN candidates c ON c.id = a.candidate_id \
+                     WHERE c.last_name LIKE 'Kanban%' AND c.working_time = 'temps_partiel' \
+                     AND a.stage = 'premier_contact' AND c.specialty_code IN \
+                     (SELECT code FROM specialties WHERE general_practice)",
+                ),
+            )
+        } else {
+            (2, 1)
+        };
+        assert_eq!(column_count(&html, "nouvelle"), new, "{path}");
+        assert_eq!(column_count(&html, "premier_contact"), first, "{path}");
+        assert_eq!(column_count(&html, "entretien"), 0, "{path}");
+    }
+    // The column alone.
+    let (_, html) = staff.get_html("/recrutement?q=Kanban&etape=nouvelle").await;
+    assert_eq!(column_count(&html, "nouvelle"), 2);
+    assert_eq!(column_ids(&html, "nouvelle").len(), 2);
+}
