@@ -204,6 +204,21 @@ fn filtered(filter: &BoardFilter) -> BoardQuery {
     board_filters!(board_source().into_boxed(), filter)
 }
 
+#[diesel::dsl::auto_type]
+#[allow(non_camel_case_types)]
+fn narrow_source() -> _ {
+    applications::table.inner_join(candidates::table)
+}
+
+/// The same as `filtered`, over applications and candidates alone (the filters need nothing
+/// else): for the ids of a column's cards, a join of two tables is planned and run in less
+/// time than one of four, ten times per page.
+fn filtered_narrow(
+    filter: &BoardFilter,
+) -> diesel::dsl::IntoBoxed<'static, narrow_source, diesel::pg::Pg> {
+    board_filters!(narrow_source().into_boxed(), filter)
+}
+
 /// A column of the board.
 #[derive(Debug, Serialize)]
 pub struct Column {
@@ -290,7 +305,7 @@ fn listing(
     focus: Option<Stage>,
     limit: Option<i64>,
 ) -> QueryResult<Vec<(i64, Stage, DateTime<Utc>)>> {
-    let mut listed = filtered(filter).select((
+    let mut listed = filtered_narrow(filter).select((
         applications::id,
         applications::stage,
         applications::stage_entered_at,
@@ -399,14 +414,14 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
                 continue;
             }
             let ids: Vec<i64> = match (by_candidate, order) {
-                (true, CardOrder::WaitingLongest) => filtered(filter)
+                (true, CardOrder::WaitingLongest) => filtered_narrow(filter)
                     .filter(applications::stage.eq(stage))
                     .select(applications::id)
                     .order((applications::stage_entered_at.asc(), applications::id.asc()))
                     .limit(CARDS_PER_COLUMN)
                     .offset(offset)
                     .load(conn)?,
-                (true, CardOrder::Newest) => filtered(filter)
+                (true, CardOrder::Newest) => filtered_narrow(filter)
                     .filter(applications::stage.eq(stage))
                     .select(applications::id)
                     .order((
