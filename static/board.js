@@ -1,12 +1,14 @@
 // The board (/recrutement) when JavaScript runs: a card is dragged to another column, or moved
-// with its « Déplacer » form, without leaving the page. Both post the card's own form (the
-// same rules as without JavaScript); a move that needs a reason, a date or the review of the
-// stage's e-mail, and a move the rules refuse, go to the page that asks for it. Without
-// JavaScript each card's form posts and the board comes back.
+// with the small form its « Déplacer » link opens, without leaving the page. The form is
+// rendered once per column (a <template>) and copied into the card on demand. Both post the
+// card's form (the same rules as without JavaScript); a move that needs a reason, a date or
+// the review of the stage's e-mail, and a move the rules refuse, go to the page that asks for
+// it. Without JavaScript the link leads to a page with the same form.
 (function () {
   "use strict";
   var board = document.getElementById("tableau");
-  if (!board || !window.fetch || !window.FormData || !window.DOMParser) {
+  if (!board || !window.fetch || !window.FormData || !window.DOMParser ||
+      !("content" in document.createElement("template"))) {
     return;
   }
   var live = document.createElement("p");
@@ -19,13 +21,41 @@
     return card ? card.querySelector(".card-move__form") : null;
   }
 
-  // The option of the card's form for a stage, if the card may go there.
-  function optionFor(card, stage) {
+  // The column's move form, shared by its cards.
+  function templateOf(card) {
+    var column = card ? card.closest(".kanban-column") : null;
+    return column ? column.querySelector("template.card-move-template") : null;
+  }
+
+  // Copies the column's form into the card (once): its address, ids and names made the card's.
+  function attachForm(card) {
     var form = formOf(card);
-    if (!form) {
+    var template = templateOf(card);
+    var link = card ? card.querySelector(".card-move-link") : null;
+    if (form || !template || !link) {
+      return form;
+    }
+    var id = card.getAttribute("data-application");
+    var name = card.querySelector(".stage-card__head a");
+    form = template.content.querySelector("form").cloneNode(true);
+    form.action = link.getAttribute("href").split("?")[0];
+    var select = form.querySelector("select");
+    select.id = "vers-" + id;
+    form.querySelector("label").setAttribute("for", select.id);
+    form.querySelector("button .visually-hidden").textContent =
+      " " + (name ? name.textContent : "");
+    link.parentNode.insertBefore(form, link.nextSibling);
+    link.setAttribute("aria-expanded", "true");
+    return form;
+  }
+
+  // The option of the column's form for a stage, if the card may go there.
+  function optionFor(card, stage) {
+    var template = templateOf(card);
+    if (!template) {
       return null;
     }
-    var options = form.querySelectorAll("select[name=vers] option");
+    var options = template.content.querySelectorAll("select[name=vers] option");
     for (var i = 0; i < options.length; i++) {
       if (options[i].value === stage) {
         return options[i];
@@ -37,7 +67,7 @@
   function prepare() {
     var cards = board.querySelectorAll(".stage-card");
     for (var i = 0; i < cards.length; i++) {
-      if (formOf(cards[i])) {
+      if (templateOf(cards[i])) {
         cards[i].setAttribute("draggable", "true");
       }
     }
@@ -69,9 +99,9 @@
   }
 
   function move(card, stage) {
-    var form = formOf(card);
     var option = optionFor(card, stage);
-    if (!form || !option) {
+    var form = option ? attachForm(card) : null;
+    if (!form) {
       return;
     }
     var select = form.querySelector("select[name=vers]");
@@ -100,6 +130,18 @@
       form.submit();
     });
   }
+
+  board.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest(".card-move-link") : null;
+    if (!link) {
+      return;
+    }
+    var form = attachForm(link.closest(".stage-card"));
+    if (form) {
+      event.preventDefault();
+      form.querySelector("select").focus();
+    }
+  });
 
   board.addEventListener("submit", function (event) {
     var form = event.target;

@@ -111,10 +111,28 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<PgPool> {
     build_pool(settings)
 }
 
+/// The service's sessions are short requests (pages, forms) running side by side: a parallel
+/// plan spends more CPU in total (workers started, results gathered) to shorten one request,
+/// which under concurrency only delays the others. Measured on the board's filtered counts
+/// (50,051 applications, one client, machine under load): 29 → 22 ms (part time), 55 → 32 ms
+/// (centre), 51 → 39 ms (general practice).
+#[derive(Debug)]
+struct ServiceSession;
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for ServiceSession {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        diesel::sql_query("SET max_parallel_workers_per_gather = 0")
+            .execute(conn)
+            .map(|_| ())
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
 pub fn build_pool(settings: &Settings) -> anyhow::Result<PgPool> {
     let manager = ConnectionManager::<PgConnection>::new(settings.database_url());
     Pool::builder()
         .max_size(settings.database.pool_size)
+        .connection_customizer(Box::new(ServiceSession))
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(
             settings.database.connect_timeout_seconds,

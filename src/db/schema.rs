@@ -297,6 +297,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    stage_counts (id) {
+        id -> Int8,
+        stage -> Text,
+        delta -> Int8,
+    }
+}
+
+diesel::table! {
     stage_email_templates (stage) {
         stage -> Text,
         subject -> Text,
@@ -542,6 +550,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     specialties,
     staff_sessions,
     staff_users,
+    stage_counts,
     stage_email_templates,
     stage_history,
     submissions,

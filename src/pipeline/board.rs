@@ -134,9 +134,12 @@ macro_rules! board_filters {
         if !filter.specialite.is_empty() {
             if filter.specialite == "MG" {
                 // A subquery rather than the join's column: the counts do without the join.
+                // As an array computed once (not `IN (SELECT …)`), so that the planner sees
+                // how many candidates match and hash-joins them instead of probing the
+                // applications 25,000 times (EXPLAIN on 50,051 candidates: 31 → 20 ms).
                 q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "candidates.specialty_code IN \
-                     (SELECT code FROM specialties WHERE general_practice)",
+                    "candidates.specialty_code = \
+                     ANY(ARRAY(SELECT code FROM specialties WHERE general_practice))",
                 ));
             } else {
                 q = q.filter(candidates::specialty_code.eq(filter.specialite.clone()));
@@ -201,6 +204,21 @@ fn filtered(filter: &BoardFilter) -> BoardQuery {
     board_filters!(board_source().into_boxed(), filter)
 }
 
+#[diesel::dsl::auto_type]
+#[allow(non_camel_case_types)]
+fn narrow_source() -> _ {
+    applications::table.inner_join(candidates::table)
+}
+
+/// The same as `filtered`, over applications and candidates alone (the filters need nothing
+/// else): for the ids of a column's cards, a join of two tables is planned and run in less
+/// time than one of four, ten times per page.
+fn filtered_narrow(
+    filter: &BoardFilter,
+) -> diesel::dsl::IntoBoxed<'static, narrow_source, diesel::pg::Pg> {
+    board_filters!(narrow_source().into_boxed(), filter)
+}
+
 /// A column of the board.
 #[derive(Debug, Serialize)]
 pub struct Column {
@@ -229,6 +247,78 @@ fn filtered_applications(
     application_filters!(applications::table.into_boxed(), filter)
 }
 
+/// Whether the filter looks at the application itself (source or campaign, position), exactly
+/// as `application_filters!` applies it.
+fn has_application_filter(filter: &BoardFilter) -> bool {
+    !filter.source.trim().is_empty()
+        || filter.poste == "spontanee"
+        || filter.poste.parse::<i64>().is_ok()
+}
+
+/// Past this many rows in the ledger of counts (each move adds two), it is folded back into one
+/// row per stage.
+const FOLD_COUNTS_PAST: i64 = 256;
+
+/// The number of applications in each stage, from the ledger `stage_counts` that the triggers
+/// of migration 000025 keep exact (a few rows per stage, instead of reading every
+/// application). Folds the ledger when it has grown.
+pub fn stage_counts(conn: &mut PgConnection) -> QueryResult<Vec<(Stage, i64)>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        stage: Stage,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        total: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        entries: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT stage, sum(delta)::int8 AS total, count(*) AS entries \
+         FROM stage_counts GROUP BY stage",
+    )
+    .load(conn)?;
+    if rows.iter().map(|r| r.entries).sum::<i64>() > FOLD_COUNTS_PAST {
+        diesel::sql_query("SELECT stage_counts_fold()").execute(conn)?;
+    }
+    Ok(rows.into_iter().map(|r| (r.stage, r.total)).collect())
+}
+
+/// How many filters on the candidate the board's filter sets (besides the text searched).
+fn candidate_filters(filter: &BoardFilter) -> usize {
+    [
+        !filter.specialite.is_empty(),
+        filter.centre.parse::<i64>().is_ok(),
+        WorkingTime::from_code(&filter.temps).is_some(),
+        crate::db::enums::Situation::from_code(&filter.situation).is_some(),
+        crate::domain::parse_date(&filter.dispo_avant).is_some(),
+    ]
+    .iter()
+    .filter(|set| **set)
+    .count()
+}
+
+/// The matching applications (of the focused stage, if any): id, stage, entered the stage at;
+/// at most `limit` of them when given, in no particular order.
+fn listing(
+    conn: &mut PgConnection,
+    filter: &BoardFilter,
+    focus: Option<Stage>,
+    limit: Option<i64>,
+) -> QueryResult<Vec<(i64, Stage, DateTime<Utc>)>> {
+    let mut listed = filtered_narrow(filter).select((
+        applications::id,
+        applications::stage,
+        applications::stage_entered_at,
+    ));
+    if let Some(s) = focus {
+        listed = listed.filter(applications::stage.eq(s));
+    }
+    if let Some(n) = limit {
+        listed = listed.limit(n);
+    }
+    listed.load(conn)
+}
+
 /// Up to this many matching applications, they are listed in one narrow query and paginated
 /// here, instead of one query per column.
 const SMALL_RESULT: i64 = 2_000;
@@ -245,10 +335,32 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
         None => Stage::ALL.to_vec(),
     };
     let by_candidate = needs_candidates(filter);
+    // A search by name or several filters on the candidate usually match a few hundred
+    // applications: they are listed first (at most SMALL_RESULT + 1), and when that is all of
+    // them the counts come from the list, instead of a second pass over the candidates (a
+    // name search reads the 50,000 candidates' names each time).
+    let mut listed_all: Option<Vec<(i64, Stage, DateTime<Utc>)>> = None;
+    if by_candidate && (!filter.q.trim().is_empty() || candidate_filters(filter) >= 2) {
+        let rows = listing(conn, filter, focus, Some(SMALL_RESULT + 1))?;
+        if rows.len() as i64 <= SMALL_RESULT {
+            listed_all = Some(rows);
+        }
+    }
     // Counted over applications and candidates alone (every candidate has a specialty: a
     // foreign key, NOT NULL), so that the candidates matching a filter are read from a narrow
     // index (migration 000023) rather than from the table.
-    let counts: Vec<(Stage, i64)> = if by_candidate {
+    let counts: Vec<(Stage, i64)> = if let Some(all) = &listed_all {
+        let mut counts: Vec<(Stage, i64)> = Vec::new();
+        for (_, stage, _) in all {
+            match counts.iter_mut().find(|(s, _)| s == stage) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((*stage, 1)),
+            }
+        }
+        counts
+    } else if !by_candidate && !has_application_filter(filter) {
+        stage_counts(conn)?
+    } else if by_candidate {
         board_filters!(
             applications::table
                 .inner_join(candidates::table)
@@ -279,14 +391,9 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
     // The applications shown, column by column.
     let mut shown: Vec<i64> = Vec::new();
     if total <= SMALL_RESULT {
-        let listed = filtered(filter).select((
-            applications::id,
-            applications::stage,
-            applications::stage_entered_at,
-        ));
-        let mut all: Vec<(i64, Stage, DateTime<Utc>)> = match focus {
-            Some(s) => listed.filter(applications::stage.eq(s)).load(conn)?,
-            None => listed.load(conn)?,
+        let mut all = match listed_all {
+            Some(all) => all,
+            None => listing(conn, filter, focus, None)?,
         };
         all.sort_by_key(|(id, _, at)| (*at, *id));
         if order == CardOrder::Newest {
@@ -307,14 +414,14 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
                 continue;
             }
             let ids: Vec<i64> = match (by_candidate, order) {
-                (true, CardOrder::WaitingLongest) => filtered(filter)
+                (true, CardOrder::WaitingLongest) => filtered_narrow(filter)
                     .filter(applications::stage.eq(stage))
                     .select(applications::id)
                     .order((applications::stage_entered_at.asc(), applications::id.asc()))
                     .limit(CARDS_PER_COLUMN)
                     .offset(offset)
                     .load(conn)?,
-                (true, CardOrder::Newest) => filtered(filter)
+                (true, CardOrder::Newest) => filtered_narrow(filter)
                     .filter(applications::stage.eq(stage))
                     .select(applications::id)
                     .order((
@@ -365,6 +472,12 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
         });
     }
     Ok((columns, more))
+}
+
+/// One application's card (its stage, its candidate's name), for the page that moves it
+/// without JavaScript; `None` when there is no such application.
+pub fn card(conn: &mut PgConnection, application_id: i64) -> QueryResult<Option<Card>> {
+    Ok(cards_by_id(conn, &[application_id])?.into_iter().next())
 }
 
 /// The cards of these applications, in no particular order.

@@ -86,6 +86,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
             web::post().to(pipeline::move_card),
         )
         .route(
+            "/recrutement/tableau/{id}/deplacer",
+            web::get().to(pipeline::move_card_page),
+        )
+        .route(
             "/recrutement/candidats/{id}",
             web::get().to(pipeline::candidate),
         )

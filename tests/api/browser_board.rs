@@ -130,7 +130,7 @@ async fn a_card_is_dragged_to_another_column_and_another_moved_by_its_form() {
         screenshot(&c, "tableau-apres-glisser").await;
 
         // The card's form, to a stage that needs a reason: the page asks for it.
-        c.find(Locator::Css(&format!("#carte-{refused} summary")))
+        c.find(Locator::Css(&format!("#carte-{refused} .card-move-link")))
             .await
             .unwrap()
             .click()
@@ -141,6 +141,8 @@ async fn a_card_is_dragged_to_another_column_and_another_moved_by_its_form() {
             .select_by_label("Refusée")
             .await
             .unwrap();
+        // The column's form, copied into the card by board.js.
+        screenshot(&c, "tableau-carte-deplacer").await;
         c.find(Locator::Css(&format!("#carte-{refused} .card-move__form button")))
             .await
             .unwrap()
@@ -192,6 +194,16 @@ async fn a_card_is_dragged_to_another_column_and_another_moved_by_its_form() {
             .as_deref(),
             Some("specialite")
         );
+
+        // Without JavaScript, a card's « Déplacer » link leads to a small page with its form.
+        goto(&c, &app, &format!("/recrutement/tableau/{dragged}/deplacer")).await;
+        select(&c, "Nouvelle étape", "Refusée").await;
+        audit(&c, "a card's move page", &mut report).await;
+        c.set_window_size(390, 844).await.unwrap();
+        let out = sideways(&c).await;
+        assert!(out.is_empty(), "sideways scroll at 390 px: {out:?}");
+        screenshot(&c, "tableau-page-deplacer-390").await;
+        c.set_window_size(1366, 900).await.unwrap();
 
         assert!(
             report.is_empty(),

@@ -90,6 +90,8 @@ struct BoardView<'a> {
     query: String,
     /// The same with the focused stage: where a card's move comes back to.
     here: String,
+    /// `here` as the value of a query parameter (the « Déplacer » links of the cards).
+    here_param: String,
 }
 
 /// A column of the board.
@@ -201,6 +203,7 @@ pub async fn board(
         page,
         previous_page: (page > 1).then(|| page - 1),
         next_page: found.more.then_some(page + 1),
+        here_param: url::form_urlencoded::byte_serialize(board_query(&filter).as_bytes()).collect(),
         here: board_query(&filter),
         query,
     };
@@ -421,6 +424,79 @@ fn board_return(raw: &str) -> String {
     } else {
         format!("/recrutement?{query}")
     }
+}
+
+/// Where a card's « Déplacer » link comes from: the board's query string, to go back to.
+#[derive(Debug, Default, Deserialize)]
+pub struct CardMoveQuery {
+    #[serde(default)]
+    retour: String,
+}
+
+/// The page that moves one card without JavaScript (each card's « Déplacer » link): the
+/// stages it may go to, posted to the same endpoint as the board's own form.
+#[derive(Serialize)]
+struct CardMovePageView {
+    application_id: i64,
+    candidate_id: i64,
+    name: String,
+    from_code: &'static str,
+    from_label: &'static str,
+    targets: Vec<TargetView>,
+    /// The board's query string (the form's `retour`).
+    retour: String,
+    /// The board's address, with its parameters.
+    back: String,
+}
+
+pub async fn move_card_page(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    query: web::Query<CardMoveQuery>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    let application_id = path.into_inner();
+    let (card, templated) = db(&state, move |conn| {
+        Ok((
+            pipeline::board::card(conn, application_id)?,
+            pipeline::board::templated_stages(conn)?,
+        ))
+    })
+    .await?;
+    let card = card.ok_or(AppError::NotFound)?;
+    let back = board_return(&query.retour);
+    let retour = back
+        .strip_prefix("/recrutement")
+        .unwrap_or_default()
+        .trim_start_matches('?')
+        .to_owned();
+    let name = format!("{} {}", card.first_name, card.last_name);
+    let view = CardMovePageView {
+        application_id,
+        candidate_id: card.candidate_id,
+        from_code: card.stage.code(),
+        from_label: card.stage.label(),
+        targets: board_targets(card.stage)
+            .into_iter()
+            .map(|to| TargetView {
+                code: to.code(),
+                label: to.label(),
+                needs: needs(to, &templated),
+            })
+            .collect(),
+        retour,
+        back,
+        name: name.clone(),
+    };
+    render(
+        &state,
+        &staff,
+        "pipeline/board_card_move",
+        &format!("Déplacer {name}"),
+        serde_json::to_value(view)
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("card move view: {e}")))?,
+    )
 }
 
 /// A card's move, from its small form (or from the page asking for the move's reason or date).

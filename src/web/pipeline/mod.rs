@@ -9,7 +9,7 @@ mod moves;
 
 use serde::Serialize;
 
-pub use board::{board, export_csv, move_card, selection};
+pub use board::{board, export_csv, move_card, move_card_page, selection};
 pub use candidate::{add_note, candidate, download_document, merge};
 pub use edit::{edit_candidate, update_candidate};
 pub use meetings::{add_meeting, agenda, follow_ups, meeting_ics};
