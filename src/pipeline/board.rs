@@ -566,17 +566,12 @@ pub fn templated_stages(conn: &mut PgConnection) -> QueryResult<Vec<Stage>> {
     Ok(codes.iter().filter_map(|c| Stage::from_code(c)).collect())
 }
 
-/// The stages a card may be moved to from the board (or the selection): the allowed targets
-/// except « Proposition », « Acceptée » and « Recrutée », reached only through the offer flow.
+/// The stages a card may be moved to from the board (or the selection): those a recruiter may
+/// choose by hand (never « Proposition », « Acceptée », « Recrutée », reached only through the
+/// offer flow).
 pub fn board_targets(from: Stage) -> Vec<Stage> {
-    super::allowed_targets(from)
-        .into_iter()
-        .filter(|s| !OFFER_FLOW.contains(s))
-        .collect()
+    super::allowed_manual_targets(from)
 }
-
-/// The stages reached only through an offer and a placement.
-pub const OFFER_FLOW: [Stage; 3] = [Stage::Offer, Stage::Accepted, Stage::Recruited];
 
 /// The stages a selection may be moved to (each card still checked by the rules).
 pub const SELECTION_TARGETS: [Stage; 6] = [
@@ -596,15 +591,6 @@ pub fn prepare_card_move(
     settings: &crate::config::Settings,
     request: &super::MoveRequest,
 ) -> QueryResult<Result<Option<super::emails::Preview>, super::MoveError>> {
-    let Some(current) = super::current_stage(conn, request.application_id)? else {
-        return Ok(Err(super::MoveError::NotFound));
-    };
-    if current == request.expected_from && OFFER_FLOW.contains(&request.to) {
-        return Ok(Err(super::MoveError::NotAllowed(
-            current.label(),
-            request.to.label(),
-        )));
-    }
     match super::emails::preview(conn, settings, request)? {
         Err(e) => Ok(Err(e)),
         Ok((None, _)) => Ok(Ok(None)),
@@ -646,14 +632,8 @@ pub fn move_selection(
             expected_from: shown,
             ..template.clone()
         };
-        let refused = if OFFER_FLOW.contains(&request.to) {
-            Some(super::MoveError::NotAllowed(
-                shown.label(),
-                request.to.label(),
-            ))
-        } else {
-            super::moves::move_application(conn, actor_id, &request, None, now)?.err()
-        };
+        // The rules (rules::check_move) refuse the offer flow's stages, as on every path.
+        let refused = super::moves::move_application(conn, actor_id, &request, None, now)?.err();
         match refused {
             None => outcome.moved.push(application_id),
             Some(e) => outcome.not_moved.push(NotMoved {

@@ -141,6 +141,27 @@ impl std::fmt::Display for TemplateProblem {
 
 /// Renders a subject and body template with `data` (within the bounds of
 /// [`templates::guard`]); the error says why, in French, and in which field.
+/// The stage e-mail proposed for review: the template rendered for the candidate, or empty
+/// fields and a French sentence saying what is wrong when the template fails (the recruiter
+/// then writes the e-mail).
+pub fn proposed(
+    template: Option<&StageTemplate>,
+    data: &serde_json::Value,
+) -> (String, String, Option<String>) {
+    match template.map(|t| render(&t.subject, &t.body, data)) {
+        Some(Ok((subject, body))) => (subject, body, None),
+        Some(Err(e)) => (
+            String::new(),
+            String::new(),
+            Some(format!(
+                "Le modèle de cette étape est invalide ({e}) : écrivez le courriel vous-même ou \
+                 demandez à un administrateur de le corriger."
+            )),
+        ),
+        None => (String::new(), String::new(), None),
+    }
+}
+
 pub fn render(
     subject: &str,
     body: &str,

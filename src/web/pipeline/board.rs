@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
@@ -35,32 +34,6 @@ fn waiting_label(days: i64) -> String {
         0 => "arrivée aujourd'hui".to_owned(),
         1 => "depuis 1 jour".to_owned(),
         n => format!("depuis {n} jours"),
-    }
-}
-
-/// A count the French way: « 12 345 » with a narrow no-break space between thousands.
-fn french_count(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('\u{202f}');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
-/// « 1 candidature déplacée », « 12 candidatures déplacées ».
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n <= 1 {
-        format!("{n} {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
 
@@ -268,7 +241,10 @@ fn column_view(
         more_label: if c.more == 1 {
             "Voir l'autre candidature".to_owned()
         } else {
-            format!("Voir les {} autres", french_count(c.more))
+            format!(
+                "Voir les {} autres",
+                crate::domain::french::thousands(c.more)
+            )
         },
         exit: !c.stage.is_open(),
         targets: board_targets(c.stage)
@@ -681,11 +657,11 @@ pub async fn move_card(
                 )
             }
         }
-    } else if pipeline::board::OFFER_FLOW.contains(&to) {
+    } else if pipeline::OFFER_FLOW_STAGES.contains(&to) {
         return refused_move(
             &state,
             &staff,
-            MoveError::NotAllowed(from.label(), to.label()),
+            MoveError::OfferFlowOnly(to.label()),
             application_id,
             from,
             to,
@@ -854,10 +830,7 @@ fn email_review(
     recipient: &str,
     data: &serde_json::Value,
 ) -> Result<HttpResponse, AppError> {
-    let (subject, body, problem) = match pipeline::emails::render(&template.subject, &template.body, data) {
-        Ok((s, b)) => (s, b, None),
-        Err(e) => (String::new(), String::new(), Some(format!("Le modèle de cette étape est invalide ({e}) : écrivez le courriel vous-même ou demandez à un administrateur de le corriger."))),
-    };
+    let (subject, body, problem) = pipeline::emails::proposed(Some(template), data);
     let (motif_refus, motif_desistement) = match request.to {
         Stage::Refused => (form.motif.as_str(), ""),
         Stage::Withdrawn => ("", form.motif.as_str()),
@@ -984,7 +957,7 @@ pub async fn selection(
     } else if selected.len() > SELECTION_LIMIT {
         errors.selection = Some(format!(
             "Sélectionnez {SELECTION_LIMIT} candidatures au plus à la fois (vous en avez coché {}) : filtrez le tableau ou faites-le en plusieurs fois.",
-            french_count(selected.len() as i64)
+            crate::domain::french::thousands(selected.len() as i64)
         ));
     }
     if form.action == "exporter" {
@@ -1082,8 +1055,8 @@ pub async fn selection(
     );
     let mut headline = format!(
         "{} vers « {} »",
-        plural(
-            outcome.moved.len(),
+        crate::domain::french::count_label(
+            outcome.moved.len() as i64,
             "candidature déplacée",
             "candidatures déplacées"
         ),
@@ -1092,7 +1065,11 @@ pub async fn selection(
     if !outcome.not_moved.is_empty() {
         headline.push_str(&format!(
             ", {} :",
-            plural(outcome.not_moved.len(), "non déplacée", "non déplacées")
+            crate::domain::french::count_label(
+                outcome.not_moved.len() as i64,
+                "non déplacée",
+                "non déplacées"
+            )
         ));
     } else {
         headline.push('.');
@@ -1155,8 +1132,8 @@ fn selection_page(
             .iter()
             .map(|(id, s)| format!("{id}:{}", s.code()))
             .collect(),
-        count_label: plural(
-            shown.len(),
+        count_label: crate::domain::french::count_label(
+            shown.len() as i64,
             "candidature sélectionnée",
             "candidatures sélectionnées",
         ),
@@ -1196,14 +1173,7 @@ fn csv_response(rows: Vec<ExportRow>, what: &str) -> Result<HttpResponse, AppErr
     let out =
         csv_bytes(rows).map_err(|e| AppError::Unexpected(anyhow::anyhow!("writing CSV: {e}")))?;
     let name = format!("{what}-{}.csv", Utc::now().format("%Y-%m-%d"));
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(out))
+    Ok(crate::web::pages::csv_download(&name, out))
 }
 
 #[cfg(test)]
@@ -1215,22 +1185,6 @@ mod tests {
         assert_eq!(waiting_label(0), "arrivée aujourd'hui");
         assert_eq!(waiting_label(1), "depuis 1 jour");
         assert_eq!(waiting_label(12), "depuis 12 jours");
-    }
-
-    #[test]
-    fn counts_and_plurals_are_written_the_french_way() {
-        assert_eq!(french_count(7), "7");
-        assert_eq!(french_count(1234), "1\u{202f}234");
-        assert_eq!(french_count(50051), "50\u{202f}051");
-        assert_eq!(french_count(1_000_000), "1\u{202f}000\u{202f}000");
-        assert_eq!(
-            plural(1, "candidature déplacée", "candidatures déplacées"),
-            "1 candidature déplacée"
-        );
-        assert_eq!(
-            plural(12, "candidature déplacée", "candidatures déplacées"),
-            "12 candidatures déplacées"
-        );
     }
 
     #[test]

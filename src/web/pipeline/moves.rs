@@ -326,13 +326,7 @@ async fn preview_email(
         Err(e) => return reshow(state, staff, application_id, form, to, e).await,
     };
     let (recipient, data) = context.ok_or(AppError::NotFound)?;
-    let (subject, body, problem) = match template {
-        Some(t) => match pipeline::emails::render(&t.subject, &t.body, &data) {
-            Ok((s, b)) => (s, b, None),
-            Err(e) => (String::new(), String::new(), Some(format!("Le modèle de cette étape est invalide ({e}) : écrivez le courriel vous-même ou demandez à un administrateur de le corriger."))),
-        },
-        None => (String::new(), String::new(), None),
-    };
+    let (subject, body, problem) = pipeline::emails::proposed(template.as_ref(), &data);
     // Shown again after a mistake: what was typed, the messages at the fields (422).
     let (subject, body, problem, status, errors) = match typed {
         Some(errors) => (
