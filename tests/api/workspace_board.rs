@@ -467,7 +467,7 @@ async fn forbidden_stale_and_hostile_card_moves_change_nothing() {
         assert_eq!(r.status(), 422, "{to}");
         let html = r.text().await.unwrap();
         assert!(
-            html.contains("Impossible de passer de « Visite du territoire »"),
+            html.contains("ne se choisit pas à la main"),
             "{html}"
         );
     }
