@@ -349,12 +349,14 @@ pub fn document(conn: &mut PgConnection, id: i64) -> QueryResult<Option<(String,
         .optional()
 }
 
-/// Adds a recruiter's note; false when the candidate does not exist.
+/// Adds a recruiter's note, dated `now` (the service's clock, as every other event of the
+/// timeline); false when the candidate does not exist.
 pub fn add_note(
     conn: &mut PgConnection,
     candidate_id: i64,
     author_id: i64,
     body: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> QueryResult<bool> {
     conn.transaction(|conn| {
         let exists: bool =
@@ -368,6 +370,7 @@ pub fn add_note(
                 candidate_notes::candidate_id.eq(candidate_id),
                 candidate_notes::author_id.eq(author_id),
                 candidate_notes::body.eq(body),
+                candidate_notes::created_at.eq(now),
             ))
             .execute(conn)?;
         crate::staff::audit::audit(

@@ -466,10 +466,7 @@ async fn forbidden_stale_and_hostile_card_moves_change_nothing() {
         let r = move_card(&staff, id, &[("depuis", "visite"), ("vers", to)]).await;
         assert_eq!(r.status(), 422, "{to}");
         let html = r.text().await.unwrap();
-        assert!(
-            html.contains("ne se choisit pas à la main"),
-            "{html}"
-        );
+        assert!(html.contains("ne se choisit pas à la main"), "{html}");
     }
     // Backwards, stale, unknown stage, unknown application.
     let r = move_card(&staff, id, &[("depuis", "visite"), ("vers", "nouvelle")]).await;

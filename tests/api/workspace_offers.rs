@@ -378,7 +378,8 @@ async fn hires_agree_on_the_reports_the_capacity_page_and_the_board() {
         .batch_execute(&format!(
             "UPDATE applications SET stage = 'recrutee' WHERE id = {c}; \
              INSERT INTO stage_history (application_id, from_stage, to_stage, created_at) \
-             VALUES ({c}, 'nouvelle', 'recrutee', now() - interval '2 days')"
+             VALUES ({c}, 'nouvelle', 'recrutee', {now} - interval '2 days')",
+            now = crate::helpers::sql_now()
         ))
         .unwrap();
     // Before the migration, the board counted C; the reports already do not.

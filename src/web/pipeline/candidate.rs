@@ -648,6 +648,7 @@ pub async fn add_note(
             candidate_id,
             author,
             body.as_str(),
+            chrono::Utc::now(),
         )?)
     })
     .await?;
