@@ -305,9 +305,12 @@ async fn a_card_moved_to_a_stage_with_an_email_shows_the_email_for_review_first(
         "nouvelle",
         "nothing written before the review"
     );
-    // The review page's form records the move and sends the e-mail (the candidate page's path).
+    // The review page's form records the move and sends the e-mail (the candidate page's path),
+    // then goes back to the board it came from.
     let subject = hidden_value(&html, "objet");
     let csrf = hidden_value(&html, "csrf");
+    let retour = hidden_value(&html, "retour");
+    assert_eq!(retour, "?", "the board without filters");
     let r = staff
         .post_form(
             &format!("/recrutement/candidatures/{id}/etape"),
@@ -326,11 +329,47 @@ async fn a_card_moved_to_a_stage_with_an_email_shows_the_email_for_review_first(
                     },
                 ),
                 ("texte", "Bonjour, quand êtes-vous disponible ?"),
+                ("retour", retour.as_str()),
             ],
         )
         .await;
     assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/recrutement");
     assert_eq!(stage_of(&app, id), "entretien");
+    // A forged return address gives the board, rebuilt from known filters only.
+    let csrf = staff.csrf().await;
+    for hostile in [
+        "//evil.example/x",
+        "?tri=recentes&x=https://evil.example",
+        "\\evil",
+    ] {
+        let r = staff
+            .post_form(
+                &format!("/recrutement/candidatures/{id}/etape"),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("depuis", "entretien"),
+                    ("vers", "vivier"),
+                    ("relance", "01/01/2099"),
+                    ("retour", hostile),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "{hostile}");
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.starts_with("/recrutement"),
+            "{hostile} → {location}"
+        );
+        assert!(!location.contains("evil"), "{hostile} → {location}");
+        // Back to « Entretien » for the next attempt (pool → premier contact is the only way
+        // back; the attempt itself is what is checked).
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut app.conn(),
+            &format!("UPDATE applications SET stage = 'entretien' WHERE id = {id}"),
+        )
+        .unwrap();
+    }
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM outbound_emails WHERE application_id = {id}"

@@ -390,7 +390,9 @@ fn board_query(filter: &BoardFilter) -> String {
 
 /// The board's query string a form came from, read back as a filter and written again (so
 /// that nothing but the board's own parameters goes into the address we answer with).
-fn board_return(raw: &str) -> String {
+/// The board to go back to, rebuilt from the known filters of `raw` (a query string): never an
+/// address from elsewhere.
+pub(super) fn board_return(raw: &str) -> String {
     let filter = web::Query::<BoardFilter>::from_query(raw.trim_start_matches('?'))
         .map(|q| q.into_inner())
         .unwrap_or_default();
@@ -855,6 +857,8 @@ fn email_review(
                 "motif_desistement": motif_desistement,
                 "relance": request.follow_up_on.map(|d| d.to_string()).unwrap_or_default(),
                 "note": request.note.clone().unwrap_or_default(),
+                // Never empty from the board (« ? » is the board without filters).
+                "retour": format!("?{}", form.retour.trim_start_matches('?')),
             },
         }),
     )

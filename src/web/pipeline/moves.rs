@@ -37,6 +37,10 @@ pub struct MoveForm {
     /// "oui" when the recruiter wants to write to the candidate (a preview comes first).
     #[serde(default)]
     envoyer_courriel: String,
+    /// The board's query string when the move started on the board (its e-mail review): the
+    /// recruiter goes back to that board, rebuilt from known filters only.
+    #[serde(default)]
+    retour: Option<String>,
     /// "oui" to send the previewed e-mail, "sans" to move without it.
     #[serde(default)]
     confirmer: String,
@@ -280,6 +284,9 @@ pub async fn move_stage(
         state.mail_wake.notify_one();
     }
     tracing::info!(application_id, to = to.code(), "stage moved");
+    if let Some(retour) = &form.retour {
+        return Ok(see_other(super::board::board_return(retour)));
+    }
     Ok(see_other(format!(
         "/recrutement/candidats/{candidate_id}?fait={}#candidature-{application_id}",
         moved_code(to, with_email)
@@ -295,6 +302,7 @@ struct PendingMove<'a> {
     motif_desistement: &'a str,
     relance: &'a str,
     note: &'a str,
+    retour: Option<&'a str>,
 }
 
 /// Checks the move, then shows the stage's e-mail rendered for the candidate, to edit and
@@ -364,6 +372,7 @@ async fn preview_email(
                 motif_desistement: &form.motif_desistement,
                 relance: &form.relance,
                 note: &form.note,
+                retour: form.retour.as_deref(),
             },
         }),
     )
