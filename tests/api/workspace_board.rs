@@ -338,6 +338,9 @@ async fn a_card_moved_to_a_stage_with_an_email_shows_the_email_for_review_first(
     assert_eq!(stage_of(&app, id), "entretien");
     // A forged return address gives the board, rebuilt from known filters only.
     let csrf = staff.csrf().await;
+    let relance = (crate::helpers::test_day() + chrono::Duration::days(30))
+        .format("%d/%m/%Y")
+        .to_string();
     for hostile in [
         "//evil.example/x",
         "?tri=recentes&x=https://evil.example",
@@ -350,7 +353,7 @@ async fn a_card_moved_to_a_stage_with_an_email_shows_the_email_for_review_first(
                     ("csrf", csrf.as_str()),
                     ("depuis", "entretien"),
                     ("vers", "vivier"),
-                    ("relance", "01/01/2099"),
+                    ("relance", &relance),
                     ("retour", hostile),
                 ],
             )

@@ -838,6 +838,11 @@ fn email_review(
         Stage::Withdrawn => ("", form.motif.as_str()),
         _ => ("", ""),
     };
+    let relance = request
+        .follow_up_on
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let retour = format!("?{}", form.retour.trim_start_matches('?'));
     render(
         state,
         staff,
@@ -850,15 +855,16 @@ fn email_review(
             "subject": subject,
             "body": body,
             "problem": problem,
-            "move": {
-                "depuis": request.expected_from.code(),
-                "vers": request.to.code(),
-                "motif_refus": motif_refus,
-                "motif_desistement": motif_desistement,
-                "relance": request.follow_up_on.map(|d| d.to_string()).unwrap_or_default(),
-                "note": request.note.clone().unwrap_or_default(),
+            // The same pending move as the candidate page's preview carries.
+            "move": super::moves::PendingMove {
+                depuis: request.expected_from.code(),
+                vers: request.to.code(),
+                motif_refus,
+                motif_desistement,
+                relance: &relance,
+                note: request.note.as_deref().unwrap_or_default(),
                 // Never empty from the board (« ? » is the board without filters).
-                "retour": format!("?{}", form.retour.trim_start_matches('?')),
+                retour: Some(&retour),
             },
         }),
     )

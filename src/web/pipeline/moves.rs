@@ -295,18 +295,16 @@ pub async fn move_stage(
 
 /// The move the preview carries on to its confirmation.
 #[derive(Serialize)]
-struct PendingMove<'a> {
-    depuis: &'a str,
-    vers: &'a str,
-    motif_refus: &'a str,
-    motif_desistement: &'a str,
-    relance: &'a str,
-    note: &'a str,
-    retour: Option<&'a str>,
+pub(super) struct PendingMove<'a> {
+    pub depuis: &'a str,
+    pub vers: &'a str,
+    pub motif_refus: &'a str,
+    pub motif_desistement: &'a str,
+    pub relance: &'a str,
+    pub note: &'a str,
+    pub retour: Option<&'a str>,
 }
 
-/// Checks the move, then shows the stage's e-mail rendered for the candidate, to edit and
-/// confirm. Nothing is written yet.
 /// What is wrong with the e-mail typed on the preview page.
 #[derive(Debug, Default, Serialize)]
 struct EmailErrors {
@@ -314,6 +312,8 @@ struct EmailErrors {
     body: Option<String>,
 }
 
+/// Checks the move, then shows the stage's e-mail rendered for the candidate, to edit and
+/// confirm. Nothing is written yet.
 async fn preview_email(
     state: &AppState,
     staff: &Staff,
