@@ -47,6 +47,9 @@ pub struct NewApplication {
     pub utm: Utm,
     /// The campaign delivery whose tracked link led here (checked signature), if any.
     pub delivery_id: Option<i64>,
+    /// The code of the channel link that led here, when it is well formed (whether it names a
+    /// live link is the recording's question).
+    pub channel_code: Option<String>,
     pub submission_key: Uuid,
 }
 
@@ -126,6 +129,8 @@ pub struct RawApplicationForm {
     pub utm_source: String,
     /// The signed token of a campaign's tracked link (attribution).
     pub suivi: String,
+    /// The code of the channel link that led here (attribution).
+    pub canal: String,
     #[validate(length(max = 200, message = "Lien de campagne trop long."))]
     pub utm_medium: String,
     #[validate(length(max = 200, message = "Lien de campagne trop long."))]
@@ -403,6 +408,7 @@ pub fn validate(
             campaign: optional(&raw.utm_campaign),
         },
         delivery_id: None,
+        channel_code: None,
         submission_key,
     })
 }

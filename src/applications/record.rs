@@ -347,6 +347,11 @@ pub(super) fn record(
                 },
                 None => (None, None),
             };
+            // And the channel link it came by, if that link is still live.
+            let channel_link_id = match app.channel_code.as_deref() {
+                Some(code) => crate::campaigns::channels::live_by_code(conn, code)?.map(|l| l.id),
+                None => None,
+            };
             let application_id: i64 = diesel::insert_into(applications::table)
                 .values((
                     applications::candidate_id.eq(candidate_id),
@@ -360,6 +365,7 @@ pub(super) fn record(
                     applications::utm_campaign.eq(&app.utm.campaign),
                     applications::delivery_id.eq(delivery_id),
                     applications::campaign_id.eq(campaign_id),
+                    applications::channel_link_id.eq(channel_link_id),
                     applications::submission_key.eq(app.submission_key),
                     applications::privacy_notice_version.eq(&app.privacy_notice_version),
                     applications::privacy_accepted_at.eq(now),

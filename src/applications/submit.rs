@@ -42,6 +42,7 @@ pub fn check(
     )?;
     let secret = settings.security.secret_key.expose_secret().as_bytes();
     application.delivery_id = links::verify(secret, Purpose::Click, &raw.suivi);
+    application.channel_code = crate::campaigns::channels::well_formed_code(&raw.canal);
     Ok(application)
 }
 

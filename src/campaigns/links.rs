@@ -14,6 +14,10 @@ pub enum Purpose {
     Click,
     /// A candidate's private link to their personal data (expiring).
     PersonalData,
+    /// The browser's memory of the channel link it came by (expiring cookie).
+    Channel,
+    /// The browser's memory of the campaign mail's tracked link it came by (expiring cookie).
+    ClickMemory,
 }
 
 impl Purpose {
@@ -22,6 +26,8 @@ impl Purpose {
             Purpose::Unsubscribe => b"desinscription:",
             Purpose::Click => b"clic:",
             Purpose::PersonalData => b"mes-donnees:",
+            Purpose::Channel => b"canal:",
+            Purpose::ClickMemory => b"suivi-memoire:",
         }
     }
 }

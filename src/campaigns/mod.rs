@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod blanks;
+pub mod channels;
 pub mod contacts;
 pub mod directory;
 pub mod form;
@@ -17,6 +18,7 @@ pub mod links;
 pub mod organisations;
 pub mod preview;
 pub mod progress;
+pub mod qr;
 pub mod runs;
 pub mod sending;
 pub mod suppression;

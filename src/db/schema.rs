@@ -19,6 +19,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         campaign_id -> Nullable<Int8>,
         delivery_id -> Nullable<Int8>,
+        channel_link_id -> Nullable<Int8>,
     }
 }
 
@@ -92,6 +93,29 @@ diesel::table! {
         opened_on -> Nullable<Date>,
         closed_on -> Nullable<Date>,
         planned_fte_hundredths -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    channel_link_visits (link_id, day) {
+        link_id -> Int8,
+        day -> Date,
+        visits -> Int8,
+    }
+}
+
+diesel::table! {
+    channel_links (id) {
+        id -> Int8,
+        label -> Text,
+        code -> Text,
+        utm_source -> Text,
+        utm_medium -> Text,
+        utm_campaign -> Text,
+        archived_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -487,6 +511,9 @@ diesel::joinable!(list_members -> contacts (contact_id));
 diesel::joinable!(mail_templates -> staff_users (updated_by));
 diesel::joinable!(applications -> candidates (candidate_id));
 diesel::joinable!(applications -> positions (position_id));
+diesel::joinable!(applications -> channel_links (channel_link_id));
+diesel::joinable!(channel_link_visits -> channel_links (link_id));
+diesel::joinable!(channel_links -> staff_users (created_by));
 diesel::joinable!(audit_log -> staff_users (actor_id));
 diesel::joinable!(candidate_centres -> candidates (candidate_id));
 diesel::joinable!(candidate_centres -> centres (centre_id));
@@ -535,6 +562,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     candidate_notes,
     candidates,
     centres,
+    channel_link_visits,
+    channel_links,
     documents,
     login_attempts,
     meetings,

@@ -143,6 +143,7 @@ pub async fn read(
             "vivier" => form.vivier = checked,
             "utm_source" => form.utm_source = value,
             "suivi" => form.suivi = value.chars().take(100).collect(),
+            "canal" => form.canal = value.chars().take(100).collect(),
             "utm_medium" => form.utm_medium = value,
             "utm_campaign" => form.utm_campaign = value,
             "soumission" => form.soumission = value,

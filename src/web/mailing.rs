@@ -139,9 +139,24 @@ pub async fn follow_link(
     })
     .await;
     match campaign {
-        Ok(Some(campaign)) => Ok(see_other(format!(
-            "/candidature?utm_source=campagne&utm_medium=courriel&utm_campaign=campagne-{campaign}&suivi={token}"
-        ))),
+        Ok(Some(campaign)) => {
+            let mut response = see_other(format!(
+                "/candidature?utm_source=campagne&utm_medium=courriel&utm_campaign=campagne-{campaign}&suivi={token}"
+            ));
+            // Remembered for 90 days: a recipient who comes back later is still attributed.
+            if !probe {
+                let cookie = super::attribution::click_cookie(
+                    &secret(&state),
+                    id,
+                    chrono::Utc::now(),
+                    state.settings.secure_cookies(),
+                );
+                response
+                    .add_cookie(&cookie)
+                    .map_err(|e| AppError::Unexpected(e.into()))?;
+            }
+            Ok(response)
+        }
         // Unknown delivery, or the database is down: the doctor still gets the form.
         Ok(None) | Err(_) => Ok(see_other("/candidature")),
     }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod api;
 pub mod assets;
+pub mod attribution;
 pub mod body;
 pub mod campaigns;
 pub mod contacts;

@@ -63,6 +63,7 @@ fn groups(r: NavRoles) -> Vec<Group> {
             vec![
                 ("/campagnes", "Campagnes", r.communication),
                 ("/campagnes/modeles", "Modèles de campagne", r.communication),
+                ("/campagnes/liens", "Liens suivis", r.communication),
                 ("/contacts", "Contacts", r.communication),
                 ("/listes", "Listes", r.communication),
                 ("/rapports", "Rapports", r.communication),

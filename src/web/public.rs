@@ -12,12 +12,14 @@ use uuid::Uuid;
 
 use super::pages::{html, page, render, see_other};
 use crate::applications::{self, FormLists, RawApplicationForm, Recorded, FIELD_ORDER};
+use crate::campaigns::channels;
 use crate::db::enums::{Civility, HeardFrom, Situation, WorkingTime};
 use crate::documents;
 use crate::domain::fields::SummaryItem;
 use crate::domain::{describe_half_days, FieldErrors};
 use crate::error::{error_page, AppError};
 use crate::specialties::Specialty;
+use crate::web::attribution;
 use crate::web::csrf::{self, CsrfToken};
 use crate::web::form::{self, ReadError};
 use crate::web::{db, AppState};
@@ -42,6 +44,7 @@ pub struct FormQuery {
     utm_medium: Option<String>,
     utm_campaign: Option<String>,
     suivi: Option<String>,
+    canal: Option<String>,
 }
 
 /// Values shown in the form's lists, with the chosen ones marked.
@@ -230,6 +233,42 @@ fn render_form<'a>(
         .body(body))
 }
 
+/// The form's hidden attribution fields: the link's values when the address carries them,
+/// otherwise what the browser remembers from a channel link or a campaign mail's tracked link
+/// followed earlier (signed cookies; a forged one, or one for a link archived since, gives
+/// nothing).
+async fn remembered_attribution(
+    state: &AppState,
+    req: &HttpRequest,
+    suivi: Option<String>,
+    canal: Option<String>,
+) -> (String, String) {
+    let clip = |s: Option<String>| s.unwrap_or_default().chars().take(100).collect::<String>();
+    let (mut suivi, mut canal) = (clip(suivi), clip(canal));
+    let secret = state
+        .settings
+        .security
+        .secret_key
+        .expose_secret()
+        .as_bytes();
+    let now = Utc::now();
+    if suivi.is_empty() {
+        if let Some(token) = attribution::remembered_click(req, secret, now) {
+            suivi = token;
+        }
+    }
+    if canal.is_empty() {
+        if let Some(id) = attribution::remembered_channel(req, secret, now) {
+            // The database not answering loses the attribution, not the form.
+            if let Ok(Some(link)) = db(state, move |conn| Ok(channels::live_by_id(conn, id)?)).await
+            {
+                canal = link.code;
+            }
+        }
+    }
+    (suivi, canal)
+}
+
 pub async fn application_form(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -242,12 +281,14 @@ pub async fn application_form(
         .poste
         .filter(|p| lists.positions.iter().any(|pos| pos.id.to_string() == *p))
         .unwrap_or_default();
+    let (suivi, canal) = remembered_attribution(&state, &req, q.suivi, q.canal).await;
     let raw = RawApplicationForm {
         poste,
         utm_source: clip(q.utm_source),
         utm_medium: clip(q.utm_medium),
         utm_campaign: clip(q.utm_campaign),
-        suivi: q.suivi.unwrap_or_default().chars().take(100).collect(),
+        suivi,
+        canal,
         soumission: Uuid::new_v4().to_string(),
         ..RawApplicationForm::default()
     };

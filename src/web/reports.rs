@@ -427,7 +427,87 @@ fn sources_figures(sources: &Sources) -> Vec<Figure> {
         })
         .unzip();
     draw(&mut campaigns, &bars, &words);
-    vec![heard, utm, campaigns]
+    vec![heard, utm, campaigns, channels_figure(sources)]
+}
+
+/// Channel links and campaigns side by side (issue 19): visits of a link's short URL or clicks
+/// on a campaign's tracked links, then the same cohort figures for both.
+fn channels_figure(sources: &Sources) -> Figure {
+    let mut rows: Vec<(String, &'static str, i64, &Yield)> = sources
+        .channel_links
+        .iter()
+        .map(|l| {
+            let name = if l.archived {
+                format!("{} (archivé)", l.label)
+            } else {
+                l.label.clone()
+            };
+            (name, "Lien suivi", l.visits, &l.figures)
+        })
+        .collect();
+    rows.extend(
+        sources
+            .campaigns
+            .iter()
+            .map(|c| (c.name.clone(), "Campagne", c.clicks, &c.figures)),
+    );
+    rows.sort_by(|a, b| {
+        b.3.applications
+            .cmp(&a.3.applications)
+            .then(b.2.cmp(&a.2))
+            .then(a.0.cmp(&b.0))
+    });
+    let mut figure = Figure {
+        slug: "canaux",
+        title: "Liens suivis et campagnes, côte à côte".to_owned(),
+        note: "Pour chaque lien suivi (annonce, affiche, publication, site partenaire) et chaque \
+               campagne : les visites de l'adresse courte ou les clics sur les liens de la \
+               campagne pendant la période, puis les candidatures déposées pendant la période \
+               par ce canal, celles qui ont reçu une proposition et celles qui ont abouti à un \
+               recrutement (prise de poste commencée).",
+        headers: vec![
+            "Canal",
+            "Type",
+            "Visites ou clics",
+            "Candidatures",
+            "Propositions",
+            "Recrutements",
+        ],
+        rows: rows
+            .iter()
+            .map(|(name, kind, visits, y)| {
+                let mut row = vec![name.clone(), (*kind).to_owned(), visits.to_string()];
+                row.extend(yield_cells(y));
+                row
+            })
+            .collect(),
+        svg: None,
+        chart: Chart::Bars,
+        warning: None,
+    };
+    let (bars, words): (Vec<Bar>, Vec<String>) = rows
+        .iter()
+        .map(|(name, kind, visits, y)| {
+            let label = format!("{name} ({})", kind.to_lowercase());
+            (
+                Bar {
+                    label: label.clone(),
+                    value: y.applications as f64,
+                    text: format!(
+                        "{} cand. · {} visites · {} recr.",
+                        y.applications, visits, y.recruitments
+                    ),
+                },
+                format!(
+                    "{}, {}",
+                    crate::domain::french::count_label(*visits, "visite", "visites"),
+                    yield_words(&label, y)
+                ),
+            )
+        })
+        .unzip();
+    draw(&mut figure, &bars, &words);
+    figure
 }
 
 fn reason_figure(
@@ -569,7 +649,7 @@ enum Part {
 fn part_of(slug: &str) -> Option<Part> {
     Some(match slug {
         "entonnoir" | "delai-recrutement" => Part::Funnel,
-        "connaissance" | "utm" | "campagnes" => Part::Sources,
+        "connaissance" | "utm" | "campagnes" | "canaux" => Part::Sources,
         "motifs-refus" | "motifs-desistement" | "motifs-declin" | "specialites" | "situations" => {
             Part::Profiles
         }

@@ -188,6 +188,36 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
                 .route(web::post().to(mailing::unsubscribe)),
         )
         .route("/c/{token}", web::get().to(mailing::follow_link))
+        // Channel links (issue 19): the public short URL, then the staff pages, before
+        // `/campagnes/{id}` so that `liens` is not read as a campaign id.
+        .route("/l/{code}", web::get().to(campaigns::channels::follow))
+        .route("/campagnes/liens", web::get().to(campaigns::channels::list))
+        .service(
+            web::resource("/campagnes/liens/nouveau")
+                .route(web::get().to(campaigns::channels::new_form))
+                .route(web::post().to(campaigns::channels::create)),
+        )
+        .service(
+            web::resource("/campagnes/liens/{id}")
+                .route(web::get().to(campaigns::channels::edit_form))
+                .route(web::post().to(campaigns::channels::update)),
+        )
+        .route(
+            "/campagnes/liens/{id}/archiver",
+            web::post().to(campaigns::channels::archive),
+        )
+        .route(
+            "/campagnes/liens/{id}/reactiver",
+            web::post().to(campaigns::channels::restore),
+        )
+        .route(
+            "/campagnes/liens/{id}/qr.svg",
+            web::get().to(campaigns::channels::qr_svg),
+        )
+        .route(
+            "/campagnes/liens/{id}/qr.png",
+            web::get().to(campaigns::channels::qr_png),
+        )
         // Templates and campaigns (communication).
         .route(
             "/campagnes/modeles",

@@ -1527,6 +1527,7 @@ mod properties {
         "vivier",
         "utm_source",
         "suivi",
+        "canal",
         "utm_medium",
         "utm_campaign",
         "soumission",

@@ -1076,6 +1076,7 @@ const API_FIELDS: &[&str] = &[
     "utm_medium",
     "utm_campaign",
     "suivi",
+    "canal",
     "cle",
 ];
 

@@ -7,17 +7,21 @@ mod application_form;
 mod browser;
 #[cfg(feature = "browser")]
 mod browser_board;
+#[cfg(feature = "browser")]
 mod browser_campaigns;
 #[cfg(feature = "browser")]
 mod browser_candidate;
+#[cfg(feature = "browser")]
 mod browser_home;
 #[cfg(feature = "browser")]
 mod browser_look;
 #[cfg(feature = "browser")]
 mod browser_routine;
+#[cfg(feature = "browser")]
 mod browser_workspace_offers;
 mod campaign_pages;
 mod campaigns;
+mod channel_links;
 mod cli;
 mod contacts;
 mod crash;

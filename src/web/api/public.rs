@@ -113,6 +113,8 @@ pub struct CandidatureEntree {
     pub utm_campaign: Option<String>,
     /// The signed token of a campaign's tracked link, for attribution.
     pub suivi: Option<String>,
+    /// The code of a channel link (`/l/{code}`), for attribution; an unknown code is ignored.
+    pub canal: Option<String>,
     /// Idempotency key (a UUID), also accepted as the `Idempotency-Key` header: the same key
     /// sent again records nothing more and answers with the same reference.
     pub cle: Option<String>,
@@ -202,6 +204,7 @@ pub fn to_raw_form(
         utm_medium: input.utm_medium.unwrap_or_default(),
         utm_campaign: input.utm_campaign.unwrap_or_default(),
         suivi: input.suivi.unwrap_or_default().chars().take(100).collect(),
+        canal: input.canal.unwrap_or_default().chars().take(100).collect(),
         soumission: key.to_string(),
         ..RawApplicationForm::default()
     })

@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod campaign;
+pub mod channels;
 pub mod form;
 pub mod preview;
 pub mod templates;
