@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::db::enums::{Civility, EmailStatus, HeardFrom, Situation, Stage, WorkingTime};
 use crate::db::schema::{
-    applications, candidate_centres, candidate_notes, candidates, centres, documents,
-    outbound_emails, positions, specialties, staff_users, stage_history, submissions,
+    applications, candidate_centres, candidate_notes, candidates, centres, channel_links,
+    documents, outbound_emails, positions, specialties, staff_users, stage_history, submissions,
 };
 use crate::domain::describe_half_days;
 use crate::domain::ids::CandidateId;
@@ -45,6 +45,8 @@ pub struct ApplicationView {
     pub message: String,
     pub heard_from: Option<&'static str>,
     pub campaign: Option<String>,
+    /// The label of the channel link (issue 19) the application came by.
+    pub channel: Option<String>,
     pub history: Vec<HistoryEntry>,
     pub targets: Vec<Target>,
     pub is_open: bool,
@@ -156,6 +158,7 @@ type ApplicationRow = (
     String,
     Option<HeardFrom>,
     Option<String>,
+    Option<String>,
 );
 
 type HistoryRow = (
@@ -182,6 +185,7 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
         .load(conn)?;
     let apps: Vec<ApplicationRow> = applications::table
         .left_join(positions::table)
+        .left_join(channel_links::table)
         .filter(applications::candidate_id.eq(id))
         .order(applications::created_at.desc())
         .select((
@@ -193,6 +197,7 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
             applications::message,
             applications::heard_from,
             applications::utm_campaign,
+            channel_links::label.nullable(),
         ))
         .load(conn)?;
     let app_ids: Vec<i64> = apps.iter().map(|a| a.0).collect();
@@ -214,7 +219,7 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
     let applications = apps
         .into_iter()
         .map(
-            |(app_id, position, stage, entered, created, message, heard, campaign)| {
+            |(app_id, position, stage, entered, created, message, heard, campaign, channel)| {
                 ApplicationView {
                     id: app_id,
                     position,
@@ -225,6 +230,7 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
                     message,
                     heard_from: heard.map(HeardFrom::label),
                     campaign,
+                    channel,
                     history: history
                         .iter()
                         .filter(|h| h.0 == app_id)

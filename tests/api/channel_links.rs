@@ -600,6 +600,17 @@ async fn a_doctor_who_comes_back_days_later_is_attributed_down_to_the_hire_in_th
         link
     );
 
+    // The recruiters see where the application came from.
+    let candidate = app.count(&format!(
+        "SELECT candidate_id FROM applications WHERE id = {application}"
+    ));
+    let recruiter = app.staff(StaffRole::Recruiter).await;
+    let (status, page) = recruiter
+        .get_html(&format!("/recrutement/candidats/{candidate}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("venue par le lien suivi « Relais dites32.fr »"));
+
     // An offer, accepted, and the doctor starts today: a hire.
     hire(&app, application).await;
 
