@@ -527,17 +527,17 @@ mod tests {
     #[test]
     fn bad_labels_and_codes_are_refused_at_their_field() {
         let errors = parse(&form("  ", "")).unwrap_err();
-        assert!(errors.0.get("libelle").is_some());
+        assert!(errors.0.contains_key("libelle"));
         for bad in [
             "Dites32", "dites 32", "dites/32", "é", "../x", "a?b", "a%2fb",
         ] {
             let errors = parse(&form("Affiche", bad)).unwrap_err();
-            assert!(errors.0.get("code").is_some(), "{bad}");
+            assert!(errors.0.contains_key("code"), "{bad}");
         }
         let errors = parse(&form("Affiche", &"a".repeat(33))).unwrap_err();
         assert!(errors.0.get("code").unwrap().contains("32 au plus"));
         let errors = parse(&form("Affiche\u{0}", "x")).unwrap_err();
-        assert!(errors.0.get("libelle").is_some());
+        assert!(errors.0.contains_key("libelle"));
         assert!(well_formed_code(&"a".repeat(32)).is_some());
         assert!(well_formed_code("").is_none());
     }

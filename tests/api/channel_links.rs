@@ -849,6 +849,11 @@ async fn forged_expired_or_archived_cookies_and_garbage_codes_attribute_nothing_
         .get_html("/candidature?canal=%3Cscript%3Ealert(1)%3C/script%3E")
         .await;
     assert!(!html.contains("<script>alert(1)"));
+    let (status, html) = app
+        .get_html(&format!("/candidature?canal={}", "a".repeat(5000)))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(hidden_value(&html, "canal").len(), 100, "clipped");
 
     // The JSON API carries `canal` too: a live link's code attributes, garbage does not.
     let r = staff
