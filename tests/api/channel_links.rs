@@ -978,3 +978,55 @@ async fn staff_pages_and_qr_codes_need_a_communications_session_and_only_l_is_pu
         0
     );
 }
+
+#[tokio::test]
+async fn the_reports_count_the_visits_of_the_period_only() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff(StaffRole::Communication).await;
+    let link = dites32(&app, &staff).await;
+    for _ in 0..2 {
+        bare().get(app.url("/l/dites32")).send().await.unwrap();
+    }
+    // Five visits forty days ago (the counter of that day).
+    {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!(
+            "INSERT INTO channel_link_visits (link_id, day, visits) VALUES ({link}, DATE '{}', 5)",
+            today() - Duration::days(40)
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    }
+    let row = |html: &str| report_row(html, "Liens suivis et campagnes", "Relais dites32.fr");
+    let (_, html) = staff
+        .get_html(&format!(
+            "/rapports?du={}&au={}",
+            today() - Duration::days(10),
+            today()
+        ))
+        .await;
+    assert_eq!(row(&html).unwrap()[2], "2");
+    let (_, html) = staff
+        .get_html(&format!(
+            "/rapports?du={}&au={}",
+            today() - Duration::days(60),
+            today()
+        ))
+        .await;
+    assert_eq!(row(&html).unwrap()[2], "7");
+    // A period with nothing for the link: no row (a link shows when it has something).
+    let (_, html) = staff
+        .get_html(&format!(
+            "/rapports?du={}&au={}",
+            today() - Duration::days(30),
+            today() - Duration::days(20)
+        ))
+        .await;
+    assert!(row(&html).is_none());
+    // The links' page counts everything since the link exists.
+    let (_, html) = staff.get_html("/campagnes/liens").await;
+    assert_eq!(
+        report_row(&html, "Liens suivis", "Relais dites32.fr").unwrap()[2],
+        "7"
+    );
+}
