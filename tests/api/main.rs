@@ -7,14 +7,17 @@ mod application_form;
 mod browser;
 #[cfg(feature = "browser")]
 mod browser_board;
+#[cfg(feature = "browser")]
 mod browser_campaigns;
 #[cfg(feature = "browser")]
 mod browser_candidate;
+#[cfg(feature = "browser")]
 mod browser_home;
 #[cfg(feature = "browser")]
 mod browser_look;
 #[cfg(feature = "browser")]
 mod browser_routine;
+#[cfg(feature = "browser")]
 mod browser_workspace_offers;
 mod campaign_pages;
 mod campaigns;
@@ -37,6 +40,7 @@ mod operations;
 mod personal_data;
 mod pipeline;
 mod places;
+mod positions_web;
 mod public_pages;
 mod reports;
 mod smtp_server;
