@@ -380,9 +380,8 @@ impl CentreForm {
             );
         }
         let postcode = self.code_postal.trim().to_owned();
-        if !postcode.is_empty()
-            && !(postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit()))
-        {
+        let five_digits = postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit());
+        if !postcode.is_empty() && !five_digits {
             errors.add(
                 "code_postal",
                 "Le code postal a cinq chiffres, par exemple 32500 (ou laissez le champ vide).",

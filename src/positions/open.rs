@@ -170,17 +170,47 @@ pub fn list_open_summaries(
         .collect())
 }
 
-/// When the open positions last changed: the latest change of a position (published,
-/// withdrawn, edited) or of a centre (closed); None when there are neither.
-pub fn last_change(conn: &mut PgConnection) -> QueryResult<Option<DateTime<Utc>>> {
+/// When the open positions last changed by `today`: the latest change of a position
+/// (published, withdrawn, edited) or of a centre, or the start of the day a centre closed or
+/// a position's closing date passed; None when there is nothing.
+pub fn last_change(
+    conn: &mut PgConnection,
+    today: NaiveDate,
+) -> QueryResult<Option<DateTime<Utc>>> {
     use diesel::dsl::max;
-    let positions: Option<DateTime<Utc>> = positions::table
+    let edited: Option<DateTime<Utc>> = positions::table
         .select(max(positions::updated_at))
         .first(conn)?;
-    let centres: Option<DateTime<Utc>> = centres::table
+    let centre_edited: Option<DateTime<Utc>> = centres::table
         .select(max(centres::updated_at))
         .first(conn)?;
-    Ok(positions.max(centres))
+    let closed: Option<NaiveDate> = centres::table
+        .filter(centres::closed_on.le(today))
+        .select(max(centres::closed_on))
+        .first(conn)?;
+    // A position closing on day d is gone from d + 1.
+    let expired: Option<NaiveDate> = positions::table
+        .filter(positions::closes_on.lt(today))
+        .select(max(positions::closes_on))
+        .first(conn)?;
+    let start_of = |day: NaiveDate| {
+        day.and_hms_opt(0, 0, 0).and_then(|t| {
+            use chrono::TimeZone;
+            chrono_tz::Europe::Paris
+                .from_local_datetime(&t)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        })
+    };
+    Ok([
+        edited,
+        centre_edited,
+        closed.and_then(start_of),
+        expired.and_then(|d| d.succ_opt()).and_then(start_of),
+    ]
+    .into_iter()
+    .flatten()
+    .max())
 }
 
 /// Working time as people say it: « Temps plein », « Temps partiel : 60 à 80 % (3 à 4 jours

@@ -100,9 +100,10 @@ pub async fn position_page(
 /// /postes.atom: the open positions as an Atom feed.
 pub async fn atom_feed(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let (positions, changed) = db(&state, |conn| {
+        let today = paris_today();
         Ok((
-            open::list_open(conn, paris_today())?,
-            open::last_change(conn)?,
+            open::list_open(conn, today)?,
+            open::last_change(conn, today)?,
         ))
     })
     .await?;

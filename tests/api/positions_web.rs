@@ -614,6 +614,20 @@ async fn the_atom_feed_has_one_entry_per_open_position() {
         .unwrap()
         .content
         .contains("Temps plein"));
+    // Withdrawing a position changes the feed: its entry goes, `updated` moves on.
+    let before = feed.updated.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    exec(
+        &app,
+        &format!(
+            "UPDATE positions SET published = false, updated_at = {} WHERE id = {b}",
+            sql_now()
+        ),
+    );
+    let bytes = app.get("/postes.atom").await.bytes().await.unwrap();
+    let feed = feed_rs::parser::parse(&bytes[..]).unwrap();
+    assert_eq!(feed.entries.len(), 1);
+    assert!(feed.updated.unwrap() > before);
 }
 
 #[tokio::test]
@@ -887,4 +901,62 @@ async fn a_closed_centre_takes_its_positions_off_and_leaves_the_others_centres()
         ),
     );
     assert_eq!(presence(&app, shared, &shared_path).await, [false; 7]);
+}
+
+#[tokio::test]
+async fn an_administrator_types_a_centres_address_and_a_wrong_postcode_is_shown_again() {
+    let app = spawn().await;
+    let id = position(&app, "Médecin généraliste", &["Gondrin"], (100, 100), true);
+    let gondrin = app
+        .text("SELECT id FROM centres WHERE commune = 'Gondrin'")
+        .unwrap();
+    let admin = app.staff(StaffRole::Admin).await;
+    let path = format!("/admin/centres/{gondrin}");
+    let (status, edit) = admin.get_html(&path).await;
+    assert_eq!(status, 200);
+    // The postcode filled by the migration is in the form.
+    assert!(edit.contains("value=\"32330\""), "{edit}");
+    let csrf = hidden_value(&edit, "csrf");
+    let mut fields: Vec<(&'static str, String)> = [
+        ("nom", "Antenne territoriale de santé de Gondrin"),
+        ("type", "antenne"),
+        ("commune", "Gondrin"),
+        ("code_insee", "32149"),
+        ("latitude", "43,8836"),
+        ("longitude", "0,2378"),
+        ("statut", "open"),
+        ("ouverture", "2022-01-01"),
+        ("fermeture", ""),
+        ("capacite", "1"),
+        ("adresse", "<b>1 rue de la Mairie</b>"),
+        ("code_postal", "3233O"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_owned()))
+    .chain([("csrf", csrf)])
+    .collect();
+    let r = post_fields(&admin, &path, &fields).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"code_postal-error\""));
+    assert!(html.contains("value=\"3233O\""));
+    assert!(html.contains("value=\"&lt;b&gt;1 rue de la Mairie&lt;/b&gt;\""));
+    assert_eq!(
+        app.text(&format!(
+            "SELECT postcode FROM centres WHERE id = {gondrin}"
+        )),
+        Some("32330".into())
+    );
+    fields.retain(|(k, _)| *k != "code_postal");
+    fields.push(("code_postal", "32330".into()));
+    let r = post_fields(&admin, &path, &fields).await;
+    assert_eq!(r.status(), 303);
+    // The JobPosting carries the address as typed, as JSON text.
+    let (_, html) = app
+        .get_html(&format!("/postes/{id}-medecin-generaliste"))
+        .await;
+    let address = &json_ld(&html)[0]["jobLocation"][0]["address"];
+    assert_eq!(address["streetAddress"], "<b>1 rue de la Mairie</b>");
+    assert_eq!(address["postalCode"], "32330");
+    assert!(!html.contains("<b>1 rue"));
 }
