@@ -858,6 +858,48 @@ mod tests {
     }
 
     #[test]
+    fn partners_need_an_exact_https_origin_a_plain_id_and_a_link_code() {
+        let mut s = Settings::load_for("development").unwrap();
+        assert!(s.open_web.partners.is_empty());
+        assert_eq!(s.open_web.region, "Occitanie");
+        let partner = |id: &str, origin: &str, code: &str| PartnerSettings {
+            id: id.into(),
+            name: "#Dites32".into(),
+            origin: origin.into(),
+            link_code: code.into(),
+        };
+        s.open_web.partners = vec![
+            partner("dites32", "https://www.dites32.fr", "dites32"),
+            partner("ordre-32", "https://ordre32.example:8443", "ordre_32"),
+        ];
+        s.check().expect("two good partners");
+        for (id, origin, code) in [
+            ("dites32", "http://www.dites32.fr", "x"),
+            ("dites32", "https://www.dites32.fr/", "x"),
+            ("dites32", "https://www.dites32.fr/postes", "x"),
+            ("dites32", "https://WWW.dites32.fr", "x"),
+            ("dites32", "https://www.dites32.fr:443", "x"),
+            ("dites32", "*", "x"),
+            ("dites32", "null", "x"),
+            ("Dites32", "https://www.dites32.fr", "x"),
+            ("dites/32", "https://www.dites32.fr", "x"),
+            ("", "https://www.dites32.fr", "x"),
+            ("dites32", "https://www.dites32.fr", ""),
+            ("dites32", "https://www.dites32.fr", "a b"),
+            ("dites32", "https://www.dites32.fr", "a?b=c"),
+        ] {
+            s.open_web.partners = vec![partner(id, origin, code)];
+            let e = s.check().unwrap_err().to_string();
+            assert!(e.contains("open_web.partners"), "{id} {origin} {code}: {e}");
+        }
+        s.open_web.partners = vec![
+            partner("dites32", "https://www.dites32.fr", "a"),
+            partner("dites32", "https://autre.example", "b"),
+        ];
+        assert!(s.check().unwrap_err().to_string().contains("deux fois"));
+    }
+
+    #[test]
     fn a_password_is_masked() {
         assert_eq!(
             mask_database_url("postgres://u:secret@db:5432/x"),
