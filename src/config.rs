@@ -29,6 +29,9 @@ pub struct Settings {
     pub log: LogSettings,
     pub accessibility: AccessibilitySettings,
     pub metrics: MetricsSettings,
+    /// Positions on the open web and partner sites (issue 19).
+    #[serde(default)]
+    pub open_web: OpenWebSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -321,6 +324,87 @@ pub struct MetricsSettings {
     pub token: SecretString,
 }
 
+/// Positions on the open web: the region written in the centres' postal addresses
+/// (schema.org JobPosting), and the partner sites that show the open positions.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OpenWebSettings {
+    #[serde(default = "default_region")]
+    pub region: String,
+    #[serde(default)]
+    pub partners: Vec<PartnerSettings>,
+}
+
+impl Default for OpenWebSettings {
+    fn default() -> Self {
+        OpenWebSettings {
+            region: default_region(),
+            partners: Vec::new(),
+        }
+    }
+}
+
+fn default_region() -> String {
+    "Occitanie".to_owned()
+}
+
+/// A partner site (dites32.fr): its JSON list and embed, and the channel link its readers
+/// follow.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PartnerSettings {
+    /// In the embed's address, /partenaires/{id}/postes: lowercase letters, digits, hyphens.
+    pub id: String,
+    pub name: String,
+    /// The site's origin, exactly as browsers send it: `https://www.dites32.fr` (no path).
+    pub origin: String,
+    /// The code of its channel link: position links lead to {public_url}/l/{code}?poste={id}.
+    pub link_code: String,
+}
+
+impl PartnerSettings {
+    /// Why this partner's settings cannot be used, if they cannot.
+    fn problem(&self) -> Option<String> {
+        let id_ok = (1..=40).contains(&self.id.len())
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            return Some(format!(
+                "l'identifiant « {} » doit faire 1 à 40 lettres minuscules, chiffres ou tirets",
+                self.id
+            ));
+        }
+        if self.name.trim().is_empty() {
+            return Some(format!("le partenaire « {} » n'a pas de nom", self.id));
+        }
+        let origin_ok = url::Url::parse(&self.origin).is_ok_and(|u| {
+            u.scheme() == "https"
+                && u.host_str().is_some()
+                && u.origin().ascii_serialization() == self.origin
+        });
+        if !origin_ok {
+            return Some(format!(
+                "l'origine « {} » du partenaire « {} » doit être une origine https exacte, \
+                 sans chemin ni barre finale (par exemple https://www.dites32.fr)",
+                self.origin, self.id
+            ));
+        }
+        let code_ok = (1..=64).contains(&self.link_code.len())
+            && self
+                .link_code
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !code_ok {
+            return Some(format!(
+                "le code de lien « {} » du partenaire « {} » doit faire 1 à 64 lettres, \
+                 chiffres, tirets ou soulignés",
+                self.link_code, self.id
+            ));
+        }
+        None
+    }
+}
+
 /// A configuration problem, phrased for the person starting the service.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration invalide : {0}")]
@@ -394,6 +478,20 @@ impl Settings {
                         self.http.public_url
                     ),
                 )
+            }
+        }
+        for (i, partner) in self.open_web.partners.iter().enumerate() {
+            if let Some(why) = partner.problem() {
+                return bad("open_web.partners", why);
+            }
+            if self.open_web.partners[..i]
+                .iter()
+                .any(|p| p.id == partner.id)
+            {
+                return bad(
+                    "open_web.partners",
+                    format!("l'identifiant « {} » est donné deux fois", partner.id),
+                );
             }
         }
         if self.http.body_timeout_seconds == 0 {
@@ -757,6 +855,48 @@ mod tests {
         let s = Settings::load_for("development").expect("defaults");
         assert_eq!(s.http.port, 8080);
         assert_eq!(s.mail.transport, MailTransportKind::File);
+    }
+
+    #[test]
+    fn partners_need_an_exact_https_origin_a_plain_id_and_a_link_code() {
+        let mut s = Settings::load_for("development").unwrap();
+        assert!(s.open_web.partners.is_empty());
+        assert_eq!(s.open_web.region, "Occitanie");
+        let partner = |id: &str, origin: &str, code: &str| PartnerSettings {
+            id: id.into(),
+            name: "#Dites32".into(),
+            origin: origin.into(),
+            link_code: code.into(),
+        };
+        s.open_web.partners = vec![
+            partner("dites32", "https://www.dites32.fr", "dites32"),
+            partner("ordre-32", "https://ordre32.example:8443", "ordre_32"),
+        ];
+        s.check().expect("two good partners");
+        for (id, origin, code) in [
+            ("dites32", "http://www.dites32.fr", "x"),
+            ("dites32", "https://www.dites32.fr/", "x"),
+            ("dites32", "https://www.dites32.fr/postes", "x"),
+            ("dites32", "https://WWW.dites32.fr", "x"),
+            ("dites32", "https://www.dites32.fr:443", "x"),
+            ("dites32", "*", "x"),
+            ("dites32", "null", "x"),
+            ("Dites32", "https://www.dites32.fr", "x"),
+            ("dites/32", "https://www.dites32.fr", "x"),
+            ("", "https://www.dites32.fr", "x"),
+            ("dites32", "https://www.dites32.fr", ""),
+            ("dites32", "https://www.dites32.fr", "a b"),
+            ("dites32", "https://www.dites32.fr", "a?b=c"),
+        ] {
+            s.open_web.partners = vec![partner(id, origin, code)];
+            let e = s.check().unwrap_err().to_string();
+            assert!(e.contains("open_web.partners"), "{id} {origin} {code}: {e}");
+        }
+        s.open_web.partners = vec![
+            partner("dites32", "https://www.dites32.fr", "a"),
+            partner("dites32", "https://autre.example", "b"),
+        ];
+        assert!(s.check().unwrap_err().to_string().contains("deux fois"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! What an application chooses from: the centres that take doctors and the published
-//! positions, read once for the form, its checks and its e-mails.
+//! What an application chooses from: the centres that take doctors and the open positions
+//! (published, with an open centre), read once for the form, its checks and its e-mails.
 
 use diesel::prelude::*;
 
@@ -15,6 +15,6 @@ pub struct FormLists {
 pub fn load_lists(conn: &mut PgConnection) -> QueryResult<FormLists> {
     Ok(FormLists {
         centres: centres::list_choosable(conn)?,
-        positions: positions::list_published(conn)?,
+        positions: positions::open::list_open_summaries(conn, crate::domain::paris_today())?,
     })
 }

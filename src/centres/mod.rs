@@ -210,6 +210,9 @@ pub struct CentreForm {
     pub ouverture: String,
     pub fermeture: String,
     pub capacite: String,
+    /// The street line of the postal address (issue 19: the positions' JobPosting data).
+    pub adresse: String,
+    pub code_postal: String,
 }
 
 /// The form's fields in page order, with their French labels (for the error summary).
@@ -217,6 +220,8 @@ pub const FORM_FIELDS: &[(&str, &str)] = &[
     ("nom", "Nom"),
     ("type", "Type"),
     ("commune", "Commune"),
+    ("adresse", "Adresse"),
+    ("code_postal", "Code postal"),
     ("code_insee", "Code INSEE"),
     ("latitude", "Latitude"),
     ("longitude", "Longitude"),
@@ -240,6 +245,17 @@ pub struct CentreChanges {
     pub opened_on: Option<NaiveDate>,
     pub closed_on: Option<NaiveDate>,
     pub planned_fte_hundredths: i32,
+    pub street_address: String,
+    pub postcode: String,
+}
+
+/// A centre's postal address: its street line and postcode (empty when not typed yet).
+pub fn postal_address(conn: &mut PgConnection, id: i64) -> QueryResult<Option<(String, String)>> {
+    centres::table
+        .find(id)
+        .select((centres::street_address, centres::postcode))
+        .first(conn)
+        .optional()
 }
 
 /// Longest name or commune accepted.
@@ -278,6 +294,9 @@ impl CentreForm {
             ouverture: c.opened_on.map(|d| d.to_string()).unwrap_or_default(),
             fermeture: c.closed_on.map(|d| d.to_string()).unwrap_or_default(),
             capacite: crate::domain::format_hundredths(i64::from(c.planned_fte_hundredths)),
+            // Read apart: see [`postal_address`].
+            adresse: String::new(),
+            code_postal: String::new(),
         }
     }
 
@@ -353,6 +372,21 @@ impl CentreForm {
         let planned = parse_fte_amount(&self.capacite)
             .map_err(|e| errors.add("capacite", e.0))
             .ok();
+        let street_address = self.adresse.trim().to_owned();
+        if street_address.chars().count() > MAX_TEXT {
+            errors.add(
+                "adresse",
+                format!("L'adresse fait plus de {MAX_TEXT} caractères : abrégez-la."),
+            );
+        }
+        let postcode = self.code_postal.trim().to_owned();
+        let five_digits = postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit());
+        if !postcode.is_empty() && !five_digits {
+            errors.add(
+                "code_postal",
+                "Le code postal a cinq chiffres, par exemple 32500 (ou laissez le champ vide).",
+            );
+        }
         match (
             name, kind, commune, insee_code, latitude, longitude, status, opened_on, closed_on,
             planned,
@@ -379,6 +413,8 @@ impl CentreForm {
                 opened_on,
                 closed_on,
                 planned_fte_hundredths,
+                street_address,
+                postcode,
             }),
             _ => Err(errors),
         }
@@ -630,6 +666,8 @@ mod tests {
             ouverture: "2027-01-01".into(),
             fermeture: String::new(),
             capacite: "3,5".into(),
+            adresse: "  12 rue de l'Hôpital ".into(),
+            code_postal: "32300".into(),
         }
     }
 
@@ -643,6 +681,17 @@ mod tests {
         assert_eq!(c.opened_on, NaiveDate::from_ymd_opt(2027, 1, 1));
         assert_eq!(c.closed_on, None);
         assert_eq!(c.planned_fte_hundredths, 350);
+        assert_eq!(c.street_address, "12 rue de l'Hôpital");
+        assert_eq!(c.postcode, "32300");
+        for wrong in ["3230", "32 300", "ABCDE", "323000"] {
+            let e = CentreForm {
+                code_postal: wrong.into(),
+                ..valid()
+            }
+            .validate()
+            .unwrap_err();
+            assert!(e.0.contains_key("code_postal"), "{wrong}");
+        }
     }
 
     #[test]

@@ -95,6 +95,8 @@ diesel::table! {
         planned_fte_hundredths -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        street_address -> Text,
+        postcode -> Text,
     }
 }
 
@@ -265,6 +267,8 @@ diesel::table! {
         published -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+        closes_on -> Nullable<Date>,
     }
 }
 

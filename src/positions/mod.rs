@@ -1,5 +1,8 @@
 //! Open needs (postes) that doctors can apply to.
 
+pub mod open;
+pub mod web_formats;
+
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -21,6 +24,8 @@ pub struct Position {
     pub fte_min_hundredths: i32,
     pub fte_max_hundredths: i32,
     pub published: bool,
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub closes_on: Option<NaiveDate>,
 }
 
 /// A published position with what the campaign page shows of it.
@@ -32,6 +37,8 @@ pub struct PublishedPosition {
     pub specialty: Option<String>,
     pub working_time: String,
     pub communes: Vec<String>,
+    /// Its public page, /postes/{id}-{slug}.
+    pub path: String,
 }
 
 /// FTE range in words: "temps plein", "temps partiel (60 % à 80 %)", "temps partiel ou plein".
@@ -44,6 +51,8 @@ pub fn describe_fte(min: i32, max: i32) -> String {
     }
 }
 
+/// Every published position, whether its centres are open or not (the staff board's filter).
+/// Public places read [`open::list_open`] instead.
 pub fn list_published(conn: &mut PgConnection) -> QueryResult<Vec<PublishedPosition>> {
     let rows: Vec<(Position, Option<String>)> = positions::table
         .left_join(specialties::table)
@@ -58,6 +67,7 @@ pub fn list_published(conn: &mut PgConnection) -> QueryResult<Vec<PublishedPosit
         .map(|(p, specialty)| PublishedPosition {
             communes: places.remove(&p.id).unwrap_or_default(),
             working_time: describe_fte(p.fte_min_hundredths, p.fte_max_hundredths),
+            path: format!("/postes/{}-{}", p.id, open::slug(&p.title)),
             id: p.id,
             title: p.title,
             description: p.description,
@@ -158,6 +168,8 @@ pub struct PositionForm {
     pub etp_min: String,
     pub etp_max: String,
     pub publie: bool,
+    /// The last day applications are taken, optional (AAAA-MM-JJ or JJ/MM/AAAA).
+    pub date_limite: String,
 }
 
 /// The form's fields in page order, with their French labels (for the error summary).
@@ -168,6 +180,7 @@ pub const FORM_FIELDS: &[(&str, &str)] = &[
     ("centres", "Centres concernés"),
     ("etp_min", "ETP minimum"),
     ("etp_max", "ETP maximum"),
+    ("date_limite", "Date limite de candidature"),
 ];
 
 pub const MAX_TITLE: usize = 200;
@@ -183,6 +196,7 @@ pub struct PositionChanges {
     pub fte_max: Fte,
     pub published: bool,
     pub centre_ids: Vec<i64>,
+    pub closes_on: Option<NaiveDate>,
 }
 
 /// The message when a published position would include closed centres.
@@ -211,6 +225,7 @@ impl PositionForm {
             etp_min: crate::domain::format_hundredths(i64::from(p.fte_min_hundredths)),
             etp_max: crate::domain::format_hundredths(i64::from(p.fte_max_hundredths)),
             publie: p.published,
+            date_limite: p.closes_on.map(|d| d.to_string()).unwrap_or_default(),
         }
     }
 
@@ -301,8 +316,27 @@ impl PositionForm {
                 );
             }
         }
+        let closes_on = match self.date_limite.trim() {
+            "" => None,
+            typed => match crate::domain::fields::parse_date(typed) {
+                Some(day) => Some(day),
+                None => {
+                    errors.add(
+                        "date_limite",
+                        format!(
+                            "« {} » n'est pas une date : écrivez-la comme 31/03/{} ou laissez \
+                             le champ vide s'il n'y a pas de date limite.",
+                            typed.chars().take(40).collect::<String>(),
+                            today.format("%Y")
+                        ),
+                    );
+                    None
+                }
+            },
+        };
         match (fte_min, fte_max) {
             (Some(fte_min), Some(fte_max)) if errors.is_empty() => Ok(PositionChanges {
+                closes_on,
                 title,
                 specialty_code,
                 description,
@@ -400,6 +434,8 @@ pub fn create(
                 positions::fte_min_hundredths.eq(p.fte_min.hundredths()),
                 positions::fte_max_hundredths.eq(p.fte_max.hundredths()),
                 positions::published.eq(p.published),
+                positions::published_at.eq(p.published.then_some(now)),
+                positions::closes_on.eq(p.closes_on),
                 // The process's clock, as for `updated_at` when it is changed.
                 positions::created_at.eq(now),
                 positions::updated_at.eq(now),
@@ -432,15 +468,35 @@ pub fn update(
         if let Some(errors) = check_centres(conn, p, today)? {
             return Ok(Err(SaveError::Invalid(errors)));
         }
+        // Locked, so that two saves agree on when it was published.
+        let Some((was_published, published_at)) = positions::table
+            .find(id)
+            .select((positions::published, positions::published_at))
+            .for_update()
+            .first::<(bool, Option<chrono::DateTime<chrono::Utc>>)>(conn)
+            .optional()?
+        else {
+            return Ok(Err(SaveError::NotFound));
+        };
+        let now = chrono::Utc::now();
+        // When it was (last) published: kept while it stays published, set when it is
+        // published again, cleared when it is withdrawn.
+        let published_at = match (was_published, p.published) {
+            (_, false) => None,
+            (true, true) => published_at.or(Some(now)),
+            (false, true) => Some(now),
+        };
         let n = diesel::update(positions::table.find(id))
             .set((
+                positions::published_at.eq(published_at),
+                positions::closes_on.eq(p.closes_on),
                 positions::title.eq(&p.title),
                 positions::specialty_code.eq(&p.specialty_code),
                 positions::description.eq(&p.description),
                 positions::fte_min_hundredths.eq(p.fte_min.hundredths()),
                 positions::fte_max_hundredths.eq(p.fte_max.hundredths()),
                 positions::published.eq(p.published),
-                positions::updated_at.eq(chrono::Utc::now()),
+                positions::updated_at.eq(now),
             ))
             .execute(conn)?;
         if n == 0 {
@@ -510,6 +566,7 @@ mod tests {
             etp_min: "0,5".into(),
             etp_max: "100 %".into(),
             publie: true,
+            date_limite: "31/03/2027".into(),
         }
     }
 
@@ -525,6 +582,7 @@ mod tests {
         assert_eq!(p.centre_ids, vec![1, 3]);
         assert_eq!((p.fte_min.hundredths(), p.fte_max.hundredths()), (50, 100));
         assert!(p.published);
+        assert_eq!(p.closes_on, Some(day("2027-03-31")));
     }
 
     #[test]
@@ -562,11 +620,12 @@ mod tests {
             etp_min: "0,8".into(),
             etp_max: "0,5".into(),
             publie: false,
+            date_limite: "bientôt".into(),
         };
         let errors = wrong
             .validate(&codes, &centres(), day("2026-12-01"))
             .unwrap_err();
-        for field in ["titre", "specialite", "centres", "etp_max"] {
+        for field in ["titre", "specialite", "centres", "etp_max", "date_limite"] {
             assert!(errors.0.contains_key(field), "{field}");
         }
         assert!(errors.0["etp_max"].contains("0,8"));

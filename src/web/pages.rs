@@ -17,10 +17,21 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
         .body(body)
 }
 
-/// Renders the page template `name` with `data`.
+/// Renders the page template `name` with `data`, and the page's meta description (see
+/// `web::meta`) unless `data` brings its own `meta_description`.
 pub fn render(name: &str, data: &Value) -> Result<String, AppError> {
+    let mut data = data.clone();
+    if let Some(obj) = data.as_object_mut() {
+        if !obj.contains_key("meta_description") {
+            let text = super::meta::description(name).unwrap_or_default();
+            obj.insert("meta_description".into(), Value::from(text));
+        }
+        for key in ["canonical", "feed"] {
+            obj.entry(key).or_insert(Value::Bool(false));
+        }
+    }
     templates::global()
-        .render_page(name, data)
+        .render_page(name, &data)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering {name}: {e}")))
 }
 

@@ -233,11 +233,18 @@ pub async fn edit_centre(
     let id = path_id(&path)?;
     let centre = load_centre(&state, id).await?;
     let doctors = centre_doctors(&state, Some(id)).await?;
+    let mut values = CentreForm::from_centre(&centre);
+    if let Some((street, postcode)) =
+        db(&state, move |conn| Ok(centres::postal_address(conn, id)?)).await?
+    {
+        values.adresse = street;
+        values.code_postal = postcode;
+    }
     render_centre(
         &state,
         &staff,
         Some(id),
-        &CentreForm::from_centre(&centre),
+        &values,
         &FieldErrors::default(),
         doctors,
     )
@@ -464,6 +471,8 @@ pub struct PositionBody {
     etp_max: String,
     #[serde(default)]
     publie: String,
+    #[serde(default)]
+    date_limite: String,
 }
 
 impl PositionBody {
@@ -477,6 +486,7 @@ impl PositionBody {
             etp_min: self.etp_min,
             etp_max: self.etp_max,
             publie: !self.publie.is_empty(),
+            date_limite: self.date_limite,
         };
         (values, self.csrf)
     }

@@ -8,7 +8,7 @@ use actix_web::web;
 
 use super::{
     admin, api, assets, campaigns, contacts, evaluation, health, look, mailing, metrics, offers,
-    personal_data, pipeline, places, public, reports, staff, tokens, RateLimits,
+    personal_data, pipeline, places, positions_web, public, reports, staff, tokens, RateLimits,
 };
 
 /// Registers every route.
@@ -394,6 +394,25 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
         .route("/apparence/theme.css", web::get().to(look::theme_css))
         .route("/apparence/logo", web::get().to(look::logo))
         .route("/favicon.ico", web::get().to(look::favicon))
+        // Positions on the open web and partner sites (issue 19, H3): pages, JobPosting, feed,
+        // sitemap, robots, the partners' JSON (CORS) and embed (framed by that partner only).
+        .route("/postes", web::get().to(positions_web::positions_page))
+        .route("/postes.atom", web::get().to(positions_web::atom_feed))
+        .route("/postes/{key}", web::get().to(positions_web::position_page))
+        .route("/sitemap.xml", web::get().to(positions_web::sitemap))
+        .route("/robots.txt", web::get().to(positions_web::robots))
+        .service(
+            web::resource("/partenaires/postes.json")
+                .route(web::get().to(positions_web::partner_json))
+                .route(
+                    web::method(actix_web::http::Method::OPTIONS)
+                        .to(positions_web::partner_json_preflight),
+                ),
+        )
+        .route(
+            "/partenaires/{partner}/postes",
+            web::get().to(positions_web::partner_embed),
+        )
         // Public information pages, probes and static files.
         .route("/donnees-personnelles", web::get().to(public::privacy))
         .route("/accessibilite", web::get().to(public::accessibility))

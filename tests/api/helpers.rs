@@ -355,6 +355,7 @@ pub struct TestAppBuilder {
     database: Option<String>,
     workers: usize,
     body_timeout_seconds: Option<u64>,
+    partners: Vec<vocation::config::PartnerSettings>,
 }
 
 impl TestApp {
@@ -367,6 +368,7 @@ impl TestApp {
             database: None,
             workers: 0,
             body_timeout_seconds: None,
+            partners: Vec::new(),
         }
     }
 
@@ -506,6 +508,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Partner sites of the open positions (open_web.partners).
+    pub fn partners(mut self, partners: Vec<vocation::config::PartnerSettings>) -> Self {
+        self.partners = partners;
+        self
+    }
+
     pub fn recruiters(mut self, list: &[&str]) -> Self {
         self.recruiters = list.iter().map(|s| s.to_string()).collect();
         self
@@ -545,6 +553,7 @@ impl TestAppBuilder {
         if let Some(seconds) = self.body_timeout_seconds {
             s.http.body_timeout_seconds = seconds;
         }
+        s.open_web.partners = self.partners.clone();
         s.check().expect("test settings are valid");
         s
     }

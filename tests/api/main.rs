@@ -41,6 +41,7 @@ mod operations;
 mod personal_data;
 mod pipeline;
 mod places;
+mod positions_web;
 mod public_pages;
 mod reports;
 mod smtp_server;

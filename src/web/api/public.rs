@@ -42,7 +42,13 @@ pub struct PosteApi {
     )
 )]
 pub async fn list_positions(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    let positions = db(&state, |conn| Ok(crate::positions::list_published(conn)?)).await?;
+    let positions = db(&state, |conn| {
+        Ok(crate::positions::open::list_open_summaries(
+            conn,
+            crate::domain::paris_today(),
+        )?)
+    })
+    .await?;
     let body: Vec<PosteApi> = positions
         .into_iter()
         .map(|p| PosteApi {
