@@ -811,7 +811,7 @@ pub fn secret_key_strength(key: &str) -> Result<(), String> {
         ));
     }
     let repeats = (1..=chars.len() / 2).any(|period| {
-        chars.len() % period == 0 && chars[period..] == chars[..chars.len() - period]
+        chars.len().is_multiple_of(period) && chars[period..] == chars[..chars.len() - period]
     });
     if repeats {
         return Err("elle répète un même motif".into());

@@ -70,7 +70,7 @@ pub(super) fn demo_candidates(
                 .collect::<Vec<_>>()
                 .join(" ");
             let situation = Situation::ALL[count % Situation::ALL.len()];
-            let part_time = count % 3 == 0;
+            let part_time = count.is_multiple_of(3);
             let created = now - Duration::days(rng.gen_range(5..200));
             let candidate_id: i64 = diesel::insert_into(candidates::table)
                 .values((
@@ -81,7 +81,7 @@ pub(super) fn demo_candidates(
                     candidates::email_normalized.eq(email.to_lowercase()),
                     candidates::phone.eq(&phone),
                     candidates::phone_normalized.eq(format!("+33{}", &phone_digits[1..])),
-                    candidates::rpps.eq((count % 4 != 0).then(|| synthetic_rpps(&mut rng))),
+                    candidates::rpps.eq((!count.is_multiple_of(4)).then(|| synthetic_rpps(&mut rng))),
                     candidates::specialty_code.eq(specialties[count % specialties.len()]),
                     candidates::situation.eq(situation),
                     candidates::available_from.eq(Some(
@@ -93,8 +93,8 @@ pub(super) fn demo_candidates(
                         WorkingTime::FullTime
                     }),
                     candidates::part_time_half_days.eq(part_time.then(|| rng.gen_range(2..9i16))),
-                    candidates::on_call.eq(count % 2 == 0),
-                    candidates::intern_training.eq(count % 5 == 0),
+                    candidates::on_call.eq(count.is_multiple_of(2)),
+                    candidates::intern_training.eq(count.is_multiple_of(5)),
                     candidates::pool_consent_at.eq((count % 3 != 1).then_some(created)),
                     candidates::created_at.eq(created),
                     candidates::updated_at.eq(created),
@@ -126,9 +126,9 @@ pub(super) fn demo_candidates(
                     applications::stage.eq(*stage),
                     applications::message.eq(MESSAGES[count % MESSAGES.len()]),
                     applications::heard_from.eq(Some(HeardFrom::ALL[count % HeardFrom::ALL.len()])),
-                    applications::utm_source.eq((count % 4 == 0).then_some("newsletter")),
-                    applications::utm_medium.eq((count % 4 == 0).then_some("email")),
-                    applications::utm_campaign.eq((count % 4 == 0).then_some("facultes-2026")),
+                    applications::utm_source.eq((count.is_multiple_of(4)).then_some("newsletter")),
+                    applications::utm_medium.eq((count.is_multiple_of(4)).then_some("email")),
+                    applications::utm_campaign.eq((count.is_multiple_of(4)).then_some("facultes-2026")),
                     applications::submission_key.eq(uuid::Uuid::new_v4()),
                     applications::privacy_notice_version.eq("démo"),
                     applications::privacy_accepted_at.eq(created),

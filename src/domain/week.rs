@@ -16,7 +16,7 @@ impl HalfDay {
     /// The code forms send: "lun-matin", "ven-apres-midi".
     pub fn code(self) -> String {
         let day = &WEEKDAYS[usize::from(self.0 / 2)][..3];
-        let part = if self.0 % 2 == 0 {
+        let part = if self.0.is_multiple_of(2) {
             "matin"
         } else {
             "apres-midi"
@@ -31,7 +31,7 @@ impl HalfDay {
     /// "lundi matin", "vendredi après-midi".
     pub fn label(self) -> String {
         let day = WEEKDAYS[usize::from(self.0 / 2)];
-        let part = if self.0 % 2 == 0 {
+        let part = if self.0.is_multiple_of(2) {
             "matin"
         } else {
             "après-midi"

@@ -38,6 +38,7 @@ mod migrations;
 mod offers;
 mod openapi_strict;
 mod operations;
+mod partners;
 mod personal_data;
 mod pipeline;
 mod places;
