@@ -113,6 +113,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    installation (singleton) {
+        singleton -> Bool,
+        id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_attempts (id) {
         id -> Int8,
         account_key -> Text,
@@ -135,6 +143,8 @@ diesel::table! {
         note -> Text,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
+        sequence -> Int4,
+        cancelled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -192,6 +202,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         ics -> Nullable<Text>,
+        extra_headers -> Nullable<Text>,
     }
 }
 
@@ -444,6 +455,7 @@ diesel::table! {
         updated_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        preheader -> Text,
     }
 }
 
@@ -536,6 +548,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     candidates,
     centres,
     documents,
+    installation,
     login_attempts,
     meetings,
     offer_allocations,

@@ -117,7 +117,9 @@ impl CampaignSender {
                     &settings.mail.outbox_dir,
                 ))
             }
-            MailTransportKind::Smtp => Transport::Smtp(Arc::new(Relay::new(smtp, &domain))),
+            MailTransportKind::Smtp => {
+                Transport::Smtp(Arc::new(Relay::new(smtp, &settings.hello_name())))
+            }
         };
         let relay_cap = (settings.campaigns.relay_max_per_minute > 0).then(|| RelayCap {
             key: format!("{}:{}", smtp.host, smtp.port),
@@ -492,7 +494,7 @@ impl CampaignSender {
             });
         match built {
             Ok((envelope, bytes)) => {
-                outcome.message_id = Some(self.inner.composer.message_id(run.run_id, item.id));
+                outcome.message_id = Some(self.inner.composer.message_id(run, item.id));
                 Ok((outcome, Ready { envelope, bytes }))
             }
             Err(e) => {
