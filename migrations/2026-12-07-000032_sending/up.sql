@@ -10,6 +10,16 @@ CREATE TABLE installation (
 );
 INSERT INTO installation DEFAULT VALUES;
 
+-- The part IDs carry: the random id mixed with the database's OID, so that a copy of the
+-- database (a staging copy restored from a dump, or CREATE DATABASE … TEMPLATE) has a part of
+-- its own although it holds the same row. 32 hexadecimal digits.
+CREATE FUNCTION installation_part() RETURNS TEXT
+LANGUAGE sql STABLE AS $$
+    SELECT md5(i.id::text || ':' || d.oid::text)
+    FROM installation i
+    JOIN pg_database d ON d.datname = current_database()
+$$;
+
 -- Meetings become meeting requests that can be updated and cancelled (iTIP, RFC 5546): the
 -- SEQUENCE of the last version sent, and when the meeting was cancelled.
 ALTER TABLE meetings

@@ -273,14 +273,16 @@ pub fn aligned(address: &str, signing_domain: &str) -> bool {
     a == d || under(a, &d) || under(&d, a)
 }
 
-/// This installation's random part (32 hexadecimal digits), created once by the migration:
-/// Message-IDs and calendar UIDs carry it so that they never repeat on another database.
+diesel::define_sql_function! {
+    /// SQL `installation_part()` (migration 000032).
+    fn installation_part() -> diesel::sql_types::Text;
+}
+
+/// This installation's random part (32 hexadecimal digits): the random id the migration
+/// created once, mixed with the database's OID (a copy of the database gets a part of its
+/// own). Message-IDs and calendar UIDs carry it so that they never repeat on another database.
 pub fn installation_id(conn: &mut PgConnection) -> QueryResult<String> {
-    use crate::db::schema::installation;
-    let id: uuid::Uuid = installation::table
-        .select(installation::id)
-        .first(conn)?;
-    Ok(id.simple().to_string())
+    diesel::select(installation_part()).get_result(conn)
 }
 
 /// A new Message-ID in the service's domain.

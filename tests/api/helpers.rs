@@ -220,9 +220,15 @@ struct RecordingHandler {
     received: Arc<Mutex<Vec<ReceivedMail>>>,
     behaviour: Arc<Mutex<SmtpBehaviour>>,
     current: Option<ReceivedMail>,
+    hellos: Arc<Mutex<Vec<String>>>,
 }
 
 impl Handler for RecordingHandler {
+    fn helo(&mut self, _ip: std::net::IpAddr, domain: &str) -> Response {
+        self.hellos.lock().unwrap().push(domain.to_owned());
+        response::OK
+    }
+
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.current = Some(ReceivedMail {
             from: from.to_owned(),
@@ -263,6 +269,7 @@ pub struct TestSmtp {
     pub port: u16,
     received: Arc<Mutex<Vec<ReceivedMail>>>,
     behaviour: Arc<Mutex<SmtpBehaviour>>,
+    hellos: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestSmtp {
@@ -271,10 +278,12 @@ impl TestSmtp {
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let behaviour = Arc::new(Mutex::new(SmtpBehaviour::Accept));
+        let hellos = Arc::new(Mutex::new(Vec::new()));
         let handler = RecordingHandler {
             received: received.clone(),
             behaviour: behaviour.clone(),
             current: None,
+            hellos: hellos.clone(),
         };
         std::thread::spawn(move || {
             let mut server = Server::new(handler);
@@ -288,7 +297,13 @@ impl TestSmtp {
             port,
             received,
             behaviour,
+            hellos,
         }
+    }
+
+    /// The names clients gave in HELO/EHLO, in order.
+    pub fn hello_names(&self) -> Vec<String> {
+        self.hellos.lock().unwrap().clone()
     }
 
     pub fn set_behaviour(&self, b: SmtpBehaviour) {
@@ -355,6 +370,8 @@ pub struct TestAppBuilder {
     database: Option<String>,
     workers: usize,
     body_timeout_seconds: Option<u64>,
+    /// Changes a test makes to the settings before the application is built.
+    adjust: Option<Arc<dyn Fn(&mut Settings) + Send + Sync>>,
 }
 
 impl TestApp {
@@ -367,6 +384,7 @@ impl TestApp {
             database: None,
             workers: 0,
             body_timeout_seconds: None,
+            adjust: None,
         }
     }
 
@@ -506,6 +524,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Changes the settings (after the test defaults) before the application is built.
+    pub fn adjust(mut self, f: impl Fn(&mut Settings) + Send + Sync + 'static) -> Self {
+        self.adjust = Some(Arc::new(f));
+        self
+    }
+
     pub fn recruiters(mut self, list: &[&str]) -> Self {
         self.recruiters = list.iter().map(|s| s.to_string()).collect();
         self
@@ -544,6 +568,9 @@ impl TestAppBuilder {
         }
         if let Some(seconds) = self.body_timeout_seconds {
             s.http.body_timeout_seconds = seconds;
+        }
+        if let Some(adjust) = &self.adjust {
+            adjust(&mut s);
         }
         s.check().expect("test settings are valid");
         s

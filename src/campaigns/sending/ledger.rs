@@ -134,7 +134,7 @@ pub fn claim(
                     c.name AS campaign_name, c.sender_name, c.sender_email, \
                     t.id AS template_id, t.updated_at AS template_updated_at, \
                     t.subject, t.body_text, t.body_html, \
-                    (SELECT replace(id::text, '-', '') FROM installation) AS installation \
+                    installation_part() AS installation \
              FROM campaign_runs r \
              JOIN campaigns c ON c.id = r.campaign_id \
              JOIN mail_templates t ON t.id = c.template_id \
