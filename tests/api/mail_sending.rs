@@ -383,7 +383,7 @@ async fn every_kind_of_single_message_is_signed_verified_by_dkimpy_and_headed_fo
     assert_eq!(essai.subject(), "[Essai] Bonjour Camille, le Gers recrute");
     let mailto = vocation::campaigns::sending::unsubscribe_mailto(&settings);
     assert_eq!(
-        essai.header("List-Unsubscribe").unwrap(),
+        essai.header("List-Unsubscribe").unwrap().replace("\r\n", ""),
         format!(
             "<http://vocation.test/desinscription/essai>, \
              <mailto:{mailto}?subject=desinscription-essai>"
@@ -393,12 +393,10 @@ async fn every_kind_of_single_message_is_signed_verified_by_dkimpy_and_headed_fo
         essai.header("List-Unsubscribe-Post").as_deref(),
         Some("List-Unsubscribe=One-Click")
     );
-    let list_id = essai.parsed().header("List-Id").unwrap().as_text().map(str::to_owned);
+    let list_id = essai.header("List-Id").unwrap().replace("\r\n", "");
     assert!(
-        list_id
-            .as_deref()
-            .is_some_and(|l| l.ends_with("campagnes.vocation.test")),
-        "{list_id:?}"
+        list_id.ends_with(" <campagnes.vocation.test>"),
+        "{list_id}"
     );
     assert!(!essai.header("List-Id").unwrap().contains("Internes"));
 
