@@ -93,31 +93,33 @@ impl Mailer {
     pub async fn send(&self, message: &Sealed) -> Result<(), SendFailure> {
         let (envelope, bytes) = (&message.envelope, message.bytes.as_slice());
         match self {
-            Mailer::Smtp(t, limit) => match tokio::time::timeout(
-                *limit,
-                t.send_raw(envelope, bytes),
-            )
-            .await
-            {
-                Ok(result) => result.map(|_| ()).map_err(|e| SendFailure {
-                    permanent: e.is_permanent(),
-                    code: e.status().map(u16::from),
-                    detail: e.to_string(),
-                }),
-                Err(_) => Err(SendFailure {
-                    permanent: false,
-                    code: None,
-                    detail: format!(
-                        "no answer from the SMTP server within {} s",
-                        limit.as_secs()
-                    ),
-                }),
-            },
-            Mailer::File(t) => t.send_raw(envelope, bytes).await.map(|_| ()).map_err(|e| SendFailure {
-                permanent: false,
-                code: None,
-                detail: e.to_string(),
-            }),
+            Mailer::Smtp(t, limit) => {
+                match tokio::time::timeout(*limit, t.send_raw(envelope, bytes)).await {
+                    Ok(result) => result.map(|_| ()).map_err(|e| SendFailure {
+                        permanent: e.is_permanent(),
+                        code: e.status().map(u16::from),
+                        detail: e.to_string(),
+                    }),
+                    Err(_) => Err(SendFailure {
+                        permanent: false,
+                        code: None,
+                        detail: format!(
+                            "no answer from the SMTP server within {} s",
+                            limit.as_secs()
+                        ),
+                    }),
+                }
+            }
+            Mailer::File(t) => {
+                t.send_raw(envelope, bytes)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendFailure {
+                        permanent: false,
+                        code: None,
+                        detail: e.to_string(),
+                    })
+            }
         }
     }
 }
@@ -164,16 +166,14 @@ pub fn build_message(
         None => alternative,
         Some(ics) => {
             let method = calendar_method(ics).context("calendar without METHOD")?;
-            let calendar = ContentType::parse(&format!(
-                "text/calendar; charset=utf-8; method={method}"
-            ))
-            .context("calendar content type")?;
+            let calendar =
+                ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                    .context("calendar content type")?;
             MultiPart::mixed()
-                .multipart(alternative.singlepart(
-                    SinglePart::builder()
-                        .header(calendar)
-                        .body(ics.to_owned()),
-                ))
+                .multipart(
+                    alternative
+                        .singlepart(SinglePart::builder().header(calendar).body(ics.to_owned())),
+                )
                 .singlepart(Attachment::new("invitation.ics".to_owned()).body(
                     ics.to_owned(),
                     ContentType::parse("application/ics").context("attachment content type")?,
@@ -259,7 +259,10 @@ pub fn aligned(address: &str, signing_domain: &str) -> bool {
         return false;
     };
     let a = domain.trim_end_matches('>').trim().to_ascii_lowercase();
-    let d = signing_domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let d = signing_domain
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     let a = a.trim_end_matches('.');
     if a.is_empty() || d.is_empty() {
         return false;
@@ -314,7 +317,10 @@ mod tests {
     fn calendar_methods_are_read_before_the_event() {
         let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:CANCEL\r\nBEGIN:VEVENT\r\n";
         assert_eq!(calendar_method(ics), Some("CANCEL"));
-        assert_eq!(calendar_method("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nMETHOD:X\r\n"), None);
+        assert_eq!(
+            calendar_method("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nMETHOD:X\r\n"),
+            None
+        );
         assert_eq!(calendar_method("METHOD:REQUEST; evil=1\r\n"), None);
     }
 }

@@ -21,8 +21,8 @@ use crate::config::Settings;
 use crate::db::enums::EmailStatus;
 use crate::db::schema::outbound_emails;
 use crate::db::PgPool;
-use crate::mail::retry::RetryPolicy;
 use crate::mail::dkim::DkimSigner;
+use crate::mail::retry::RetryPolicy;
 use crate::mail::{build_message, load_dkim, seal, Extras, Mailer};
 use crate::templates::RenderedEmail;
 

@@ -289,7 +289,10 @@ async fn every_kind_of_single_message_is_signed_verified_by_dkimpy_and_headed_fo
     let r = app
         .client
         .post(app.url("/mes-donnees"))
-        .form(&[("csrf", token.as_str()), ("courriel", "claire.martin@exemple.fr")])
+        .form(&[
+            ("csrf", token.as_str()),
+            ("courriel", "claire.martin@exemple.fr"),
+        ])
         .send()
         .await
         .unwrap();
@@ -395,7 +398,10 @@ async fn every_kind_of_single_message_is_signed_verified_by_dkimpy_and_headed_fo
     assert_eq!(essai.subject(), "[Essai] Bonjour Camille, le Gers recrute");
     let mailto = vocation::campaigns::sending::unsubscribe_mailto(&settings);
     assert_eq!(
-        essai.header("List-Unsubscribe").unwrap().replace("\r\n", ""),
+        essai
+            .header("List-Unsubscribe")
+            .unwrap()
+            .replace("\r\n", ""),
         format!(
             "<http://vocation.test/desinscription/essai>, \
              <mailto:{mailto}?subject=desinscription-essai>"
@@ -406,10 +412,7 @@ async fn every_kind_of_single_message_is_signed_verified_by_dkimpy_and_headed_fo
         Some("List-Unsubscribe=One-Click")
     );
     let list_id = essai.header("List-Id").unwrap().replace("\r\n", "");
-    assert!(
-        list_id.ends_with(" <campagnes.vocation.test>"),
-        "{list_id}"
-    );
+    assert!(list_id.ends_with(" <campagnes.vocation.test>"), "{list_id}");
     assert!(!essai.header("List-Id").unwrap().contains("Internes"));
 
     // Every message greeted the relay with the public host, not the machine's name.
@@ -579,7 +582,10 @@ async fn invitations_are_meeting_requests_updated_and_cancelled_with_their_seque
     assert_eq!(first["sequence"], 0);
     assert_eq!(first["status"], "CONFIRMED");
     assert!(
-        first["prodid"].as_str().unwrap().starts_with("-//Vocation//"),
+        first["prodid"]
+            .as_str()
+            .unwrap()
+            .starts_with("-//Vocation//"),
         "{first}"
     );
     let part = install_part(&app);
@@ -616,7 +622,11 @@ async fn invitations_are_meeting_requests_updated_and_cancelled_with_their_seque
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_redirection() || r.status() == 403, "{}", r.status());
+    assert!(
+        r.status().is_redirection() || r.status() == 403,
+        "{}",
+        r.status()
+    );
     let comms = app.staff(StaffRole::Communication).await;
     let comms_csrf = comms.csrf().await;
     let r = comms
@@ -655,9 +665,14 @@ async fn invitations_are_meeting_requests_updated_and_cancelled_with_their_seque
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(field_error(&html, "heure").unwrap().contains("HH:MM"));
-    assert!(field_error(&html, "duree").unwrap().contains("Durée illisible"));
+    assert!(field_error(&html, "duree")
+        .unwrap()
+        .contains("Durée illisible"));
     assert!(html.contains("value=\"midi\"") && html.contains("value=\"Salle 3\""));
-    assert_eq!(app.text("SELECT sequence::text FROM meetings").unwrap(), "0");
+    assert_eq!(
+        app.text("SELECT sequence::text FROM meetings").unwrap(),
+        "0"
+    );
 
     // Moved: the same UID, SEQUENCE 1, still a REQUEST, at the new time.
     let r = recruiter
@@ -677,7 +692,11 @@ async fn invitations_are_meeting_requests_updated_and_cancelled_with_their_seque
     app.dispatch_all_pending_emails().await;
     let sent = invitations(&app);
     assert_eq!(sent.len(), 2);
-    assert!(sent[1].subject().starts_with("Modifié : Entretien"), "{}", sent[1].subject());
+    assert!(
+        sent[1].subject().starts_with("Modifié : Entretien"),
+        "{}",
+        sent[1].subject()
+    );
     let moved = calendar_of(&sent[1]);
     assert_eq!(moved["method"], "REQUEST");
     assert_eq!(moved["uid"], first["uid"]);
@@ -789,7 +808,10 @@ async fn a_campaign_sender_outside_the_signing_domain_is_refused_at_the_field() 
             "{message}"
         );
         assert!(html.contains(&format!("value=\"{foreign}\"")), "value kept");
-        assert!(html.contains("value=\"Internes – décembre\""), "values kept");
+        assert!(
+            html.contains("value=\"Internes – décembre\""),
+            "values kept"
+        );
     }
     assert_eq!(app.count("SELECT count(*) FROM campaigns"), 0);
     // The signing domain itself and its subdomains align.

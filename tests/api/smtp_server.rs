@@ -623,7 +623,12 @@ impl Session<'_> {
                 self.reply("501 5.5.4 Syntax: EHLO hostname").await?
             }
             "EHLO" => {
-                self.shared.store.lock().unwrap().hellos.push(args.to_owned());
+                self.shared
+                    .store
+                    .lock()
+                    .unwrap()
+                    .hellos
+                    .push(args.to_owned());
                 self.greeted = true;
                 self.transaction = None;
                 self.reply(&format!("250-{SERVER_NAME} greets {args}"))
@@ -638,7 +643,12 @@ impl Session<'_> {
                 self.reply(&format!("250 SIZE {MAX_MESSAGE_SIZE}")).await?;
             }
             "HELO" => {
-                self.shared.store.lock().unwrap().hellos.push(args.to_owned());
+                self.shared
+                    .store
+                    .lock()
+                    .unwrap()
+                    .hellos
+                    .push(args.to_owned());
                 self.greeted = true;
                 self.transaction = None;
                 self.reply(&format!("250 {SERVER_NAME}")).await?;
