@@ -226,6 +226,10 @@ fn signed_headers(mail: &[u8]) -> Vec<String> {
 
 /// A communication member saves a campaign template through the editor; returns its id.
 async fn saved_template(staff: &crate::helpers::StaffClient) -> String {
+    saved_template_with(staff, "").await
+}
+
+async fn saved_template_with(staff: &crate::helpers::StaffClient, preheader: &str) -> String {
     let (_, html) = staff.get_html("/campagnes/modeles").await;
     let csrf = hidden_value(&html, "csrf");
     let r = staff
@@ -234,6 +238,7 @@ async fn saved_template(staff: &crate::helpers::StaffClient) -> String {
             &[
                 ("csrf", &csrf),
                 ("nom", "Internes"),
+                ("apercu", preheader),
                 ("objet", "Bonjour {{prenom}}, le Gers recrute"),
                 (
                     "texte",
@@ -440,9 +445,9 @@ async fn campaign_messages_are_signed_oversigned_kept_from_automatic_answers_and
             id: i64,
         }
         diesel::sql_query(
-            "INSERT INTO mail_templates (name, subject, body_text, body_html) VALUES \
-             ('Signées', 'Bonjour {{prenom}}', 'Le Gers recrute : {{lien_candidature}}', '') \
-             RETURNING id",
+            "INSERT INTO mail_templates (name, subject, body_text, body_html, preheader) VALUES \
+             ('Signées', 'Bonjour {{prenom}}', 'Le Gers recrute : {{lien_candidature}}', '', \
+              'Salarié <b>du</b> département') RETURNING id",
         )
         .get_result::<Id>(&mut app.conn())
         .unwrap()
@@ -481,6 +486,19 @@ async fn campaign_messages_are_signed_oversigned_kept_from_automatic_answers_and
             Some("OOF, AutoReply")
         );
         assert_eq!(received.header("Auto-Submitted"), None);
+        // The preview text, escaped, hidden at the very top of the HTML; not in the text.
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&received.data)
+            .unwrap();
+        let html = parsed.body_html(0).unwrap();
+        let body = &html[html.find("<body").unwrap()..];
+        let body = &body[body.find('>').unwrap() + 1..];
+        assert!(
+            body.starts_with("<div style=\"display:none;")
+                && body.contains("Salarié &lt;b&gt;du&lt;/b&gt; département"),
+            "{body}"
+        );
+        assert!(!parsed.body_text(0).unwrap().contains("Salarié"));
         let list_id = received.header("List-Id").unwrap();
         assert!(list_id.ends_with("<campagnes.vocation.test>"), "{list_id}");
         assert!(!list_id.contains("interne"), "{list_id}");
@@ -847,4 +865,59 @@ async fn a_campaign_sender_outside_the_signing_domain_is_refused_at_the_field() 
         )
         .await;
     assert_eq!(r.status(), 303);
+}
+
+#[tokio::test]
+async fn a_template_preview_text_is_kept_on_one_bounded_line_and_goes_with_the_test_send() {
+    let app = TestApp::spawn().await;
+    let comms = app.staff(StaffRole::Communication).await;
+    // Too long: refused at its field, with everything typed kept.
+    let (_, html) = comms.get_html("/campagnes/modeles").await;
+    let csrf = hidden_value(&html, "csrf");
+    let long = "é".repeat(201);
+    let r = comms
+        .post_form(
+            "/campagnes/modeles/nouveau",
+            &[
+                ("csrf", &csrf),
+                ("nom", "Trop long"),
+                ("apercu", &long),
+                ("objet", "Bonjour"),
+                ("texte", "Le Gers recrute."),
+                ("html", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(field_error(&html, "apercu").unwrap().contains("200"));
+    assert!(html.contains(&long) && html.contains("value=\"Trop long\""));
+    assert_eq!(app.count("SELECT count(*) FROM mail_templates"), 0);
+
+    // Pasted over several lines: one line.
+    let template = saved_template_with(&comms, "  Exercez   salarié\r\n dans le Gers  ").await;
+    assert_eq!(
+        app.text(&format!(
+            "SELECT preheader FROM mail_templates WHERE id = {template}"
+        ))
+        .unwrap(),
+        "Exercez salarié dans le Gers"
+    );
+    let (_, html) = comms.get_html("/campagnes/modeles").await;
+    let csrf = hidden_value(&html, "csrf");
+    let r = comms
+        .post_form(
+            &format!("/campagnes/modeles/{template}/essai"),
+            &[("csrf", &csrf), ("destinataire", "moi@cds32.test")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    app.dispatch_all_pending_emails().await;
+    let mail = &app.smtp.received_by("moi@cds32.test")[0];
+    let html = mail.html();
+    assert!(
+        html.contains("mso-hide:all;\">Exercez salarié dans le Gers&#8199;"),
+        "{html}"
+    );
+    assert!(!mail.text().contains("Exercez salarié"));
 }

@@ -442,6 +442,7 @@ impl CampaignSender {
             subject: run.subject.clone(),
             body_text: run.body_text.clone(),
             body_html: run.body_html.clone(),
+            preheader: run.preheader.clone(),
         };
         let compiled = crate::supervise::catch("campaign_template", || Compiled::compile(&source))
             .ok_or_else(|| "erreur interne pendant la lecture du modèle".to_owned())?
