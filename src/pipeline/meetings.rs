@@ -333,6 +333,14 @@ fn param_value(text: &str) -> String {
     clean.trim().to_owned()
 }
 
+/// Text for a calendar value on one line: control characters (line breaks included) become
+/// spaces.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// The meeting as an iCalendar document, stamped `now` (DTSTAMP).
 pub fn ics(
     m: &MeetingView,
@@ -348,15 +356,15 @@ pub fn ics(
         .summary(&format!("{} – {}", m.kind, service))
         .starts(m.starts_at)
         .ends(m.ends_at)
-        .location(&m.place)
-        .description(&if m.participants.is_empty() {
+        .location(&one_line(&m.place))
+        .description(&one_line(&if m.participants.is_empty() {
             format!("{} avec le {service}.", m.kind)
         } else {
             format!(
                 "{} avec le {service}. Participants : {}.",
                 m.kind, m.participants
             )
-        })
+        }))
         .add_property("SEQUENCE", m.sequence.max(0).to_string());
     let mut organizer =
         icalendar::Property::new("ORGANIZER", format!("mailto:{}", organiser.address));
@@ -648,6 +656,65 @@ mod tests {
         assert_eq!(plain(125), "2 h 05");
         assert_eq!(plain(240), "4 h");
         assert_eq!(plain(720), "12 h");
+    }
+
+    #[test]
+    fn hostile_names_and_places_cannot_add_calendar_properties() {
+        let start = Utc.with_ymd_and_hms(2030, 3, 4, 9, 0, 0).unwrap();
+        let m = MeetingView {
+            id: 7,
+            application_id: 1,
+            candidate_id: 1,
+            candidate: "Claire \"Dr\"; ROLE=CHAIR\r\nATTENDEE:mailto:pirate@example.org".into(),
+            candidate_email: "claire@exemple.fr".into(),
+            kind: "Entretien",
+            kind_code: "entretien",
+            starts_at: start,
+            ends_at: start + Duration::minutes(45),
+            duration_minutes: 45,
+            duration: "45 min".into(),
+            place: "Salle 2\r\nMETHOD:CANCEL".into(),
+            location: String::new(),
+            participants: String::new(),
+            note: String::new(),
+            sequence: 3,
+            cancelled: false,
+        };
+        let organiser = Organiser {
+            domain: "vocation.test",
+            installation: "0123abcd",
+            service: "Service, « recrutement »; test",
+            address: "rh@vocation.test",
+        };
+        let ics = ics(&m, &organiser, CalendarMethod::Request, start);
+        assert!(!ics.replace("\r\n", "").contains(['\r', '\n']), "{ics}");
+        let ics = ics.replace("\r\n ", "");
+        let lines: Vec<&str> = ics.split("\r\n").collect();
+        let starting = |p: &str| lines.iter().filter(|l| l.starts_with(p)).count();
+        assert_eq!(starting("ATTENDEE"), 1, "{ics}");
+        assert_eq!(starting("METHOD"), 1, "{ics}");
+        assert_eq!(starting("METHOD:REQUEST"), 1, "{ics}");
+        assert_eq!(starting("SEQUENCE:3"), 1, "{ics}");
+        assert_eq!(
+            starting("UID:rendez-vous-7.0123abcd@vocation.test"),
+            1,
+            "{ics}"
+        );
+        assert_eq!(starting(&format!("PRODID:{PRODID}")), 1, "{ics}");
+        assert_eq!(starting("DTSTAMP:20300304T090000Z"), 1, "{ics}");
+        let attendee = lines.iter().find(|l| l.starts_with("ATTENDEE")).unwrap();
+        assert_eq!(attendee.matches("ROLE=").count(), 2, "{attendee}");
+        assert!(
+            attendee.contains("CN=\"Claire Dr; ROLE=CHAIRATTENDEE:mailto:pirate@example.org\""),
+            "{attendee}"
+        );
+        assert!(attendee.contains(";ROLE=REQ-PARTICIPANT"), "{attendee}");
+        assert!(attendee.contains("RSVP=TRUE"), "{attendee}");
+        // A CN with ; or , is quoted.
+        assert!(
+            ics.contains("CN=\"Service, « recrutement »; test\""),
+            "{ics}"
+        );
     }
 
     #[test]

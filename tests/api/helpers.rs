@@ -362,6 +362,9 @@ impl Drop for TempDir {
     }
 }
 
+/// A change to the test settings (see [`TestAppBuilder::adjust`]).
+type Adjust = Arc<dyn Fn(&mut Settings) + Send + Sync>;
+
 pub struct TestAppBuilder {
     form_burst: u32,
     worker: bool,
@@ -371,7 +374,7 @@ pub struct TestAppBuilder {
     workers: usize,
     body_timeout_seconds: Option<u64>,
     /// Changes a test makes to the settings before the application is built.
-    adjust: Option<Arc<dyn Fn(&mut Settings) + Send + Sync>>,
+    adjust: Option<Adjust>,
 }
 
 impl TestApp {
