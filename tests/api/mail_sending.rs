@@ -745,13 +745,24 @@ async fn invitations_are_meeting_requests_updated_and_cancelled_with_their_seque
     assert_eq!(r.status(), 409);
     app.dispatch_all_pending_emails().await;
     assert_eq!(invitations(&app).len(), 3, "nothing more sent");
+    let candidate = app.text("SELECT candidate_id FROM applications").unwrap();
     let (_, html) = recruiter
-        .get_html(&format!(
-            "/recrutement/candidats/{}",
-            app.text("SELECT candidate_id FROM applications").unwrap()
-        ))
+        .get_html(&format!("/recrutement/candidats/{candidate}"))
         .await;
     assert!(html.contains("Annulé :"));
+    // « Mes données » shows it called off too.
+    let scratch = crate::helpers::TempDir::new();
+    let settings = TestApp::builder().settings(&app.db, &app.smtp, &scratch);
+    let link = vocation::privacy::link_url_until(
+        &settings,
+        candidate.parse().unwrap(),
+        Utc::now() + chrono::Duration::hours(1),
+    );
+    let (status, html) = app
+        .get_html(link.trim_start_matches("http://vocation.test"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Annulé : Entretien"), "{html}");
 
     // Without « prévenir », nothing goes to the candidate.
     let r = recruiter
