@@ -97,6 +97,10 @@ pub struct SmtpSettings {
     pub username: String,
     pub password: SecretString,
     pub timeout_seconds: u64,
+    /// The name every transport greets the relay with (EHLO); empty: the host of
+    /// `http.public_url` (never the machine's own host name).
+    #[serde(default)]
+    pub hello_name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,7 +114,8 @@ pub struct MailWorkerSettings {
     pub retry_base_seconds: i64,
 }
 
-/// DKIM signing of campaign mail; off while `selector` is empty.
+/// DKIM signing of every outgoing message; off while `selector` is empty. Campaign senders
+/// must then align with `domain` (the same domain, or one a subdomain of the other).
 #[derive(Debug, Clone, Deserialize)]
 pub struct DkimSettings {
     pub selector: String,
@@ -622,6 +627,17 @@ impl Settings {
                 ),
             );
         }
+        let hello = &self.mail.smtp.hello_name;
+        if !hello.is_empty()
+            && !hello
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+        {
+            return bad(
+                "mail.smtp.hello_name",
+                format!("« {hello} » n'est pas un nom d'hôte (lettres, chiffres, points, tirets)"),
+            );
+        }
         if self.security.secret_key.expose_secret().len() < 64 {
             return bad(
                 "security.secret_key",
@@ -765,6 +781,16 @@ impl Settings {
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_else(|| "localhost".to_owned())
+    }
+
+    /// The name the service greets SMTP relays with: `mail.smtp.hello_name`, or the public
+    /// host.
+    pub fn hello_name(&self) -> String {
+        if self.mail.smtp.hello_name.is_empty() {
+            self.mail_domain()
+        } else {
+            self.mail.smtp.hello_name.clone()
+        }
     }
 
     pub fn secure_cookies(&self) -> bool {

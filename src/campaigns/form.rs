@@ -116,6 +116,24 @@ impl CampaignForm {
         }
     }
 
+    /// With DKIM on, the sender's domain must align with the signing domain (DMARC, relaxed:
+    /// the same domain or one a subdomain of the other, see [`crate::mail::aligned`]);
+    /// otherwise receivers that check DMARC refuse or file the campaign. The message for the
+    /// address field, when it does not (an invalid address is left to [`Self::validate`]).
+    pub fn misaligned_sender(&self, signing_domain: &str) -> Option<String> {
+        let address = self.expediteur_adresse.trim();
+        let (_, domain) = address.rsplit_once('@')?;
+        if domain.is_empty() || crate::mail::aligned(address, signing_domain) {
+            return None;
+        }
+        Some(format!(
+            "Les messages sont signés pour le domaine {signing_domain} : l'adresse de \
+             l'expéditeur doit être de ce domaine ou d'un de ses sous-domaines (par exemple \
+             recrutement@{signing_domain}). Avec « {domain} », les messageries qui vérifient \
+             DMARC les refuseraient ou les classeraient en indésirables."
+        ))
+    }
+
     /// The campaign to save, or a message per wrong field. `now` decides what « future » is.
     pub fn validate(
         &self,

@@ -34,6 +34,7 @@ pub struct MailTemplate {
     pub updated_by: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub preheader: String,
 }
 
 impl MailTemplate {
@@ -42,6 +43,7 @@ impl MailTemplate {
             subject: self.subject.clone(),
             body_text: self.body_text.clone(),
             body_html: self.body_html.clone(),
+            preheader: self.preheader.clone(),
         }
     }
 }
@@ -54,6 +56,8 @@ pub struct TemplateForm {
     pub objet: String,
     pub texte: String,
     pub html: String,
+    /// The preview text (preheader).
+    pub apercu: String,
 }
 
 impl TemplateForm {
@@ -63,6 +67,7 @@ impl TemplateForm {
             objet: t.subject.clone(),
             texte: t.body_text.clone(),
             html: t.body_html.clone(),
+            apercu: t.preheader.clone(),
         }
     }
 
@@ -71,6 +76,7 @@ impl TemplateForm {
             subject: self.objet.clone(),
             body_text: self.texte.clone(),
             body_html: self.html.clone(),
+            preheader: self.apercu.clone(),
         }
     }
 }
@@ -79,6 +85,7 @@ impl TemplateForm {
 pub const FORM_FIELDS: &[(&str, &str)] = &[
     ("nom", "Nom du modèle"),
     ("objet", "Objet"),
+    ("apercu", "Texte d'aperçu"),
     ("texte", "Texte du message"),
     ("html", "Version HTML"),
 ];
@@ -87,6 +94,8 @@ const MAX_NAME: usize = 200;
 const MAX_SUBJECT: usize = 500;
 const MAX_TEXT: usize = 100_000;
 const MAX_HTML: usize = 200_000;
+/// The column's CHECK (migration 000032).
+const MAX_PREHEADER: usize = 200;
 
 /// A campaign that uses a template.
 #[derive(Debug, Clone, Serialize)]
@@ -149,6 +158,7 @@ fn check(form: &TemplateForm, public_url: &str) -> Result<Checked, FieldErrors> 
         ("objet", &form.objet, MAX_SUBJECT),
         ("texte", &form.texte, MAX_TEXT),
         ("html", &form.html, MAX_HTML),
+        ("apercu", &form.apercu, MAX_PREHEADER),
     ];
     for (field, value, max) in too_long {
         if value.chars().count() > max {
@@ -170,6 +180,7 @@ fn check(form: &TemplateForm, public_url: &str) -> Result<Checked, FieldErrors> 
                 subject: form.objet.trim().to_owned(),
                 body_text: form.texte.trim_end().to_owned(),
                 body_html: form.html.trim().to_owned(),
+                preheader: crate::campaigns::template::preheader(&form.apercu),
             },
         })
     } else {
@@ -308,6 +319,7 @@ pub fn create(
                 mail_templates::subject.eq(&checked.source.subject),
                 mail_templates::body_text.eq(&checked.source.body_text),
                 mail_templates::body_html.eq(&checked.source.body_html),
+                mail_templates::preheader.eq(&checked.source.preheader),
                 mail_templates::updated_by.eq(actor),
             ))
             .returning(mail_templates::id)
@@ -398,6 +410,7 @@ pub fn update(
                 mail_templates::subject.eq(&checked.source.subject),
                 mail_templates::body_text.eq(&checked.source.body_text),
                 mail_templates::body_html.eq(&checked.source.body_html),
+                mail_templates::preheader.eq(&checked.source.preheader),
                 mail_templates::updated_by.eq(actor),
                 mail_templates::updated_at.eq(diesel::dsl::now),
             ))
@@ -684,6 +697,7 @@ mod tests {
             objet: objet.into(),
             texte: texte.into(),
             html: html.into(),
+            apercu: String::new(),
         }
     }
 

@@ -35,6 +35,9 @@ pub struct TemplateSource {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    /// The preview text (preheader) mail clients show after the subject; hidden in the HTML
+    /// body, plain text (no variables), one line.
+    pub preheader: String,
 }
 
 /// One recipient's values for the template variables.
@@ -131,6 +134,7 @@ pub struct Compiled {
     escaped: Handlebars<'static>,
     plain: Handlebars<'static>,
     html_from_text: bool,
+    preheader: String,
 }
 
 const SUBJECT: &str = "objet";
@@ -220,6 +224,7 @@ impl Compiled {
                 escaped,
                 plain,
                 html_from_text,
+                preheader: preheader(&source.preheader),
             })
         } else {
             Err(errors)
@@ -280,6 +285,8 @@ impl Compiled {
         #[derive(Serialize)]
         struct Layout<'a> {
             body: &'a str,
+            /// Shown by mail clients after the subject, hidden in the body (email/_layout).
+            preheader: &'a str,
             #[serde(flatten)]
             footer: &'a Footer<'a>,
         }
@@ -288,6 +295,7 @@ impl Compiled {
                 "email/campaign/body.txt",
                 &Layout {
                     body: &parts.text,
+                    preheader: "",
                     footer,
                 },
             )
@@ -297,6 +305,7 @@ impl Compiled {
                 "email/campaign/body.html",
                 &Layout {
                     body: &parts.html,
+                    preheader: &self.preheader,
                     footer,
                 },
             )
@@ -307,6 +316,16 @@ impl Compiled {
             html,
         })
     }
+}
+
+/// A preheader as sent: one line, runs of whitespace as one space, at most 200 characters.
+pub fn preheader(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(200)
+        .collect()
 }
 
 fn escape_html(text: &str, out: &mut String) {
@@ -366,6 +385,7 @@ mod tests {
             subject: subject.into(),
             body_text: text.into(),
             body_html: html.into(),
+            preheader: String::new(),
         }
     }
 

@@ -139,6 +139,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    installation (singleton) {
+        singleton -> Bool,
+        id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_attempts (id) {
         id -> Int8,
         account_key -> Text,
@@ -161,6 +169,8 @@ diesel::table! {
         note -> Text,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
+        sequence -> Int4,
+        cancelled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -218,6 +228,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         ics -> Nullable<Text>,
+        extra_headers -> Nullable<Text>,
     }
 }
 
@@ -472,6 +483,7 @@ diesel::table! {
         updated_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        preheader -> Text,
     }
 }
 
@@ -569,6 +581,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     channel_link_visits,
     channel_links,
     documents,
+    installation,
     login_attempts,
     meetings,
     offer_allocations,

@@ -107,6 +107,7 @@ mod tests {
             subject: DEMO_TEMPLATE_SUBJECT.into(),
             body_text: DEMO_TEMPLATE_TEXT.into(),
             body_html: String::new(),
+            preheader: String::new(),
         };
         let compiled = Compiled::check(&source, "http://vocation.test").expect("a valid template");
         let values = Personalisation::new(

@@ -13,8 +13,8 @@ use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
 use openssl::sha::sha256;
 use openssl::sign::{Signer, Verifier};
 
-/// The headers campaign mail signs: the usual ones and the list headers (RFC 8058 asks for
-/// both List-Unsubscribe headers in the signature).
+/// The headers campaign mail signed before [`SIGNED_HEADERS`] (the unit tests compare our
+/// signer with lettre's over them; lettre does not oversign).
 pub const CAMPAIGN_HEADERS: &[&str] = &[
     "From",
     "To",
@@ -24,6 +24,34 @@ pub const CAMPAIGN_HEADERS: &[&str] = &[
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
     "List-Id",
+];
+
+/// The headers every outgoing message is signed over (campaigns and single e-mails alike).
+/// Those a message lacks count as empty (RFC 6376 §5.4), so they cannot be added later
+/// without breaking the signature. From, Subject and the two List-Unsubscribe headers are
+/// listed once more than a message carries them (oversigned, §8.15): a second copy added by
+/// anyone on the way breaks the signature too.
+pub const SIGNED_HEADERS: &[&str] = &[
+    "From",
+    "From",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Subject",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "List-Unsubscribe",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "List-Unsubscribe-Post",
+    "List-Id",
+    "Auto-Submitted",
+    "Precedence",
 ];
 
 /// Below this, receivers ignore the signature (RFC 8301).

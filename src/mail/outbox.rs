@@ -3,6 +3,10 @@
 //! with `FOR UPDATE SKIP LOCKED` and a lease, sends them without holding a database connection,
 //! and records the outcome. 4xx replies and network errors are retried with doubling backoff up
 //! to `max_attempts` (see [`super::retry`]); 5xx replies fail the message at once.
+//!
+//! Each message is built, then sealed (DKIM-signed when a key is set) by [`super::seal`], the
+//! step campaign mail goes through too. Automatic kinds ([`is_automatic`]) carry
+//! `Auto-Submitted: auto-generated`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +21,9 @@ use crate::config::Settings;
 use crate::db::enums::EmailStatus;
 use crate::db::schema::outbound_emails;
 use crate::db::PgPool;
+use crate::mail::dkim::DkimSigner;
 use crate::mail::retry::RetryPolicy;
-use crate::mail::{build_message, Mailer};
+use crate::mail::{build_message, load_dkim, seal, Extras, Mailer};
 use crate::templates::RenderedEmail;
 
 #[derive(Debug, Clone, Insertable)]
@@ -32,8 +37,31 @@ pub struct NewOutboundEmail {
     pub body_text: String,
     pub body_html: String,
     pub message_id: String,
-    /// A calendar invitation sent as a text/calendar attachment.
+    /// A calendar object with a METHOD (iMIP), sent as a `text/calendar` alternative and as an
+    /// attachment.
     pub ics: Option<String>,
+    /// Headers of its own, as a JSON list of `[name, value]` pairs (see [`encode_headers`]).
+    pub extra_headers: Option<String>,
+}
+
+/// The kinds the service sends on its own, not written or asked for by a person at that
+/// moment: they carry `Auto-Submitted: auto-generated` (RFC 3834), and automatic answers to
+/// them are not sent back.
+pub fn is_automatic(kind: &str) -> bool {
+    matches!(
+        kind,
+        "application_confirmation"
+            | "recruiter_notification"
+            | "approval_request"
+            | "daily_digest"
+            | "consent_renewal"
+            | "personal_data_link"
+    )
+}
+
+/// Headers for [`NewOutboundEmail::extra_headers`].
+pub fn encode_headers(headers: &[(String, String)]) -> String {
+    serde_json::to_string(headers).unwrap_or_else(|_| "[]".to_owned())
 }
 
 impl NewOutboundEmail {
@@ -48,6 +76,7 @@ impl NewOutboundEmail {
             body_html: email.html,
             message_id,
             ics: None,
+            extra_headers: None,
         }
     }
 }
@@ -64,6 +93,7 @@ pub struct OutboundEmail {
     pub message_id: String,
     pub attempts: i32,
     pub ics: Option<String>,
+    pub extra_headers: Option<String>,
 }
 
 pub fn enqueue(conn: &mut PgConnection, emails: &[NewOutboundEmail]) -> QueryResult<usize> {
@@ -184,6 +214,8 @@ pub struct Dispatcher {
     pub mailer: Mailer,
     pub from: Mailbox,
     pub reply_to: Option<Mailbox>,
+    /// Signs every message when `mail.dkim` has a key.
+    pub dkim: Option<Arc<DkimSigner>>,
     pub lease_seconds: i64,
     /// When a message refused for a passing reason is tried again, and when it fails.
     pub retry: RetryPolicy,
@@ -193,7 +225,8 @@ impl Dispatcher {
     pub fn new(settings: &Settings, pool: PgPool) -> anyhow::Result<Dispatcher> {
         Ok(Dispatcher {
             pool,
-            mailer: Mailer::from_settings(&settings.mail)?,
+            mailer: Mailer::from_settings(settings)?,
+            dkim: load_dkim(settings)?.map(Arc::new),
             from: settings.mail.from.parse().context("mail.from")?,
             reply_to: if settings.mail.reply_to.is_empty() {
                 None
@@ -239,14 +272,23 @@ impl Dispatcher {
             // A message whose building panics fails like an invalid one: a poison message
             // ends, it is not claimed again and again.
             let built = crate::supervise::catch("mail_message", || {
-                build_message(
+                let headers: Vec<(String, String)> = match &email.extra_headers {
+                    Some(json) => serde_json::from_str(json).context("extra headers")?,
+                    None => Vec::new(),
+                };
+                let message = build_message(
                     &self.from,
                     self.reply_to.as_ref(),
                     &email.recipient,
                     &email.message_id,
                     &rendered,
-                    email.ics.as_deref(),
-                )
+                    Extras {
+                        calendar: email.ics.as_deref(),
+                        headers: &headers,
+                        automatic: is_automatic(&email.kind),
+                    },
+                )?;
+                Ok(seal(&message, self.dkim.as_deref(), Utc::now())?)
             })
             .unwrap_or_else(|| Err(anyhow::anyhow!("erreur interne")));
             let outcome = match built {
@@ -257,7 +299,7 @@ impl Dispatcher {
                     email.attempts - 1
                 )),
                 Err(e) => Outcome::Failed(format!("message invalide : {e:#}")),
-                Ok(message) => match self.mailer.send(message).await {
+                Ok(message) => match self.mailer.send(&message).await {
                     Ok(()) => Outcome::Sent,
                     Err(f) if f.permanent => Outcome::Failed(f.detail),
                     Err(f) => Outcome::Retry(f.detail),

@@ -1,5 +1,9 @@
 //! Interviews and site visits: recorded on an application, listed in an agenda, exported as
-//! iCalendar (.ics) and sent to the candidate as an invitation.
+//! iCalendar (.ics) and sent to the candidate as a meeting request (iTIP/iMIP, RFC 5546 and
+//! 6047): `METHOD:REQUEST` with the organiser and the candidate as attendee asked to answer,
+//! `SEQUENCE` raised at each change (an update replaces the event in the candidate's
+//! calendar), `METHOD:CANCEL` when it is called off. UIDs carry the installation's random part
+//! so that they never collide with another installation's.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use diesel::prelude::*;
@@ -152,8 +156,13 @@ pub struct MeetingView {
     /// The duration as people write it: « 1 h 30 », « 45 min ».
     pub duration: String,
     pub place: String,
+    /// The place's details as typed (`place` adds the centre).
+    pub location: String,
     pub participants: String,
     pub note: String,
+    /// The iCalendar SEQUENCE of the last version (0 at first, raised by each change).
+    pub sequence: i32,
+    pub cancelled: bool,
 }
 
 type MeetingRow = (
@@ -170,10 +179,13 @@ type MeetingRow = (
     String,
     String,
     String,
+    i32,
+    Option<DateTime<Utc>>,
 );
 
 fn to_view(r: MeetingRow) -> MeetingView {
     let kind = MeetingKind::from_code(&r.6).unwrap_or(MeetingKind::Interview);
+    let location = r.10.clone();
     let place = match (r.9, r.10.trim()) {
         (Some(centre), "") => centre,
         (Some(centre), extra) => format!("{centre} – {extra}"),
@@ -192,8 +204,11 @@ fn to_view(r: MeetingRow) -> MeetingView {
         duration_minutes: r.8,
         duration: crate::domain::french::duration(r.8),
         place,
+        location,
         participants: r.11,
         note: r.12,
+        sequence: r.13,
+        cancelled: r.14.is_some(),
     }
 }
 
@@ -225,6 +240,8 @@ macro_rules! meeting_columns {
             meetings::location,
             meetings::participants,
             meetings::note,
+            meetings::sequence,
+            meetings::cancelled_at,
         )
     };
 }
@@ -271,37 +288,114 @@ pub fn upcoming(
         .collect())
 }
 
-/// The meeting as an iCalendar document; `organizer` is the service's address.
+/// What an iCalendar document of a meeting is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarMethod {
+    /// A file to import (the agenda's download): no METHOD.
+    Publish,
+    /// An invitation or its update (iTIP REQUEST).
+    Request,
+    /// The meeting is called off (iTIP CANCEL).
+    Cancel,
+}
+
+/// Who the invitations come from, and what makes their UIDs unique.
+#[derive(Debug, Clone)]
+pub struct Organiser<'a> {
+    /// The public host (the UIDs' domain).
+    pub domain: &'a str,
+    /// This installation's random part ([`crate::mail::installation_id`]).
+    pub installation: &'a str,
+    /// The service's name (CN) and address.
+    pub service: &'a str,
+    pub address: &'a str,
+}
+
+/// Our PRODID (RFC 5545 §3.7.3).
+pub const PRODID: &str = "-//Vocation//Rendez-vous de recrutement 1.0//FR";
+
+/// The UID of a meeting: the same for all its versions, unique across installations.
+pub fn uid(id: i64, organiser: &Organiser<'_>) -> String {
+    format!(
+        "rendez-vous-{id}.{}@{}",
+        organiser.installation, organiser.domain
+    )
+}
+
+/// A parameter value as RFC 5545 §3.2 allows it: no DQUOTE nor control characters (the value
+/// is quoted when it holds : ; or ,).
+fn param_value(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .filter(|c| *c != '"' && !c.is_control())
+        .take(200)
+        .collect();
+    clean.trim().to_owned()
+}
+
+/// Text for a calendar value on one line: control characters (line breaks included) become
+/// spaces.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The meeting as an iCalendar document, stamped `now` (DTSTAMP).
 pub fn ics(
     m: &MeetingView,
-    domain: &str,
-    service: &str,
-    organizer: &str,
-    invitation: bool,
+    organiser: &Organiser<'_>,
+    method: CalendarMethod,
+    now: DateTime<Utc>,
 ) -> String {
+    let service = organiser.service;
     let mut event = Event::new();
     event
-        .uid(&format!("rendez-vous-{}@{}", m.id, domain))
+        .uid(&uid(m.id, organiser))
+        .timestamp(now)
         .summary(&format!("{} – {}", m.kind, service))
         .starts(m.starts_at)
         .ends(m.ends_at)
-        .location(&m.place)
-        .description(&if m.participants.is_empty() {
+        .location(&one_line(&m.place))
+        .description(&one_line(&if m.participants.is_empty() {
             format!("{} avec le {service}.", m.kind)
         } else {
             format!(
                 "{} avec le {service}. Participants : {}.",
                 m.kind, m.participants
             )
-        })
-        .add_property("ORGANIZER", format!("mailto:{organizer}"))
-        .add_property("ATTENDEE", format!("mailto:{}", m.candidate_email))
-        .add_property("STATUS", "CONFIRMED");
-    let mut calendar = Calendar::new();
-    calendar.push(event.done());
-    if invitation {
-        calendar.append_property(icalendar::Property::new("METHOD", "REQUEST"));
+        }))
+        .add_property("SEQUENCE", m.sequence.max(0).to_string());
+    let mut organizer =
+        icalendar::Property::new("ORGANIZER", format!("mailto:{}", organiser.address));
+    organizer.add_parameter("CN", &param_value(service));
+    let mut attendee =
+        icalendar::Property::new("ATTENDEE", format!("mailto:{}", m.candidate_email));
+    attendee
+        .add_parameter("CN", &param_value(&m.candidate))
+        .add_parameter("ROLE", "REQ-PARTICIPANT")
+        .add_parameter("PARTSTAT", "NEEDS-ACTION")
+        .add_parameter("RSVP", "TRUE");
+    event
+        .append_property(organizer.done())
+        .append_property(attendee.done());
+    let cancelled = method == CalendarMethod::Cancel || m.cancelled;
+    event.add_property("STATUS", if cancelled { "CANCELLED" } else { "CONFIRMED" });
+    let mut calendar = Calendar::empty();
+    calendar
+        .append_property(icalendar::Property::new("VERSION", "2.0"))
+        .append_property(icalendar::Property::new("PRODID", PRODID))
+        .append_property(icalendar::Property::new("CALSCALE", "GREGORIAN"));
+    match method {
+        CalendarMethod::Publish => {}
+        CalendarMethod::Request => {
+            calendar.append_property(icalendar::Property::new("METHOD", "REQUEST"));
+        }
+        CalendarMethod::Cancel => {
+            calendar.append_property(icalendar::Property::new("METHOD", "CANCEL"));
+        }
     }
+    calendar.push(event.done());
     calendar.done().to_string()
 }
 
@@ -312,6 +406,8 @@ pub enum ScheduleError {
     NotFound,
     /// The centre chosen does not exist or is closed.
     UnknownCentre,
+    /// The meeting was cancelled: it can be neither moved nor cancelled again.
+    Cancelled,
 }
 
 /// Schedules a meeting for an application and, when asked, queues the invitation to the
@@ -337,31 +433,168 @@ pub fn schedule(
         };
         let view = find(conn, id)?.ok_or_else(|| anyhow::anyhow!("meeting vanished"))?;
         if invite {
-            let (first, last, situation, rpps): (String, String, String, Option<String>) =
-                candidates::table
-                    .find(view.candidate_id)
-                    .select((
-                        candidates::first_name,
-                        candidates::last_name,
-                        candidates::situation,
-                        candidates::rpps,
-                    ))
-                    .first(conn)?;
-            let greeting = crate::domain::salutation(&first, &last, &situation, rpps.as_deref());
-            let mut email = invitation_email(settings, &view, &greeting)?;
-            email.application_id = Some(meeting.application_id);
-            email.candidate_id = Some(view.candidate_id);
-            crate::mail::outbox::enqueue(conn, &[email])?;
+            queue_request(conn, settings, &view, Change::New, Utc::now())?;
         }
         Ok(Ok(view.candidate_id))
     })
 }
 
-/// The invitation e-mail of a meeting, with its calendar event.
+/// What a meeting request tells the candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    New,
+    Moved,
+    Cancelled,
+}
+
+/// Where and when a meeting moves to, already checked.
+#[derive(Debug, Clone)]
+pub struct MeetingMove {
+    pub starts_at: DateTime<Utc>,
+    pub duration_minutes: i32,
+    /// The place's details (the centre stays).
+    pub location: String,
+}
+
+/// Moves a meeting (day, time, duration, place) and raises its SEQUENCE; when `notify`, the
+/// candidate gets the update (a REQUEST with the same UID, which replaces the event in their
+/// calendar). Answers the candidate's id.
+pub fn reschedule(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    actor: i64,
+    id: i64,
+    to: &MeetingMove,
+    notify: bool,
+) -> anyhow::Result<Result<i64, ScheduleError>> {
+    conn.transaction(|conn| {
+        let Some(current) = find_for_update(conn, id)? else {
+            return Ok(Err(ScheduleError::NotFound));
+        };
+        if current.cancelled {
+            return Ok(Err(ScheduleError::Cancelled));
+        }
+        diesel::update(meetings::table.find(id))
+            .set((
+                meetings::starts_at.eq(to.starts_at),
+                meetings::duration_minutes.eq(to.duration_minutes),
+                meetings::location.eq(&to.location),
+                meetings::sequence.eq(meetings::sequence + 1),
+            ))
+            .execute(conn)?;
+        audit(
+            conn,
+            Some(actor),
+            "rendez_vous_modifie",
+            "application",
+            Some(current.application_id),
+            current.kind_code,
+        )?;
+        let view = find(conn, id)?.ok_or_else(|| anyhow::anyhow!("meeting vanished"))?;
+        if notify {
+            queue_request(conn, settings, &view, Change::Moved, Utc::now())?;
+        }
+        Ok(Ok(view.candidate_id))
+    })
+}
+
+/// Calls a meeting off (it stays listed, marked cancelled) and raises its SEQUENCE; when
+/// `notify`, the candidate gets a CANCEL that removes it from their calendar.
+pub fn cancel(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    actor: i64,
+    id: i64,
+    notify: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<i64, ScheduleError>> {
+    conn.transaction(|conn| {
+        let Some(current) = find_for_update(conn, id)? else {
+            return Ok(Err(ScheduleError::NotFound));
+        };
+        if current.cancelled {
+            return Ok(Err(ScheduleError::Cancelled));
+        }
+        diesel::update(meetings::table.find(id))
+            .set((
+                meetings::cancelled_at.eq(now),
+                meetings::sequence.eq(meetings::sequence + 1),
+            ))
+            .execute(conn)?;
+        audit(
+            conn,
+            Some(actor),
+            "rendez_vous_annule",
+            "application",
+            Some(current.application_id),
+            current.kind_code,
+        )?;
+        let view = find(conn, id)?.ok_or_else(|| anyhow::anyhow!("meeting vanished"))?;
+        if notify {
+            queue_request(conn, settings, &view, Change::Cancelled, now)?;
+        }
+        Ok(Ok(view.candidate_id))
+    })
+}
+
+/// The meeting, its row locked until the transaction ends (two changes at once are applied
+/// one after the other, each with its own SEQUENCE).
+fn find_for_update(conn: &mut PgConnection, id: i64) -> QueryResult<Option<MeetingView>> {
+    let locked: Option<i64> = meetings::table
+        .find(id)
+        .select(meetings::id)
+        .for_update()
+        .first(conn)
+        .optional()?;
+    match locked {
+        Some(id) => find(conn, id),
+        None => Ok(None),
+    }
+}
+
+/// Queues the request (invitation, update or cancellation) of a meeting to its candidate.
+fn queue_request(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    view: &MeetingView,
+    change: Change,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let (first, last, situation, rpps): (String, String, String, Option<String>) =
+        candidates::table
+            .find(view.candidate_id)
+            .select((
+                candidates::first_name,
+                candidates::last_name,
+                candidates::situation,
+                candidates::rpps,
+            ))
+            .first(conn)?;
+    let greeting = crate::domain::salutation(&first, &last, &situation, rpps.as_deref());
+    let installation = crate::mail::installation_id(conn)?;
+    let domain = settings.mail_domain();
+    let organiser = Organiser {
+        domain: &domain,
+        installation: &installation,
+        service: &settings.organisation.service,
+        address: &settings.organisation.contact_email,
+    };
+    let mut email = invitation_email(settings, &organiser, view, &greeting, change, now)?;
+    email.application_id = Some(view.application_id);
+    email.candidate_id = Some(view.candidate_id);
+    crate::mail::outbox::enqueue(conn, &[email])?;
+    Ok(())
+}
+
+/// The invitation e-mail of a meeting (or its update, or its cancellation), with its calendar
+/// request.
 fn invitation_email(
     settings: &Settings,
+    organiser: &Organiser<'_>,
     m: &MeetingView,
     salutation: &str,
+    change: Change,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<NewOutboundEmail> {
     let paris = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Europe::Paris);
     let data = serde_json::json!({
@@ -374,6 +607,8 @@ fn invitation_email(
         "participants": m.participants,
         "candidate": m.candidate,
         "salutation": salutation,
+        "moved": change == Change::Moved,
+        "cancelled": change == Change::Cancelled,
     });
     let rendered = crate::templates::global()
         .render_email("meeting_invitation", &data)
@@ -384,13 +619,11 @@ fn invitation_email(
         rendered,
         crate::mail::new_message_id(&settings.mail_domain()),
     );
-    email.ics = Some(ics(
-        m,
-        &settings.mail_domain(),
-        &settings.organisation.service,
-        &settings.organisation.contact_email,
-        true,
-    ));
+    let method = match change {
+        Change::Cancelled => CalendarMethod::Cancel,
+        Change::New | Change::Moved => CalendarMethod::Request,
+    };
+    email.ics = Some(ics(m, organiser, method, now));
     Ok(email)
 }
 
@@ -423,6 +656,65 @@ mod tests {
         assert_eq!(plain(125), "2 h 05");
         assert_eq!(plain(240), "4 h");
         assert_eq!(plain(720), "12 h");
+    }
+
+    #[test]
+    fn hostile_names_and_places_cannot_add_calendar_properties() {
+        let start = Utc.with_ymd_and_hms(2030, 3, 4, 9, 0, 0).unwrap();
+        let m = MeetingView {
+            id: 7,
+            application_id: 1,
+            candidate_id: 1,
+            candidate: "Claire \"Dr\"; ROLE=CHAIR\r\nATTENDEE:mailto:pirate@example.org".into(),
+            candidate_email: "claire@exemple.fr".into(),
+            kind: "Entretien",
+            kind_code: "entretien",
+            starts_at: start,
+            ends_at: start + Duration::minutes(45),
+            duration_minutes: 45,
+            duration: "45 min".into(),
+            place: "Salle 2\r\nMETHOD:CANCEL".into(),
+            location: String::new(),
+            participants: String::new(),
+            note: String::new(),
+            sequence: 3,
+            cancelled: false,
+        };
+        let organiser = Organiser {
+            domain: "vocation.test",
+            installation: "0123abcd",
+            service: "Service, « recrutement »; test",
+            address: "rh@vocation.test",
+        };
+        let ics = ics(&m, &organiser, CalendarMethod::Request, start);
+        assert!(!ics.replace("\r\n", "").contains(['\r', '\n']), "{ics}");
+        let ics = ics.replace("\r\n ", "");
+        let lines: Vec<&str> = ics.split("\r\n").collect();
+        let starting = |p: &str| lines.iter().filter(|l| l.starts_with(p)).count();
+        assert_eq!(starting("ATTENDEE"), 1, "{ics}");
+        assert_eq!(starting("METHOD"), 1, "{ics}");
+        assert_eq!(starting("METHOD:REQUEST"), 1, "{ics}");
+        assert_eq!(starting("SEQUENCE:3"), 1, "{ics}");
+        assert_eq!(
+            starting("UID:rendez-vous-7.0123abcd@vocation.test"),
+            1,
+            "{ics}"
+        );
+        assert_eq!(starting(&format!("PRODID:{PRODID}")), 1, "{ics}");
+        assert_eq!(starting("DTSTAMP:20300304T090000Z"), 1, "{ics}");
+        let attendee = lines.iter().find(|l| l.starts_with("ATTENDEE")).unwrap();
+        assert_eq!(attendee.matches("ROLE=").count(), 2, "{attendee}");
+        assert!(
+            attendee.contains("CN=\"Claire Dr; ROLE=CHAIRATTENDEE:mailto:pirate@example.org\""),
+            "{attendee}"
+        );
+        assert!(attendee.contains(";ROLE=REQ-PARTICIPANT"), "{attendee}");
+        assert!(attendee.contains("RSVP=TRUE"), "{attendee}");
+        // A CN with ; or , is quoted.
+        assert!(
+            ics.contains("CN=\"Service, « recrutement »; test\""),
+            "{ics}"
+        );
     }
 
     #[test]

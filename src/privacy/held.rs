@@ -132,6 +132,7 @@ pub fn personal_data(
                 duration: &m.duration,
                 place: &m.place,
                 note: &m.note,
+                cancelled: m.cancelled,
             })
             .collect(),
         evaluations: evaluations
@@ -320,6 +321,8 @@ struct HeldMeeting<'a> {
     duration: &'a str,
     place: &'a str,
     note: &'a str,
+    /// Called off (issue 20): shown as such, not as a meeting to come.
+    cancelled: bool,
 }
 
 /// An interview grid, without who filled it (as the notes).

@@ -72,6 +72,19 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
             "/recrutement/candidatures/{id}/rendez-vous",
             web::post().to(pipeline::add_meeting),
         )
+        // Meeting requests moved or cancelled (issue 20, sending tightened).
+        .route(
+            "/recrutement/rendez-vous/{id}/modifier",
+            web::get().to(pipeline::meeting_edit),
+        )
+        .route(
+            "/recrutement/rendez-vous/{id}/deplacer",
+            web::post().to(pipeline::move_meeting),
+        )
+        .route(
+            "/recrutement/rendez-vous/{id}/annuler",
+            web::post().to(pipeline::cancel_meeting),
+        )
         .route(
             "/recrutement/export.csv",
             web::get().to(pipeline::export_csv),

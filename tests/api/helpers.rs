@@ -220,9 +220,15 @@ struct RecordingHandler {
     received: Arc<Mutex<Vec<ReceivedMail>>>,
     behaviour: Arc<Mutex<SmtpBehaviour>>,
     current: Option<ReceivedMail>,
+    hellos: Arc<Mutex<Vec<String>>>,
 }
 
 impl Handler for RecordingHandler {
+    fn helo(&mut self, _ip: std::net::IpAddr, domain: &str) -> Response {
+        self.hellos.lock().unwrap().push(domain.to_owned());
+        response::OK
+    }
+
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.current = Some(ReceivedMail {
             from: from.to_owned(),
@@ -263,6 +269,7 @@ pub struct TestSmtp {
     pub port: u16,
     received: Arc<Mutex<Vec<ReceivedMail>>>,
     behaviour: Arc<Mutex<SmtpBehaviour>>,
+    hellos: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestSmtp {
@@ -271,10 +278,12 @@ impl TestSmtp {
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let behaviour = Arc::new(Mutex::new(SmtpBehaviour::Accept));
+        let hellos = Arc::new(Mutex::new(Vec::new()));
         let handler = RecordingHandler {
             received: received.clone(),
             behaviour: behaviour.clone(),
             current: None,
+            hellos: hellos.clone(),
         };
         std::thread::spawn(move || {
             let mut server = Server::new(handler);
@@ -288,7 +297,13 @@ impl TestSmtp {
             port,
             received,
             behaviour,
+            hellos,
         }
+    }
+
+    /// The names clients gave in HELO/EHLO, in order.
+    pub fn hello_names(&self) -> Vec<String> {
+        self.hellos.lock().unwrap().clone()
     }
 
     pub fn set_behaviour(&self, b: SmtpBehaviour) {
@@ -347,6 +362,9 @@ impl Drop for TempDir {
     }
 }
 
+/// A change to the test settings (see [`TestAppBuilder::adjust`]).
+type Adjust = Arc<dyn Fn(&mut Settings) + Send + Sync>;
+
 pub struct TestAppBuilder {
     form_burst: u32,
     worker: bool,
@@ -356,6 +374,8 @@ pub struct TestAppBuilder {
     workers: usize,
     body_timeout_seconds: Option<u64>,
     partners: Vec<vocation::config::PartnerSettings>,
+    /// Changes a test makes to the settings before the application is built.
+    adjust: Option<Adjust>,
 }
 
 impl TestApp {
@@ -369,6 +389,7 @@ impl TestApp {
             workers: 0,
             body_timeout_seconds: None,
             partners: Vec::new(),
+            adjust: None,
         }
     }
 
@@ -514,6 +535,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Changes the settings (after the test defaults) before the application is built.
+    pub fn adjust(mut self, f: impl Fn(&mut Settings) + Send + Sync + 'static) -> Self {
+        self.adjust = Some(Arc::new(f));
+        self
+    }
+
     pub fn recruiters(mut self, list: &[&str]) -> Self {
         self.recruiters = list.iter().map(|s| s.to_string()).collect();
         self
@@ -554,6 +581,9 @@ impl TestAppBuilder {
             s.http.body_timeout_seconds = seconds;
         }
         s.open_web.partners = self.partners.clone();
+        if let Some(adjust) = &self.adjust {
+            adjust(&mut s);
+        }
         s.check().expect("test settings are valid");
         s
     }

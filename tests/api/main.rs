@@ -33,6 +33,7 @@ mod health;
 mod helpers;
 mod json_api;
 mod mail;
+mod mail_sending;
 mod metrics;
 mod migrations;
 mod offers;

@@ -585,7 +585,7 @@ async fn a_stopping_mail_worker_finishes_its_message_and_releases_the_rest_of_it
     settings.mail.smtp.port = smtp.port;
     settings.mail.smtp.tls = vocation::config::SmtpTls::None;
     let mut dispatcher = app.dispatcher.clone();
-    dispatcher.mailer = vocation::mail::Mailer::from_settings(&settings.mail).unwrap();
+    dispatcher.mailer = vocation::mail::Mailer::from_settings(&settings).unwrap();
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(dispatcher.clone().run(

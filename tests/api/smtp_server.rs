@@ -234,6 +234,11 @@ impl SmtpServer {
         }
     }
 
+    /// The names clients gave in EHLO/HELO, in order.
+    pub fn hello_names(&self) -> Vec<String> {
+        self.shared.store.lock().unwrap().hellos.clone()
+    }
+
     /// Stops announcing PIPELINING to the EHLO commands that follow.
     pub fn without_pipelining(&self) {
         self.shared.pipelining.store(false, Ordering::SeqCst);
@@ -321,6 +326,8 @@ struct Rule {
 
 #[derive(Default)]
 struct Store {
+    /// The names given in EHLO/HELO, in order.
+    hellos: Vec<String>,
     count: usize,
     messages: Vec<Received>,
     per_recipient: HashMap<String, usize>,
@@ -616,6 +623,12 @@ impl Session<'_> {
                 self.reply("501 5.5.4 Syntax: EHLO hostname").await?
             }
             "EHLO" => {
+                self.shared
+                    .store
+                    .lock()
+                    .unwrap()
+                    .hellos
+                    .push(args.to_owned());
                 self.greeted = true;
                 self.transaction = None;
                 self.reply(&format!("250-{SERVER_NAME} greets {args}"))
@@ -630,6 +643,12 @@ impl Session<'_> {
                 self.reply(&format!("250 SIZE {MAX_MESSAGE_SIZE}")).await?;
             }
             "HELO" => {
+                self.shared
+                    .store
+                    .lock()
+                    .unwrap()
+                    .hellos
+                    .push(args.to_owned());
                 self.greeted = true;
                 self.transaction = None;
                 self.reply(&format!("250 {SERVER_NAME}")).await?;

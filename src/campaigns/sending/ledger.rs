@@ -87,6 +87,11 @@ pub struct RunContext {
     pub body_text: String,
     #[diesel(sql_type = Text)]
     pub body_html: String,
+    #[diesel(sql_type = Text)]
+    pub preheader: String,
+    /// This installation's random part, for Message-IDs.
+    #[diesel(sql_type = Text)]
+    pub installation: String,
 }
 
 #[derive(Debug)]
@@ -130,7 +135,8 @@ pub fn claim(
                     r.last_delivery_id, r.claim_cursor, r.recheck_at, c.rate_per_minute, \
                     c.name AS campaign_name, c.sender_name, c.sender_email, \
                     t.id AS template_id, t.updated_at AS template_updated_at, \
-                    t.subject, t.body_text, t.body_html \
+                    t.subject, t.body_text, t.body_html, t.preheader, \
+                    installation_part() AS installation \
              FROM campaign_runs r \
              JOIN campaigns c ON c.id = r.campaign_id \
              JOIN mail_templates t ON t.id = c.template_id \

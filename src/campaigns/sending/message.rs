@@ -1,10 +1,10 @@
 //! Campaign messages: one recipient's message rendered from the run's compiled template
-//! (personalisation, footer, List-Unsubscribe and List-Id headers, a stable Message-ID), its
-//! parts as 8bit or quoted-printable, and its DKIM signature.
+//! (personalisation, footer, the list headers of [`list_headers`], a stable Message-ID), its
+//! parts as 8bit or quoted-printable, and its DKIM signature (the signing step of all mail,
+//! [`crate::mail::sign`]). The test send of a template carries the same list headers.
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use chrono::Utc;
 use lettre::address::Envelope;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
@@ -16,7 +16,7 @@ use super::ledger::{ClaimedDelivery, RunContext};
 use crate::campaigns::links;
 use crate::campaigns::template::{self, Compiled, Footer, Personalisation};
 use crate::config::Settings;
-use crate::mail::dkim::{DkimSigner, CAMPAIGN_HEADERS};
+use crate::mail::dkim::DkimSigner;
 
 /// What every campaign message of this instance is built with.
 pub struct Composer {
@@ -31,13 +31,9 @@ pub struct Composer {
 impl Composer {
     /// The DKIM key is read here, when one is set.
     pub fn new(settings: Arc<Settings>, domain: String) -> anyhow::Result<Composer> {
-        let mailto = if settings.campaigns.unsubscribe_mailto.is_empty() {
-            settings.organisation.contact_email.clone()
-        } else {
-            settings.campaigns.unsubscribe_mailto.clone()
-        };
+        let mailto = unsubscribe_mailto(&settings);
         Ok(Composer {
-            dkim: load_dkim(&settings)?,
+            dkim: crate::mail::load_dkim(&settings)?,
             secret: settings
                 .security
                 .secret_key
@@ -55,9 +51,13 @@ impl Composer {
         self.dkim.is_some()
     }
 
-    /// The stable Message-ID of a delivery: the same at every attempt.
-    pub fn message_id(&self, run_id: i64, delivery_id: i64) -> String {
-        format!("<campagne.{run_id}.{delivery_id}@{}>", self.domain)
+    /// The stable Message-ID of a delivery: the same at every attempt, and never the same on
+    /// another installation (its random part, see [`crate::mail::installation_id`]).
+    pub fn message_id(&self, run: &RunContext, delivery_id: i64) -> String {
+        format!(
+            "<campagne.{}.{delivery_id}.{}@{}>",
+            run.run_id, run.installation, self.domain
+        )
     }
 
     /// Builds one recipient's message: its envelope and the bytes to send, DKIM-signed when a
@@ -104,63 +104,76 @@ impl Composer {
                 .parse()
                 .map_err(|e| format!("adresse du destinataire invalide : {e}"))?,
         );
-        let token = links::token(&i.secret, links::Purpose::Unsubscribe, item.id);
-        let message = Message::builder()
+        let mut builder = Message::builder()
             .from(from)
             .to(to)
             .subject(email.subject)
-            .message_id(Some(self.message_id(run.run_id, item.id)))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Unsubscribe"),
-                format!(
-                    "<{unsubscribe}>, <mailto:{}?subject=desinscription-{token}>",
-                    i.mailto
-                ),
-            ))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
-                "List-Unsubscribe=One-Click".to_owned(),
-            ))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Id"),
-                format!(
-                    "{} <campagne-{}.{}>",
-                    list_id_phrase(&run.campaign_name),
-                    run.campaign_id,
-                    i.domain
-                ),
-            ))
+            .message_id(Some(self.message_id(run, item.id)));
+        let token = links::token(&i.secret, links::Purpose::Unsubscribe, item.id);
+        for (name, value) in list_headers(&i.settings, &i.mailto, &unsubscribe, &token) {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value,
+            ));
+        }
+        let message = builder
             .multipart(
                 MultiPart::alternative()
                     .singlepart(part(ContentType::TEXT_PLAIN, email.text, eight_bit))
                     .singlepart(part(ContentType::TEXT_HTML, email.html, eight_bit)),
             )
             .map_err(|e| format!("message impossible à construire : {e}"))?;
-        let bytes = message.formatted();
-        let bytes = match &i.dkim {
-            Some(dkim) => dkim
-                .sign(&bytes, Utc::now().timestamp().max(0).unsigned_abs())
-                .map_err(|e| e.to_string())?,
-            None => bytes,
-        };
+        let bytes = crate::mail::sign(message.formatted(), i.dkim.as_ref(), Utc::now())
+            .map_err(|e| e.to_string())?;
         Ok((message.envelope().clone(), bytes))
     }
 }
 
-fn load_dkim(settings: &Settings) -> anyhow::Result<Option<DkimSigner>> {
-    let d = &settings.mail.dkim;
-    if d.selector.is_empty() {
-        return Ok(None);
+/// The address that takes unsubscribe requests by mail (List-Unsubscribe's `mailto:`).
+pub fn unsubscribe_mailto(settings: &Settings) -> String {
+    if settings.campaigns.unsubscribe_mailto.is_empty() {
+        settings.organisation.contact_email.clone()
+    } else {
+        settings.campaigns.unsubscribe_mailto.clone()
     }
-    let pem = std::fs::read(&d.private_key_file).with_context(|| {
-        format!(
-            "mail.dkim.private_key_file {}",
-            d.private_key_file.display()
-        )
-    })?;
-    let signer = DkimSigner::from_pem(&pem, &d.selector, &d.domain, CAMPAIGN_HEADERS)
-        .map_err(|e| anyhow::anyhow!("mail.dkim : {e}"))?;
-    Ok(Some(signer))
+}
+
+/// The headers of a campaign message besides From, To, Subject and Message-ID: one-click
+/// unsubscribe (RFC 8058) with its `mailto:` (the subject carries `token`), a List-Id stable
+/// for the organisation (RFC 2919: the same for every campaign, so that filters and
+/// reputation follow the sender, not an internal campaign name), and what keeps automatic
+/// answers away from a bulk mailing (`Precedence: bulk`, and Exchange's
+/// `X-Auto-Response-Suppress: OOF, AutoReply`).
+pub fn list_headers(
+    settings: &Settings,
+    mailto: &str,
+    unsubscribe_url: &str,
+    token: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "List-Unsubscribe",
+            format!("<{unsubscribe_url}>, <mailto:{mailto}?subject=desinscription-{token}>"),
+        ),
+        (
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click".to_owned(),
+        ),
+        ("List-Id", list_id(settings)),
+        ("Precedence", "bulk".to_owned()),
+        ("X-Auto-Response-Suppress", "OOF, AutoReply".to_owned()),
+    ]
+}
+
+/// `Phrase <campagnes.HOST>`: the organisation's name and the service's public host.
+pub fn list_id(settings: &Settings) -> String {
+    let phrase = list_id_phrase(&settings.organisation.name);
+    let host = public_host(&settings.http.public_url);
+    if phrase.is_empty() {
+        format!("<campagnes.{host}>")
+    } else {
+        format!("{phrase} <campagnes.{host}>")
+    }
 }
 
 /// The host of the public address (for Message-IDs), « localhost » if it has none.

@@ -21,5 +21,5 @@ mod worker;
 pub use ledger::{
     claim, record, release, Claim, ClaimedDelivery, Outcome, OutcomeKind, RelayCap, RunContext,
 };
-pub use message::{public_host, Composer};
+pub use message::{list_headers, list_id, public_host, unsubscribe_mailto, Composer};
 pub use worker::{CampaignSender, SenderHandle};

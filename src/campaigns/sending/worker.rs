@@ -117,7 +117,9 @@ impl CampaignSender {
                     &settings.mail.outbox_dir,
                 ))
             }
-            MailTransportKind::Smtp => Transport::Smtp(Arc::new(Relay::new(smtp, &domain))),
+            MailTransportKind::Smtp => {
+                Transport::Smtp(Arc::new(Relay::new(smtp, &settings.hello_name())))
+            }
         };
         let relay_cap = (settings.campaigns.relay_max_per_minute > 0).then(|| RelayCap {
             key: format!("{}:{}", smtp.host, smtp.port),
@@ -440,6 +442,7 @@ impl CampaignSender {
             subject: run.subject.clone(),
             body_text: run.body_text.clone(),
             body_html: run.body_html.clone(),
+            preheader: run.preheader.clone(),
         };
         let compiled = crate::supervise::catch("campaign_template", || Compiled::compile(&source))
             .ok_or_else(|| "erreur interne pendant la lecture du modèle".to_owned())?
@@ -492,7 +495,7 @@ impl CampaignSender {
             });
         match built {
             Ok((envelope, bytes)) => {
-                outcome.message_id = Some(self.inner.composer.message_id(run.run_id, item.id));
+                outcome.message_id = Some(self.inner.composer.message_id(run, item.id));
                 Ok((outcome, Ready { envelope, bytes }))
             }
             Err(e) => {

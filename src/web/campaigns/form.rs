@@ -152,7 +152,18 @@ async fn save_campaign(
         campaign_form::known_ids(conn, id)?.ok_or(AppError::NotFound)
     })
     .await?;
-    let input = match values.validate(&templates, &lists, Utc::now()) {
+    let mut checked = values.validate(&templates, &lists, Utc::now());
+    // Sending, tightened (issue 20): a sender that would fail DMARC is refused at the field.
+    let dkim = &state.settings.mail.dkim;
+    if let Some(message) = (!dkim.selector.is_empty())
+        .then(|| values.misaligned_sender(&dkim.domain))
+        .flatten()
+    {
+        let mut errors = checked.err().unwrap_or_default();
+        errors.add("expediteur_adresse", message);
+        checked = Err(errors);
+    }
+    let input = match checked {
         Ok(input) => input,
         Err(errors) => {
             return render_campaign_form(

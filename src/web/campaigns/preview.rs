@@ -9,10 +9,11 @@ use serde_json::json;
 use crate::campaigns::blanks::EmptyVariable;
 use crate::campaigns::library::{self, MailTemplate, PreviewContact};
 use crate::campaigns::preview::{self as template_preview, parse_recipient, render_message};
+use crate::campaigns::sending;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::mail::new_message_id;
-use crate::mail::outbox::NewOutboundEmail;
+use crate::mail::outbox::{encode_headers, NewOutboundEmail};
 use crate::staff::COMMUNICATION;
 use crate::web::body::Form;
 use crate::web::pages::{error_summary, path_id, see_other};
@@ -293,12 +294,25 @@ pub async fn test_send(
             AppError::Unprocessable(format!("Ce modèle ne peut pas être mis en forme : {e}"))
         })?;
     message.subject = format!("[Essai] {}", message.subject);
-    let email = NewOutboundEmail::new(
+    let mut email = NewOutboundEmail::new(
         "essai_campagne",
         &recipient,
         message,
         new_message_id(&state.settings.mail_domain()),
     );
+    // Built as the campaign's messages are (their list headers, the same signature step), with
+    // the test links that stand for no delivery.
+    let settings = &state.settings;
+    let headers: Vec<(String, String)> = sending::list_headers(
+        settings,
+        &sending::unsubscribe_mailto(settings),
+        &format!("{}/desinscription/essai", settings.public_base()),
+        "essai",
+    )
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    email.extra_headers = Some(encode_headers(&headers));
     let actor = staff.0.user_id;
     let name = template.name.clone();
     db(&state, move |conn| {

@@ -3,7 +3,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::candidate::{
@@ -153,7 +153,7 @@ pub async fn add_meeting(
     .await?;
     let candidate_id = match scheduled {
         Ok(id) => id,
-        Err(ScheduleError::NotFound) => return Err(AppError::NotFound),
+        Err(ScheduleError::NotFound | ScheduleError::Cancelled) => return Err(AppError::NotFound),
         Err(ScheduleError::UnknownCentre) => {
             let m =
                 "Ce centre n'existe pas ou est fermé : choisissez-en un dans la liste.".to_owned();
@@ -215,15 +215,27 @@ pub async fn meeting_ics(
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let id = path.into_inner();
-    let m = db(&state, move |conn| Ok(meetings::find(conn, id)?))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (m, installation) = db(&state, move |conn| {
+        Ok((
+            meetings::find(conn, id)?,
+            crate::mail::installation_id(conn)?,
+        ))
+    })
+    .await?;
+    let m = m.ok_or(AppError::NotFound)?;
+    let settings = &state.settings;
+    let domain = settings.mail_domain();
+    let organiser = meetings::Organiser {
+        domain: &domain,
+        installation: &installation,
+        service: &settings.organisation.service,
+        address: &settings.organisation.contact_email,
+    };
     let body = meetings::ics(
         &m,
-        &state.settings.mail_domain(),
-        &state.settings.organisation.service,
-        &state.settings.organisation.contact_email,
-        false,
+        &organiser,
+        meetings::CalendarMethod::Publish,
+        chrono::Utc::now(),
     );
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
@@ -249,4 +261,194 @@ pub async fn agenda(state: web::Data<AppState>, staff: Staff) -> Result<HttpResp
         "Agenda des rendez-vous",
         json!({ "meetings": list }),
     )
+}
+
+// ---- Meeting requests moved or cancelled (issue 20, sending tightened) ----
+
+/// The form that moves a meeting, as typed.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct MoveForm {
+    #[serde(default, skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    heure: String,
+    #[serde(default)]
+    duree: String,
+    #[serde(default)]
+    lieu: String,
+    #[serde(default, deserialize_with = "checkbox")]
+    prevenir: bool,
+}
+
+fn checkbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(String::deserialize(d)? == "oui")
+}
+
+const MOVE_FIELDS: &[(&str, &str)] = &[("date", "Date"), ("heure", "Heure"), ("duree", "Durée")];
+
+async fn edit_page(
+    state: &AppState,
+    staff: &Staff,
+    m: &meetings::MeetingView,
+    form: &MoveForm,
+    errors: &crate::domain::FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let (status, title) =
+        crate::web::pages::status_and_title(errors, "Déplacer ou annuler un rendez-vous");
+    crate::web::staff::staff_page(
+        state,
+        staff,
+        "pipeline/meeting_edit",
+        &title,
+        status,
+        json!({
+            "meeting": m,
+            "form": form,
+            "errors": errors,
+            "summary": crate::web::pages::error_summary(MOVE_FIELDS, errors),
+        }),
+    )
+}
+
+async fn load_meeting(state: &AppState, id: i64) -> Result<meetings::MeetingView, AppError> {
+    db(state, move |conn| Ok(meetings::find(conn, id)?))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// GET: the meeting's move and cancel forms, filled with what it is now.
+pub async fn meeting_edit(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    let m = load_meeting(&state, path.into_inner()).await?;
+    let paris = m.starts_at.with_timezone(&chrono_tz::Europe::Paris);
+    let form = MoveForm {
+        date: paris.format("%Y-%m-%d").to_string(),
+        heure: paris.format("%H:%M").to_string(),
+        duree: m.duration.clone(),
+        lieu: m.location.clone(),
+        prevenir: true,
+        ..MoveForm::default()
+    };
+    edit_page(&state, &staff, &m, &form, &Default::default()).await
+}
+
+/// POST: moves the meeting (SEQUENCE + 1) and, when asked, sends the candidate the update.
+/// Bad input re-renders the page (422) with the messages at the fields and what was typed.
+pub async fn move_meeting(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    form: Form<MoveForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    staff.check_csrf(&form.csrf)?;
+    let id = path.into_inner();
+    let form = form.into_inner();
+    let m = load_meeting(&state, id).await?;
+    let mut errors = crate::domain::FieldErrors::default();
+    let starts_at = if parse_date(&form.date).is_none() {
+        errors.add(
+            "date",
+            "Date illisible : choisissez-la dans le calendrier ou saisissez-la au format JJ/MM/AAAA.",
+        );
+        None
+    } else {
+        meetings::parse_start(&form.date, &form.heure)
+            .map_err(|m| errors.add("heure", m))
+            .ok()
+    };
+    let duration = meetings::parse_duration(&form.duree).filter(|d| (5..=720).contains(d));
+    if duration.is_none() {
+        errors.add(
+            "duree",
+            "Durée illisible : écrivez-la comme « 45 min », « 1 h » ou « 1 h 30 » (de 5 min à 12 h).",
+        );
+    }
+    let (Some(starts_at), Some(duration_minutes)) = (starts_at, duration) else {
+        return edit_page(&state, &staff, &m, &form, &errors).await;
+    };
+    let to = meetings::MeetingMove {
+        starts_at,
+        duration_minutes,
+        location: form.lieu.trim().chars().take(300).collect(),
+    };
+    let notify = form.prevenir;
+    let actor = staff.0.user_id;
+    let settings = state.settings.clone();
+    let moved = db(&state, move |conn| {
+        Ok(meetings::reschedule(
+            conn, &settings, actor, id, &to, notify,
+        )?)
+    })
+    .await?;
+    after_change(&state, moved, notify, "rendez-vous-deplace")
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default, deserialize_with = "checkbox")]
+    prevenir: bool,
+}
+
+/// POST: cancels the meeting (SEQUENCE + 1) and, when asked, sends the candidate the CANCEL.
+pub async fn cancel_meeting(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    form: Form<CancelForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    staff.check_csrf(&form.csrf)?;
+    let id = path.into_inner();
+    let notify = form.prevenir;
+    let actor = staff.0.user_id;
+    let settings = state.settings.clone();
+    let cancelled = db(&state, move |conn| {
+        Ok(meetings::cancel(
+            conn,
+            &settings,
+            actor,
+            id,
+            notify,
+            chrono::Utc::now(),
+        )?)
+    })
+    .await?;
+    after_change(&state, cancelled, notify, "rendez-vous-annule")
+}
+
+fn after_change(
+    state: &AppState,
+    outcome: Result<i64, meetings::ScheduleError>,
+    notify: bool,
+    done: &str,
+) -> Result<HttpResponse, AppError> {
+    use meetings::ScheduleError;
+    let candidate_id = match outcome {
+        Ok(id) => id,
+        Err(ScheduleError::NotFound | ScheduleError::UnknownCentre) => {
+            return Err(AppError::NotFound)
+        }
+        Err(ScheduleError::Cancelled) => {
+            return Err(AppError::Conflict(
+                "Ce rendez-vous est déjà annulé : il ne peut plus être déplacé ni annulé."
+                    .to_owned(),
+            ))
+        }
+    };
+    if notify {
+        state.mail_wake.notify_one();
+    }
+    let suffix = if notify { "-courriel" } else { "" };
+    Ok(see_other(format!(
+        "/recrutement/candidats/{candidate_id}?fait={done}{suffix}#rendez-vous"
+    )))
 }

@@ -12,7 +12,9 @@ use serde::Serialize;
 pub use board::{board, export_csv, move_card, move_card_page, selection};
 pub use candidate::{add_note, candidate, download_document, merge};
 pub use edit::{edit_candidate, update_candidate};
-pub use meetings::{add_meeting, agenda, follow_ups, meeting_ics};
+pub use meetings::{
+    add_meeting, agenda, cancel_meeting, follow_ups, meeting_edit, meeting_ics, move_meeting,
+};
 pub use moves::move_stage;
 
 /// One choice of a select list, selected when it is the value chosen.
