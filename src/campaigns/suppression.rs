@@ -33,8 +33,10 @@ pub fn suppress(
             .on_conflict_do_nothing()
             .execute(conn)?;
         let status = match reason {
-            SuppressionReason::UnknownMailbox => ContactStatus::Bounced,
-            SuppressionReason::Unsubscribed | SuppressionReason::Manual => {
+            SuppressionReason::UnknownMailbox | SuppressionReason::Bounce => ContactStatus::Bounced,
+            SuppressionReason::Unsubscribed
+            | SuppressionReason::Manual
+            | SuppressionReason::Complaint => {
                 ContactStatus::Unsubscribed
             }
         };
