@@ -7,14 +7,17 @@ mod application_form;
 mod browser;
 #[cfg(feature = "browser")]
 mod browser_board;
+#[cfg(feature = "browser")]
 mod browser_campaigns;
 #[cfg(feature = "browser")]
 mod browser_candidate;
+#[cfg(feature = "browser")]
 mod browser_home;
 #[cfg(feature = "browser")]
 mod browser_look;
 #[cfg(feature = "browser")]
 mod browser_routine;
+#[cfg(feature = "browser")]
 mod browser_workspace_offers;
 mod campaign_pages;
 mod campaigns;
@@ -27,8 +30,10 @@ mod generator;
 mod golden;
 mod health;
 mod helpers;
+mod imap_server;
 mod json_api;
 mod mail;
+mod mailbox;
 mod metrics;
 mod migrations;
 mod offers;
