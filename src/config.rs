@@ -706,9 +706,11 @@ impl Settings {
             || i.max_attempts < 1
             || i.max_backoff_seconds < 1
         {
-            return Err("clé `inbound` : intervalle, taille (1024 octets au moins), seuil, \
+            return Err(
+                "clé `inbound` : intervalle, taille (1024 octets au moins), seuil, \
                         fenêtre, bail, tentatives et attente doivent être positifs"
-                .into());
+                    .into(),
+            );
         }
         let local = i.bounce_local_part.trim();
         if local.is_empty()
@@ -743,8 +745,7 @@ impl Settings {
                 ));
             }
             for folder in [&m.folder, &m.processed_folder, &m.unrecognised_folder] {
-                if folder.trim().is_empty() || folder.chars().any(|c| c.is_control() || c == '"')
-                {
+                if folder.trim().is_empty() || folder.chars().any(|c| c.is_control() || c == '"') {
                     return Err(format!("{at} : nom de dossier invalide « {folder} »"));
                 }
             }

@@ -145,8 +145,11 @@ impl Application {
             None
         };
         // Mail coming back (issue 20): one reader per configured mailbox.
-        let mailbox_readers =
-            crate::mailbox::start(self.settings.clone(), self.pool.clone(), stop_worker.subscribe());
+        let mailbox_readers = crate::mailbox::start(
+            self.settings.clone(),
+            self.pool.clone(),
+            stop_worker.subscribe(),
+        );
         let scheduler = match crate::scheduler::start_with_metrics(
             self.settings.clone(),
             self.pool.clone(),

@@ -105,7 +105,9 @@ pub fn verify_expiring(secret: &[u8], purpose: Purpose, token: &str) -> Option<(
 /// The bounce token of a delivery: `ID.HEX`, in lower case, because some relays change the
 /// case of the local part of an address on the way back.
 pub fn bounce_token(secret: &[u8], delivery_id: i64) -> String {
-    let sig = mac(secret, Purpose::Bounce, delivery_id).finalize().into_bytes();
+    let sig = mac(secret, Purpose::Bounce, delivery_id)
+        .finalize()
+        .into_bytes();
     let hex: String = sig[..SIGNATURE_BYTES]
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -36,9 +36,7 @@ pub fn suppress(
             SuppressionReason::UnknownMailbox | SuppressionReason::Bounce => ContactStatus::Bounced,
             SuppressionReason::Unsubscribed
             | SuppressionReason::Manual
-            | SuppressionReason::Complaint => {
-                ContactStatus::Unsubscribed
-            }
+            | SuppressionReason::Complaint => ContactStatus::Unsubscribed,
         };
         diesel::update(
             contacts::table

@@ -45,10 +45,20 @@ fn delivery(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Target>> {
     deliveries::table
         .inner_join(campaign_runs::table)
         .filter(deliveries::id.eq(id))
-        .select((deliveries::id, deliveries::email, campaign_runs::campaign_id))
+        .select((
+            deliveries::id,
+            deliveries::email,
+            campaign_runs::campaign_id,
+        ))
         .first::<(i64, String, i64)>(conn)
         .optional()
-        .map(|found| found.map(|(id, email, campaign)| Target { id, email, campaign }))
+        .map(|found| {
+            found.map(|(id, email, campaign)| Target {
+                id,
+                email,
+                campaign,
+            })
+        })
 }
 
 /// The delivery a report is about: by its signed token, or by the Message-ID it quotes when
@@ -57,8 +67,7 @@ fn resolve(conn: &mut PgConnection, reference: &Reference) -> QueryResult<Option
     if let Some(id) = reference.delivery {
         return delivery(conn, id);
     }
-    let (Some(message_id), Some(recipient)) = (&reference.message_id, &reference.recipient)
-    else {
+    let (Some(message_id), Some(recipient)) = (&reference.message_id, &reference.recipient) else {
         return Ok(None);
     };
     let found: Option<i64> = deliveries::table
@@ -89,9 +98,7 @@ pub fn apply(
             permanent,
         } => {
             let Some(target) = resolve(conn, reference)? else {
-                return Ok(unrecognised(format!(
-                    "rebond {status} sans envoi reconnu"
-                )));
+                return Ok(unrecognised(format!("rebond {status} sans envoi reconnu")));
             };
             if *permanent {
                 suppression::suppress(
@@ -119,7 +126,10 @@ pub fn apply(
                 conn,
                 &target.email,
                 SuppressionReason::Complaint,
-                &format!("plainte (courrier indésirable), campagne n° {}", target.campaign),
+                &format!(
+                    "plainte (courrier indésirable), campagne n° {}",
+                    target.campaign
+                ),
             )?;
             Ok(Applied {
                 kind: "plainte",
@@ -130,13 +140,18 @@ pub fn apply(
         }
         Verdict::Unsubscribe { delivery: id } => {
             let Some(target) = delivery(conn, *id)? else {
-                return Ok(unrecognised("demande de désinscription pour un envoi inconnu"));
+                return Ok(unrecognised(
+                    "demande de désinscription pour un envoi inconnu",
+                ));
             };
             suppression::suppress(
                 conn,
                 &target.email,
                 SuppressionReason::Unsubscribed,
-                &format!("courriel de désinscription, campagne n° {}", target.campaign),
+                &format!(
+                    "courriel de désinscription, campagne n° {}",
+                    target.campaign
+                ),
             )?;
             diesel::update(
                 deliveries::table

@@ -85,7 +85,9 @@ pub fn classify(raw: &[u8], keys: &Keys<'_>) -> Result<Verdict, String> {
     if let Some(delivery) = verp {
         return Ok(non_standard_bounce(&message, delivery));
     }
-    Ok(Verdict::Unrecognised("ni rebond, ni plainte, ni désinscription"))
+    Ok(Verdict::Unrecognised(
+        "ni rebond, ni plainte, ni désinscription",
+    ))
 }
 
 /// The delivery named by our bounce address among the headers saying where the message was
@@ -250,13 +252,13 @@ fn is_type(part: &mail_parser::MessagePart<'_>, ctype: &str, subtypes: &[&str]) 
 fn returned_original(message: &Message<'_>, keys: &Keys<'_>) -> (Option<String>, Option<i64>) {
     for part in message.parts.iter().skip(1) {
         if let PartType::Message(inner) = &part.body {
-            let delivery = inner
-                .headers_raw()
-                .find_map(|(name, value)| match name.to_ascii_lowercase().as_str() {
+            let delivery = inner.headers_raw().find_map(|(name, value)| {
+                match name.to_ascii_lowercase().as_str() {
                     "list-unsubscribe" => unsubscribe_token_in(value, keys, "/desinscription/"),
                     "return-path" => bounce_token_in(value, keys),
                     _ => None,
-                });
+                }
+            });
             return (inner.message_id().map(bracketed), delivery);
         }
         if is_type(part, "text", &["rfc822-headers"])
@@ -288,13 +290,12 @@ fn bracketed(id: &str) -> String {
 }
 
 fn delivery_status(message: &Message<'_>, keys: &Keys<'_>, verp: Option<i64>) -> Verdict {
-    let Some(report) = message.parts.iter().skip(1).find(|p| {
-        is_type(
-            p,
-            "message",
-            &["delivery-status", "global-delivery-status"],
-        )
-    }) else {
+    let Some(report) = message
+        .parts
+        .iter()
+        .skip(1)
+        .find(|p| is_type(p, "message", &["delivery-status", "global-delivery-status"]))
+    else {
         return Verdict::Unrecognised("rapport de remise sans partie delivery-status");
     };
     let text = part_text(report);
@@ -363,14 +364,20 @@ fn non_standard_bounce(message: &Message<'_>, delivery: i64) -> Verdict {
     let auto = message
         .header_raw("Auto-Submitted")
         .map(|v| v.trim().to_ascii_lowercase());
-    if auto.as_deref().is_some_and(|v| v.starts_with("auto-replied")) {
+    if auto
+        .as_deref()
+        .is_some_and(|v| v.starts_with("auto-replied"))
+    {
         return Verdict::Unrecognised("réponse automatique");
     }
     let mut text = String::new();
     for part in message.text_bodies().take(4) {
         let t = part_text(part);
         let end = t.len().min(TEXT_SCAN_BYTES);
-        let end = (0..=end).rev().find(|i| t.is_char_boundary(*i)).unwrap_or(0);
+        let end = (0..=end)
+            .rev()
+            .find(|i| t.is_char_boundary(*i))
+            .unwrap_or(0);
         text.push_str(&t[..end]);
         text.push('\n');
     }
@@ -474,7 +481,10 @@ mod tests {
             field(&b[1], "final-recipient").and_then(address_field),
             Some("claire@example.org".into())
         );
-        assert_eq!(field(&b[1], "status").and_then(status_code), Some(("5.1.1".into(), true)));
+        assert_eq!(
+            field(&b[1], "status").and_then(status_code),
+            Some(("5.1.1".into(), true))
+        );
         assert_eq!(address_field("rfc822; not an address"), None);
     }
 
@@ -512,7 +522,14 @@ mod tests {
         );
         assert!(matches!(
             classify(raw.as_bytes(), &keys()),
-            Ok(Verdict::Bounce { permanent: true, reference: Reference { delivery: Some(5), .. }, .. })
+            Ok(Verdict::Bounce {
+                permanent: true,
+                reference: Reference {
+                    delivery: Some(5),
+                    ..
+                },
+                ..
+            })
         ));
     }
 

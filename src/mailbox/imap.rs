@@ -78,7 +78,10 @@ pub async fn connect(m: &MailboxSettings) -> anyhow::Result<Session> {
         .context("délai de connexion dépassé")?
 }
 
-async fn login(client: async_imap::Client<Box<dyn Io>>, m: &MailboxSettings) -> anyhow::Result<Session> {
+async fn login(
+    client: async_imap::Client<Box<dyn Io>>,
+    m: &MailboxSettings,
+) -> anyhow::Result<Session> {
     client
         .login(&m.user, super::password(m))
         .await
@@ -145,8 +148,7 @@ pub async fn move_message(
 
 /// A folder name in IMAP's modified UTF-7 (RFC 3501 §5.1.3): « Traité » → « Trait&AOk- ».
 pub fn mutf7(name: &str) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
     fn flush(out: &mut String, pending: &mut Vec<u16>) {
         if pending.is_empty() {
             return;
@@ -154,7 +156,11 @@ pub fn mutf7(name: &str) -> String {
         let bytes: Vec<u8> = pending.iter().flat_map(|u| u.to_be_bytes()).collect();
         out.push('&');
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             let chars = chunk.len() + 1;
             for i in 0..chars {
@@ -194,6 +200,9 @@ mod tests {
         assert_eq!(mutf7("Non reconnu"), "Non reconnu");
         assert_eq!(mutf7("A&B"), "A&-B");
         // RFC 3501's own example.
-        assert_eq!(mutf7("~peter/mail/台北/日本語"), "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+        assert_eq!(
+            mutf7("~peter/mail/台北/日本語"),
+            "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+        );
     }
 }

@@ -25,8 +25,8 @@ use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
 use crate::config::{InboundSettings, MailboxSettings, Settings};
-use crate::db::PgPool;
 use crate::db::schema::inbound_messages;
+use crate::db::PgPool;
 
 /// Messages fetched (sizes) per round trip.
 const CHUNK: usize = 100;
@@ -132,12 +132,13 @@ impl Reader {
         let caps = session.capabilities().await?;
         let idle = caps.has_str("IDLE");
         let can_move = caps.has_str("MOVE");
-        for folder in [&self.mailbox.processed_folder, &self.mailbox.unrecognised_folder] {
+        for folder in [
+            &self.mailbox.processed_folder,
+            &self.mailbox.unrecognised_folder,
+        ] {
             imap::ensure_folder(&mut session, folder).await?;
         }
-        let selected = session
-            .select(imap::mutf7(&self.mailbox.folder))
-            .await?;
+        let selected = session.select(imap::mutf7(&self.mailbox.folder)).await?;
         let uid_validity = i64::from(selected.uid_validity.unwrap_or(0));
         let poll = Duration::from_secs(self.inbound().poll_interval_seconds.max(1));
         loop {
@@ -183,11 +184,7 @@ impl Reader {
         uid_validity: i64,
         can_move: bool,
     ) -> anyhow::Result<PassCounts> {
-        let mut uids: Vec<u32> = session
-            .uid_search("UNDELETED")
-            .await?
-            .into_iter()
-            .collect();
+        let mut uids: Vec<u32> = session.uid_search("UNDELETED").await?.into_iter().collect();
         uids.sort_unstable();
         let mut counts = PassCounts::default();
         for chunk in uids.chunks(CHUNK) {
@@ -489,7 +486,11 @@ pub fn finish(
         diesel::update(inbound_messages::table.find(id))
             .set((
                 inbound_messages::kind.eq(kind),
-                inbound_messages::folder.eq(if processed { FOLDER_DONE } else { FOLDER_UNKNOWN }),
+                inbound_messages::folder.eq(if processed {
+                    FOLDER_DONE
+                } else {
+                    FOLDER_UNKNOWN
+                }),
                 inbound_messages::delivery_id.eq(delivery),
                 inbound_messages::detail.eq(detail),
                 inbound_messages::error.eq(error),

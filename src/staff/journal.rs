@@ -64,7 +64,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("suppression_contact", "Contact supprimé"),
     ("creation_liste", "Liste créée"),
     ("desinscription_manuelle", "Désinscription ajoutée"),
-    ("desinscription_courriel", "Désinscription reçue par courriel"),
+    (
+        "desinscription_courriel",
+        "Désinscription reçue par courriel",
+    ),
     ("creation_organisation", "Organisation créée"),
     ("chargement_facultes", "Facultés chargées"),
     ("creation_centre", "Centre créé"),

@@ -42,7 +42,10 @@ fn mail_owner() -> (u32, u32, bool) {
     }
     let id = |flag: &str| -> u32 {
         let out = Command::new("id").args([flag, "dovecot"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().expect("dovecot user")
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("dovecot user")
     };
     (id("-u"), id("-g"), true)
 }
@@ -167,14 +170,21 @@ impl TestImap {
     pub async fn append_all(&self, messages: &[Vec<u8>]) {
         let mut session = self.session().await;
         for m in messages {
-            session.append("INBOX", None, None, m).await.expect("APPEND");
+            session
+                .append("INBOX", None, None, m)
+                .await
+                .expect("APPEND");
         }
         let _ = session.logout().await;
     }
 
     /// Messages in a folder, counted in the Maildir (`new` and `cur`).
     pub fn count(&self, folder: &str) -> usize {
-        let base = self.dir.0.join("mail").join(USER.split('@').next().unwrap());
+        let base = self
+            .dir
+            .0
+            .join("mail")
+            .join(USER.split('@').next().unwrap());
         let path = if folder == "INBOX" {
             base
         } else {

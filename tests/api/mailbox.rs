@@ -86,7 +86,10 @@ async fn campaign_sent(app: &TestApp, name: &str, prefix: &str, n: usize) -> (i6
         "SELECT count(*) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
          WHERE r.campaign_id = {id} AND d.status = 'envoye'"
     );
-    wait_for("the campaign to be sent", 30, || app.count(&sql) == n as i64).await;
+    wait_for("the campaign to be sent", 30, || {
+        app.count(&sql) == n as i64
+    })
+    .await;
     drop(sender);
     #[derive(QueryableByName)]
     struct Row {
@@ -151,7 +154,10 @@ fn fixture(name: &str, d: &Sent) -> Vec<u8> {
         )
         .replace("{{RCPT}}", &d.email)
         .replace("{{MESSAGE_ID}}", &d.message_id)
-        .replace("{{FORGED_MESSAGE_ID}}", "<campagne.999999.999999@vocation.test>")
+        .replace(
+            "{{FORGED_MESSAGE_ID}}",
+            "<campagne.999999.999999@vocation.test>",
+        )
         .replace(
             "{{UNSUB}}",
             &links::token(&secret(), links::Purpose::Unsubscribe, d.id),
@@ -250,7 +256,11 @@ async fn bounces_complaints_and_unsubscribes_are_read_once_by_two_instances() {
     // Permanent failures: suppressed as « rebond » with the status, delivery marked, contact
     // marked bounced.
     for (sent, status) in [(&d[0], "5.1.1"), (&d[1], "5.1.10"), (&d[2], "5.7.1")] {
-        assert_eq!(reason_of(&app, &sent.email).as_deref(), Some("rebond"), "{sent:?}");
+        assert_eq!(
+            reason_of(&app, &sent.email).as_deref(),
+            Some("rebond"),
+            "{sent:?}"
+        );
         assert!(app
             .text(&format!(
                 "SELECT detail FROM suppressions WHERE email = '{}'",
@@ -288,7 +298,10 @@ async fn bounces_complaints_and_unsubscribes_are_read_once_by_two_instances() {
     // The complaint, found by the signed unsubscribe token of the returned message.
     assert_eq!(reason_of(&app, &d[5].email).as_deref(), Some("plainte"));
     // The unsubscribe request: as the one-click link, and in the journal.
-    assert_eq!(reason_of(&app, &d[6].email).as_deref(), Some("desinscription"));
+    assert_eq!(
+        reason_of(&app, &d[6].email).as_deref(),
+        Some("desinscription")
+    );
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM deliveries WHERE id = {} AND unsubscribed_at IS NOT NULL",
@@ -337,9 +350,17 @@ async fn bounces_complaints_and_unsubscribes_are_read_once_by_two_instances() {
     let staff = app.staff(StaffRole::Communication).await;
     let (status, html) = staff.get_html(&format!("/campagnes/{campaign}")).await;
     assert_eq!(status, 200);
-    assert!(html.contains(r#"<dd data-field="bounced">4</dd>"#), "{html}");
+    assert!(
+        html.contains(r#"<dd data-field="bounced">4</dd>"#),
+        "{html}"
+    );
     assert!(html.contains("Rebonds (adresses en échec, écartées des envois)</dt><dd>4</dd>"));
-    let csv = staff.get("/rapports/campagnes.csv").await.text().await.unwrap();
+    let csv = staff
+        .get("/rapports/campagnes.csv")
+        .await
+        .text()
+        .await
+        .unwrap();
     let row = csv
         .lines()
         .find(|l| l.starts_with("Rebonds test"))
@@ -350,8 +371,10 @@ async fn bounces_complaints_and_unsubscribes_are_read_once_by_two_instances() {
     let (_, journal) = admin
         .get_html("/admin/journal?action=desinscription_courriel")
         .await;
-    assert!(journal.contains("a désinscrit un destinataire qui l&#x27;a demandé par courriel")
-        || journal.contains("a désinscrit un destinataire qui l'a demandé par courriel"));
+    assert!(
+        journal.contains("a désinscrit un destinataire qui l&#x27;a demandé par courriel")
+            || journal.contains("a désinscrit un destinataire qui l'a demandé par courriel")
+    );
 }
 
 #[tokio::test]

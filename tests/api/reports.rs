@@ -485,7 +485,15 @@ async fn channels_and_campaigns_show_applications_offers_recruitments_and_mailin
     // Sent in the period: three (not the old one, not the failure); three clicks; A1 and A3.
     assert_eq!(
         campaigns,
-        vec![strings(&["+Internes novembre", "3", "0", "3", "2", "2", "1"])]
+        vec![strings(&[
+            "+Internes novembre",
+            "3",
+            "0",
+            "3",
+            "2",
+            "2",
+            "1"
+        ])]
     );
     assert!(!html.contains("Brouillon sans envoi"));
 
@@ -524,7 +532,15 @@ async fn channels_and_campaigns_show_applications_offers_recruitments_and_mailin
             &html,
             "Campagnes de courriels : envois, clics et candidatures"
         ),
-        vec![strings(&["+Internes novembre", "0", "0", "1", "0", "0", "0"])]
+        vec![strings(&[
+            "+Internes novembre",
+            "0",
+            "0",
+            "1",
+            "0",
+            "0",
+            "0"
+        ])]
     );
 }
 
