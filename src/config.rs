@@ -967,6 +967,46 @@ mod tests {
     }
 
     #[test]
+    fn a_mailbox_without_tls_must_be_local_and_mailboxes_load_from_toml() {
+        let mut s = Settings::load_for("development").unwrap();
+        assert!(s.mailboxes.is_empty());
+        assert_eq!(s.inbound.soft_bounce_limit, 3);
+        let mailboxes: std::collections::BTreeMap<String, Vec<MailboxSettings>> =
+            config::Config::builder()
+                .add_source(config::File::from_str(
+                    "[[mailboxes]]\nhost = \"imap.example.org\"\nuser = \"rebonds\"\npassword = \"x\"\n",
+                    config::FileFormat::Toml,
+                ))
+                .build()
+                .unwrap()
+                .try_deserialize()
+                .unwrap();
+        let m = mailboxes["mailboxes"][0].clone();
+        assert_eq!((m.port, m.tls), (993, ImapTls::Implicit));
+        assert_eq!(m.processed_folder, "Traité");
+        assert_eq!(m.key(), "rebonds@imap.example.org");
+        s.mailboxes = vec![m.clone()];
+        s.check().expect("an IMAP mailbox over TLS");
+        s.mailboxes[0].tls = ImapTls::None;
+        let e = s.check().unwrap_err().to_string();
+        assert!(e.contains("mailboxes") && e.contains("tls"), "{e}");
+        s.mailboxes[0].host = "127.0.0.1".into();
+        s.check().expect("plain IMAP to the loopback interface");
+        s.mailboxes[0].processed_folder = "INBOX".into();
+        assert!(s.check().is_err());
+        s.mailboxes[0].processed_folder = "Traité".into();
+        s.mailboxes.push(s.mailboxes[0].clone());
+        assert!(s.check().unwrap_err().to_string().contains("deux boîtes"));
+        s.mailboxes.truncate(1);
+        s.inbound.bounce_local_part = "bounce+x".into();
+        assert!(s
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("bounce_local_part"));
+    }
+
+    #[test]
     fn an_accent_without_contrast_or_a_missing_logo_stops_the_start() {
         let mut s = Settings::load_for("development").unwrap();
         s.organisation.accent_colour = "#0b6e4f".into();
