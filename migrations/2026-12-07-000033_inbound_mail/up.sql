@@ -48,6 +48,7 @@ CREATE TABLE soft_bounces (
     occurred_at timestamptz NOT NULL
 );
 CREATE INDEX soft_bounces_email_idx ON soft_bounces (email, occurred_at);
+CREATE INDEX soft_bounces_occurred_idx ON soft_bounces (occurred_at);
 
 -- A bounce or complaint without our token is matched by the original Message-ID it quotes.
 CREATE INDEX deliveries_message_id_idx ON deliveries (message_id) WHERE message_id IS NOT NULL;

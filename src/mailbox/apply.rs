@@ -197,7 +197,7 @@ fn mark_bounced(
 }
 
 /// A temporary failure: counted; the address is suppressed when it has failed so often within
-/// the window. Older counts of the address are forgotten (they hold an address).
+/// the window. Counts older than the window are forgotten (they hold an address).
 fn soft_bounce(
     conn: &mut PgConnection,
     target: &Target,
@@ -208,12 +208,9 @@ fn soft_bounce(
 ) -> QueryResult<Applied> {
     let email = suppression::key(&target.email);
     let since = now - Duration::days(i64::from(settings.soft_bounce_window_days));
-    diesel::delete(
-        soft_bounces::table
-            .filter(soft_bounces::email.eq(&email))
-            .filter(soft_bounces::occurred_at.lt(since)),
-    )
-    .execute(conn)?;
+    // Counts older than the window are of no use and hold addresses: forgotten, for everyone.
+    diesel::delete(soft_bounces::table.filter(soft_bounces::occurred_at.lt(since)))
+        .execute(conn)?;
     diesel::insert_into(soft_bounces::table)
         .values((
             soft_bounces::inbound_id.eq(inbound_id),

@@ -18,6 +18,8 @@ const DOVECOT: &str = "/usr/sbin/dovecot";
 
 pub struct TestImap {
     pub port: u16,
+    /// The implicit-TLS port, and the certificate authority to trust, when started with TLS.
+    pub tls: Option<(u16, PathBuf)>,
     dir: TempDir,
     child: Option<Child>,
 }
@@ -52,6 +54,16 @@ fn mail_owner() -> (u32, u32, bool) {
 
 impl TestImap {
     pub fn start() -> TestImap {
+        Self::start_with(false)
+    }
+
+    /// Dovecot with TLS too: a self-signed certificate for localhost made with `openssl req`,
+    /// STARTTLS on the plain port and implicit TLS on a second one.
+    pub fn start_tls() -> TestImap {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> TestImap {
         assert!(
             Path::new(DOVECOT).exists(),
             "{DOVECOT} is missing: apt-get install dovecot-imapd (.ci/run does)"
@@ -92,9 +104,45 @@ impl TestImap {
              service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
              service anvil {{\n  chroot =\n}}\n"
         );
+        let (conf, tls) = if tls {
+            let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+            let made = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", "/CN=localhost"])
+                .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl");
+            assert!(made.success(), "openssl req failed");
+            let tls_port = free_port();
+            let conf = conf
+                .replace("ssl = no\n", "ssl = yes\n")
+                .replace(
+                    "inet_listener imaps {\n    port = 0\n  }",
+                    &format!(
+                        "inet_listener imaps {{\n    address = 127.0.0.1\n    port = {tls_port}\n    ssl = yes\n  }}"
+                    ),
+                );
+            let conf = format!(
+                "{conf}ssl_cert = <{}\nssl_key = <{}\n",
+                cert.display(),
+                key.display()
+            );
+            (conf, Some((tls_port, cert)))
+        } else {
+            (conf, None)
+        };
         std::fs::write(dir.0.join("dovecot.conf"), conf).unwrap();
         let mut imap = TestImap {
             port,
+            tls,
             dir,
             child: None,
         };

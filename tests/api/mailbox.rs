@@ -453,3 +453,65 @@ async fn a_server_that_goes_away_mid_run_loses_nothing() {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn mailboxes_are_read_over_tls_with_the_configured_authority_only() {
+    let app = TestApp::spawn().await;
+    let (_, d) = campaign_sent(&app, "Chiffrement", "tls", 2).await;
+    let imap = TestImap::start_tls();
+    imap.append_all(&[
+        fixture("mailto_unsubscribe.eml", &d[0]),
+        fixture("mailto_unsubscribe.eml", &d[1]),
+    ])
+    .await;
+    let (tls_port, ca) = imap.tls.clone().expect("TLS ports");
+    let mut implicit = imap.mailbox();
+    implicit.host = "localhost".into();
+    implicit.port = tls_port;
+    implicit.tls = vocation::config::ImapTls::Implicit;
+    implicit.ca_file = Some(ca.clone());
+
+    // A certificate nobody vouches for is refused: no login, no password sent.
+    let mut untrusted = implicit.clone();
+    untrusted.ca_file = None;
+    assert!(vocation::mailbox::imap::connect(&untrusted).await.is_err());
+    // STARTTLS on the plain port, with the authority.
+    let mut starttls = imap.mailbox();
+    starttls.host = "localhost".into();
+    starttls.tls = vocation::config::ImapTls::Starttls;
+    starttls.ca_file = Some(ca);
+    let mut session = vocation::mailbox::imap::connect(&starttls)
+        .await
+        .expect("STARTTLS and login");
+    assert_eq!(session.select("INBOX").await.unwrap().exists, 2);
+    session.logout().await.unwrap();
+
+    // The reader, over implicit TLS.
+    let smtp = TestSmtp::start();
+    let scratch = TempDir::new();
+    let mut s: Settings = TestApp::builder()
+        .database_of(&app)
+        .settings(&app.db, &smtp, &scratch);
+    s.mailboxes = vec![implicit];
+    s.inbound.poll_interval_seconds = 1;
+    s.check().unwrap();
+    let pool = vocation::db::prepare(&s).unwrap();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let readers = vocation::mailbox::start(Arc::new(s), pool, stop_rx);
+    wait_for("both requests read over TLS", 30, || {
+        app.count("SELECT count(*) FROM inbound_messages WHERE moved_at IS NOT NULL") == 2
+    })
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE unsubscribed_at IS NOT NULL"),
+        2
+    );
+    assert_eq!(imap.count("Traité"), 2);
+    stop_tx.send(true).unwrap();
+    for r in readers {
+        tokio::time::timeout(Duration::from_secs(15), r)
+            .await
+            .expect("readers stop")
+            .unwrap();
+    }
+}
