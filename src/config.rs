@@ -32,6 +32,119 @@ pub struct Settings {
     /// Positions on the open web and partner sites (issue 19).
     #[serde(default)]
     pub open_web: OpenWebSettings,
+    /// Mailboxes read for bounces, complaints and unsubscribe requests (none by default).
+    #[serde(default)]
+    pub mailboxes: Vec<MailboxSettings>,
+    /// How mail coming back is read and acted on.
+    #[serde(default)]
+    pub inbound: InboundSettings,
+}
+
+/// How an IMAP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapTls {
+    /// TLS from the first byte (port 993).
+    Implicit,
+    /// STARTTLS on a plain connection (port 143).
+    Starttls,
+    /// No encryption: only for a server on the loopback interface (tests).
+    None,
+}
+
+/// One mailbox read over IMAP (`[[mailboxes]]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailboxSettings {
+    /// A short name for logs and the records of messages read; the user name when empty.
+    #[serde(default)]
+    pub name: String,
+    pub host: String,
+    #[serde(default = "default_imap_port")]
+    pub port: u16,
+    #[serde(default = "default_imap_tls")]
+    pub tls: ImapTls,
+    pub user: String,
+    pub password: SecretString,
+    /// The folder read.
+    #[serde(default = "default_inbox")]
+    pub folder: String,
+    /// Where messages acted on go.
+    #[serde(default = "default_processed_folder")]
+    pub processed_folder: String,
+    /// Where messages that match nothing (or cannot be read) go.
+    #[serde(default = "default_unrecognised_folder")]
+    pub unrecognised_folder: String,
+    /// A PEM certificate to trust besides the system's (a département's own authority).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl MailboxSettings {
+    /// The name messages of this mailbox are recorded under.
+    pub fn key(&self) -> String {
+        if self.name.trim().is_empty() {
+            format!("{}@{}", self.user, self.host)
+        } else {
+            self.name.trim().to_owned()
+        }
+    }
+}
+
+fn default_imap_port() -> u16 {
+    993
+}
+fn default_imap_tls() -> ImapTls {
+    ImapTls::Implicit
+}
+fn default_inbox() -> String {
+    "INBOX".into()
+}
+fn default_processed_folder() -> String {
+    "Traité".into()
+}
+fn default_unrecognised_folder() -> String {
+    "Non reconnu".into()
+}
+
+/// Reading mail that comes back (`[inbound]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct InboundSettings {
+    /// Seconds between two looks at a mailbox whose server does not offer IDLE (and the
+    /// longest an IDLE waits before looking again).
+    pub poll_interval_seconds: u64,
+    /// Messages larger than this are recorded and moved to « Non reconnu » without being read.
+    pub max_message_bytes: u32,
+    /// Local part of the bounce address (`bounce+TOKEN@domain`).
+    pub bounce_local_part: String,
+    /// Domain of the bounce address; empty: the campaign sender's domain.
+    pub bounce_domain: String,
+    /// Temporary failures (4.x.x) of one address within `soft_bounce_window_days` that
+    /// suppress it.
+    pub soft_bounce_limit: u32,
+    pub soft_bounce_window_days: u32,
+    /// Seconds a message claimed by an instance stays its own.
+    pub claim_lease_seconds: i64,
+    /// Claims of one message after which it is put aside as unreadable.
+    pub max_attempts: i32,
+    /// Longest wait between two reconnections when the server is away.
+    pub max_backoff_seconds: u64,
+}
+
+impl Default for InboundSettings {
+    fn default() -> Self {
+        InboundSettings {
+            poll_interval_seconds: 60,
+            max_message_bytes: 10 * 1024 * 1024,
+            bounce_local_part: "bounce".into(),
+            bounce_domain: String::new(),
+            soft_bounce_limit: 3,
+            soft_bounce_window_days: 15,
+            claim_lease_seconds: 300,
+            max_attempts: 5,
+            max_backoff_seconds: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -410,6 +523,15 @@ impl PartnerSettings {
     }
 }
 
+/// Whether `host` names the loopback interface.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A configuration problem, phrased for the person starting the service.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration invalide : {0}")]
@@ -638,6 +760,9 @@ impl Settings {
                 format!("« {hello} » n'est pas un nom d'hôte (lettres, chiffres, points, tirets)"),
             );
         }
+        if let Err(why) = self.check_mailboxes() {
+            return Err(ConfigError(why));
+        }
         if self.security.secret_key.expose_secret().len() < 64 {
             return bad(
                 "security.secret_key",
@@ -684,6 +809,80 @@ impl Settings {
     /// What production adds to `check`: a real mail relay, a strong secret key, HTTPS links,
     /// and `/metrics` behind a token (or off).
     /// Run by `load_for("production")`; tests call it on settings changed in code.
+    /// The mailboxes and the inbound settings, as a message naming the key.
+    fn check_mailboxes(&self) -> Result<(), String> {
+        let i = &self.inbound;
+        if i.poll_interval_seconds < 1
+            || i.max_message_bytes < 1024
+            || i.soft_bounce_limit < 1
+            || i.soft_bounce_window_days < 1
+            || i.claim_lease_seconds < 1
+            || i.max_attempts < 1
+            || i.max_backoff_seconds < 1
+        {
+            return Err(
+                "clé `inbound` : intervalle, taille (1024 octets au moins), seuil, \
+                        fenêtre, bail, tentatives et attente doivent être positifs"
+                    .into(),
+            );
+        }
+        let local = i.bounce_local_part.trim();
+        if local.is_empty()
+            || !local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(format!(
+                "clé `inbound.bounce_local_part` : « {local} » : lettres, chiffres, - _ et . seulement"
+            ));
+        }
+        if !i.bounce_domain.is_empty()
+            && format!("{local}@{}", i.bounce_domain)
+                .parse::<lettre::Address>()
+                .is_err()
+        {
+            return Err(format!(
+                "clé `inbound.bounce_domain` : « {} » n'est pas un domaine",
+                i.bounce_domain
+            ));
+        }
+        let mut keys = std::collections::BTreeSet::new();
+        for (n, m) in self.mailboxes.iter().enumerate() {
+            let at = format!("clé `mailboxes` (boîte n° {})", n + 1);
+            if m.host.trim().is_empty() || m.user.trim().is_empty() || m.port == 0 {
+                return Err(format!("{at} : host, port et user sont obligatoires"));
+            }
+            if m.tls == ImapTls::None && !is_loopback(&m.host) {
+                return Err(format!(
+                    "{at} : tls = \"none\" n'est permis que pour un serveur local (127.0.0.1, \
+                     ::1, localhost) ; utilisez \"implicit\" ou \"starttls\""
+                ));
+            }
+            for folder in [&m.folder, &m.processed_folder, &m.unrecognised_folder] {
+                if folder.trim().is_empty() || folder.chars().any(|c| c.is_control() || c == '"') {
+                    return Err(format!("{at} : nom de dossier invalide « {folder} »"));
+                }
+            }
+            if m.folder == m.processed_folder || m.folder == m.unrecognised_folder {
+                return Err(format!(
+                    "{at} : le dossier lu doit différer des dossiers « traité » et « non reconnu »"
+                ));
+            }
+            if let Some(ca) = &m.ca_file {
+                if !ca.is_file() {
+                    return Err(format!(
+                        "{at} : ca_file {} n'est pas un fichier lisible",
+                        ca.display()
+                    ));
+                }
+            }
+            if !keys.insert(m.key()) {
+                return Err(format!("{at} : deux boîtes portent le nom « {} »", m.key()));
+            }
+        }
+        Ok(())
+    }
+
     pub fn check_production(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: String| {
             Err(ConfigError(format!(
@@ -931,6 +1130,46 @@ mod tests {
             mask_database_url("postgres://u:secret@db:5432/x"),
             "postgres://u:***@db:5432/x"
         );
+    }
+
+    #[test]
+    fn a_mailbox_without_tls_must_be_local_and_mailboxes_load_from_toml() {
+        let mut s = Settings::load_for("development").unwrap();
+        assert!(s.mailboxes.is_empty());
+        assert_eq!(s.inbound.soft_bounce_limit, 3);
+        let mailboxes: std::collections::BTreeMap<String, Vec<MailboxSettings>> =
+            config::Config::builder()
+                .add_source(config::File::from_str(
+                    "[[mailboxes]]\nhost = \"imap.example.org\"\nuser = \"rebonds\"\npassword = \"x\"\n",
+                    config::FileFormat::Toml,
+                ))
+                .build()
+                .unwrap()
+                .try_deserialize()
+                .unwrap();
+        let m = mailboxes["mailboxes"][0].clone();
+        assert_eq!((m.port, m.tls), (993, ImapTls::Implicit));
+        assert_eq!(m.processed_folder, "Traité");
+        assert_eq!(m.key(), "rebonds@imap.example.org");
+        s.mailboxes = vec![m.clone()];
+        s.check().expect("an IMAP mailbox over TLS");
+        s.mailboxes[0].tls = ImapTls::None;
+        let e = s.check().unwrap_err().to_string();
+        assert!(e.contains("mailboxes") && e.contains("tls"), "{e}");
+        s.mailboxes[0].host = "127.0.0.1".into();
+        s.check().expect("plain IMAP to the loopback interface");
+        s.mailboxes[0].processed_folder = "INBOX".into();
+        assert!(s.check().is_err());
+        s.mailboxes[0].processed_folder = "Traité".into();
+        s.mailboxes.push(s.mailboxes[0].clone());
+        assert!(s.check().unwrap_err().to_string().contains("deux boîtes"));
+        s.mailboxes.truncate(1);
+        s.inbound.bounce_local_part = "bounce+x".into();
+        assert!(s
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("bounce_local_part"));
     }
 
     #[test]

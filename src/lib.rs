@@ -12,6 +12,7 @@ pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod mail;
+pub mod mailbox;
 pub mod metrics;
 pub mod offers;
 pub mod pipeline;

@@ -144,6 +144,12 @@ impl Application {
         } else {
             None
         };
+        // Mail coming back (issue 20): one reader per configured mailbox.
+        let mailbox_readers = crate::mailbox::start(
+            self.settings.clone(),
+            self.pool.clone(),
+            stop_worker.subscribe(),
+        );
         let scheduler = match crate::scheduler::start_with_metrics(
             self.settings.clone(),
             self.pool.clone(),
@@ -187,7 +193,18 @@ impl Application {
                 sender.shutdown().await;
             }
         };
-        tokio::join!(mail, campaigns);
+        let readers = async {
+            for reader in mailbox_readers {
+                // A reader stops between two messages; one stuck on the network is dropped.
+                if tokio::time::timeout(Duration::from_secs(10), reader)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("mailbox reader did not stop in time");
+                }
+            }
+        };
+        tokio::join!(mail, campaigns, readers);
         result
     }
 }

@@ -7,7 +7,7 @@
 (function () {
   "use strict";
   var fields = ["status_label", "recipients", "sent", "failed", "skipped", "cancelled",
-    "pending", "percent", "sent_last_minute", "estimated_end"];
+    "pending", "bounced", "percent", "sent_last_minute", "estimated_end"];
 
   function root() {
     return document.getElementById("campagne-etat");

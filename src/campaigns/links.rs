@@ -18,6 +18,8 @@ pub enum Purpose {
     Channel,
     /// The browser's memory of the campaign mail's tracked link it came by (expiring cookie).
     ClickMemory,
+    /// The envelope sender of a campaign message (VERP): bounces come back to it.
+    Bounce,
 }
 
 impl Purpose {
@@ -28,6 +30,7 @@ impl Purpose {
             Purpose::PersonalData => b"mes-donnees:",
             Purpose::Channel => b"canal:",
             Purpose::ClickMemory => b"suivi-memoire:",
+            Purpose::Bounce => b"rebond:",
         }
     }
 }
@@ -105,6 +108,41 @@ pub fn verify_expiring(secret: &[u8], purpose: Purpose, token: &str) -> Option<(
         .map(|_| (id_value, expires_value))
 }
 
+/// The bounce token of a delivery: `ID.HEX`, in lower case, because some relays change the
+/// case of the local part of an address on the way back.
+pub fn bounce_token(secret: &[u8], delivery_id: i64) -> String {
+    let sig = mac(secret, Purpose::Bounce, delivery_id)
+        .finalize()
+        .into_bytes();
+    let hex: String = sig[..SIGNATURE_BYTES]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{delivery_id}.{hex}")
+}
+
+/// The delivery a bounce token stands for, if its signature holds (any case).
+pub fn verify_bounce(secret: &[u8], token: &str) -> Option<i64> {
+    let (id, hex) = token.split_once('.')?;
+    let id = number(id)?;
+    if hex.len() != SIGNATURE_BYTES * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let given: Vec<u8> = (0..SIGNATURE_BYTES)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    mac(secret, Purpose::Bounce, id)
+        .verify_truncated_left(&given)
+        .ok()
+        .map(|_| id)
+}
+
+/// The envelope sender of a delivery: `LOCAL+TOKEN@DOMAIN` (VERP).
+pub fn bounce_address(local: &str, domain: &str, secret: &[u8], delivery_id: i64) -> String {
+    format!("{local}+{}@{domain}", bounce_token(secret, delivery_id))
+}
+
 pub fn unsubscribe_url(public_url: &str, secret: &[u8], delivery_id: i64) -> String {
     format!(
         "{public_url}/desinscription/{}",
@@ -151,6 +189,28 @@ mod tests {
         );
         assert_eq!(verify_expiring(KEY, Purpose::Click, &t), None);
         assert_eq!(verify(KEY, Purpose::PersonalData, &t), None);
+    }
+
+    #[test]
+    fn bounce_tokens_survive_case_changes_and_refuse_forgeries() {
+        let t = bounce_token(KEY, 42);
+        assert_eq!(verify_bounce(KEY, &t), Some(42));
+        assert_eq!(verify_bounce(KEY, &t.to_uppercase()), Some(42));
+        assert_eq!(verify_bounce(b"other", &t), None);
+        let (_, hex) = t.split_once('.').unwrap();
+        assert_eq!(verify_bounce(KEY, &format!("43.{hex}")), None);
+        assert_eq!(verify_bounce(KEY, &format!("42.{}", &hex[1..])), None);
+        assert_eq!(verify_bounce(KEY, "42.zz"), None);
+        // Not the same signature as the other purposes.
+        let other = token(KEY, Purpose::Unsubscribe, 42);
+        assert_eq!(verify_bounce(KEY, &other), None);
+        assert_eq!(
+            bounce_address("bounce", "vocation.test", KEY, 42),
+            format!("bounce+{t}@vocation.test")
+        );
+        assert!(bounce_address("bounce", "vocation.test", KEY, 42)
+            .parse::<lettre::Address>()
+            .is_ok());
     }
 
     #[test]

@@ -33,10 +33,10 @@ pub fn suppress(
             .on_conflict_do_nothing()
             .execute(conn)?;
         let status = match reason {
-            SuppressionReason::UnknownMailbox => ContactStatus::Bounced,
-            SuppressionReason::Unsubscribed | SuppressionReason::Manual => {
-                ContactStatus::Unsubscribed
-            }
+            SuppressionReason::UnknownMailbox | SuppressionReason::Bounce => ContactStatus::Bounced,
+            SuppressionReason::Unsubscribed
+            | SuppressionReason::Manual
+            | SuppressionReason::Complaint => ContactStatus::Unsubscribed,
         };
         diesel::update(
             contacts::table

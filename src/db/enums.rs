@@ -223,6 +223,8 @@ text_enum!(
         Unsubscribed => ("desinscription", "Désinscription"),
         UnknownMailbox => ("adresse_inconnue", "Adresse inconnue (rejet définitif)"),
         Manual => ("manuelle", "Ajout manuel"),
+        Bounce => ("rebond", "Rebond (adresse en échec)"),
+        Complaint => ("plainte", "Plainte pour courrier indésirable"),
     }
 );
 

@@ -452,6 +452,28 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         unsubscribed_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        bounced_at -> Nullable<Timestamptz>,
+        bounce_status -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    inbound_messages (id) {
+        id -> Int8,
+        mailbox -> Text,
+        uid_validity -> Int8,
+        uid -> Int8,
+        size_bytes -> Int8,
+        claimed_until -> Timestamptz,
+        attempts -> Int4,
+        kind -> Nullable<Text>,
+        folder -> Nullable<Text>,
+        delivery_id -> Nullable<Int8>,
+        detail -> Text,
+        error -> Nullable<Text>,
+        processed_at -> Nullable<Timestamptz>,
+        moved_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -505,6 +527,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    soft_bounces (inbound_id) {
+        inbound_id -> Int8,
+        email -> Text,
+        delivery_id -> Nullable<Int8>,
+        status -> Text,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     suppressions (email) {
         email -> Text,
         reason -> Text,
@@ -522,6 +554,7 @@ diesel::joinable!(campaigns -> mail_templates (template_id));
 diesel::joinable!(campaigns -> staff_users (created_by));
 diesel::joinable!(contacts -> organisations (organisation_id));
 diesel::joinable!(link_clicks -> deliveries (delivery_id));
+diesel::joinable!(soft_bounces -> inbound_messages (inbound_id));
 diesel::joinable!(list_members -> contact_lists (list_id));
 diesel::joinable!(list_members -> contacts (contact_id));
 diesel::joinable!(mail_templates -> staff_users (updated_by));
@@ -566,11 +599,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_lists,
     contacts,
     deliveries,
+    inbound_messages,
     link_clicks,
     list_members,
     mail_templates,
     organisations,
     relay_pacing,
+    soft_bounces,
     suppressions,
     applications,
     audit_log,

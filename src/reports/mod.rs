@@ -299,6 +299,9 @@ pub struct CampaignRow {
     /// Messages sent during the period.
     #[diesel(sql_type = BigInt)]
     pub sent: i64,
+    /// Messages of the campaign that came back undeliverable during the period.
+    #[diesel(sql_type = BigInt)]
+    pub bounced: i64,
     /// Clicks on its tracked links during the period.
     #[diesel(sql_type = BigInt)]
     pub clicks: i64,
@@ -416,16 +419,23 @@ pub fn sources(conn: &mut PgConnection, period: Period, today: NaiveDate) -> Que
            JOIN campaign_runs r ON r.id = d.run_id \
            WHERE d.status = 'envoye' AND d.sent_at >= $1 AND d.sent_at < $2 \
            GROUP BY r.campaign_id), \
+         bounced AS ( \
+           SELECT r.campaign_id, count(*) AS bounced FROM deliveries d \
+           JOIN campaign_runs r ON r.id = d.run_id \
+           WHERE d.bounced_at >= $1 AND d.bounced_at < $2 \
+           GROUP BY r.campaign_id), \
          clicks AS ( \
            SELECT r.campaign_id, count(*) AS clicks FROM link_clicks k \
            JOIN deliveries d ON d.id = k.delivery_id JOIN campaign_runs r ON r.id = d.run_id \
            WHERE k.clicked_at >= $1 AND k.clicked_at < $2 \
            GROUP BY r.campaign_id) \
-         SELECT c.id, c.name, coalesce(s.sent, 0) AS sent, coalesce(k.clicks, 0) AS clicks, \
+         SELECT c.id, c.name, coalesce(s.sent, 0) AS sent, \
+                coalesce(bo.bounced, 0) AS bounced, coalesce(k.clicks, 0) AS clicks, \
                 coalesce(b.applications, 0) AS applications, coalesce(b.offers, 0) AS offers, \
                 coalesce(b.recruitments, 0) AS recruitments \
          FROM campaigns c \
          LEFT JOIN sent s ON s.campaign_id = c.id \
+         LEFT JOIN bounced bo ON bo.campaign_id = c.id \
          LEFT JOIN clicks k ON k.campaign_id = c.id \
          LEFT JOIN by_campaign b ON b.campaign_id = c.id \
          WHERE s.sent IS NOT NULL OR k.clicks IS NOT NULL OR b.applications IS NOT NULL \

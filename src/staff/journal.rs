@@ -64,6 +64,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("suppression_contact", "Contact supprimé"),
     ("creation_liste", "Liste créée"),
     ("desinscription_manuelle", "Désinscription ajoutée"),
+    (
+        "desinscription_courriel",
+        "Désinscription reçue par courriel",
+    ),
     ("creation_organisation", "Organisation créée"),
     ("chargement_facultes", "Facultés chargées"),
     ("creation_centre", "Centre créé"),
@@ -656,6 +660,15 @@ pub fn tell(e: &Entry) -> Line {
         "desinscription_manuelle" => (
             vec![
                 t(" a ajouté une adresse à "),
+                link("la liste des désinscriptions", "/contacts/desinscriptions"),
+            ],
+            true,
+        ),
+        "desinscription_courriel" => (
+            vec![
+                t(" a désinscrit un destinataire qui l'a demandé par courriel ("),
+                t(e.detail.clone()),
+                t(") : son adresse est dans "),
                 link("la liste des désinscriptions", "/contacts/desinscriptions"),
             ],
             true,

@@ -485,7 +485,15 @@ async fn channels_and_campaigns_show_applications_offers_recruitments_and_mailin
     // Sent in the period: three (not the old one, not the failure); three clicks; A1 and A3.
     assert_eq!(
         campaigns,
-        vec![strings(&["+Internes novembre", "3", "3", "2", "2", "1"])]
+        vec![strings(&[
+            "+Internes novembre",
+            "3",
+            "0",
+            "3",
+            "2",
+            "2",
+            "1"
+        ])]
     );
     assert!(!html.contains("Brouillon sans envoi"));
 
@@ -497,12 +505,13 @@ async fn channels_and_campaigns_show_applications_offers_recruitments_and_mailin
             strings(&[
                 "Campagne",
                 "Courriels envoyés",
+                "Rebonds",
                 "Clics",
                 "Candidatures",
                 "Propositions",
                 "Recrutements"
             ]),
-            strings(&["'+Internes novembre", "3", "3", "2", "2", "1"]),
+            strings(&["'+Internes novembre", "3", "0", "3", "2", "2", "1"]),
         ]
     );
     let records = csv(&comms, "/rapports/utm.csv").await;
@@ -523,7 +532,15 @@ async fn channels_and_campaigns_show_applications_offers_recruitments_and_mailin
             &html,
             "Campagnes de courriels : envois, clics et candidatures"
         ),
-        vec![strings(&["+Internes novembre", "0", "1", "0", "0", "0"])]
+        vec![strings(&[
+            "+Internes novembre",
+            "0",
+            "0",
+            "1",
+            "0",
+            "0",
+            "0"
+        ])]
     );
 }
 

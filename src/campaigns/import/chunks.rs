@@ -53,6 +53,14 @@ fn suppressed_reason(reason: SuppressionReason, on: chrono::DateTime<chrono::Utc
             "Adresse inconnue du serveur de messagerie (rejet définitif le {day}) : elle n'est \
              jamais réimportée."
         ),
+        SuppressionReason::Bounce => format!(
+            "Adresse en échec d'après les avis de non-remise (le {day}) : elle n'est jamais \
+             réimportée."
+        ),
+        SuppressionReason::Complaint => format!(
+            "Le destinataire a signalé un message comme indésirable (le {day}) : l'adresse \
+             n'est jamais réimportée."
+        ),
         SuppressionReason::Manual => format!(
             "Adresse exclue de tout envoi le {day} (liste des désinscriptions) : elle n'est \
              jamais réimportée."

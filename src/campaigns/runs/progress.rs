@@ -20,6 +20,8 @@ pub struct RunProgress {
     pub skipped: i64,
     pub cancelled: i64,
     pub pending: i64,
+    /// Sent messages that came back as undeliverable (bounces read from the mailbox).
+    pub bounced: i64,
     /// Messages sent during the last minute.
     pub sent_last_minute: i64,
     pub started_at: Option<DateTime<Utc>>,
@@ -42,6 +44,8 @@ struct RunCounts {
     cancelled: i64,
     #[diesel(sql_type = BigInt)]
     pending: i64,
+    #[diesel(sql_type = BigInt)]
+    bounced: i64,
     #[diesel(sql_type = BigInt)]
     sent_last_minute: i64,
 }
@@ -80,6 +84,7 @@ pub fn progress(
             count(*) FILTER (WHERE d.status = $5) AS skipped, \
             count(*) FILTER (WHERE d.status = $6) AS cancelled, \
             count(*) FILTER (WHERE d.status = $7) AS pending, \
+            count(*) FILTER (WHERE d.bounced_at IS NOT NULL) AS bounced, \
             count(*) FILTER (WHERE d.status = $3 AND d.sent_at > $2) AS sent_last_minute \
          FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
          WHERE r.campaign_id = $1 GROUP BY d.run_id",
@@ -116,6 +121,7 @@ pub fn progress(
                 skipped: get(|c| c.skipped),
                 cancelled: get(|c| c.cancelled),
                 pending,
+                bounced: get(|c| c.bounced),
                 sent_last_minute: last_minute,
                 started_at: run.started_at,
                 finished_at: run.finished_at,
@@ -134,6 +140,9 @@ pub struct Outcome {
     pub failed: i64,
     #[diesel(sql_type = BigInt)]
     pub unsubscribed: i64,
+    /// Messages that came back undeliverable (bounces read from the mailbox).
+    #[diesel(sql_type = BigInt)]
+    pub bounced: i64,
     /// Visits of the tracked links in all (a recipient's return visits included).
     #[diesel(sql_type = BigInt)]
     pub clicks: i64,
@@ -159,6 +168,8 @@ pub fn outcome(conn: &mut PgConnection, campaign_id: i64) -> QueryResult<Outcome
               WHERE r.campaign_id = $1 AND d.status = $3) AS failed, \
            (SELECT count(*) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
               WHERE r.campaign_id = $1 AND d.unsubscribed_at IS NOT NULL) AS unsubscribed, \
+           (SELECT count(*) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
+              WHERE r.campaign_id = $1 AND d.bounced_at IS NOT NULL) AS bounced, \
            (SELECT coalesce(sum(k.clicks), 0) FROM link_clicks k \
               JOIN deliveries d ON d.id = k.delivery_id \
               JOIN campaign_runs r ON r.id = d.run_id WHERE r.campaign_id = $1) AS clicks, \

@@ -125,7 +125,35 @@ impl Composer {
             .map_err(|e| format!("message impossible à construire : {e}"))?;
         let bytes = crate::mail::sign(message.formatted(), i.dkim.as_ref(), Utc::now())
             .map_err(|e| e.to_string())?;
-        Ok((message.envelope().clone(), bytes))
+        Ok((self.envelope(run, item, message.envelope())?, bytes))
+    }
+
+    /// The envelope: the message's recipient, and as sender a bounce address carrying the
+    /// delivery's signed token (VERP), so that a bounce names the delivery it is about.
+    fn envelope(
+        &self,
+        run: &RunContext,
+        item: &ClaimedDelivery,
+        built: &Envelope,
+    ) -> Result<Envelope, String> {
+        let inbound = &self.settings.inbound;
+        let domain = if inbound.bounce_domain.is_empty() {
+            run.sender_email
+                .rsplit_once('@')
+                .map_or(self.domain.as_str(), |(_, d)| d)
+        } else {
+            inbound.bounce_domain.as_str()
+        };
+        let sender = links::bounce_address(
+            inbound.bounce_local_part.trim(),
+            domain,
+            &self.secret,
+            item.id,
+        )
+        .parse()
+        .map_err(|e| format!("adresse de retour invalide : {e}"))?;
+        Envelope::new(Some(sender), built.to().to_vec())
+            .map_err(|e| format!("enveloppe impossible à construire : {e}"))
     }
 }
 
