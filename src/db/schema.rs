@@ -350,6 +350,7 @@ diesel::table! {
         last_delivery_id -> Int8,
         claim_cursor -> Int8,
         recheck_at -> Nullable<Timestamptz>,
+        letter_report -> Nullable<Text>,
     }
 }
 
@@ -357,7 +358,7 @@ diesel::table! {
     campaigns (id) {
         id -> Int8,
         name -> Text,
-        template_id -> Int8,
+        template_id -> Nullable<Int8>,
         sender_name -> Text,
         sender_email -> Text,
         rate_per_minute -> Int4,
@@ -368,6 +369,9 @@ diesel::table! {
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        kind -> Text,
+        letter_subject -> Nullable<Text>,
+        letter_body -> Nullable<Text>,
     }
 }
 
@@ -394,6 +398,15 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        address_complement -> Text,
+        address_building -> Text,
+        address_street -> Text,
+        address_locality -> Text,
+        postcode -> Text,
+        postal_town -> Text,
+        country -> Text,
+        deceased -> Bool,
+        no_letters_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -413,6 +426,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         unsubscribed_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        letter_code -> Nullable<Text>,
     }
 }
 

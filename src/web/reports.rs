@@ -359,14 +359,16 @@ fn sources_figures(sources: &Sources) -> Vec<Figure> {
 
     let mut campaigns = Figure {
         slug: "campagnes",
-        title: "Campagnes de courriels : envois, clics et candidatures".to_owned(),
-        note: "Courriels envoyés et clics sur les liens suivis pendant la période (un clic par \
+        title: "Campagnes de courriels et de courriers : envois, clics et candidatures".to_owned(),
+        note: "Courriels envoyés ou courriers produits, et clics sur les liens suivis (ou visites \
+               du lien personnel d'un courrier) pendant la période (un clic par \
                message : le premier ; un destinataire qui revient n'est pas recompté) ; candidatures \
                déposées pendant la période en suivant un lien de la campagne, et ce qu'elles sont \
                devenues.",
         headers: vec![
             "Campagne",
-            "Courriels envoyés",
+            "Type",
+            "Envois",
             "Clics",
             "Candidatures",
             "Propositions",
@@ -376,7 +378,12 @@ fn sources_figures(sources: &Sources) -> Vec<Figure> {
             .campaigns
             .iter()
             .map(|c| {
-                let mut row = vec![c.name.clone(), c.sent.to_string(), c.clicks.to_string()];
+                let mut row = vec![
+                    c.name.clone(),
+                    c.kind.label().to_owned(),
+                    c.sent.to_string(),
+                    c.clicks.to_string(),
+                ];
                 row.extend(yield_cells(&c.figures));
                 row
             })

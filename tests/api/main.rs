@@ -7,14 +7,17 @@ mod application_form;
 mod browser;
 #[cfg(feature = "browser")]
 mod browser_board;
+#[cfg(feature = "browser")]
 mod browser_campaigns;
 #[cfg(feature = "browser")]
 mod browser_candidate;
+#[cfg(feature = "browser")]
 mod browser_home;
 #[cfg(feature = "browser")]
 mod browser_look;
 #[cfg(feature = "browser")]
 mod browser_routine;
+#[cfg(feature = "browser")]
 mod browser_workspace_offers;
 mod campaign_pages;
 mod campaigns;
@@ -28,6 +31,7 @@ mod golden;
 mod health;
 mod helpers;
 mod json_api;
+mod letters;
 mod mail;
 mod metrics;
 mod migrations;

@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod campaign;
 pub mod form;
+pub mod letters;
 pub mod preview;
 pub mod templates;
 
