@@ -87,6 +87,9 @@ pub(crate) fn lay_out(
     if letter.link.chars().count() > MAX_LINK_CHARS {
         return Err(LetterProblem::LinkTooLong(MAX_LINK_CHARS));
     }
+    if letter.code.trim().is_empty() {
+        return Err(LetterProblem::NoCode);
+    }
     if letter.code.chars().count() > MAX_CODE_CHARS {
         return Err(LetterProblem::CodeTooLong(MAX_CODE_CHARS));
     }
@@ -107,7 +110,7 @@ pub(crate) fn lay_out(
 
     let date = date_line(&sender.place, letter.date);
     pages.y = mm(DATE_BASELINE);
-    pages.text(&fonts.regular, REGULAR, BODY_SIZE, mm(ADDRESS_LEFT), &date);
+    pages.text(REGULAR, BODY_SIZE, mm(ADDRESS_LEFT), &date);
 
     // The QR block's height decides where the body of page 1 must stop.
     let qr_size = mm(QR_MIN_SIZE.max(qr.width() as f32 * QR_MIN_MODULE));
@@ -122,7 +125,7 @@ pub(crate) fn lay_out(
         let mut line = encode("Objet : ");
         line.extend(subject.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
         for l in wrap(&fonts.bold, BODY_SIZE, &line, text_width()) {
-            pages.line(&fonts.bold, BOLD, mm(MARGIN_LEFT), &l)?;
+            pages.line(BOLD, mm(MARGIN_LEFT), &l)?;
         }
         pages.y += mm(6.0);
     } else {
@@ -135,10 +138,8 @@ pub(crate) fn lay_out(
     if count > 1 {
         for (i, content) in pages.pages.iter_mut().enumerate() {
             let mut footer = format!("Page {} / {count}", i + 1).into_bytes();
-            if !letter.code.trim().is_empty() {
-                footer.extend_from_slice(b" \x97 code ");
-                encode_into(letter.code.trim(), &mut footer);
-            }
+            footer.extend_from_slice(b" \x97 code ");
+            encode_into(letter.code.trim(), &mut footer);
             footer.retain(|&b| b != b'\n');
             let x = mm(210.0 - MARGIN_RIGHT) - fonts.regular.width(&footer, 8.0);
             show(content, REGULAR, 8.0, x, mm(FOOTER_BASELINE), &footer);
@@ -265,22 +266,15 @@ impl Pages<'_> {
     }
 
     /// One line at the cursor, without moving it.
-    fn text(&mut self, font: &Font, name: &[u8], size: f32, x: f32, text: &str) {
+    fn text(&mut self, name: &[u8], size: f32, x: f32, text: &str) {
         let mut bytes = encode(text);
         bytes.retain(|&b| b != b'\n');
         let y = self.y;
-        let _ = font;
         show(self.current(), name, size, x, y, &bytes);
     }
 
     /// One body line at the cursor, moving it down; a new page first when there is no room.
-    fn line(
-        &mut self,
-        _font: &Font,
-        name: &[u8],
-        x: f32,
-        text: &[u8],
-    ) -> Result<(), LetterProblem> {
+    fn line(&mut self, name: &[u8], x: f32, text: &[u8]) -> Result<(), LetterProblem> {
         if self.y > self.bottom {
             self.new_page()?;
         }
@@ -439,7 +433,7 @@ impl Pages<'_> {
             blank_before = false;
             first = false;
             for l in wrap(font, BODY_SIZE, line, text_width()) {
-                self.line(font, REGULAR, mm(MARGIN_LEFT), &l)?;
+                self.line(REGULAR, mm(MARGIN_LEFT), &l)?;
             }
         }
         Ok(())

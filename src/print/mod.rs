@@ -91,6 +91,8 @@ pub enum LetterProblem {
     LinkTooLong(usize),
     #[error("le lien personnel est vide.")]
     NoLink,
+    #[error("le code personnel est vide.")]
+    NoCode,
     #[error("le code personnel dépasse {0} caractères.")]
     CodeTooLong(usize),
     #[error("l’en-tête de l’expéditeur est trop long pour tenir au-dessus de la date.")]

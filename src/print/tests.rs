@@ -379,6 +379,9 @@ fn letters_that_cannot_be_printed_are_refused_not_cut() {
         check(&long_link),
         Err(LetterProblem::LinkTooLong(MAX_LINK_CHARS))
     );
+    let mut no_code = ok.clone();
+    no_code.code = " ".to_owned();
+    assert_eq!(check(&no_code), Err(LetterProblem::NoCode));
     let mut long_code = ok.clone();
     long_code.code = "C".repeat(33);
     assert_eq!(
@@ -425,4 +428,23 @@ fn the_date_is_written_the_french_way() {
     assert_eq!(letter::date_line("Auch", d), "Auch, le 7 décembre 2026");
     let first = NaiveDate::from_ymd_opt(2027, 5, 1).unwrap();
     assert_eq!(letter::date_line(" ", first), "Le 1er mai 2027");
+}
+
+#[test]
+fn the_longest_link_allowed_still_scans_and_prints_whole() {
+    let scratch = Scratch::new();
+    let path = scratch.path("lien.pdf");
+    let prefix = "https://vocation.example.fr/l/";
+    let link = format!("{prefix}{}", "Ab3-".repeat(50))
+        .chars()
+        .take(MAX_LINK_CHARS)
+        .collect::<String>();
+    let mut l = letter(&["Madame Anne MARTIN", "32000 AUCH"], "LIEN-LONG", BODY);
+    l.link = link.clone();
+    write(vec![l], &path).unwrap();
+    qpdf_check(&path);
+    assert_eq!(decode_qr_codes(&scratch, &path), vec![link.clone()]);
+    // Printed in full, over as many lines as it needs.
+    let text: String = pdftotext(&path).split_whitespace().collect();
+    assert!(text.contains(&link), "{text}");
 }
