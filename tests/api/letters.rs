@@ -639,13 +639,20 @@ async fn codes_that_stand_for_nothing_and_head_requests_do_nothing() {
         "/c/ABC".to_owned(),
         format!("/c/{}U", &code[..7]),
         format!("/c/{long}"),
-        "/c/%00%01%02%03%04%05%06%07".to_owned(),
         format!("/c/{code}.AAAAAAAAAAAAAAAAAAAAAA"),
     ] {
         let r = client.get(app.url(&path)).send().await.unwrap();
         assert_eq!(r.status(), 303, "{path}");
         assert_eq!(location(&r), "/candidature", "{path}");
     }
+    // Control characters are refused before any handler, as everywhere.
+    let r = client
+        .get(app.url("/c/%00%01%02%03%04%05%06%07"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_eq!(app.count("SELECT count(*) FROM link_clicks"), 0);
     // HEAD (link checkers): the redirect, but no visit.
     let r = client
         .head(app.url(&format!("/c/{code}")))

@@ -128,15 +128,20 @@ impl LetterForm {
         if list_ids.is_empty() {
             errors.add("listes", "Choisissez au moins une liste de contacts.");
         }
-        let source = TemplateSource {
-            subject: self.objet.clone(),
-            body_text: self.texte.clone(),
-            body_html: String::new(),
-        };
-        if let Err(problems) = Compiled::check(&source, public_url) {
-            for (part, message) in problems.0 {
-                let field = if part == "objet" { "objet" } else { "texte" };
-                errors.add(field, capitalise(&message));
+        // Each part checked on its own, so that both are reported when both are wrong.
+        for (field, subject, body) in [
+            ("objet", self.objet.as_str(), "."),
+            ("texte", ".", self.texte.as_str()),
+        ] {
+            let source = TemplateSource {
+                subject: subject.to_owned(),
+                body_text: body.to_owned(),
+                body_html: String::new(),
+            };
+            if let Err(problems) = Compiled::check(&source, public_url) {
+                for (_, message) in problems.0 {
+                    errors.add(field, capitalise(&message));
+                }
             }
         }
         if errors.is_empty() {
@@ -238,6 +243,8 @@ pub fn create(
                 // The e-mail columns, unused by letters, keep neutral values.
                 campaigns::sender_name.eq(""),
                 campaigns::sender_email.eq(""),
+                campaigns::rate_per_minute.eq(1),
+                campaigns::schedule_kind.eq(crate::db::enums::ScheduleKind::Now),
                 campaigns::created_by.eq(actor),
             ))
             .returning(campaigns::id)
