@@ -888,6 +888,7 @@ mod tests {
             etiquettes: "gers; salon".into(),
             ville: "Auch".into(),
             base_legale: "interet_legitime".into(),
+            ..ContactForm::default()
         }
     }
 
