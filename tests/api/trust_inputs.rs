@@ -696,8 +696,8 @@ async fn six_visits_of_one_tracked_link_are_one_click_in_the_reports() {
         })
         .find(|r| r.first().map(String::as_str) == Some("Internes"))
         .expect("the campaign's row in the reports");
-    // Campaign, sent, clicks: two messages sent, one recipient who clicked.
-    assert_eq!(row[..3], ["Internes", "2", "1"], "{row:?}");
+    // Campaign, kind, sent, clicks: two messages sent, one recipient who clicked.
+    assert_eq!(row[..4], ["Internes", "Courriel", "2", "1"], "{row:?}");
 
     let (status, html) = comms.get_html(&format!("/campagnes/{campaign}")).await;
     assert_eq!(status, 200);
