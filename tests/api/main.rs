@@ -14,6 +14,8 @@ mod browser_candidate;
 #[cfg(feature = "browser")]
 mod browser_home;
 #[cfg(feature = "browser")]
+mod browser_letters;
+#[cfg(feature = "browser")]
 mod browser_look;
 #[cfg(feature = "browser")]
 mod browser_routine;
