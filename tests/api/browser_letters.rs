@@ -18,7 +18,10 @@ const EMAIL: &str = "camille.roux@cds32.test";
 async fn look_at(c: &fantoccini::Client, name: &str, width: u32, report: &mut String) {
     screenshot(c, &format!("courriers-{name}-{width}")).await;
     let out = sideways(c).await;
-    assert!(out.is_empty(), "{name}: sideways scroll at {width} px: {out:?}");
+    assert!(
+        out.is_empty(),
+        "{name}: sideways scroll at {width} px: {out:?}"
+    );
     audit(c, &format!("{name} at {width} px"), report).await;
 }
 
@@ -53,7 +56,12 @@ async fn a_communications_officer_makes_a_letter_campaign_and_downloads_the_prin
         // An empty name: the same page, the message at the field.
         fill(&c, "Nom de la campagne", "").await;
         press_button(&c, "Enregistrer la campagne").await;
-        wait_until(&c, "document.querySelector('.error-summary') !== null", "the errors").await;
+        wait_until(
+            &c,
+            "document.querySelector('.error-summary') !== null",
+            "the errors",
+        )
+        .await;
         look_at(&c, "formulaire-erreurs", 1366, &mut report).await;
 
         fill(&c, "Nom de la campagne", "Lettre aux retraités – hiver").await;
@@ -63,7 +71,12 @@ async fn a_communications_officer_makes_a_letter_campaign_and_downloads_the_prin
             "Médecins retraités du Gers (2 contacts actifs)",
         )
         .await;
-        fill(&c, "Objet du courrier", "Exercer dans le Gers, {{prenom}} ?").await;
+        fill(
+            &c,
+            "Objet du courrier",
+            "Exercer dans le Gers, {{prenom}} ?",
+        )
+        .await;
         press_button(&c, "Enregistrer la campagne").await;
         wait_until(
             &c,

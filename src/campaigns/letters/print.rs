@@ -67,12 +67,15 @@ const LETTERS: &str = "SELECT d.id AS delivery_id, d.letter_code AS code, c.id A
       AND ($2 = 0 OR d.id = $2) \
     ORDER BY (c.country <> ''), c.postcode, c.postal_town, c.last_name, c.first_name, d.id";
 
-/// The letters of a campaign in postal order.
+/// The letters of a campaign in postal order. A contact whose address no longer fits the
+/// envelope (changed since the production) is left out rather than cut.
 pub fn letters(conn: &mut PgConnection, campaign_id: i64) -> QueryResult<Vec<LetterRow>> {
-    diesel::sql_query(LETTERS)
+    let mut rows: Vec<LetterRow> = diesel::sql_query(LETTERS)
         .bind::<BigInt, _>(campaign_id)
         .bind::<BigInt, _>(0i64)
-        .load(conn)
+        .load(conn)?;
+    rows.retain(|r| r.block().is_some());
+    Ok(rows)
 }
 
 /// One letter of a campaign.
@@ -84,11 +87,12 @@ pub fn letter(
     if delivery_id <= 0 {
         return Ok(None);
     }
-    diesel::sql_query(LETTERS)
+    Ok(diesel::sql_query(LETTERS)
         .bind::<BigInt, _>(campaign_id)
         .bind::<BigInt, _>(delivery_id)
-        .get_result(conn)
-        .optional()
+        .get_result::<LetterRow>(conn)
+        .optional()?
+        .filter(|r| r.block().is_some()))
 }
 
 /// The personal short link of a code.

@@ -602,9 +602,16 @@ where
 {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(pdf)) => Ok(pdf),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::InvalidInput => Err(AppError::Conflict(format!(
-            "Ce courrier ne peut pas être imprimé : {e}"
-        ))),
+        Ok(Err(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
+            ) =>
+        {
+            Err(AppError::Conflict(format!(
+                "Ce courrier ne peut pas être imprimé : {e}"
+            )))
+        }
         Ok(Err(e)) => Err(AppError::Unexpected(anyhow::anyhow!("letter PDF: {e}"))),
         Err(e) => Err(AppError::Unexpected(anyhow::anyhow!(
             "letter PDF task: {e}"
