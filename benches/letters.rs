@@ -9,9 +9,9 @@
 //! ```
 //!
 //! Environment: `BENCH_LETTERS` (N, default 10000), `BENCH_KEEP` (a path: keep the last PDF
-//! there instead of deleting it). Each letter has its own 4- to 6-line address, code and link
-//! and a body of about 2,000 characters (one page; every 10th letter has a body of three
-//! pages). When `qpdf` is installed, the N-letter file is checked with `qpdf --check`.
+//! there instead of deleting it). Each letter has its own 3- to 5-line address, code and link
+//! and a body of about 950 characters (one page; every 10th letter has six times that body,
+//! two pages). When `qpdf` is installed, the N-letter file is checked with `qpdf --check`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

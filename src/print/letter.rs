@@ -87,6 +87,10 @@ pub(crate) fn lay_out(
     if letter.link.chars().count() > MAX_LINK_CHARS {
         return Err(LetterProblem::LinkTooLong(MAX_LINK_CHARS));
     }
+    // What is printed must be what the QR code gives: printable ASCII only (a short link is).
+    if !letter.link.trim().bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(LetterProblem::LinkNotAscii);
+    }
     if letter.code.trim().is_empty() {
         return Err(LetterProblem::NoCode);
     }

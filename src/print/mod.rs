@@ -91,6 +91,8 @@ pub enum LetterProblem {
     LinkTooLong(usize),
     #[error("le lien personnel est vide.")]
     NoLink,
+    #[error("le lien personnel contient des espaces ou des caractères non ASCII : il ne serait pas imprimé tel que le code QR le donne.")]
+    LinkNotAscii,
     #[error("le code personnel est vide.")]
     NoCode,
     #[error("le code personnel dépasse {0} caractères.")]
@@ -317,7 +319,8 @@ impl<W: Write> PdfOut<W> {
             chunk
                 .indirect(CATALOG)
                 .start::<pdf_writer::writers::Catalog>()
-                .pages(PAGE_TREE);
+                .pages(PAGE_TREE)
+                .lang(pdf_writer::TextStr("fr-FR"));
         })?;
         self.object(|chunk| {
             chunk

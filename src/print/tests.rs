@@ -373,6 +373,19 @@ fn letters_that_cannot_be_printed_are_refused_not_cut() {
     let mut no_link = ok.clone();
     no_link.link = " ".to_owned();
     assert_eq!(check(&no_link), Err(LetterProblem::NoLink));
+    for odd in [
+        "https://vocation.example.fr/l/é",
+        "https://x.fr/a b",
+        "https://x.fr/\u{0}",
+    ] {
+        let mut odd_link = ok.clone();
+        odd_link.link = odd.to_owned();
+        assert_eq!(
+            check(&odd_link),
+            Err(LetterProblem::LinkNotAscii),
+            "{odd:?}"
+        );
+    }
     let mut long_link = ok.clone();
     long_link.link = format!("https://vocation.example.fr/{}", "a".repeat(300));
     assert_eq!(
