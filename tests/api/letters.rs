@@ -911,3 +911,49 @@ async fn letter_downloads_and_pages_are_for_communications_staff_only() {
     assert_eq!(status, 200);
     assert!(list.contains(&format!("/courriers/{id}")));
 }
+
+#[tokio::test]
+async fn a_deceased_contact_gets_no_e_mail_either() {
+    use vocation::campaigns::runs::{self, CampaignInput, Schedule};
+    let app = TestApp::spawn().await;
+    let alive = contact(&app, "vivant@exemple.fr", "Vivant", "A", ["", "", "", ""]);
+    let late = contact(&app, "defunt@exemple.fr", "Défunt", "B", ["", "", "", ""]);
+    exec(
+        &app,
+        &format!("UPDATE contacts SET deceased = true WHERE id = {late}"),
+    );
+    let list = list_of(&app, "Courriel", &[alive, late]);
+    exec(
+        &app,
+        "INSERT INTO mail_templates (name, subject, body_text, body_html) \
+         VALUES ('T', 'Objet', 'Texte', '')",
+    );
+    let template = app.count("SELECT id FROM mail_templates");
+    let mut conn = app.conn();
+    let id = runs::create(
+        &mut conn,
+        &CampaignInput {
+            name: "Courriel".into(),
+            template_id: template,
+            list_ids: vec![list],
+            sender_name: "CDS32".into(),
+            sender_email: "recrutement@gers.test".into(),
+            rate_per_minute: 60,
+            schedule: Schedule::Now,
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(runs::count_recipients(&mut conn, id).unwrap(), 1);
+    let now = chrono::Utc::now();
+    let run = runs::create_run(&mut conn, id, now, vocation::db::enums::RunStatus::Planned)
+        .unwrap()
+        .expect("a run");
+    assert_eq!(runs::materialise(&mut conn, run, now).unwrap(), 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM deliveries WHERE contact_id = {late}"
+        )),
+        0
+    );
+}
