@@ -38,6 +38,9 @@ pub struct Settings {
     /// How mail coming back is read and acted on.
     #[serde(default)]
     pub inbound: InboundSettings,
+    /// Letters (issue 19): the identity printed on every letter. Optional in files.
+    #[serde(default)]
+    pub letters: LetterSettings,
 }
 
 /// How an IMAP connection is secured.
@@ -1199,6 +1202,30 @@ mod tests {
         s.mail.from = "not an address".into();
         let e = s.check().unwrap_err().to_string();
         assert!(e.contains("mail.from"), "{e}");
+    }
+}
+
+/// The département's identity as printed on letters (courrier campaigns): top left of every
+/// letter, and the town of the date line. Defaults are the Gers'.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct LetterSettings {
+    pub sender_name: String,
+    pub service: String,
+    /// The return address, one line each.
+    pub address_lines: Vec<String>,
+    /// The town of the date line (« Auch, le 7 décembre 2026 »).
+    pub place: String,
+}
+
+impl Default for LetterSettings {
+    fn default() -> Self {
+        LetterSettings {
+            sender_name: "Département du Gers".to_owned(),
+            service: "Centre départemental de santé".to_owned(),
+            address_lines: vec!["81 route de Pessan".to_owned(), "32000 AUCH".to_owned()],
+            place: "Auch".to_owned(),
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod offers;
 pub mod pipeline;
 pub mod placements;
 pub mod positions;
+pub mod print;
 pub mod privacy;
 pub mod reports;
 pub mod scheduler;

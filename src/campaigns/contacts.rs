@@ -14,6 +14,7 @@ use crate::db::schema::{
 };
 use crate::domain::EmailAddress;
 use crate::domain::FieldErrors;
+use crate::domain::{AddressInput, PostalAddress};
 use crate::staff::audit::audit;
 
 type Timestamp = chrono::DateTime<chrono::Utc>;
@@ -33,6 +34,30 @@ pub struct Contact {
     pub status: ContactStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    pub address_complement: String,
+    pub address_building: String,
+    pub address_street: String,
+    pub address_locality: String,
+    pub postcode: String,
+    pub postal_town: String,
+    pub country: String,
+    pub deceased: bool,
+    pub no_letters_at: Option<Timestamp>,
+}
+
+impl Contact {
+    /// The postal address as stored (checked when it was saved or imported).
+    pub fn address_input(&self) -> AddressInput {
+        AddressInput {
+            complement: self.address_complement.clone(),
+            building: self.address_building.clone(),
+            street: self.address_street.clone(),
+            locality: self.address_locality.clone(),
+            postcode: self.postcode.clone(),
+            town: self.postal_town.clone(),
+            country: self.country.clone(),
+        }
+    }
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Contact>> {
@@ -56,6 +81,16 @@ pub struct ContactForm {
     pub etiquettes: String,
     pub ville: String,
     pub base_legale: String,
+    pub adresse_complement: String,
+    pub adresse_batiment: String,
+    pub adresse_voie: String,
+    pub adresse_lieu_dit: String,
+    pub code_postal: String,
+    pub commune_postale: String,
+    pub pays: String,
+    /// A checkbox: « on » when ticked.
+    pub decede: String,
+    pub ne_plus_ecrire: String,
 }
 
 /// The form's fields in page order, with their labels (for the error summary).
@@ -68,6 +103,13 @@ pub const FORM_FIELDS: &[(&str, &str)] = &[
     ("etiquettes", "Étiquettes"),
     ("ville", "Ville"),
     ("base_legale", "Base légale"),
+    ("adresse_complement", "Complément (appartement, chez…)"),
+    ("adresse_batiment", "Bâtiment, résidence"),
+    ("adresse_voie", "Numéro et voie"),
+    ("adresse_lieu_dit", "Lieu-dit ou boîte postale"),
+    ("code_postal", "Code postal"),
+    ("commune_postale", "Commune"),
+    ("pays", "Pays"),
 ];
 
 /// A contact as written: every value checked.
@@ -81,6 +123,24 @@ pub struct ContactChanges {
     pub tags: Vec<String>,
     pub city: String,
     pub legal_basis: LegalBasis,
+    /// None: no postal address.
+    pub address: Option<PostalAddress>,
+    pub deceased: bool,
+    pub no_letters: bool,
+}
+
+/// The address columns' values (all empty without an address).
+pub fn address_columns(a: Option<&PostalAddress>) -> [String; 7] {
+    let i = a.map(PostalAddress::as_input).unwrap_or_default();
+    [
+        i.complement,
+        i.building,
+        i.street,
+        i.locality,
+        i.postcode,
+        i.town,
+        i.country,
+    ]
 }
 
 fn one_line(s: &str) -> String {
@@ -101,6 +161,23 @@ impl ContactForm {
             etiquettes: c.tags.join(", "),
             ville: c.city.clone(),
             base_legale: c.legal_basis.code().to_owned(),
+            adresse_complement: c.address_complement.clone(),
+            adresse_batiment: c.address_building.clone(),
+            adresse_voie: c.address_street.clone(),
+            adresse_lieu_dit: c.address_locality.clone(),
+            code_postal: c.postcode.clone(),
+            commune_postale: c.postal_town.clone(),
+            pays: c.country.clone(),
+            decede: if c.deceased {
+                "on".into()
+            } else {
+                String::new()
+            },
+            ne_plus_ecrire: if c.no_letters_at.is_some() {
+                "on".into()
+            } else {
+                String::new()
+            },
         }
     }
 
@@ -158,6 +235,25 @@ impl ContactForm {
                 "Choisissez la base légale qui permet d'écrire à ce contact.",
             );
         }
+        let address = match (AddressInput {
+            complement: self.adresse_complement.clone(),
+            building: self.adresse_batiment.clone(),
+            street: self.adresse_voie.clone(),
+            locality: self.adresse_lieu_dit.clone(),
+            postcode: self.code_postal.clone(),
+            town: self.commune_postale.clone(),
+            country: self.pays.clone(),
+        })
+        .parse()
+        {
+            Ok(a) => a,
+            Err(problems) => {
+                for (field, message) in problems {
+                    errors.add(field, message);
+                }
+                None
+            }
+        };
         match (email, organisation_id, kind, legal_basis) {
             (Some(email), Some(organisation_id), Some(kind), Some(legal_basis))
                 if errors.is_empty() =>
@@ -171,6 +267,9 @@ impl ContactForm {
                     tags,
                     city,
                     legal_basis,
+                    address,
+                    deceased: !self.decede.is_empty(),
+                    no_letters: !self.ne_plus_ecrire.is_empty(),
                 })
             }
             _ => Err(errors),
@@ -257,6 +356,39 @@ fn taken_concurrently() -> SaveError {
     SaveError::Invalid(errors)
 }
 
+/// Writes the postal address and the letter flags of a contact. « Ne plus écrire » keeps the
+/// date it was first recorded.
+fn set_postal(conn: &mut PgConnection, id: i64, c: &ContactChanges) -> QueryResult<()> {
+    let [complement, building, street, locality, postcode, town, country] =
+        address_columns(c.address.as_ref());
+    diesel::update(contacts::table.find(id))
+        .set((
+            contacts::address_complement.eq(complement),
+            contacts::address_building.eq(building),
+            contacts::address_street.eq(street),
+            contacts::address_locality.eq(locality),
+            contacts::postcode.eq(postcode),
+            contacts::postal_town.eq(town),
+            contacts::country.eq(country),
+            contacts::deceased.eq(c.deceased),
+        ))
+        .execute(conn)?;
+    if c.no_letters {
+        diesel::update(
+            contacts::table
+                .find(id)
+                .filter(contacts::no_letters_at.is_null()),
+        )
+        .set(contacts::no_letters_at.eq(diesel::dsl::now))
+        .execute(conn)?;
+    } else {
+        diesel::update(contacts::table.find(id))
+            .set(contacts::no_letters_at.eq(None::<Timestamp>))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Creates a contact; its id.
 pub fn create(
     conn: &mut PgConnection,
@@ -281,6 +413,7 @@ pub fn create(
             ))
             .returning(contacts::id)
             .get_result(conn)?;
+        set_postal(conn, id, c)?;
         audit(
             conn,
             Some(actor),
@@ -325,6 +458,7 @@ pub fn update(
         if n == 0 {
             return Ok(Err(SaveError::NotFound));
         }
+        set_postal(conn, id, c)?;
         audit(
             conn,
             Some(actor),
@@ -754,6 +888,7 @@ mod tests {
             etiquettes: "gers; salon".into(),
             ville: "Auch".into(),
             base_legale: "interet_legitime".into(),
+            ..ContactForm::default()
         }
     }
 

@@ -269,8 +269,9 @@ pub struct LibraryEntry {
 pub fn list_with_campaigns(conn: &mut PgConnection) -> QueryResult<Vec<LibraryEntry>> {
     let templates = list(conn)?;
     let uses: Vec<(i64, i64, String, CampaignStatus)> = campaigns::table
+        .filter(campaigns::template_id.is_not_null())
         .select((
-            campaigns::template_id,
+            campaigns::template_id.assume_not_null(),
             campaigns::id,
             campaigns::name,
             campaigns::status,

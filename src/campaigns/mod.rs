@@ -13,6 +13,7 @@ pub mod contacts;
 pub mod directory;
 pub mod form;
 pub mod import;
+pub mod letters;
 pub mod library;
 pub mod links;
 pub mod organisations;

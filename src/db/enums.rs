@@ -240,6 +240,14 @@ text_enum!(
 );
 
 text_enum!(
+    /// What a campaign produces: e-mails sent by the workers, or letters printed (issue 19).
+    CampaignKind {
+        Email => ("courriel", "Courriel"),
+        Letter => ("courrier", "Courrier"),
+    }
+);
+
+text_enum!(
     ScheduleKind {
         Now => ("maintenant", "Dès maintenant"),
         At => ("date", "À une date et une heure"),

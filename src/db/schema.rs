@@ -389,6 +389,7 @@ diesel::table! {
         last_delivery_id -> Int8,
         claim_cursor -> Int8,
         recheck_at -> Nullable<Timestamptz>,
+        letter_report -> Nullable<Text>,
     }
 }
 
@@ -396,7 +397,7 @@ diesel::table! {
     campaigns (id) {
         id -> Int8,
         name -> Text,
-        template_id -> Int8,
+        template_id -> Nullable<Int8>,
         sender_name -> Text,
         sender_email -> Text,
         rate_per_minute -> Int4,
@@ -407,6 +408,9 @@ diesel::table! {
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        kind -> Text,
+        letter_subject -> Nullable<Text>,
+        letter_body -> Nullable<Text>,
     }
 }
 
@@ -433,6 +437,15 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        address_complement -> Text,
+        address_building -> Text,
+        address_street -> Text,
+        address_locality -> Text,
+        postcode -> Text,
+        postal_town -> Text,
+        country -> Text,
+        deceased -> Bool,
+        no_letters_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -454,6 +467,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         bounced_at -> Nullable<Timestamptz>,
         bounce_status -> Nullable<Text>,
+        letter_code -> Nullable<Text>,
     }
 }
 

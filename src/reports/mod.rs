@@ -296,7 +296,10 @@ pub struct CampaignRow {
     pub id: i64,
     #[diesel(sql_type = Text)]
     pub name: String,
-    /// Messages sent during the period.
+    /// E-mail or letter (issue 19).
+    #[diesel(sql_type = Text)]
+    pub kind: crate::db::enums::CampaignKind,
+    /// Messages sent (or letters produced) during the period.
     #[diesel(sql_type = BigInt)]
     pub sent: i64,
     /// Messages of the campaign that came back undeliverable during the period.
@@ -429,7 +432,7 @@ pub fn sources(conn: &mut PgConnection, period: Period, today: NaiveDate) -> Que
            JOIN deliveries d ON d.id = k.delivery_id JOIN campaign_runs r ON r.id = d.run_id \
            WHERE k.clicked_at >= $1 AND k.clicked_at < $2 \
            GROUP BY r.campaign_id) \
-         SELECT c.id, c.name, coalesce(s.sent, 0) AS sent, \
+         SELECT c.id, c.name, c.kind, coalesce(s.sent, 0) AS sent, \
                 coalesce(bo.bounced, 0) AS bounced, coalesce(k.clicks, 0) AS clicks, \
                 coalesce(b.applications, 0) AS applications, coalesce(b.offers, 0) AS offers, \
                 coalesce(b.recruitments, 0) AS recruitments \

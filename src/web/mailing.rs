@@ -6,10 +6,11 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
+use super::csrf::{self, CsrfToken};
 use super::inputs::HeadRequest;
 use super::pages::{page, render, see_other};
 use super::{db, AppState};
-use crate::campaigns::{links, runs, suppression};
+use crate::campaigns::{letters, links, runs, suppression};
 use crate::error::AppError;
 
 fn secret(state: &AppState) -> Vec<u8> {
@@ -126,7 +127,8 @@ pub async fn follow_link(
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
     let Some(id) = links::verify(&secret(&state), links::Purpose::Click, &token) else {
-        return Ok(see_other("/candidature"));
+        // A letter's personal code (issue 19), else nothing: the plain form.
+        return letter_link(&state, &req, &token).await;
     };
     // Link checkers and uptime probes send HEAD: not a click.
     let probe = req.extensions().get::<HeadRequest>().is_some();
@@ -160,6 +162,146 @@ pub async fn follow_link(
         // Unknown delivery, or the database is down: the doctor still gets the form.
         Ok(None) | Err(_) => Ok(see_other("/candidature")),
     }
+}
+
+// ---- Letters (issue 19): the personal code of a letter --------------------------------------
+
+/// `/c/{code}`: the visit is counted on the letter's delivery (not for HEAD), and the doctor
+/// goes to the form with the same attribution as a campaign e-mail's link (the signed `suivi`
+/// token of the delivery). An unknown or malformed code gives the plain form, nothing more.
+async fn letter_link(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    raw: &str,
+) -> Result<HttpResponse, AppError> {
+    let Some(code) = letters::code::parse(raw) else {
+        return Ok(see_other("/candidature"));
+    };
+    let probe = req.extensions().get::<HeadRequest>().is_some();
+    let found = db(state, move |conn| {
+        let Some(target) = letters::by_code(conn, &code)? else {
+            return Ok(None);
+        };
+        if !probe {
+            runs::record_click(conn, target.delivery_id)?;
+        }
+        Ok(Some(target))
+    })
+    .await;
+    match found {
+        Ok(Some(target)) => {
+            let token = links::token(&secret(state), links::Purpose::Click, target.delivery_id);
+            Ok(see_other(format!(
+                "/candidature?utm_source=courrier&utm_medium=courrier&utm_campaign=campagne-{}&suivi={token}",
+                target.campaign_id
+            )))
+        }
+        Ok(None) | Err(_) => Ok(see_other("/candidature")),
+    }
+}
+
+/// The letter a code in a path stands for; 404 (the same page) for anything else.
+async fn code_target(
+    state: &web::Data<AppState>,
+    raw: &str,
+) -> Result<Option<(String, letters::CodeTarget, bool)>, AppError> {
+    let Some(code) = letters::code::parse(raw) else {
+        return Ok(None);
+    };
+    db(state, move |conn| {
+        let Some(target) = letters::by_code(conn, &code)? else {
+            return Ok(None);
+        };
+        let Some(contact) = target.contact_id else {
+            return Ok(None);
+        };
+        let stopped = letters::stopped(conn, contact)?;
+        Ok(Some((code, target, stopped)))
+    })
+    .await
+}
+
+fn stop_page(
+    state: &AppState,
+    csrf: &CsrfToken,
+    status: StatusCode,
+    data: serde_json::Value,
+) -> Result<HttpResponse, AppError> {
+    let body = render(
+        "public/no_letters",
+        &page(state, "Ne plus recevoir de courrier", data),
+    )?;
+    Ok(csrf
+        .html_response(status, state.settings.secure_cookies())
+        .body(body))
+}
+
+/// GET `/c/{code}/ne-plus-ecrire`: asks for confirmation, changes nothing.
+pub async fn no_letters_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let csrf = CsrfToken::for_request(&req);
+    match code_target(&state, &path.into_inner()).await? {
+        None => stop_page(
+            &state,
+            &csrf,
+            StatusCode::NOT_FOUND,
+            json!({ "invalid": true }),
+        ),
+        Some((_, _, true)) => stop_page(&state, &csrf, StatusCode::OK, json!({ "already": true })),
+        Some((code, _, false)) => stop_page(
+            &state,
+            &csrf,
+            StatusCode::OK,
+            json!({
+                "confirm": true,
+                "code": code,
+                "code_display": letters::code::display(&code),
+                "csrf": csrf.form_value(&secret(&state)),
+            }),
+        ),
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct StopForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// POST `/c/{code}/ne-plus-ecrire` (with the page's anti-forgery token): records the wish on
+/// the contact and in the journal; later letter campaigns leave the contact out.
+pub async fn no_letters(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: crate::web::body::Form<StopForm>,
+) -> Result<HttpResponse, AppError> {
+    if !csrf::verify(&req, &secret(&state), &form.csrf) {
+        return Err(AppError::Forbidden(
+            "Le formulaire a expiré ou ne vient pas de ce site. Rien n'a été modifié : \
+             revenez à la page et recommencez."
+                .to_owned(),
+        ));
+    }
+    let csrf = CsrfToken::for_request(&req);
+    let Some((_, target, _)) = code_target(&state, &path.into_inner()).await? else {
+        return stop_page(
+            &state,
+            &csrf,
+            StatusCode::NOT_FOUND,
+            json!({ "invalid": true }),
+        );
+    };
+    let now = chrono::Utc::now();
+    db(&state, move |conn| {
+        Ok(letters::stop_letters(conn, target, now)?)
+    })
+    .await?;
+    tracing::info!(delivery = target.delivery_id, "no more letters asked");
+    stop_page(&state, &csrf, StatusCode::OK, json!({ "done": true }))
 }
 
 #[cfg(test)]

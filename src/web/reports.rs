@@ -359,15 +359,17 @@ fn sources_figures(sources: &Sources) -> Vec<Figure> {
 
     let mut campaigns = Figure {
         slug: "campagnes",
-        title: "Campagnes de courriels : envois, clics et candidatures".to_owned(),
-        note: "Courriels envoyés, rebonds (messages revenus en échec définitif, lus dans la boîte \
-               aux lettres) et clics sur les liens suivis pendant la période (un clic par \
+        title: "Campagnes de courriels et de courriers : envois, clics et candidatures".to_owned(),
+        note: "Courriels envoyés ou courriers produits, rebonds (courriels revenus en échec \
+               définitif, lus dans la boîte aux lettres) et clics sur les liens suivis (ou visites \
+               du lien personnel d'un courrier) pendant la période (un clic par \
                message : le premier ; un destinataire qui revient n'est pas recompté) ; candidatures \
                déposées pendant la période en suivant un lien de la campagne, et ce qu'elles sont \
                devenues.",
         headers: vec![
             "Campagne",
-            "Courriels envoyés",
+            "Type",
+            "Envois",
             "Rebonds",
             "Clics",
             "Candidatures",
@@ -380,6 +382,7 @@ fn sources_figures(sources: &Sources) -> Vec<Figure> {
             .map(|c| {
                 let mut row = vec![
                     c.name.clone(),
+                    c.kind.label().to_owned(),
                     c.sent.to_string(),
                     c.bounced.to_string(),
                     c.clicks.to_string(),

@@ -230,6 +230,45 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
         .route(
             "/campagnes/liens/{id}/qr.png",
             web::get().to(campaigns::channels::qr_png),
+        // Letters (issue 19): a letter's code page, letter campaigns, the print shop's files.
+        .service(
+            web::resource("/c/{code}/ne-plus-ecrire")
+                .route(web::get().to(mailing::no_letters_page))
+                .route(web::post().to(mailing::no_letters)),
+        )
+        .service(
+            web::resource("/courriers/nouveau")
+                .route(web::get().to(campaigns::letters::new_letter_campaign))
+                .route(web::post().to(campaigns::letters::create_letter_campaign)),
+        )
+        .route(
+            "/courriers/{id}",
+            web::get().to(campaigns::letters::letter_campaign_page),
+        )
+        .service(
+            web::resource("/courriers/{id}/modifier")
+                .route(web::get().to(campaigns::letters::edit_letter_campaign))
+                .route(web::post().to(campaigns::letters::update_letter_campaign)),
+        )
+        .route(
+            "/courriers/{id}/produire",
+            web::post().to(campaigns::letters::produce_letters),
+        )
+        .route(
+            "/courriers/{id}/courriers.pdf",
+            web::get().to(campaigns::letters::letters_pdf),
+        )
+        .route(
+            "/courriers/{id}/adresses.csv",
+            web::get().to(campaigns::letters::letters_csv),
+        )
+        .route(
+            "/courriers/{id}/exemple.pdf",
+            web::get().to(campaigns::letters::sample_pdf),
+        )
+        .route(
+            "/courriers/{id}/lettres/{letter}",
+            web::get().to(campaigns::letters::letter_pdf),
         )
         // Templates and campaigns (communication).
         .route(

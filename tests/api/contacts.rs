@@ -799,9 +799,10 @@ fn the_cli_imports_a_file_into_a_new_list_and_prints_the_report() {
     let exported = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
         exported,
-        "email;prenom;nom;organisation;type;etiquettes;ville;base_legale\n\
-         ines@exemple.fr;Inès;Roux;;interne;;;interet_legitime\n\
-         hugo@exemple.fr;Hugo;Petit;;interne;;;interet_legitime\n"
+        "email;prenom;nom;organisation;type;etiquettes;ville;base_legale;adresse_complement;\
+         adresse_batiment;adresse_voie;adresse_lieu_dit;code_postal;commune_postale;pays\n\
+         ines@exemple.fr;Inès;Roux;;interne;;;interet_legitime;;;;;;;\n\
+         hugo@exemple.fr;Hugo;Petit;;interne;;;interet_legitime;;;;;;;\n"
     );
     let copy = dir.0.join("copie.csv");
     std::fs::write(&copy, &exported).unwrap();

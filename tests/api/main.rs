@@ -14,6 +14,8 @@ mod browser_candidate;
 #[cfg(feature = "browser")]
 mod browser_home;
 #[cfg(feature = "browser")]
+mod browser_letters;
+#[cfg(feature = "browser")]
 mod browser_look;
 #[cfg(feature = "browser")]
 mod browser_routine;
@@ -33,6 +35,7 @@ mod health;
 mod helpers;
 mod imap_server;
 mod json_api;
+mod letters;
 mod mail;
 mod mail_sending;
 mod mailbox;

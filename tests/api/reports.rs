@@ -480,13 +480,14 @@ async fn channels_and_campaigns_show_applications_offers_recruitments_and_mailin
 
     let campaigns = table(
         &html,
-        "Campagnes de courriels : envois, clics et candidatures",
+        "Campagnes de courriels et de courriers : envois, clics et candidatures",
     );
     // Sent in the period: three (not the old one, not the failure); three clicks; A1 and A3.
     assert_eq!(
         campaigns,
         vec![strings(&[
             "+Internes novembre",
+            "Courriel",
             "3",
             "0",
             "3",
@@ -504,14 +505,15 @@ async fn channels_and_campaigns_show_applications_offers_recruitments_and_mailin
         vec![
             strings(&[
                 "Campagne",
-                "Courriels envoyés",
+                "Type",
+                "Envois",
                 "Rebonds",
                 "Clics",
                 "Candidatures",
                 "Propositions",
                 "Recrutements"
             ]),
-            strings(&["'+Internes novembre", "3", "0", "3", "2", "2", "1"]),
+            strings(&["'+Internes novembre", "Courriel", "3", "0", "3", "2", "2", "1"]),
         ]
     );
     let records = csv(&comms, "/rapports/utm.csv").await;
@@ -530,10 +532,11 @@ async fn channels_and_campaigns_show_applications_offers_recruitments_and_mailin
     assert_eq!(
         table(
             &html,
-            "Campagnes de courriels : envois, clics et candidatures"
+            "Campagnes de courriels et de courriers : envois, clics et candidatures"
         ),
         vec![strings(&[
             "+Internes novembre",
+            "Courriel",
             "0",
             "0",
             "1",

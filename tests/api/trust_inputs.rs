@@ -696,9 +696,9 @@ async fn six_visits_of_one_tracked_link_are_one_click_in_the_reports() {
         })
         .find(|r| r.first().map(String::as_str) == Some("Internes"))
         .expect("the campaign's row in the reports");
-    // Campaign, sent, bounces, clicks: two messages sent, none bounced, one recipient who
+    // Campaign, kind, sent, bounces, clicks: two messages sent, none bounced, one recipient who
     // clicked.
-    assert_eq!(row[..4], ["Internes", "2", "0", "1"], "{row:?}");
+    assert_eq!(row[..5], ["Internes", "Courriel", "2", "0", "1"], "{row:?}");
 
     let (status, html) = comms.get_html(&format!("/campagnes/{campaign}")).await;
     assert_eq!(status, 200);

@@ -505,7 +505,9 @@ async fn hostile_cells_are_refused_row_by_row_and_come_back_neutralised_in_the_r
     let text = std::str::from_utf8(&body).unwrap();
     assert!(
         text.starts_with(
-            "\u{feff}email;prenom;nom;organisation;type;etiquettes;ville;base_legale;motif"
+            "\u{feff}email;prenom;nom;organisation;type;etiquettes;ville;base_legale;\
+             adresse_complement;adresse_batiment;adresse_voie;adresse_lieu_dit;code_postal;\
+             commune_postale;pays;motif"
         ),
         "{text}"
     );

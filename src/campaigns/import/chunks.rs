@@ -17,6 +17,8 @@ struct Known {
     organisation_id: Option<i64>,
     city: String,
     tags: Vec<String>,
+    /// The contact has a postal address already (a stored one always has its commune).
+    has_address: bool,
 }
 
 /// An organisation a row names: one that exists, or one the import creates.
@@ -199,10 +201,12 @@ impl Run {
             city: String,
             #[diesel(sql_type = Array<Text>)]
             tags: Vec<String>,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            has_address: bool,
         }
         let known_rows: Vec<KnownRow> = diesel::sql_query(
             "SELECT c.id, lower(c.email) AS key, c.first_name, c.last_name, c.organisation_id, \
-                    c.city, c.tags \
+                    c.city, c.tags, c.postal_town <> '' AS has_address \
              FROM unnest($1::text[]) AS k(key) \
              CROSS JOIN LATERAL (SELECT * FROM contacts WHERE lower(email) = k.key LIMIT 1) AS c",
         )
@@ -219,6 +223,7 @@ impl Run {
                     organisation_id: r.organisation_id,
                     city: r.city,
                     tags: r.tags,
+                    has_address: r.has_address,
                 },
             );
         }
@@ -267,6 +272,7 @@ impl Run {
         let mut new_contacts = Vec::new();
         let mut fills = Vec::new();
         let mut new_members = Vec::new();
+        let mut addresses: Vec<(String, [String; 7])> = Vec::new();
         for row in rows {
             let key = row.email.normalized().to_owned();
             let outcome = |outcome: Outcome, reason: String| RowReport {
@@ -304,6 +310,12 @@ impl Run {
                 };
                 let r = outcome(Outcome::Added, reason);
                 self.report.record(r);
+                if let Some(a) = &row.address {
+                    addresses.push((
+                        key.clone(),
+                        crate::campaigns::contacts::address_columns(Some(a)),
+                    ));
+                }
                 new_contacts.push(NewContact { row, org });
                 continue;
             };
@@ -331,6 +343,13 @@ impl Run {
             if contact.city.is_empty() && !row.city.is_empty() {
                 fill.city = row.city.clone();
                 completed.push("ville");
+            }
+            if let (false, Some(a)) = (contact.has_address, &row.address) {
+                addresses.push((
+                    key.clone(),
+                    crate::campaigns::contacts::address_columns(Some(a)),
+                ));
+                completed.push("adresse postale");
             }
             let have: HashSet<String> = contact.tags.iter().map(|t| t.to_lowercase()).collect();
             fill.tags = row
@@ -368,6 +387,7 @@ impl Run {
         }
         if self.write {
             self.execute(conn, new_contacts, fills, new_members)?;
+            write_addresses(conn, &addresses)?;
         }
         Ok(())
     }
@@ -379,6 +399,34 @@ struct IdKey {
     id: i64,
     #[diesel(sql_type = Text)]
     key: String,
+}
+
+/// Postal addresses of new contacts, and of known ones that had none (never overwritten).
+fn write_addresses(conn: &mut PgConnection, rows: &[(String, [String; 7])]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+    let column = |i: usize| -> Vec<&str> { rows.iter().map(|(_, a)| a[i].as_str()).collect() };
+    diesel::sql_query(
+        "UPDATE contacts AS c SET address_complement = v.a1, address_building = v.a2, \
+           address_street = v.a3, address_locality = v.a4, postcode = v.a5, postal_town = v.a6, \
+           country = v.a7, updated_at = now() \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::text[], $8::text[]) AS v(k, a1, a2, a3, a4, a5, a6, a7) \
+         WHERE lower(c.email) = v.k AND c.postal_town = '' AND c.postcode = '' \
+           AND c.address_street = '' AND c.address_locality = ''",
+    )
+    .bind::<Array<Text>, _>(&keys)
+    .bind::<Array<Text>, _>(column(0))
+    .bind::<Array<Text>, _>(column(1))
+    .bind::<Array<Text>, _>(column(2))
+    .bind::<Array<Text>, _>(column(3))
+    .bind::<Array<Text>, _>(column(4))
+    .bind::<Array<Text>, _>(column(5))
+    .bind::<Array<Text>, _>(column(6))
+    .execute(conn)?;
+    Ok(())
 }
 
 fn join_tags(tags: &[String]) -> String {

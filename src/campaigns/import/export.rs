@@ -18,6 +18,8 @@ pub struct ExportRow {
     pub tags: Vec<String>,
     pub city: String,
     pub legal_basis: LegalBasis,
+    /// complement, building, street, lieu-dit, postcode, commune, country.
+    pub address: (String, String, String, String, String, String, String),
 }
 
 /// Every contact (of one list when given), oldest first.
@@ -33,6 +35,15 @@ pub fn export_rows(conn: &mut PgConnection, list_id: Option<i64>) -> QueryResult
             contacts::tags,
             contacts::city,
             contacts::legal_basis,
+            (
+                contacts::address_complement,
+                contacts::address_building,
+                contacts::address_street,
+                contacts::address_locality,
+                contacts::postcode,
+                contacts::postal_town,
+                contacts::country,
+            ),
         ))
         .order(contacts::id)
         .into_boxed();
@@ -103,6 +114,13 @@ pub fn write_csv<W: std::io::Write>(
             &r.tags.join("|"),
             &r.city,
             r.legal_basis.code(),
+            &r.address.0,
+            &r.address.1,
+            &r.address.2,
+            &r.address.3,
+            &r.address.4,
+            &r.address.5,
+            &r.address.6,
         ];
         w.write_record(cells.iter().map(|c| crate::pipeline::neutralize_cell(c)))?;
     }
@@ -147,6 +165,15 @@ mod tests {
             tags: vec!["a".into(), "b c".into()],
             city: "Auch".into(),
             legal_basis: LegalBasis::Consent,
+            address: (
+                "Appt 3".into(),
+                String::new(),
+                "=12 rue des Écoles".into(),
+                String::new(),
+                "32000".into(),
+                "AUCH".into(),
+                String::new(),
+            ),
         }];
         let mut out = Vec::new();
         write_csv(&rows, &mut out, true).unwrap();
@@ -159,6 +186,12 @@ mod tests {
         assert_eq!(split_tags(&r.tags), ["a", "b c"]);
         assert_eq!(parse_kind(&r.kind), Some(ContactKind::Intern));
         assert_eq!(parse_legal_basis(&r.legal_basis), Some(LegalBasis::Consent));
+        assert_eq!(r.address.complement, "Appt 3");
+        assert_eq!(r.address.street, "=12 rue des Écoles");
+        assert_eq!(
+            (r.address.postcode.as_str(), r.address.town.as_str()),
+            ("32000", "AUCH")
+        );
         assert!(f.ignored_columns.is_empty());
     }
 

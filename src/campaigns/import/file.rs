@@ -47,6 +47,13 @@ enum Column {
     Tags,
     City,
     LegalBasis,
+    Complement,
+    Building,
+    Street,
+    Locality,
+    Postcode,
+    PostalTown,
+    Country,
 }
 
 /// The column a header cell names, if any (a few usual synonyms are accepted).
@@ -62,6 +69,13 @@ fn column_for(header: &str) -> Option<Column> {
         "etiquettes" | "etiquette" | "tags" => Column::Tags,
         "ville" | "commune" => Column::City,
         "baselegale" => Column::LegalBasis,
+        "adressecomplement" | "complement" => Column::Complement,
+        "adressebatiment" | "batiment" | "residence" => Column::Building,
+        "adressevoie" | "voie" | "numeroetvoie" | "rue" => Column::Street,
+        "adresselieudit" | "lieudit" | "bp" | "boitepostale" => Column::Locality,
+        "codepostal" | "cp" => Column::Postcode,
+        "communepostale" | "localite" => Column::PostalTown,
+        "pays" => Column::Country,
         _ => return None,
     })
 }
@@ -81,7 +95,7 @@ pub enum FileError {
     Spreadsheet,
     #[error("Le fichier compte plus de {max} lignes de contacts : découpez-le en plusieurs fichiers d'au plus {max} lignes.", max = crate::domain::french::thousands(MAX_ROWS as i64))]
     TooManyRows,
-    #[error("La première ligne doit être l'en-tête des colonnes et contenir une colonne « email » (trouvé : « {found} »). Colonnes reconnues : email, prenom, nom, organisation, type, etiquettes, ville, base_legale.")]
+    #[error("La première ligne doit être l'en-tête des colonnes et contenir une colonne « email » (trouvé : « {found} »). Colonnes reconnues : email, prenom, nom, organisation, type, etiquettes, ville, base_legale, adresse_complement, adresse_batiment, adresse_voie, adresse_lieu_dit, code_postal, commune_postale, pays.")]
     NoEmailColumn { found: String },
     #[error("La colonne « {0} » apparaît deux fois dans l'en-tête : gardez-en une seule.")]
     DuplicateColumn(String),
@@ -102,6 +116,8 @@ pub struct RawRow {
     pub tags: String,
     pub city: String,
     pub legal_basis: String,
+    /// The postal address columns (all empty: no address).
+    pub address: crate::domain::AddressInput,
 }
 
 /// How a file's bytes were read.
@@ -428,6 +444,13 @@ impl Iterator for Rows<'_> {
                     Column::Tags => row.tags = value,
                     Column::City => row.city = value,
                     Column::LegalBasis => row.legal_basis = value,
+                    Column::Complement => row.address.complement = value,
+                    Column::Building => row.address.building = value,
+                    Column::Street => row.address.street = value,
+                    Column::Locality => row.address.locality = value,
+                    Column::Postcode => row.address.postcode = value,
+                    Column::PostalTown => row.address.town = value,
+                    Column::Country => row.address.country = value,
                 }
             }
             return Some(Ok(row));

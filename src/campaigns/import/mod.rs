@@ -2,7 +2,11 @@
 //! export in the same columns (so that an export imports again as it was).
 //!
 //! The file: a header row with French column names (case and accents ignored): `email`
-//! (required), `prenom`, `nom`, `organisation`, `type`, `etiquettes`, `ville`, `base_legale`;
+//! (required), `prenom`, `nom`, `organisation`, `type`, `etiquettes`, `ville`, `base_legale`,
+//! and the postal address (issue 19): `adresse_complement`, `adresse_batiment`, `adresse_voie`,
+//! `adresse_lieu_dit`, `code_postal`, `commune_postale`, `pays` (checked by
+//! [`crate::domain::postal`]: a line over 38 characters, more than 6 lines or a French address
+//! without a valid postcode rejects the row, nothing is cut);
 //! `,`, `;` or a tab as delimiter (detected); UTF-8 with or without a byte-order mark, UTF-16
 //! with its mark, or Windows-1252 (what Excel writes by default on a French Windows), detected
 //! and shown in the preview. At most [`MAX_ROWS`] rows.
@@ -29,7 +33,7 @@ pub use rows::*;
 pub use staging::*;
 
 /// The columns of the format, in the order the export writes them.
-pub const COLUMNS: [&str; 8] = [
+pub const COLUMNS: [&str; 15] = [
     "email",
     "prenom",
     "nom",
@@ -38,6 +42,13 @@ pub const COLUMNS: [&str; 8] = [
     "etiquettes",
     "ville",
     "base_legale",
+    "adresse_complement",
+    "adresse_batiment",
+    "adresse_voie",
+    "adresse_lieu_dit",
+    "code_postal",
+    "commune_postale",
+    "pays",
 ];
 
 /// Most data rows in one file (a larger one is refused: split it).

@@ -73,6 +73,13 @@ impl RawRow {
             &self.tags,
             &self.city,
             &self.legal_basis,
+            &self.address.complement,
+            &self.address.building,
+            &self.address.street,
+            &self.address.locality,
+            &self.address.postcode,
+            &self.address.town,
+            &self.address.country,
         ]
         .iter()
         .map(|c| c.chars().take(MAX_KEPT_CELL).collect())
@@ -83,7 +90,7 @@ impl RawRow {
 impl CheckedRow {
     /// The values in the order of [`COLUMNS`], as the file could give them again.
     pub fn cells(&self) -> Vec<String> {
-        vec![
+        let mut cells = vec![
             self.email.as_str().to_owned(),
             self.first_name.clone(),
             self.last_name.clone(),
@@ -92,7 +99,11 @@ impl CheckedRow {
             self.tags.join("|"),
             self.city.clone(),
             self.legal_basis.code().to_owned(),
-        ]
+        ];
+        cells.extend(crate::campaigns::contacts::address_columns(
+            self.address.as_ref(),
+        ));
+        cells
     }
 }
 

@@ -72,6 +72,8 @@ pub struct CheckedRow {
     pub tags: Vec<String>,
     pub city: String,
     pub legal_basis: LegalBasis,
+    /// None: the row gives no postal address.
+    pub address: Option<crate::domain::PostalAddress>,
 }
 
 fn kind_list() -> String {
@@ -144,6 +146,16 @@ pub fn check_row(raw: RawRow, defaults: Defaults) -> Result<CheckedRow, String> 
             "Étiquette trop longue ({MAX_TEXT} caractères au plus)."
         ));
     }
+    let address = raw.address.parse().map_err(|problems| {
+        let what: Vec<String> = problems
+            .into_iter()
+            .map(|(column, message)| format!("{column} : {message}"))
+            .collect();
+        format!(
+            "Adresse postale refusée (rien n'est coupé). {}",
+            what.join(" ")
+        )
+    })?;
     Ok(CheckedRow {
         line: raw.line,
         email,
@@ -154,6 +166,7 @@ pub fn check_row(raw: RawRow, defaults: Defaults) -> Result<CheckedRow, String> 
         tags,
         city: raw.city,
         legal_basis,
+        address,
     })
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::enums::{CampaignStatus, RunStatus, ScheduleKind};
+use crate::db::enums::{CampaignKind, CampaignStatus, RunStatus, ScheduleKind};
 use crate::db::schema::{campaign_lists, campaign_runs, campaigns};
 use crate::staff::audit::audit;
 
@@ -34,6 +34,12 @@ pub struct CampaignInput {
 pub struct Campaign {
     pub id: i64,
     pub name: String,
+    /// Set for every e-mail campaign (a constraint); this struct is only loaded for those
+    /// (letter campaigns are `crate::letters::LetterCampaign`).
+    #[diesel(
+        select_expression = campaigns::template_id.assume_not_null(),
+        select_expression_type = diesel::dsl::AssumeNotNull<campaigns::template_id>
+    )]
     pub template_id: i64,
     pub sender_name: String,
     pub sender_email: String,
@@ -82,16 +88,20 @@ pub enum LifecycleError {
     Db(#[from] diesel::result::Error),
 }
 
+/// An e-mail campaign (letter campaigns are not found here).
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Campaign>> {
     campaigns::table
         .find(id)
+        .filter(campaigns::kind.eq(CampaignKind::Email))
         .select(Campaign::as_select())
         .first(conn)
         .optional()
 }
 
+/// Every e-mail campaign, newest first.
 pub fn list_all(conn: &mut PgConnection) -> QueryResult<Vec<Campaign>> {
     campaigns::table
+        .filter(campaigns::kind.eq(CampaignKind::Email))
         .select(Campaign::as_select())
         .order(campaigns::created_at.desc())
         .load(conn)
@@ -212,6 +222,7 @@ pub(super) fn lock_status(
 ) -> Result<CampaignStatus, LifecycleError> {
     campaigns::table
         .find(id)
+        .filter(campaigns::kind.eq(CampaignKind::Email))
         .select(campaigns::status)
         .for_update()
         .first(conn)

@@ -37,7 +37,7 @@ pub(super) fn insert_deliveries(
          FROM contacts c \
          JOIN list_members m ON m.contact_id = c.id \
          JOIN campaign_lists cl ON cl.list_id = m.list_id AND cl.campaign_id = $2 \
-         WHERE c.status = $4 \
+         WHERE c.status = $4 AND NOT c.deceased \
            AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(c.email)) \
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = $1) \
          ORDER BY lower(c.email), c.id",
@@ -77,7 +77,7 @@ pub fn count_recipients(conn: &mut PgConnection, campaign_id: i64) -> QueryResul
     // the sort of DISTINCT.
     diesel::sql_query(
         "SELECT count(*) AS n FROM contacts c \
-         WHERE c.status = $2 \
+         WHERE c.status = $2 AND NOT c.deceased \
            AND EXISTS (SELECT 1 FROM list_members m \
                        JOIN campaign_lists cl ON cl.list_id = m.list_id \
                        WHERE cl.campaign_id = $1 AND m.contact_id = c.id) \

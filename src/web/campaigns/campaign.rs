@@ -26,7 +26,18 @@ pub async fn campaigns_list(
     staff: Staff,
 ) -> Result<HttpResponse, AppError> {
     staff.require(COMMUNICATION)?;
-    let rows = db(&state, |conn| Ok(library::overview(conn)?)).await?;
+    let (rows, letter_rows) = db(&state, |conn| {
+        Ok((
+            library::overview(conn)?,
+            crate::campaigns::letters::list(conn)?,
+        ))
+    })
+    .await?;
+    // Letter campaigns (issue 19): their own page, under /courriers.
+    let letter_rows: Vec<Value> = letter_rows
+        .iter()
+        .map(|c| json!({ "id": c.id, "name": c.name, "status_label": c.status.label() }))
+        .collect();
     let rows: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -65,7 +76,7 @@ pub async fn campaigns_list(
         "campaigns/list",
         "Campagnes",
         StatusCode::OK,
-        json!({ "campaigns": rows }),
+        json!({ "campaigns": rows, "letter_campaigns": letter_rows }),
     )
 }
 

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod campaign;
 pub mod channels;
 pub mod form;
+pub mod letters;
 pub mod preview;
 pub mod templates;
 
