@@ -81,7 +81,8 @@ pub(super) fn demo_candidates(
                     candidates::email_normalized.eq(email.to_lowercase()),
                     candidates::phone.eq(&phone),
                     candidates::phone_normalized.eq(format!("+33{}", &phone_digits[1..])),
-                    candidates::rpps.eq((!count.is_multiple_of(4)).then(|| synthetic_rpps(&mut rng))),
+                    candidates::rpps
+                        .eq((!count.is_multiple_of(4)).then(|| synthetic_rpps(&mut rng))),
                     candidates::specialty_code.eq(specialties[count % specialties.len()]),
                     candidates::situation.eq(situation),
                     candidates::available_from.eq(Some(
@@ -128,7 +129,8 @@ pub(super) fn demo_candidates(
                     applications::heard_from.eq(Some(HeardFrom::ALL[count % HeardFrom::ALL.len()])),
                     applications::utm_source.eq((count.is_multiple_of(4)).then_some("newsletter")),
                     applications::utm_medium.eq((count.is_multiple_of(4)).then_some("email")),
-                    applications::utm_campaign.eq((count.is_multiple_of(4)).then_some("facultes-2026")),
+                    applications::utm_campaign
+                        .eq((count.is_multiple_of(4)).then_some("facultes-2026")),
                     applications::submission_key.eq(uuid::Uuid::new_v4()),
                     applications::privacy_notice_version.eq("démo"),
                     applications::privacy_accepted_at.eq(created),

@@ -230,6 +230,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
         .route(
             "/campagnes/liens/{id}/qr.png",
             web::get().to(campaigns::channels::qr_png),
+        )
         // Letters (issue 19): a letter's code page, letter campaigns, the print shop's files.
         .service(
             web::resource("/c/{code}/ne-plus-ecrire")

@@ -1628,7 +1628,7 @@ mod properties {
                     }
                 })
                 .sum();
-            if sum % 10 == 0 {
+            if sum.is_multiple_of(10) {
                 s = candidate;
                 break;
             }

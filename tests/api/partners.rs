@@ -114,7 +114,10 @@ async fn an_application_from_the_partners_embed_is_attributed_to_the_partners_ch
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with("/candidature?"), "{location}");
     assert!(location.contains("canal=dites32"), "{location}");
-    assert!(location.contains(&format!("poste={position}")), "{location}");
+    assert!(
+        location.contains(&format!("poste={position}")),
+        "{location}"
+    );
     assert!(location.contains("utm_source=dites32"), "{location}");
     assert_eq!(
         app.count(&format!(

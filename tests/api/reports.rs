@@ -513,7 +513,16 @@ async fn channels_and_campaigns_show_applications_offers_recruitments_and_mailin
                 "Propositions",
                 "Recrutements"
             ]),
-            strings(&["'+Internes novembre", "Courriel", "3", "0", "3", "2", "2", "1"]),
+            strings(&[
+                "'+Internes novembre",
+                "Courriel",
+                "3",
+                "0",
+                "3",
+                "2",
+                "2",
+                "1"
+            ]),
         ]
     );
     let records = csv(&comms, "/rapports/utm.csv").await;

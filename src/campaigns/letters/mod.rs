@@ -55,6 +55,7 @@ impl LetterCampaign {
             subject: self.letter_subject.clone(),
             body_text: self.letter_body.clone(),
             body_html: String::new(),
+            preheader: String::new(),
         }
     }
 }
@@ -137,6 +138,7 @@ impl LetterForm {
                 subject: subject.to_owned(),
                 body_text: body.to_owned(),
                 body_html: String::new(),
+                preheader: String::new(),
             };
             if let Err(problems) = Compiled::check(&source, public_url) {
                 for (_, message) in problems.0 {
