@@ -68,6 +68,12 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "desinscription_courriel",
         "Désinscription reçue par courriel",
     ),
+    ("creation_lien_suivi", "Lien suivi créé"),
+    ("modification_lien_suivi", "Lien suivi modifié"),
+    ("archivage_lien_suivi", "Lien suivi archivé"),
+    ("reactivation_lien_suivi", "Lien suivi réactivé"),
+    ("rendez_vous_modifie", "Entretien ou visite déplacé"),
+    ("rendez_vous_annule", "Entretien ou visite annulé"),
     ("creation_organisation", "Organisation créée"),
     ("chargement_facultes", "Facultés chargées"),
     ("creation_centre", "Centre créé"),
@@ -673,6 +679,41 @@ pub fn tell(e: &Entry) -> Line {
             ],
             true,
         ),
+        "creation_lien_suivi"
+        | "modification_lien_suivi"
+        | "archivage_lien_suivi"
+        | "reactivation_lien_suivi" => {
+            let verb = match e.action.as_str() {
+                "creation_lien_suivi" => "créé",
+                "modification_lien_suivi" => "modifié",
+                "archivage_lien_suivi" => "archivé",
+                _ => "réactivé",
+            };
+            let what = match &detail {
+                Some(address) => format!("le lien suivi {address}"),
+                None => format!("le lien suivi{}", n(id)),
+            };
+            let target = match id {
+                Some(i) => link(what, format!("/campagnes/liens/{i}")),
+                None => t(what),
+            };
+            (vec![t(format!(" a {verb} ")), target], true)
+        }
+        "rendez_vous_modifie" | "rendez_vous_annule" => {
+            let what = match e.detail.as_str() {
+                "visite" => "une visite du territoire",
+                _ => "un entretien",
+            };
+            let verb = if e.action == "rendez_vous_annule" {
+                "annulé"
+            } else {
+                "déplacé"
+            };
+            (
+                vec![t(format!(" a {verb} {what} pour ")), application()],
+                true,
+            )
+        }
         "creation_organisation" => (
             vec![
                 t(" a créé "),
