@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use diesel::RunQueryDsl;
 use fantoccini::Client;
 use vocation::db::enums::StaffRole;
 
@@ -85,6 +86,9 @@ fn staff_pages(app: &TestApp) -> Vec<String> {
         "/admin/journal",
         "/espace/jetons",
         "/compte/double-authentification",
+        "/campagnes/liens",
+        "/campagnes/liens/nouveau",
+        "/courriers/nouveau",
     ]
     .iter()
     .map(|p| (*p).to_owned())
@@ -125,6 +129,17 @@ fn staff_pages(app: &TestApp) -> Vec<String> {
         ("/listes/{}", "SELECT min(id) FROM contact_lists"),
         ("/admin/centres/{}", "SELECT min(id) FROM centres"),
         ("/admin/postes/{}", "SELECT min(id) FROM positions"),
+        ("/campagnes/liens/{}", "SELECT min(id) FROM channel_links"),
+        (
+            "/recrutement/rendez-vous/{}/modifier",
+            "SELECT min(id) FROM meetings WHERE cancelled_at IS NULL",
+        ),
+        // Public, seen signed in: a position's own page (its address without the slug
+        // redirects to the canonical one).
+        (
+            "/postes/{}",
+            "SELECT min(id) FROM positions WHERE published",
+        ),
     ];
     for (pattern, sql) in with_id {
         if let Some(id) = id(sql) {
@@ -139,6 +154,14 @@ async fn every_staff_page_fits_a_phone_and_passes_axe_at_1366_and_390_px() {
     in_browser(|app, c| async move {
         vocation::demo::load(&mut app.conn()).unwrap();
         app.create_staff("admin@cds32.test", StaffRole::Admin);
+        // A channel link, whose page the demo data has none of.
+        diesel::sql_query(
+            "INSERT INTO channel_links (label, code, utm_source, utm_medium, created_at, \
+             updated_at) VALUES ('Affiche faculté de Toulouse', 'affiche-toulouse', \
+             'affiche-toulouse', 'lien-suivi', now(), now())",
+        )
+        .execute(&mut app.conn())
+        .unwrap();
         let dir = screenshots_dir();
         let mut overflows = String::new();
         let mut report = String::new();
@@ -152,6 +175,7 @@ async fn every_staff_page_fits_a_phone_and_passes_axe_at_1366_and_390_px() {
             "/donnees-personnelles",
             "/mes-donnees",
             "/connexion",
+            "/postes",
         ];
         for path in public {
             visit(
