@@ -57,16 +57,16 @@ const PARAGRAPHS: [&str; 4] = [
 fn letter(i: usize) -> Letter {
     let code = format!("{:04X}-{:04X}", (i * 7919) % 65536, (i * 104_729) % 65536);
     let mut address = vec![format!("Docteur Hélène DUPRÉ-LÉGER {i}")];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         address.push("Cabinet médical des Écoles".to_owned());
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         address.push("Résidence « Les Tilleuls »".to_owned());
     }
     address.push(format!("{} avenue d’Alsace", i % 200 + 1));
     address.push(format!("{:05} AUCH", 32000 + i % 900));
     let mut body = String::from("Madame, Monsieur,\n\n");
-    let repeats = if i % 10 == 0 { 6 } else { 1 };
+    let repeats = if i.is_multiple_of(10) { 6 } else { 1 };
     for _ in 0..repeats {
         for p in PARAGRAPHS {
             body.push_str(p);
