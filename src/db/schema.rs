@@ -19,6 +19,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         campaign_id -> Nullable<Int8>,
         delivery_id -> Nullable<Int8>,
+        spouse_support -> Nullable<Bool>,
+        spouse_field -> Nullable<Text>,
     }
 }
 

@@ -11,6 +11,7 @@ mod name;
 mod phone;
 mod rpps;
 pub mod salutation;
+mod spouse;
 mod week;
 
 pub use control::{has_control, is_forbidden_control, CONTROL_MESSAGE};
@@ -21,6 +22,7 @@ pub use name::{FreeText, PersonName};
 pub use phone::PhoneNumber;
 pub use rpps::Rpps;
 pub use salutation::salutation;
+pub use spouse::{SpouseSupport, MAX_SPOUSE_FIELD_CHARS};
 pub use week::{HalfDay, WeekPattern, WEEKDAYS};
 
 /// A value a person typed that cannot be accepted, with how to correct it (in French).

@@ -77,6 +77,8 @@ pub struct Card {
     pub position_title: Option<String>,
     /// Wished centres, by commune, comma-separated.
     pub centres: Option<String>,
+    /// Support asked for the spouse's job search (#Dites32 à 2); none when not answered.
+    pub spouse_support: Option<bool>,
 }
 
 /// The communes a candidate wishes to work in, as one text (for cards and the export).
@@ -501,6 +503,7 @@ fn cards_by_id(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Card>> {
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
                 WISHED_COMMUNES,
             ),
+            applications::spouse_support,
         ))
         .load(conn)
 }

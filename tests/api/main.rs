@@ -7,14 +7,17 @@ mod application_form;
 mod browser;
 #[cfg(feature = "browser")]
 mod browser_board;
+#[cfg(feature = "browser")]
 mod browser_campaigns;
 #[cfg(feature = "browser")]
 mod browser_candidate;
+#[cfg(feature = "browser")]
 mod browser_home;
 #[cfg(feature = "browser")]
 mod browser_look;
 #[cfg(feature = "browser")]
 mod browser_routine;
+#[cfg(feature = "browser")]
 mod browser_workspace_offers;
 mod campaign_pages;
 mod campaigns;
@@ -40,6 +43,7 @@ mod places;
 mod public_pages;
 mod reports;
 mod smtp_server;
+mod spouse;
 mod staff;
 mod templates_bounds;
 mod totp;
