@@ -3,6 +3,7 @@
 
 mod admin;
 mod application_form;
+mod board_filters;
 #[cfg(feature = "browser")]
 mod browser;
 #[cfg(feature = "browser")]
