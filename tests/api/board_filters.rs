@@ -263,7 +263,7 @@ async fn filtered_counts_and_cards_stay_exact_through_every_kind_of_write() {
                         .execute(conn)
                     })
                     .unwrap();
-                    if x % 8 == 0 {
+                    if x.is_multiple_of(8) {
                         diesel::sql_query("SELECT stage_filter_counts_fold()")
                             .execute(&mut conn)
                             .unwrap();
