@@ -63,6 +63,7 @@ pub(super) fn context(
         "centres": centres,
         "on_call": app.on_call,
         "intern_training": app.intern_training,
+        "spouse": app.spouse.label(),
         "message": app.message.as_str(),
         "position": position,
         "pool_consent": app.pool_consent,

@@ -9,7 +9,9 @@ use validator::Validate;
 
 use crate::db::enums::{Civility, HeardFrom, Situation, WorkingTime};
 use crate::domain::fields::{parse_date, FieldErrors};
-use crate::domain::{EmailAddress, FreeText, PersonName, PhoneNumber, Rpps, CONTROL_MESSAGE};
+use crate::domain::{
+    EmailAddress, FreeText, PersonName, PhoneNumber, Rpps, SpouseSupport, CONTROL_MESSAGE,
+};
 
 pub const MAX_MESSAGE_CHARS: usize = 5000;
 
@@ -39,6 +41,8 @@ pub struct NewApplication {
     pub centre_ids: Vec<i64>,
     pub on_call: bool,
     pub intern_training: bool,
+    /// Support asked for the spouse's job search (#Dites32 à 2).
+    pub spouse: SpouseSupport,
     pub message: FreeText,
     pub heard_from: Option<HeardFrom>,
     pub position_id: Option<i64>,
@@ -120,6 +124,10 @@ pub struct RawApplicationForm {
     pub centres: Vec<String>,
     pub garde: bool,
     pub maitre_stage: bool,
+    /// Support for the spouse's job search: `oui`, `non` or empty (not answered).
+    pub conjoint: String,
+    /// The spouse's field of work (read only with `oui`).
+    pub conjoint_domaine: String,
     pub message: String,
     pub connaissance: String,
     pub poste: String,
@@ -163,6 +171,11 @@ pub const FIELD_ORDER: &[(&str, &str)] = &[
     ("temps_travail", "Temps de travail souhaité"),
     ("demi_journees", "Nombre de jours par semaine"),
     ("centres", "Centres souhaités"),
+    ("conjoint", "Emploi de votre conjoint ou conjointe"),
+    (
+        "conjoint_domaine",
+        "Domaine de travail de votre conjoint ou conjointe",
+    ),
     ("message", "Message"),
     ("cv", "CV"),
     ("connaissance", "Comment avez-vous connu la campagne"),
@@ -303,6 +316,9 @@ pub fn validate(
             _ => errors.add("centres", "Un centre choisi n'existe pas ou n'accueille plus de médecins : cochez-en parmi la liste."),
         }
     }
+    let spouse = SpouseSupport::parse(&raw.conjoint, &raw.conjoint_domaine)
+        .map_err(|(field, e)| errors.add(field, e.0))
+        .ok();
     let message = FreeText::parse(&raw.message, MAX_MESSAGE_CHARS)
         .map_err(|e| errors.add("message", e.0))
         .ok();
@@ -356,6 +372,7 @@ pub fn validate(
         Some(situation),
         Some(available_from),
         Some(working_time),
+        Some(spouse),
         Some(message),
         Some(heard_from),
         Some(position_id),
@@ -370,6 +387,7 @@ pub fn validate(
         situation,
         available_from,
         working_time,
+        spouse,
         message,
         heard_from,
         position_id,
@@ -397,6 +415,7 @@ pub fn validate(
         centre_ids,
         on_call: raw.garde,
         intern_training: raw.maitre_stage,
+        spouse,
         message,
         heard_from,
         position_id,

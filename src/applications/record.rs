@@ -333,6 +333,21 @@ pub(super) fn record(
                     applications::updated_at.eq(now),
                 ))
                 .execute(conn)?;
+            // The spouse question is filled in if it was left unanswered, never changed: the
+            // submission is anonymous.
+            let (spouse_support, spouse_field) = app.spouse.columns();
+            if spouse_support.is_some() {
+                diesel::update(
+                    applications::table
+                        .find(application_id)
+                        .filter(applications::spouse_support.is_null()),
+                )
+                .set((
+                    applications::spouse_support.eq(spouse_support),
+                    applications::spouse_field.eq(spouse_field),
+                ))
+                .execute(conn)?;
+            }
             Recorded::Completed {
                 application_id,
                 candidate_id,
@@ -359,6 +374,8 @@ pub(super) fn record(
                     applications::stage.eq(Stage::New),
                     applications::stage_entered_at.eq(now),
                     applications::message.eq(app.message.as_str()),
+                    applications::spouse_support.eq(app.spouse.columns().0),
+                    applications::spouse_field.eq(app.spouse.columns().1),
                     applications::heard_from.eq(app.heard_from),
                     applications::utm_source.eq(&app.utm.source),
                     applications::utm_medium.eq(&app.utm.medium),

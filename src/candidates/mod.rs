@@ -44,6 +44,11 @@ pub struct ApplicationView {
     pub created_at: DateTime<Utc>,
     pub message: String,
     pub heard_from: Option<&'static str>,
+    /// Support asked for the spouse's job search: None when the question was not answered.
+    pub spouse_support: Option<bool>,
+    pub spouse_field: Option<String>,
+    /// The answer in French (« Oui : enseignement », « Non »), None when not answered.
+    pub spouse_label: Option<String>,
     pub campaign: Option<String>,
     /// The label of the channel link (issue 19) the application came by.
     pub channel: Option<String>,
@@ -159,6 +164,8 @@ type ApplicationRow = (
     Option<HeardFrom>,
     Option<String>,
     Option<String>,
+    Option<bool>,
+    Option<String>,
 );
 
 type HistoryRow = (
@@ -198,6 +205,8 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
             applications::heard_from,
             applications::utm_campaign,
             channel_links::label.nullable(),
+            applications::spouse_support,
+            applications::spouse_field,
         ))
         .load(conn)?;
     let app_ids: Vec<i64> = apps.iter().map(|a| a.0).collect();
@@ -219,7 +228,23 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
     let applications = apps
         .into_iter()
         .map(
-            |(app_id, position, stage, entered, created, message, heard, campaign, channel)| {
+            |(
+                app_id,
+                position,
+                stage,
+                entered,
+                created,
+                message,
+                heard,
+                campaign,
+                channel,
+                spouse_support,
+                spouse_field,
+            )| {
+                let spouse = crate::domain::SpouseSupport::from_columns(
+                    spouse_support,
+                    spouse_field.clone(),
+                );
                 ApplicationView {
                     id: app_id,
                     position,
@@ -229,6 +254,9 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
                     created_at: created,
                     message,
                     heard_from: heard.map(HeardFrom::label),
+                    spouse_support,
+                    spouse_field,
+                    spouse_label: spouse_support.map(|_| spouse.label()),
                     campaign,
                     channel,
                     history: history

@@ -20,6 +20,12 @@ diesel::table! {
         campaign_id -> Nullable<Int8>,
         delivery_id -> Nullable<Int8>,
         channel_link_id -> Nullable<Int8>,
+        spouse_support -> Nullable<Bool>,
+        spouse_field -> Nullable<Text>,
+        candidate_working_time -> Text,
+        candidate_situation -> Text,
+        candidate_specialty -> Text,
+        candidate_centres -> Array<Int8>,
     }
 }
 

@@ -12,6 +12,7 @@ mod phone;
 pub mod postal;
 mod rpps;
 pub mod salutation;
+mod spouse;
 mod week;
 
 pub use control::{has_control, is_forbidden_control, CONTROL_MESSAGE};
@@ -23,6 +24,7 @@ pub use phone::PhoneNumber;
 pub use postal::{AddressInput, PostalAddress};
 pub use rpps::Rpps;
 pub use salutation::salutation;
+pub use spouse::{SpouseSupport, MAX_SPOUSE_FIELD_CHARS};
 pub use week::{HalfDay, WeekPattern, WEEKDAYS};
 
 /// A value a person typed that cannot be accepted, with how to correct it (in French).

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::enums::{Stage, WorkingTime};
-use crate::db::schema::{applications, candidate_centres, candidates, positions, specialties};
+use crate::db::schema::{applications, candidates, positions, specialties};
 
 /// The board's filters, as typed in its form.
 #[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
@@ -77,6 +77,8 @@ pub struct Card {
     pub position_title: Option<String>,
     /// Wished centres, by commune, comma-separated.
     pub centres: Option<String>,
+    /// Support asked for the spouse's job search (#Dites32 à 2); none when not answered.
+    pub spouse_support: Option<bool>,
 }
 
 /// The communes a candidate wishes to work in, as one text (for cards and the export).
@@ -131,35 +133,6 @@ macro_rules! board_filters {
                 q = q.filter(by_name);
             }
         }
-        if !filter.specialite.is_empty() {
-            if filter.specialite == "MG" {
-                // A subquery rather than the join's column: the counts do without the join.
-                // As an array computed once (not `IN (SELECT …)`), so that the planner sees
-                // how many candidates match and hash-joins them instead of probing the
-                // applications 25,000 times (EXPLAIN on 50,051 candidates: 31 → 20 ms).
-                q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "candidates.specialty_code = \
-                     ANY(ARRAY(SELECT code FROM specialties WHERE general_practice))",
-                ));
-            } else {
-                q = q.filter(candidates::specialty_code.eq(filter.specialite.clone()));
-            }
-        }
-        if let Ok(centre) = filter.centre.parse::<i64>() {
-            q = q.filter(
-                candidates::id.eq_any(
-                    candidate_centres::table
-                        .filter(candidate_centres::centre_id.eq(centre))
-                        .select(candidate_centres::candidate_id),
-                ),
-            );
-        }
-        if let Some(wt) = WorkingTime::from_code(&filter.temps) {
-            q = q.filter(candidates::working_time.eq(wt));
-        }
-        if let Some(s) = crate::db::enums::Situation::from_code(&filter.situation) {
-            q = q.filter(candidates::situation.eq(s));
-        }
         if let Some(d) = crate::domain::parse_date(&filter.dispo_avant) {
             q = q.filter(
                 candidates::available_from
@@ -171,8 +144,9 @@ macro_rules! board_filters {
     }};
 }
 
-/// The filters on the application itself (source or campaign, position), for a boxed query over
-/// `applications` or over `board_source`.
+/// The filters on the application itself (source or campaign, position) and on its copies of the
+/// candidate's working time, situation, specialty and wished centres (migration 000031, kept by
+/// triggers), for a boxed query over `applications` or over `board_source`.
 macro_rules! application_filters {
     ($query:expr, $filter:expr) => {{
         let filter: &BoardFilter = $filter;
@@ -185,6 +159,33 @@ macro_rules! application_filters {
                     .or(applications::utm_source.eq(source.to_owned()))
                     .or(applications::heard_from.eq(source.to_owned())),
             );
+        }
+        if !filter.specialite.is_empty() {
+            if filter.specialite == "MG" {
+                // As an array computed once (not `IN (SELECT …)`), so that the planner sees
+                // how many applications match.
+                q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "applications.candidate_specialty = \
+                     ANY(ARRAY(SELECT code FROM specialties WHERE general_practice))",
+                ));
+            } else {
+                q = q.filter(applications::candidate_specialty.eq(filter.specialite.clone()));
+            }
+        }
+        if let Ok(centre) = filter.centre.parse::<i64>() {
+            q = q.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "applications.candidate_centres @> ARRAY[",
+                )
+                .bind::<diesel::sql_types::BigInt, _>(centre)
+                .sql("]::int8[]"),
+            );
+        }
+        if let Some(wt) = WorkingTime::from_code(&filter.temps) {
+            q = q.filter(applications::candidate_working_time.eq(wt));
+        }
+        if let Some(s) = crate::db::enums::Situation::from_code(&filter.situation) {
+            q = q.filter(applications::candidate_situation.eq(s));
         }
         match filter.poste.as_str() {
             "" => {}
@@ -230,14 +231,10 @@ pub struct Column {
     pub more: i64,
 }
 
-/// Whether the filter looks at the candidate; if not, the applications table alone answers it.
+/// Whether the filter looks at the candidate's own record (name searched, availability); if
+/// not, the applications table alone answers it (it holds copies of the other filters' values).
 fn needs_candidates(filter: &BoardFilter) -> bool {
-    !filter.q.trim().is_empty()
-        || !filter.specialite.is_empty()
-        || filter.centre.parse::<i64>().is_ok()
-        || WorkingTime::from_code(&filter.temps).is_some()
-        || crate::db::enums::Situation::from_code(&filter.situation).is_some()
-        || crate::domain::parse_date(&filter.dispo_avant).is_some()
+    !filter.q.trim().is_empty() || crate::domain::parse_date(&filter.dispo_avant).is_some()
 }
 
 /// The filters on the application itself (source, position), on the applications table alone.
@@ -247,12 +244,101 @@ fn filtered_applications(
     application_filters!(applications::table.into_boxed(), filter)
 }
 
-/// Whether the filter looks at the application itself (source or campaign, position), exactly
-/// as `application_filters!` applies it.
+/// Whether the filter looks at the application itself (source or campaign, position) or at
+/// the copies of its candidate's values, exactly as `application_filters!` applies it.
 fn has_application_filter(filter: &BoardFilter) -> bool {
     !filter.source.trim().is_empty()
         || filter.poste == "spontanee"
         || filter.poste.parse::<i64>().is_ok()
+        || copied_filters(filter) > 0
+}
+
+/// How many of the filters answered by the applications' copies (specialty, centre, working
+/// time, situation) are set.
+fn copied_filters(filter: &BoardFilter) -> usize {
+    [
+        !filter.specialite.is_empty(),
+        filter.centre.parse::<i64>().is_ok(),
+        WorkingTime::from_code(&filter.temps).is_some(),
+        crate::db::enums::Situation::from_code(&filter.situation).is_some(),
+    ]
+    .iter()
+    .filter(|set| **set)
+    .count()
+}
+
+/// A board filtered on one value of one copied filter and on nothing else: its counts per stage
+/// are kept in the ledger `stage_filter_counts` (migration 000031).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LedgerKey {
+    /// Every general-practice specialty (`specialite=MG`).
+    GeneralPractice,
+    /// One (dimension, value) of the ledger.
+    Value(&'static str, String),
+}
+
+fn ledger_key(filter: &BoardFilter) -> Option<LedgerKey> {
+    if needs_candidates(filter)
+        || copied_filters(filter) != 1
+        || !filter.source.trim().is_empty()
+        || !filter.poste.is_empty()
+    {
+        return None;
+    }
+    if filter.specialite == "MG" {
+        return Some(LedgerKey::GeneralPractice);
+    }
+    if !filter.specialite.is_empty() {
+        return Some(LedgerKey::Value("specialite", filter.specialite.clone()));
+    }
+    if let Ok(centre) = filter.centre.parse::<i64>() {
+        return Some(LedgerKey::Value("centre", centre.to_string()));
+    }
+    if let Some(wt) = WorkingTime::from_code(&filter.temps) {
+        return Some(LedgerKey::Value("temps", wt.code().to_owned()));
+    }
+    crate::db::enums::Situation::from_code(&filter.situation)
+        .map(|s| LedgerKey::Value("situation", s.code().to_owned()))
+}
+
+/// Past this many rows read for one value in the ledger of filtered counts, it is folded.
+const FOLD_FILTER_COUNTS_PAST: i64 = 512;
+
+/// The number of applications in each stage for one value of a copied filter, from the ledger
+/// that the triggers of migration 000031 keep exact.
+fn filter_counts(conn: &mut PgConnection, key: &LedgerKey) -> QueryResult<Vec<(Stage, i64)>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        stage: Stage,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        total: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        entries: i64,
+    }
+    let rows: Vec<Row> = match key {
+        LedgerKey::GeneralPractice => diesel::sql_query(
+            "SELECT stage, sum(delta)::int8 AS total, count(*) AS entries \
+             FROM stage_filter_counts WHERE dimension = 'specialite' \
+             AND value IN (SELECT code FROM specialties WHERE general_practice) GROUP BY stage",
+        )
+        .load(conn)?,
+        LedgerKey::Value(dimension, value) => diesel::sql_query(
+            "SELECT stage, sum(delta)::int8 AS total, count(*) AS entries \
+             FROM stage_filter_counts WHERE dimension = $1 AND value = $2 GROUP BY stage",
+        )
+        .bind::<diesel::sql_types::Text, _>(*dimension)
+        .bind::<diesel::sql_types::Text, _>(value)
+        .load(conn)?,
+    };
+    if rows.iter().map(|r| r.entries).sum::<i64>() > FOLD_FILTER_COUNTS_PAST {
+        diesel::sql_query("SELECT stage_filter_counts_fold()").execute(conn)?;
+    }
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.total != 0)
+        .map(|r| (r.stage, r.total))
+        .collect())
 }
 
 /// Past this many rows in the ledger of counts (each move adds two), it is folded back into one
@@ -305,6 +391,20 @@ fn listing(
     focus: Option<Stage>,
     limit: Option<i64>,
 ) -> QueryResult<Vec<(i64, Stage, DateTime<Utc>)>> {
+    if !needs_candidates(filter) {
+        let mut listed = filtered_applications(filter).select((
+            applications::id,
+            applications::stage,
+            applications::stage_entered_at,
+        ));
+        if let Some(s) = focus {
+            listed = listed.filter(applications::stage.eq(s));
+        }
+        if let Some(n) = limit {
+            listed = listed.limit(n);
+        }
+        return listed.load(conn);
+    }
     let mut listed = filtered_narrow(filter).select((
         applications::id,
         applications::stage,
@@ -340,15 +440,17 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
     // them the counts come from the list, instead of a second pass over the candidates (a
     // name search reads the 50,000 candidates' names each time).
     let mut listed_all: Option<Vec<(i64, Stage, DateTime<Utc>)>> = None;
-    if by_candidate && (!filter.q.trim().is_empty() || candidate_filters(filter) >= 2) {
+    if !filter.q.trim().is_empty() || candidate_filters(filter) >= 2 {
         let rows = listing(conn, filter, focus, Some(SMALL_RESULT + 1))?;
         if rows.len() as i64 <= SMALL_RESULT {
             listed_all = Some(rows);
         }
     }
-    // Counted over applications and candidates alone (every candidate has a specialty: a
-    // foreign key, NOT NULL), so that the candidates matching a filter are read from a narrow
-    // index (migration 000023) rather than from the table.
+    // The counts: from the list when it is all of the matches; unfiltered, from the ledger of
+    // stage counts (migration 000025); filtered on one value of working time, situation,
+    // specialty or centre, from the ledger of filtered counts (migration 000031); otherwise
+    // counted over the applications alone, or with their candidates when the name or the
+    // availability is asked for.
     let counts: Vec<(Stage, i64)> = if let Some(all) = &listed_all {
         let mut counts: Vec<(Stage, i64)> = Vec::new();
         for (_, stage, _) in all {
@@ -360,6 +462,8 @@ pub fn board(conn: &mut PgConnection, filter: &BoardFilter) -> QueryResult<(Vec<
         counts
     } else if !by_candidate && !has_application_filter(filter) {
         stage_counts(conn)?
+    } else if let Some(key) = ledger_key(filter) {
+        filter_counts(conn, &key)?
     } else if by_candidate {
         board_filters!(
             applications::table
@@ -501,6 +605,7 @@ fn cards_by_id(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<Card>> {
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
                 WISHED_COMMUNES,
             ),
+            applications::spouse_support,
         ))
         .load(conn)
 }

@@ -87,7 +87,13 @@ pub(super) fn anonymise(
     crate::pipeline::evaluation::delete_for_candidate(conn, candidate_id)?;
     diesel::update(applications::table)
         .filter(applications::candidate_id.eq(candidate_id))
-        .set(applications::message.eq(""))
+        .set((
+            applications::message.eq(""),
+            // The spouse's field of work is typed text about the family: it goes. Whether
+            // support was asked stays, like the stage and the source, for the reports: once
+            // the record is anonymised it tells nothing of anyone.
+            applications::spouse_field.eq(None::<String>),
+        ))
         .execute(conn)?;
     // What the submissions typed is personal data like the rest.
     diesel::delete(

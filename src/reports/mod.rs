@@ -489,6 +489,67 @@ pub struct Profiles {
     pub specialties: Vec<LabelCount>,
     /// Same, by situation code.
     pub situations: Vec<LabelCount>,
+    /// Applications received during the period by their answer to the spouse's job question.
+    pub spouse: Vec<SpouseRow>,
+}
+
+/// The applications received in the period that gave one answer to the spouse's job question
+/// (#Dites32 à 2), and what became of them.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct SpouseRow {
+    /// true: support asked; false: « non »; none: not answered.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Bool>)]
+    pub support: Option<bool>,
+    #[diesel(embed)]
+    pub figures: Yield,
+    /// Of them, applications the doctor withdrew from (any reason, at any date).
+    #[diesel(sql_type = BigInt)]
+    pub withdrawals: i64,
+    /// Of them, withdrawals recorded with the reason « Emploi du conjoint ».
+    #[diesel(sql_type = BigInt)]
+    pub spouse_withdrawals: i64,
+}
+
+/// The withdrawal reason « Emploi du conjoint » (`pipeline::WITHDRAWAL_REASONS`).
+pub const SPOUSE_WITHDRAWAL_REASON: &str = "emploi_conjoint";
+
+/// The applications received in the period by their answer to the spouse's job question: how
+/// many were sent an offer, recruited (a placement started on or before `today`), withdrawn, and
+/// withdrawn for the spouse's job.
+pub fn spouse_support(
+    conn: &mut PgConnection,
+    period: Period,
+    today: NaiveDate,
+) -> QueryResult<Vec<SpouseRow>> {
+    diesel::sql_query(
+        "WITH cohort AS ( \
+           SELECT a.spouse_support, \
+                  o.application_id IS NOT NULL AS offered, \
+                  p.application_id IS NOT NULL AS recruited, \
+                  w.application_id IS NOT NULL AS withdrew, \
+                  coalesce(w.for_spouse, false) AS withdrew_for_spouse \
+           FROM applications a \
+           LEFT JOIN (SELECT DISTINCT application_id FROM offers WHERE sent_at IS NOT NULL) o \
+             ON o.application_id = a.id \
+           LEFT JOIN (SELECT DISTINCT application_id FROM placements WHERE started_on <= $3) p \
+             ON p.application_id = a.id \
+           LEFT JOIN (SELECT application_id, bool_or(reason = $5) AS for_spouse \
+                      FROM stage_history WHERE to_stage = $4 GROUP BY application_id) w \
+             ON w.application_id = a.id \
+           WHERE a.created_at >= $1 AND a.created_at < $2) \
+         SELECT spouse_support AS support, count(*) AS applications, \
+                count(*) FILTER (WHERE offered) AS offers, \
+                count(*) FILTER (WHERE recruited) AS recruitments, \
+                count(*) FILTER (WHERE withdrew) AS withdrawals, \
+                count(*) FILTER (WHERE withdrew_for_spouse) AS spouse_withdrawals \
+         FROM cohort GROUP BY spouse_support ORDER BY spouse_support DESC NULLS LAST",
+    )
+    .bind::<Timestamptz, _>(period.start())
+    .bind::<Timestamptz, _>(period.end())
+    .bind::<Date, _>(today)
+    .bind::<Text, _>(Stage::Withdrawn.code())
+    .bind::<Text, _>(SPOUSE_WITHDRAWAL_REASON)
+    .load(conn)
 }
 
 fn stage_reasons(
@@ -507,7 +568,11 @@ fn stage_reasons(
     .load(conn)
 }
 
-pub fn profiles(conn: &mut PgConnection, period: Period) -> QueryResult<Profiles> {
+pub fn profiles(
+    conn: &mut PgConnection,
+    period: Period,
+    today: NaiveDate,
+) -> QueryResult<Profiles> {
     let (start, end) = (period.start(), period.end());
     let refusals = stage_reasons(conn, period, Stage::Refused)?;
     let withdrawals = stage_reasons(conn, period, Stage::Withdrawn)?;
@@ -538,12 +603,14 @@ pub fn profiles(conn: &mut PgConnection, period: Period) -> QueryResult<Profiles
     .bind::<Timestamptz, _>(start)
     .bind::<Timestamptz, _>(end)
     .load(conn)?;
+    let spouse = spouse_support(conn, period, today)?;
     Ok(Profiles {
         refusals,
         withdrawals,
         declines,
         specialties,
         situations,
+        spouse,
     })
 }
 

@@ -136,6 +136,8 @@ pub async fn read(
             "demi_journees" => form.demi_journees = value,
             "garde" => form.garde = checked,
             "maitre_stage" => form.maitre_stage = checked,
+            "conjoint" => form.conjoint = value,
+            "conjoint_domaine" => form.conjoint_domaine = value,
             "message" => form.message = value,
             "connaissance" => form.connaissance = value,
             "poste" => form.poste = value,

@@ -88,6 +88,8 @@ struct ApplicationFormView<'a> {
     heard_from: Vec<Choice>,
     full_time: bool,
     part_time: bool,
+    spouse_yes: bool,
+    spouse_no: bool,
     half_days: Vec<HalfDayChoice>,
     general_specialties: Vec<SpecialtyChoice<'a>>,
     other_specialties: Vec<SpecialtyChoice<'a>>,
@@ -192,6 +194,8 @@ fn render_form<'a>(
         ),
         full_time: raw.temps_travail == WorkingTime::FullTime.code(),
         part_time: raw.temps_travail == WorkingTime::PartTime.code(),
+        spouse_yes: raw.conjoint == "oui",
+        spouse_no: raw.conjoint == "non",
         half_days: (1..=9)
             .map(|n: i16| HalfDayChoice {
                 value: n,

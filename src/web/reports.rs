@@ -627,7 +627,57 @@ fn profile_figures(profiles: &Profiles) -> Vec<Figure> {
                 })
                 .collect(),
         ),
+        spouse_figure(&profiles.spouse),
     ]
+}
+
+/// The spouse's job (#Dites32 à 2): the applications of the period by their answer, and what
+/// became of them.
+fn spouse_figure(rows: &[reports::SpouseRow]) -> Figure {
+    let label = |support: Option<bool>| match support {
+        Some(true) => "Accompagnement souhaité",
+        Some(false) => "Accompagnement non souhaité",
+        None => "Sans réponse",
+    };
+    let mut figure = Figure {
+        slug: "emploi-conjoint",
+        title: "Emploi du conjoint".to_owned(),
+        note: "Candidatures reçues pendant la période, selon la réponse à la question sur \
+               l'accompagnement de la recherche d'emploi du conjoint, et ce qu'elles sont \
+               devenues : propositions envoyées, recrutements, désistements (tous motifs, puis \
+               motif « Emploi du conjoint »).",
+        headers: vec![
+            "Réponse",
+            "Candidatures",
+            "Propositions",
+            "Recrutements",
+            "Désistements",
+            "Désistements « Emploi du conjoint »",
+        ],
+        rows: rows
+            .iter()
+            .map(|r| {
+                let mut row = vec![label(r.support).to_owned()];
+                row.extend(yield_cells(&r.figures));
+                row.push(r.withdrawals.to_string());
+                row.push(r.spouse_withdrawals.to_string());
+                row
+            })
+            .collect(),
+        svg: None,
+        chart: Chart::Bars,
+        warning: None,
+    };
+    let bars: Vec<Bar> = rows
+        .iter()
+        .map(|r| Bar::count(label(r.support).to_owned(), r.figures.applications))
+        .collect();
+    let words: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{} : {}", label(r.support), r.figures.applications))
+        .collect();
+    draw(&mut figure, &bars, &words);
+    figure
 }
 
 fn pool_figure(pool: i64, retention_years: u32) -> Figure {
@@ -660,9 +710,8 @@ fn part_of(slug: &str) -> Option<Part> {
     Some(match slug {
         "entonnoir" | "delai-recrutement" => Part::Funnel,
         "connaissance" | "utm" | "campagnes" | "canaux" => Part::Sources,
-        "motifs-refus" | "motifs-desistement" | "motifs-declin" | "specialites" | "situations" => {
-            Part::Profiles
-        }
+        "motifs-refus" | "motifs-desistement" | "motifs-declin" | "specialites" | "situations"
+        | "emploi-conjoint" => Part::Profiles,
         "vivier" => Part::Pool,
         _ => return None,
     })
@@ -679,7 +728,7 @@ async fn figures(state: &AppState, part: Part, period: Period) -> Result<Vec<Fig
             sources_figures(&db(state, move |c| Ok(reports::sources(c, period, today)?)).await?)
         }
         Part::Profiles => {
-            profile_figures(&db(state, move |c| Ok(reports::profiles(c, period)?)).await?)
+            profile_figures(&db(state, move |c| Ok(reports::profiles(c, period, today)?)).await?)
         }
         Part::Pool => {
             let pool = db(state, move |c| {

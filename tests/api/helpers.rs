@@ -802,9 +802,13 @@ impl TestApp {
 
     /// Signs in through the login form; returns the client and the response to the POST.
     pub async fn sign_in(&self, email: &str, password: &str) -> (StaffClient, reqwest::Response) {
+        // Idle connections are dropped before the server's keep-alive (5 s) closes them: a
+        // test that works in the database for longer between two pages would otherwise send
+        // its next request on a connection the server is closing (IncompleteMessage).
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .unwrap();
         let html = client

@@ -3,6 +3,7 @@
 
 mod admin;
 mod application_form;
+mod board_filters;
 #[cfg(feature = "browser")]
 mod browser;
 #[cfg(feature = "browser")]
@@ -52,6 +53,7 @@ mod positions_web;
 mod public_pages;
 mod reports;
 mod smtp_server;
+mod spouse;
 mod staff;
 mod templates_bounds;
 mod totp;

@@ -63,6 +63,9 @@ pub const DATE_PATTERN: &str =
 /// (`domain::is_forbidden_control`: C0 controls other than tab, CR and LF).
 pub const QUERY_TEXT_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$";
 
+/// One line of text: no control character, no line break (`SpouseSupport::parse`).
+pub const SINGLE_LINE_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+
 /// A name: no control character, something else than spaces (`PersonName::parse`).
 pub const NAME_PATTERN: &str =
     r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
@@ -173,6 +176,8 @@ pub fn tighten(doc: &mut Value) {
         "temps_travail": "temps_partiel",
         "demi_journees": 6,
         "garde": true,
+        "conjoint": true,
+        "conjoint_domaine": "enseignement",
         "message": "Je souhaite m'installer dans le Gers.",
         "connaissance": "faculte",
         "consentement": true,
@@ -222,9 +227,19 @@ pub fn tighten(doc: &mut Value) {
         json!({ "items": { "type": "integer", "format": "int64", "minimum": 1 } }),
     );
     merge(property(doc, s, "poste"), json!({ "minimum": 1 }));
-    for name in ["utm_source", "utm_medium", "utm_campaign"] {
+    for name in [
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "conjoint_domaine",
+    ] {
         merge(property(doc, s, name), json!({ "maxLength": 200 }));
     }
+    // One line, no control character (`SpouseSupport::parse`).
+    merge(
+        property(doc, s, "conjoint_domaine"),
+        json!({ "pattern": SINGLE_LINE_PATTERN }),
+    );
 
     // The stage move.
     let s = "ChangementEtape";

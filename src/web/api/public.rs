@@ -103,6 +103,12 @@ pub struct CandidatureEntree {
     pub garde: bool,
     /// Willing to train interns.
     pub maitre_stage: bool,
+    /// Support wanted for the spouse's job search (#Dites32 à 2): `true`, `false`, or absent
+    /// when not answered.
+    pub conjoint: Option<bool>,
+    /// The spouse's field of work, one line of 200 characters at most; only with
+    /// `conjoint: true`.
+    pub conjoint_domaine: Option<String>,
     pub message: Option<String>,
     /// How the candidate heard of the campaign (code), optional.
     pub connaissance: Option<String>,
@@ -183,6 +189,14 @@ pub fn to_raw_form(
             message: "De 1 à 9 demi-journées par semaine.".to_owned(),
         }]);
     }
+    if input.conjoint != Some(true) && input.conjoint_domaine.is_some() {
+        return Err(vec![FieldError {
+            field: "conjoint_domaine".to_owned(),
+            message: "Le domaine de travail du conjoint ne se donne qu'avec « conjoint » : true \
+                      (accompagnement souhaité)."
+                .to_owned(),
+        }]);
+    }
     Ok(RawApplicationForm {
         civilite: input.civilite,
         prenom: input.prenom,
@@ -201,6 +215,13 @@ pub fn to_raw_form(
         centres: input.centres.iter().map(i64::to_string).collect(),
         garde: input.garde,
         maitre_stage: input.maitre_stage,
+        conjoint: match input.conjoint {
+            Some(true) => "oui",
+            Some(false) => "non",
+            None => "",
+        }
+        .to_owned(),
+        conjoint_domaine: input.conjoint_domaine.unwrap_or_default(),
         message: input.message.unwrap_or_default(),
         connaissance: input.connaissance.unwrap_or_default(),
         poste: input.poste.map(|p| p.to_string()).unwrap_or_default(),

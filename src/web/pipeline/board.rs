@@ -104,6 +104,8 @@ struct CardView {
     specialty: String,
     working_time: String,
     centres: Option<String>,
+    /// Support asked for the spouse's job search.
+    spouse: bool,
     days: i64,
     waiting: String,
     overdue: bool,
@@ -270,6 +272,7 @@ fn column_view(
                         None => card.working_time.label().to_owned(),
                     },
                     centres: card.centres.clone(),
+                    spouse: card.spouse_support == Some(true),
                     days,
                     waiting: waiting_label(days),
                     overdue: c.stage.is_open() && limit.is_some_and(|l| days > l),
