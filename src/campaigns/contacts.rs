@@ -129,20 +129,6 @@ pub struct ContactChanges {
     pub no_letters: bool,
 }
 
-/// The address columns' values (all empty without an address).
-pub fn address_columns(a: Option<&PostalAddress>) -> [String; 7] {
-    let i = a.map(PostalAddress::as_input).unwrap_or_default();
-    [
-        i.complement,
-        i.building,
-        i.street,
-        i.locality,
-        i.postcode,
-        i.town,
-        i.country,
-    ]
-}
-
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -360,7 +346,7 @@ fn taken_concurrently() -> SaveError {
 /// date it was first recorded.
 fn set_postal(conn: &mut PgConnection, id: i64, c: &ContactChanges) -> QueryResult<()> {
     let [complement, building, street, locality, postcode, town, country] =
-        address_columns(c.address.as_ref());
+        crate::domain::postal::columns(c.address.as_ref());
     diesel::update(contacts::table.find(id))
         .set((
             contacts::address_complement.eq(complement),

@@ -285,6 +285,21 @@ impl PostalAddress {
     }
 }
 
+/// The address as the seven CSV columns of contacts (import report, export): complement,
+/// building, street, locality, postcode, town, country; all empty without an address.
+pub fn columns(a: Option<&PostalAddress>) -> [String; 7] {
+    let i = a.map(PostalAddress::as_input).unwrap_or_default();
+    [
+        i.complement,
+        i.building,
+        i.street,
+        i.locality,
+        i.postcode,
+        i.town,
+        i.country,
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -311,10 +311,7 @@ impl Run {
                 let r = outcome(Outcome::Added, reason);
                 self.report.record(r);
                 if let Some(a) = &row.address {
-                    addresses.push((
-                        key.clone(),
-                        crate::campaigns::contacts::address_columns(Some(a)),
-                    ));
+                    addresses.push((key.clone(), crate::domain::postal::columns(Some(a))));
                 }
                 new_contacts.push(NewContact { row, org });
                 continue;
@@ -345,10 +342,7 @@ impl Run {
                 completed.push("ville");
             }
             if let (false, Some(a)) = (contact.has_address, &row.address) {
-                addresses.push((
-                    key.clone(),
-                    crate::campaigns::contacts::address_columns(Some(a)),
-                ));
+                addresses.push((key.clone(), crate::domain::postal::columns(Some(a))));
                 completed.push("adresse postale");
             }
             let have: HashSet<String> = contact.tags.iter().map(|t| t.to_lowercase()).collect();

@@ -100,9 +100,7 @@ impl CheckedRow {
             self.city.clone(),
             self.legal_basis.code().to_owned(),
         ];
-        cells.extend(crate::campaigns::contacts::address_columns(
-            self.address.as_ref(),
-        ));
+        cells.extend(crate::domain::postal::columns(self.address.as_ref()));
         cells
     }
 }

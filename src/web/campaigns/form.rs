@@ -35,20 +35,7 @@ async fn render_campaign_form(
         .iter()
         .map(|t| json!({ "id": t.id, "name": t.name, "selected": values.modele.trim() == t.id.to_string() }))
         .collect();
-    let list_choices: Vec<Value> = lists
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            json!({
-                "id": l.id,
-                "input_id": if i == 0 { "listes".to_owned() } else { format!("liste-{}", l.id) },
-                "name": l.name,
-                "active": l.active,
-                "active_text": french::count_label(l.active, "contact actif", "contacts actifs"),
-                "checked": values.listes.iter().any(|v| v.trim() == l.id.to_string()),
-            })
-        })
-        .collect();
+    let list_choices = list_choices(&lists, &values.listes);
     let heading = if id.is_some() {
         "Modifier la campagne"
     } else {
@@ -220,4 +207,26 @@ pub async fn update_campaign(
     staff.require(COMMUNICATION)?;
     let id = path_id(&path)?;
     save_campaign(&state, &staff, Some(id), form.into_inner()).await
+}
+
+/// The lists a campaign (of e-mail or of letters) may target, as the form's checkboxes show
+/// them: the first one carries the id the error summary links to.
+pub(super) fn list_choices(
+    lists: &[crate::campaigns::library::AudienceList],
+    chosen: &[String],
+) -> Vec<Value> {
+    lists
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            json!({
+                "id": l.id,
+                "input_id": if i == 0 { "listes".to_owned() } else { format!("liste-{}", l.id) },
+                "name": l.name,
+                "active": l.active,
+                "active_text": french::count_label(l.active, "contact actif", "contacts actifs"),
+                "checked": chosen.iter().any(|v| v.trim() == l.id.to_string()),
+            })
+        })
+        .collect()
 }

@@ -40,19 +40,7 @@ async fn render_form(
     problem: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let (_, lists) = db(state, |conn| Ok(campaign_form::choices(conn)?)).await?;
-    let list_choices: Vec<Value> = lists
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            json!({
-                "id": l.id,
-                "input_id": if i == 0 { "listes".to_owned() } else { format!("liste-{}", l.id) },
-                "name": l.name,
-                "active_text": french::count_label(l.active, "contact actif", "contacts actifs"),
-                "checked": values.listes.iter().any(|v| v.trim() == l.id.to_string()),
-            })
-        })
-        .collect();
+    let list_choices = super::form::list_choices(&lists, &values.listes);
     let heading = if id.is_some() {
         "Modifier la campagne de courrier"
     } else {
