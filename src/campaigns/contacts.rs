@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::campaigns::import::{split_tags, MAX_TAGS, MAX_TEXT};
 use crate::campaigns::{organisations, suppression};
 use crate::db::enums::{ContactKind, ContactStatus, LegalBasis, SuppressionReason};
-use crate::db::lower;
+use crate::db::{lower, lower_opt};
 use crate::db::schema::{
     contact_lists, contacts, list_members, organisations as orgs, suppressions,
 };
@@ -23,7 +23,8 @@ type Timestamp = chrono::DateTime<chrono::Utc>;
 #[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg))]
 pub struct Contact {
     pub id: i64,
-    pub email: String,
+    /// None: a contact known only by post (it then has a postal address).
+    pub email: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub organisation_id: Option<i64>,
@@ -115,7 +116,8 @@ pub const FORM_FIELDS: &[(&str, &str)] = &[
 /// A contact as written: every value checked.
 #[derive(Debug, Clone)]
 pub struct ContactChanges {
-    pub email: EmailAddress,
+    /// None: known only by post (then `address` is set).
+    pub email: Option<EmailAddress>,
     pub first_name: String,
     pub last_name: String,
     pub organisation_id: Option<i64>,
@@ -150,7 +152,7 @@ fn one_line(s: &str) -> String {
 impl ContactForm {
     pub fn from_contact(c: &Contact) -> ContactForm {
         ContactForm {
-            courriel: c.email.clone(),
+            courriel: c.email.clone().unwrap_or_default(),
             prenom: c.first_name.clone(),
             nom: c.last_name.clone(),
             organisation: c
@@ -184,9 +186,15 @@ impl ContactForm {
     /// Checks every field; all the problems found, each at its field.
     pub fn validate(&self) -> Result<ContactChanges, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let email = EmailAddress::parse_for_someone(&self.courriel)
-            .map_err(|e| errors.add("courriel", e.0))
-            .ok();
+        // Optional: a contact known only by post has none (then it needs a postal address).
+        let email = if self.courriel.trim().is_empty() {
+            Some(None)
+        } else {
+            EmailAddress::parse_for_someone(&self.courriel)
+                .map_err(|e| errors.add("courriel", e.0))
+                .ok()
+                .map(Some)
+        };
         let mut text = |value: &str, field: &'static str| {
             let v = one_line(value);
             if v.chars().count() > MAX_TEXT {
@@ -235,7 +243,7 @@ impl ContactForm {
                 "Choisissez la base légale qui permet d'écrire à ce contact.",
             );
         }
-        let address = match (AddressInput {
+        let address_input = AddressInput {
             complement: self.adresse_complement.clone(),
             building: self.adresse_batiment.clone(),
             street: self.adresse_voie.clone(),
@@ -243,9 +251,8 @@ impl ContactForm {
             postcode: self.code_postal.clone(),
             town: self.commune_postale.clone(),
             country: self.pays.clone(),
-        })
-        .parse()
-        {
+        };
+        let address = match address_input.parse() {
             Ok(a) => a,
             Err(problems) => {
                 for (field, message) in problems {
@@ -254,6 +261,13 @@ impl ContactForm {
                 None
             }
         };
+        if matches!(email, Some(None)) && address_input.is_empty() {
+            errors.add(
+                "courriel",
+                "Indiquez une adresse électronique ou, plus bas, une adresse postale : sans \
+                 l'une ni l'autre, on ne peut pas écrire à ce contact.",
+            );
+        }
         match (email, organisation_id, kind, legal_basis) {
             (Some(email), Some(organisation_id), Some(kind), Some(legal_basis))
                 if errors.is_empty() =>
@@ -291,8 +305,11 @@ fn conflicts(
     except: Option<i64>,
 ) -> QueryResult<FieldErrors> {
     let mut errors = FieldErrors::default();
+    let Some(email) = &c.email else {
+        return other_conflicts(conn, c, errors);
+    };
     let mut taken = contacts::table
-        .filter(lower(contacts::email).eq(c.email.normalized()))
+        .filter(lower_opt(contacts::email).eq(email.normalized()))
         .select(contacts::id)
         .into_boxed();
     if let Some(id) = except {
@@ -305,7 +322,7 @@ fn conflicts(
         );
     }
     let suppressed: Option<SuppressionReason> = suppressions::table
-        .find(suppression::key(c.email.as_str()))
+        .find(suppression::key(email.as_str()))
         .select(suppressions::reason)
         .first(conn)
         .optional()?;
@@ -313,10 +330,11 @@ fn conflicts(
     let unchanged = match except {
         Some(id) => contacts::table
             .find(id)
-            .select(lower(contacts::email))
-            .first::<String>(conn)
+            .select(lower_opt(contacts::email))
+            .first::<Option<String>>(conn)
             .optional()?
-            .is_some_and(|e| e == c.email.normalized()),
+            .flatten()
+            .is_some_and(|e| e == email.normalized()),
         None => false,
     };
     if let (Some(reason), false) = (suppressed, unchanged) {
@@ -329,6 +347,14 @@ fn conflicts(
             ),
         );
     }
+    other_conflicts(conn, c, errors)
+}
+
+fn other_conflicts(
+    conn: &mut PgConnection,
+    c: &ContactChanges,
+    mut errors: FieldErrors,
+) -> QueryResult<FieldErrors> {
     if let Some(org) = c.organisation_id {
         if !organisations::exists(conn, org)? {
             errors.add(
@@ -402,7 +428,7 @@ pub fn create(
         }
         let id: i64 = diesel::insert_into(contacts::table)
             .values((
-                contacts::email.eq(c.email.as_str()),
+                contacts::email.eq(c.email.as_ref().map(EmailAddress::as_str)),
                 contacts::first_name.eq(&c.first_name),
                 contacts::last_name.eq(&c.last_name),
                 contacts::organisation_id.eq(c.organisation_id),
@@ -410,6 +436,13 @@ pub fn create(
                 contacts::tags.eq(&c.tags),
                 contacts::city.eq(&c.city),
                 contacts::legal_basis.eq(c.legal_basis),
+                // Inserted with the contact: without an e-mail address, the check
+                // constraint needs the postal address at once.
+                contacts::postal_town.eq(c
+                    .address
+                    .as_ref()
+                    .map(|a| a.as_input().town)
+                    .unwrap_or_default()),
             ))
             .returning(contacts::id)
             .get_result(conn)?;
@@ -442,9 +475,13 @@ pub fn update(
         if !errors.is_empty() {
             return Ok(Err(SaveError::Invalid(errors)));
         }
+        // The address first: the check constraint (an e-mail address or a postal one) holds
+        // after each statement, and a contact may lose its e-mail address as it gains a
+        // postal one.
+        set_postal(conn, id, c)?;
         let n = diesel::update(contacts::table.find(id))
             .set((
-                contacts::email.eq(c.email.as_str()),
+                contacts::email.eq(c.email.as_ref().map(EmailAddress::as_str)),
                 contacts::first_name.eq(&c.first_name),
                 contacts::last_name.eq(&c.last_name),
                 contacts::organisation_id.eq(c.organisation_id),
@@ -458,7 +495,6 @@ pub fn update(
         if n == 0 {
             return Ok(Err(SaveError::NotFound));
         }
-        set_postal(conn, id, c)?;
         audit(
             conn,
             Some(actor),
@@ -511,7 +547,7 @@ pub struct ContactFilter {
 #[derive(Debug, Clone, Queryable, Serialize)]
 pub struct ContactRow {
     pub id: i64,
-    pub email: String,
+    pub email: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub organisation: Option<String>,
@@ -541,6 +577,7 @@ fn filtered(filter: &ContactFilter) -> FilteredContacts<'static> {
         query = query.filter(
             contacts::email
                 .ilike(p.clone())
+                .is_not_distinct_from(true)
                 .or(contacts::first_name
                     .concat(" ")
                     .concat(contacts::last_name)
@@ -863,10 +900,14 @@ pub fn suppress_by_hand(
 }
 
 /// The reason an address is suppressed, if it is.
+/// A contact without an e-mail address has none.
 pub fn suppression_of(
     conn: &mut PgConnection,
-    email: &str,
+    email: Option<&str>,
 ) -> QueryResult<Option<(SuppressionReason, Timestamp)>> {
+    let Some(email) = email else {
+        return Ok(None);
+    };
     suppressions::table
         .find(suppression::key(email))
         .select((suppressions::reason, suppressions::created_at))

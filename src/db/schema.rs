@@ -390,6 +390,7 @@ diesel::table! {
         claim_cursor -> Int8,
         recheck_at -> Nullable<Timestamptz>,
         letter_report -> Nullable<Text>,
+        without_email -> Int4,
     }
 }
 
@@ -426,7 +427,7 @@ diesel::table! {
 diesel::table! {
     contacts (id) {
         id -> Int8,
-        email -> Text,
+        email -> Nullable<Text>,
         first_name -> Text,
         last_name -> Text,
         organisation_id -> Nullable<Int8>,
@@ -454,7 +455,7 @@ diesel::table! {
         id -> Int8,
         run_id -> Int8,
         contact_id -> Nullable<Int8>,
-        email -> Text,
+        email -> Nullable<Text>,
         status -> Text,
         attempts -> Int4,
         next_attempt_at -> Timestamptz,
