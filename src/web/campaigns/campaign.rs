@@ -353,6 +353,14 @@ pub async fn campaign_page(
 ) -> Result<HttpResponse, AppError> {
     staff.require(COMMUNICATION)?;
     let id = path_id(&path)?;
+    // A letter campaign has its own page (the campaigns list may link here).
+    let letter = db(&state, move |conn| {
+        Ok::<_, AppError>(crate::campaigns::letters::find(conn, id)?.is_some())
+    })
+    .await?;
+    if letter {
+        return Ok(crate::web::pages::see_other(format!("/courriers/{id}")));
+    }
     render_campaign(&state, &staff, id, Some(&query), None, StatusCode::OK).await
 }
 
