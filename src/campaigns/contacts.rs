@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::campaigns::import::{split_tags, MAX_TAGS, MAX_TEXT};
 use crate::campaigns::{organisations, suppression};
 use crate::db::enums::{ContactKind, ContactStatus, LegalBasis, SuppressionReason};
-use crate::db::{lower, lower_opt};
 use crate::db::schema::{
     contact_lists, contacts, list_members, organisations as orgs, suppressions,
 };
+use crate::db::{lower, lower_opt};
 use crate::domain::EmailAddress;
 use crate::domain::FieldErrors;
 use crate::domain::{AddressInput, PostalAddress};

@@ -54,11 +54,13 @@ fn delivery(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Target>> {
         .optional()
         .map(|found| {
             // A letter's delivery has no address: no report is about it.
-            found.and_then(|(id, email, campaign)| email.map(|email| (id, email, campaign))).map(|(id, email, campaign)| Target {
-                id,
-                email,
-                campaign,
-            })
+            found
+                .and_then(|(id, email, campaign)| email.map(|email| (id, email, campaign)))
+                .map(|(id, email, campaign)| Target {
+                    id,
+                    email,
+                    campaign,
+                })
         })
 }
 

@@ -593,8 +593,9 @@ impl Run {
         };
 
         let mut member_ids = new_members;
-        let (by_post, new_contacts): (Vec<NewContact>, Vec<NewContact>) =
-            new_contacts.into_iter().partition(|c| c.row.email.is_none());
+        let (by_post, new_contacts): (Vec<NewContact>, Vec<NewContact>) = new_contacts
+            .into_iter()
+            .partition(|c| c.row.email.is_none());
         if !by_post.is_empty() {
             member_ids.extend(insert_by_post(conn, by_post, resolve)?);
         }

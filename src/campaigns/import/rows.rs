@@ -94,7 +94,12 @@ impl CheckedRow {
     /// Last name, first name (lower case, spaces collapsed) and postcode: how a contact
     /// without an e-mail address is recognised.
     pub fn postal_key(&self) -> (String, String, String) {
-        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let norm = |s: &str| {
+            s.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
         let postcode = self
             .address
             .as_ref()
@@ -189,14 +194,18 @@ pub fn check_row(raw: RawRow, defaults: Defaults) -> Result<CheckedRow, String> 
     })?;
     if email.is_none() {
         if address.is_none() {
-            return Err("Ni adresse électronique ni adresse postale : on ne pourrait pas écrire \
+            return Err(
+                "Ni adresse électronique ni adresse postale : on ne pourrait pas écrire \
                         à ce contact."
-                .to_owned());
+                    .to_owned(),
+            );
         }
         if raw.last_name.trim().is_empty() {
-            return Err("Sans adresse électronique, le nom est nécessaire : avec le prénom et le \
+            return Err(
+                "Sans adresse électronique, le nom est nécessaire : avec le prénom et le \
                         code postal, il reconnaît le contact à un nouvel import."
-                .to_owned());
+                    .to_owned(),
+            );
         }
     }
     Ok(CheckedRow {

@@ -381,8 +381,7 @@ pub fn materialise(conn: &mut PgConnection, run_id: i64, now: DateTime<Utc>) -> 
             without_email,
             first,
             last,
-        } =
-            materialise::insert_deliveries(conn, run_id, campaign_id, now)?;
+        } = materialise::insert_deliveries(conn, run_id, campaign_id, now)?;
         diesel::update(campaign_runs::table.find(run_id))
             .set((
                 campaign_runs::status.eq(RunStatus::Sending),
