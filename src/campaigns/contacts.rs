@@ -936,10 +936,42 @@ mod tests {
     #[test]
     fn a_complete_form_gives_a_contact() {
         let c = valid().validate().unwrap();
-        assert_eq!(c.email.as_str(), "Claire.Martin@Exemple.fr");
+        assert_eq!(
+            c.email.as_ref().map(EmailAddress::as_str),
+            Some("Claire.Martin@Exemple.fr")
+        );
         assert_eq!(c.first_name, "Claire");
         assert_eq!(c.tags, ["gers", "salon"]);
         assert_eq!(c.organisation_id, None);
+    }
+
+    #[test]
+    fn a_contact_needs_an_email_address_or_a_postal_one() {
+        let form = ContactForm {
+            courriel: "  ".into(),
+            ..valid()
+        };
+        let errors = form.validate().unwrap_err();
+        assert!(errors.0["courriel"].contains("adresse postale"));
+        let form = ContactForm {
+            courriel: "".into(),
+            adresse_voie: "3 rue Gambetta".into(),
+            code_postal: "32000".into(),
+            commune_postale: "Auch".into(),
+            ..valid()
+        };
+        let c = form.validate().unwrap();
+        assert!(c.email.is_none());
+        assert!(c.address.is_some());
+        // A half-typed address is reported at its own fields, not as « neither ».
+        let form = ContactForm {
+            courriel: "".into(),
+            adresse_voie: "3 rue Gambetta".into(),
+            ..valid()
+        };
+        let errors = form.validate().unwrap_err();
+        assert!(errors.0.contains_key("commune_postale"));
+        assert!(!errors.0.contains_key("courriel"));
     }
 
     #[test]

@@ -279,12 +279,39 @@ mod tests {
             ..RawRow::default()
         };
         let ok = check_row(row("A.B@Exemple.fr", "", ""), defaults()).unwrap();
-        assert_eq!(ok.email.normalized(), "a.b@exemple.fr");
+        assert_eq!(
+            ok.email.as_ref().map(EmailAddress::normalized),
+            Some("a.b@exemple.fr")
+        );
         assert_eq!(ok.kind, ContactKind::Doctor);
         assert_eq!(ok.legal_basis, LegalBasis::LegitimateInterest);
 
         let e = check_row(row("", "", ""), defaults()).unwrap_err();
-        assert!(e.contains("manquante"), "{e}");
+        assert!(
+            e.contains("Ni adresse électronique ni adresse postale"),
+            "{e}"
+        );
+        // Known only by post: a postal address and a last name are enough; the key ignores
+        // case and spaces and never equals an e-mail address.
+        let by_post = |first: &str, last: &str| RawRow {
+            line: 3,
+            first_name: first.into(),
+            last_name: last.into(),
+            address: crate::domain::AddressInput {
+                street: "4 rue Dessoles".into(),
+                postcode: "32000".into(),
+                town: "Auch".into(),
+                ..Default::default()
+            },
+            ..RawRow::default()
+        };
+        let a = check_row(by_post("Jeanne", "Abadie"), defaults()).unwrap();
+        assert!(a.email.is_none());
+        let b = check_row(by_post("JEANNE", "abadie"), defaults()).unwrap();
+        assert_eq!(a.key(), b.key());
+        assert!(!a.key().contains('@'));
+        let e = check_row(by_post("Jeanne", ""), defaults()).unwrap_err();
+        assert!(e.contains("le nom est nécessaire"), "{e}");
         let e = check_row(row("jean.exemple.fr", "", ""), defaults()).unwrap_err();
         assert!(e.starts_with("Adresse invalide") && e.contains("@"), "{e}");
         let e = check_row(row("a@exemple.fr", "dentiste", ""), defaults()).unwrap_err();
