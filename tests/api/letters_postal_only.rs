@@ -99,7 +99,7 @@ async fn the_form_creates_a_contact_known_only_by_post_and_refuses_one_with_neit
         Some("NULL|32100 CONDOM")
     );
     // A second contact without e-mail address: the unique index only holds where present.
-    let mut fields: Vec<(&str, &str)> = vec![
+    let fields: Vec<(&str, &str)> = vec![
         ("csrf", &c.csrf),
         ("courriel", ""),
         ("adresse_voie", "1 place de la Mairie"),

@@ -493,7 +493,7 @@ fn insert_by_post(
     resolve: impl Fn(Option<OrgRef>) -> Option<i64>,
 ) -> QueryResult<Vec<i64>> {
     let n = rows.len();
-    let mut text: Vec<Vec<String>> = vec![Vec::with_capacity(n); 13];
+    let mut text: Vec<Vec<String>> = (0..13).map(|_| Vec::with_capacity(n)).collect();
     let mut orgs = Vec::with_capacity(n);
     for c in rows {
         let a = crate::campaigns::contacts::address_columns(c.row.address.as_ref());
