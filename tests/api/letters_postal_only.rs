@@ -483,6 +483,31 @@ async fn an_email_campaign_skips_and_counts_them_a_letter_campaign_writes_to_the
         )),
         2
     );
+    // Jeanne's personal link leads to the form with the delivery's token, and her « ne plus
+    // m'écrire » page answers: nothing there needs an e-mail address.
+    let code = app
+        .text(&format!(
+            "SELECT d.letter_code FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id \
+             WHERE r.campaign_id = {letters} AND d.email IS NULL"
+        ))
+        .unwrap();
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = bare
+        .get(app.url(&format!("/c/{code}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).contains("suivi="), "{}", location(&r));
+    let r = bare
+        .get(app.url(&format!("/c/{code}/ne-plus-ecrire")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let r = c
         .staff
         .get(&format!("/courriers/{letters}/courriers.pdf"))
