@@ -399,6 +399,18 @@ async fn an_email_campaign_skips_and_counts_them_a_letter_campaign_writes_to_the
     // Jeanne and Pierre: active, not deceased (Pierre's « ne plus écrire » is about letters).
     assert!(hint.contains("Sans adresse électronique : 2"), "{hint}");
 
+    // The template's preview with the values of a contact known only by post.
+    let jeanne = app.count("SELECT id FROM contacts WHERE last_name = 'Abadie'");
+    let (status, html) = c
+        .staff
+        .get_html(&format!(
+            "/campagnes/modeles/{template}/apercu?contact={jeanne}"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("(pas d'adresse électronique)"), "{html}");
+    assert!(!html.contains("()"));
+
     runs::schedule(&mut app.conn(), id, Utc::now(), None).unwrap();
     assert_eq!(
         app.count(&format!(
