@@ -92,7 +92,7 @@ fn count_blanks(conn: &mut PgConnection, campaign: Option<i64>) -> QueryResult<B
                 count(*) FILTER (WHERE c.organisation_id IS NULL) AS organisation, \
                 count(*) FILTER (WHERE btrim(c.city) = '') AS ville \
          FROM contacts c \
-         WHERE c.status = $1 \
+         WHERE c.status = $1 AND c.email IS NOT NULL \
            AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(c.email)) \
            {of_campaign}"
     ))

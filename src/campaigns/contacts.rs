@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::campaigns::import::{split_tags, MAX_TAGS, MAX_TEXT};
 use crate::campaigns::{organisations, suppression};
 use crate::db::enums::{ContactKind, ContactStatus, LegalBasis, SuppressionReason};
-use crate::db::lower;
 use crate::db::schema::{
     contact_lists, contacts, list_members, organisations as orgs, suppressions,
 };
+use crate::db::{lower, lower_opt};
 use crate::domain::EmailAddress;
 use crate::domain::FieldErrors;
 use crate::domain::{AddressInput, PostalAddress};
@@ -23,7 +23,8 @@ type Timestamp = chrono::DateTime<chrono::Utc>;
 #[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg))]
 pub struct Contact {
     pub id: i64,
-    pub email: String,
+    /// None: a contact known only by post (it then has a postal address).
+    pub email: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub organisation_id: Option<i64>,
@@ -115,7 +116,8 @@ pub const FORM_FIELDS: &[(&str, &str)] = &[
 /// A contact as written: every value checked.
 #[derive(Debug, Clone)]
 pub struct ContactChanges {
-    pub email: EmailAddress,
+    /// None: known only by post (then `address` is set).
+    pub email: Option<EmailAddress>,
     pub first_name: String,
     pub last_name: String,
     pub organisation_id: Option<i64>,
@@ -136,7 +138,7 @@ fn one_line(s: &str) -> String {
 impl ContactForm {
     pub fn from_contact(c: &Contact) -> ContactForm {
         ContactForm {
-            courriel: c.email.clone(),
+            courriel: c.email.clone().unwrap_or_default(),
             prenom: c.first_name.clone(),
             nom: c.last_name.clone(),
             organisation: c
@@ -170,9 +172,15 @@ impl ContactForm {
     /// Checks every field; all the problems found, each at its field.
     pub fn validate(&self) -> Result<ContactChanges, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let email = EmailAddress::parse_for_someone(&self.courriel)
-            .map_err(|e| errors.add("courriel", e.0))
-            .ok();
+        // Optional: a contact known only by post has none (then it needs a postal address).
+        let email = if self.courriel.trim().is_empty() {
+            Some(None)
+        } else {
+            EmailAddress::parse_for_someone(&self.courriel)
+                .map_err(|e| errors.add("courriel", e.0))
+                .ok()
+                .map(Some)
+        };
         let mut text = |value: &str, field: &'static str| {
             let v = one_line(value);
             if v.chars().count() > MAX_TEXT {
@@ -221,7 +229,7 @@ impl ContactForm {
                 "Choisissez la base légale qui permet d'écrire à ce contact.",
             );
         }
-        let address = match (AddressInput {
+        let address_input = AddressInput {
             complement: self.adresse_complement.clone(),
             building: self.adresse_batiment.clone(),
             street: self.adresse_voie.clone(),
@@ -229,9 +237,8 @@ impl ContactForm {
             postcode: self.code_postal.clone(),
             town: self.commune_postale.clone(),
             country: self.pays.clone(),
-        })
-        .parse()
-        {
+        };
+        let address = match address_input.parse() {
             Ok(a) => a,
             Err(problems) => {
                 for (field, message) in problems {
@@ -240,6 +247,13 @@ impl ContactForm {
                 None
             }
         };
+        if matches!(email, Some(None)) && address_input.is_empty() {
+            errors.add(
+                "courriel",
+                "Indiquez une adresse électronique ou, plus bas, une adresse postale : sans \
+                 l'une ni l'autre, on ne peut pas écrire à ce contact.",
+            );
+        }
         match (email, organisation_id, kind, legal_basis) {
             (Some(email), Some(organisation_id), Some(kind), Some(legal_basis))
                 if errors.is_empty() =>
@@ -277,8 +291,11 @@ fn conflicts(
     except: Option<i64>,
 ) -> QueryResult<FieldErrors> {
     let mut errors = FieldErrors::default();
+    let Some(email) = &c.email else {
+        return other_conflicts(conn, c, errors);
+    };
     let mut taken = contacts::table
-        .filter(lower(contacts::email).eq(c.email.normalized()))
+        .filter(lower_opt(contacts::email).eq(email.normalized()))
         .select(contacts::id)
         .into_boxed();
     if let Some(id) = except {
@@ -291,7 +308,7 @@ fn conflicts(
         );
     }
     let suppressed: Option<SuppressionReason> = suppressions::table
-        .find(suppression::key(c.email.as_str()))
+        .find(suppression::key(email.as_str()))
         .select(suppressions::reason)
         .first(conn)
         .optional()?;
@@ -299,10 +316,11 @@ fn conflicts(
     let unchanged = match except {
         Some(id) => contacts::table
             .find(id)
-            .select(lower(contacts::email))
-            .first::<String>(conn)
+            .select(lower_opt(contacts::email))
+            .first::<Option<String>>(conn)
             .optional()?
-            .is_some_and(|e| e == c.email.normalized()),
+            .flatten()
+            .is_some_and(|e| e == email.normalized()),
         None => false,
     };
     if let (Some(reason), false) = (suppressed, unchanged) {
@@ -315,6 +333,14 @@ fn conflicts(
             ),
         );
     }
+    other_conflicts(conn, c, errors)
+}
+
+fn other_conflicts(
+    conn: &mut PgConnection,
+    c: &ContactChanges,
+    mut errors: FieldErrors,
+) -> QueryResult<FieldErrors> {
     if let Some(org) = c.organisation_id {
         if !organisations::exists(conn, org)? {
             errors.add(
@@ -388,7 +414,7 @@ pub fn create(
         }
         let id: i64 = diesel::insert_into(contacts::table)
             .values((
-                contacts::email.eq(c.email.as_str()),
+                contacts::email.eq(c.email.as_ref().map(EmailAddress::as_str)),
                 contacts::first_name.eq(&c.first_name),
                 contacts::last_name.eq(&c.last_name),
                 contacts::organisation_id.eq(c.organisation_id),
@@ -396,6 +422,13 @@ pub fn create(
                 contacts::tags.eq(&c.tags),
                 contacts::city.eq(&c.city),
                 contacts::legal_basis.eq(c.legal_basis),
+                // Inserted with the contact: without an e-mail address, the check
+                // constraint needs the postal address at once.
+                contacts::postal_town.eq(c
+                    .address
+                    .as_ref()
+                    .map(|a| a.as_input().town)
+                    .unwrap_or_default()),
             ))
             .returning(contacts::id)
             .get_result(conn)?;
@@ -428,9 +461,13 @@ pub fn update(
         if !errors.is_empty() {
             return Ok(Err(SaveError::Invalid(errors)));
         }
+        // The address first: the check constraint (an e-mail address or a postal one) holds
+        // after each statement, and a contact may lose its e-mail address as it gains a
+        // postal one.
+        set_postal(conn, id, c)?;
         let n = diesel::update(contacts::table.find(id))
             .set((
-                contacts::email.eq(c.email.as_str()),
+                contacts::email.eq(c.email.as_ref().map(EmailAddress::as_str)),
                 contacts::first_name.eq(&c.first_name),
                 contacts::last_name.eq(&c.last_name),
                 contacts::organisation_id.eq(c.organisation_id),
@@ -444,7 +481,6 @@ pub fn update(
         if n == 0 {
             return Ok(Err(SaveError::NotFound));
         }
-        set_postal(conn, id, c)?;
         audit(
             conn,
             Some(actor),
@@ -497,7 +533,7 @@ pub struct ContactFilter {
 #[derive(Debug, Clone, Queryable, Serialize)]
 pub struct ContactRow {
     pub id: i64,
-    pub email: String,
+    pub email: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub organisation: Option<String>,
@@ -527,6 +563,7 @@ fn filtered(filter: &ContactFilter) -> FilteredContacts<'static> {
         query = query.filter(
             contacts::email
                 .ilike(p.clone())
+                .is_not_distinct_from(true)
                 .or(contacts::first_name
                     .concat(" ")
                     .concat(contacts::last_name)
@@ -849,10 +886,14 @@ pub fn suppress_by_hand(
 }
 
 /// The reason an address is suppressed, if it is.
+/// A contact without an e-mail address has none.
 pub fn suppression_of(
     conn: &mut PgConnection,
-    email: &str,
+    email: Option<&str>,
 ) -> QueryResult<Option<(SuppressionReason, Timestamp)>> {
+    let Some(email) = email else {
+        return Ok(None);
+    };
     suppressions::table
         .find(suppression::key(email))
         .select((suppressions::reason, suppressions::created_at))
@@ -881,10 +922,42 @@ mod tests {
     #[test]
     fn a_complete_form_gives_a_contact() {
         let c = valid().validate().unwrap();
-        assert_eq!(c.email.as_str(), "Claire.Martin@Exemple.fr");
+        assert_eq!(
+            c.email.as_ref().map(EmailAddress::as_str),
+            Some("Claire.Martin@Exemple.fr")
+        );
         assert_eq!(c.first_name, "Claire");
         assert_eq!(c.tags, ["gers", "salon"]);
         assert_eq!(c.organisation_id, None);
+    }
+
+    #[test]
+    fn a_contact_needs_an_email_address_or_a_postal_one() {
+        let form = ContactForm {
+            courriel: "  ".into(),
+            ..valid()
+        };
+        let errors = form.validate().unwrap_err();
+        assert!(errors.0["courriel"].contains("adresse postale"));
+        let form = ContactForm {
+            courriel: "".into(),
+            adresse_voie: "3 rue Gambetta".into(),
+            code_postal: "32000".into(),
+            commune_postale: "Auch".into(),
+            ..valid()
+        };
+        let c = form.validate().unwrap();
+        assert!(c.email.is_none());
+        assert!(c.address.is_some());
+        // A half-typed address is reported at its own fields, not as « neither ».
+        let form = ContactForm {
+            courriel: "".into(),
+            adresse_voie: "3 rue Gambetta".into(),
+            ..valid()
+        };
+        let errors = form.validate().unwrap_err();
+        assert!(errors.0.contains_key("commune_postale"));
+        assert!(!errors.0.contains_key("courriel"));
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub fn contact_form(
             };
             let member_of = contacts::lists_of(conn, id)?;
             let all_lists = contacts::all_lists(conn)?;
-            let suppressed = contacts::suppression_of(conn, &contact.email)?;
+            let suppressed = contacts::suppression_of(conn, contact.email.as_deref())?;
             Some(ContactRecord {
                 contact,
                 member_of,
@@ -77,7 +77,7 @@ pub fn before_deletion(
     let Some(contact) = contacts::find(conn, id)? else {
         return Ok(None);
     };
-    let suppressed = contacts::suppression_of(conn, &contact.email)?;
+    let suppressed = contacts::suppression_of(conn, contact.email.as_deref())?;
     Ok(Some((contact, suppressed)))
 }
 

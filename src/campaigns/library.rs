@@ -495,7 +495,7 @@ pub fn delete(
 #[derive(Debug, Clone, Queryable)]
 pub struct PreviewContact {
     pub id: i64,
-    pub email: String,
+    pub email: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub organisation: Option<String>,
@@ -542,7 +542,7 @@ pub fn preview_contact_by_email(
 ) -> QueryResult<Option<PreviewContact>> {
     contacts::table
         .left_join(organisations::table)
-        .filter(lower(contacts::email).eq(lower(email.trim())))
+        .filter(crate::db::lower_opt(contacts::email).eq(lower(email.trim()).nullable()))
         .select(preview_columns())
         .first(conn)
         .optional()

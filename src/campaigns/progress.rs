@@ -20,6 +20,9 @@ pub struct CampaignDetails {
     /// For a draft: how many recipients it would have if it started now (what its send
     /// button says); 0 otherwise (not counted).
     pub recipients: i64,
+    /// For a draft: how many contacts of its lists it would leave out for want of an e-mail
+    /// address; 0 otherwise (each run reports its own).
+    pub without_email: i64,
 }
 
 impl CampaignDetails {
@@ -75,10 +78,13 @@ pub fn load(
     let lists = library::list_names(conn, id)?;
     let runs = runs::progress(conn, id, campaign.rate_per_minute, now)?;
     let outcome = runs::outcome(conn, id)?;
-    let recipients = if campaign.status == CampaignStatus::Draft {
-        runs::count_recipients(conn, id)?
+    let (recipients, without_email) = if campaign.status == CampaignStatus::Draft {
+        (
+            runs::count_recipients(conn, id)?,
+            runs::count_without_email(conn, id)?,
+        )
     } else {
-        0
+        (0, 0)
     };
     Ok(Some(CampaignDetails {
         campaign,
@@ -87,6 +93,7 @@ pub fn load(
         runs,
         outcome,
         recipients,
+        without_email,
     }))
 }
 

@@ -40,7 +40,7 @@ pub fn suppress(
         };
         diesel::update(
             contacts::table
-                .filter(crate::db::lower(contacts::email).eq(&email))
+                .filter(crate::db::lower_opt(contacts::email).eq(&email))
                 .filter(contacts::status.eq(ContactStatus::Active)),
         )
         .set((
@@ -65,11 +65,13 @@ pub fn delivery_address(
     conn: &mut PgConnection,
     delivery_id: i64,
 ) -> QueryResult<Option<(String, bool)>> {
+    // A letter's delivery has no address: nothing to unsubscribe there.
     let email: Option<String> = deliveries::table
         .find(delivery_id)
         .select(deliveries::email)
-        .first(conn)
-        .optional()?;
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten();
     match email {
         None => Ok(None),
         Some(email) => {

@@ -30,6 +30,12 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower(text)` of a nullable column (a contact's e-mail address is optional).
+    #[sql_name = "lower"]
+    fn lower_opt(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
 /// Why the database could not be reached, in one line with the URL tried (password masked).
 #[derive(Debug, thiserror::Error)]
 #[error("PostgreSQL injoignable à {url} : {reason}")]

@@ -396,6 +396,7 @@ diesel::table! {
         claim_cursor -> Int8,
         recheck_at -> Nullable<Timestamptz>,
         letter_report -> Nullable<Text>,
+        without_email -> Int4,
     }
 }
 
@@ -432,7 +433,7 @@ diesel::table! {
 diesel::table! {
     contacts (id) {
         id -> Int8,
-        email -> Text,
+        email -> Nullable<Text>,
         first_name -> Text,
         last_name -> Text,
         organisation_id -> Nullable<Int8>,
@@ -460,7 +461,7 @@ diesel::table! {
         id -> Int8,
         run_id -> Int8,
         contact_id -> Nullable<Int8>,
-        email -> Text,
+        email -> Nullable<Text>,
         status -> Text,
         attempts -> Int4,
         next_attempt_at -> Timestamptz,

@@ -50,14 +50,17 @@ fn delivery(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Target>> {
             deliveries::email,
             campaign_runs::campaign_id,
         ))
-        .first::<(i64, String, i64)>(conn)
+        .first::<(i64, Option<String>, i64)>(conn)
         .optional()
         .map(|found| {
-            found.map(|(id, email, campaign)| Target {
-                id,
-                email,
-                campaign,
-            })
+            // A letter's delivery has no address: no report is about it.
+            found
+                .and_then(|(id, email, campaign)| email.map(|email| (id, email, campaign)))
+                .map(|(id, email, campaign)| Target {
+                    id,
+                    email,
+                    campaign,
+                })
         })
 }
 

@@ -273,7 +273,9 @@ async fn the_report_gives_each_rejected_row_its_line_and_reason() {
     );
     let missing = row(&rows, 8);
     assert!(
-        missing.reason.contains("Adresse électronique manquante"),
+        missing
+            .reason
+            .contains("Ni adresse électronique ni adresse postale"),
         "{missing:?}"
     );
     // The first rows to add are shown too, with their names, as what the import would do.

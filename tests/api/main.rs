@@ -37,6 +37,7 @@ mod helpers;
 mod imap_server;
 mod json_api;
 mod letters;
+mod letters_postal_only;
 mod mail;
 mod mail_sending;
 mod mailbox;

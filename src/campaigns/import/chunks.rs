@@ -157,7 +157,16 @@ impl Run {
         }
         let keys: Vec<String> = rows
             .iter()
-            .map(|r| r.email.normalized().to_owned())
+            .filter_map(|r| r.email.as_ref().map(|e| e.normalized().to_owned()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        // Rows without an e-mail address: their contact is the one without an e-mail address
+        // of the same last name, first name and postcode (see `CheckedRow::key`).
+        let postal: Vec<(String, String, String)> = rows
+            .iter()
+            .filter(|r| r.email.is_none())
+            .map(CheckedRow::postal_key)
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
@@ -212,8 +221,35 @@ impl Run {
         )
         .bind::<Array<Text>, _>(&keys)
         .load(conn)?;
+        let known_postal: Vec<KnownRow> = if postal.is_empty() {
+            Vec::new()
+        } else {
+            let column = |i: usize| -> Vec<&str> {
+                postal
+                    .iter()
+                    .map(|k| match i {
+                        0 => k.0.as_str(),
+                        1 => k.1.as_str(),
+                        _ => k.2.as_str(),
+                    })
+                    .collect()
+            };
+            diesel::sql_query(
+                "SELECT c.id, chr(31) || k.l || chr(31) || k.f || chr(31) || k.p AS key, \
+                        c.first_name, c.last_name, c.organisation_id, c.city, c.tags, \
+                        c.postal_town <> '' AS has_address \
+                 FROM unnest($1::text[], $2::text[], $3::text[]) AS k(l, f, p) \
+                 CROSS JOIN LATERAL (SELECT * FROM contacts WHERE email IS NULL \
+                     AND lower(last_name) = k.l AND lower(first_name) = k.f AND postcode = k.p \
+                     ORDER BY id LIMIT 1) AS c",
+            )
+            .bind::<Array<Text>, _>(column(0))
+            .bind::<Array<Text>, _>(column(1))
+            .bind::<Array<Text>, _>(column(2))
+            .load(conn)?
+        };
         let mut known: HashMap<String, Known> = HashMap::with_capacity(known_rows.len());
-        for r in known_rows {
+        for r in known_rows.into_iter().chain(known_postal) {
             known.insert(
                 r.key,
                 Known {
@@ -274,10 +310,15 @@ impl Run {
         let mut new_members = Vec::new();
         let mut addresses: Vec<(String, [String; 7])> = Vec::new();
         for row in rows {
-            let key = row.email.normalized().to_owned();
+            let key = row.key();
+            let by_post = row.email.is_none();
             let outcome = |outcome: Outcome, reason: String| RowReport {
                 line: row.line,
-                email: row.email.as_str().to_owned(),
+                email: row
+                    .email
+                    .as_ref()
+                    .map(|e| e.as_str().to_owned())
+                    .unwrap_or_default(),
                 outcome,
                 reason,
                 cells: row.cells(),
@@ -290,10 +331,17 @@ impl Run {
             if let Some(first) = self.claimed.get(&key) {
                 let r = outcome(
                     Outcome::Rejected,
-                    format!(
-                        "Doublon de la ligne {first} du fichier (même adresse, majuscules et \
-                         minuscules confondues)."
-                    ),
+                    if by_post {
+                        format!(
+                            "Doublon de la ligne {first} du fichier (sans adresse électronique, \
+                             même nom, prénom et code postal)."
+                        )
+                    } else {
+                        format!(
+                            "Doublon de la ligne {first} du fichier (même adresse, majuscules et \
+                             minuscules confondues)."
+                        )
+                    },
                 );
                 self.report.record(r);
                 continue;
@@ -310,8 +358,12 @@ impl Run {
                 };
                 let r = outcome(Outcome::Added, reason);
                 self.report.record(r);
-                if let Some(a) = &row.address {
-                    addresses.push((key.clone(), crate::domain::postal::columns(Some(a))));
+                // A contact without an e-mail address is inserted with its address.
+                if let (false, Some(a)) = (by_post, &row.address) {
+                    addresses.push((
+                        key.clone(),
+                        crate::domain::postal::columns(Some(a)),
+                    ));
                 }
                 new_contacts.push(NewContact { row, org });
                 continue;
@@ -356,10 +408,15 @@ impl Run {
                 completed.push("étiquettes ajoutées");
             }
             let in_list = members.contains(&contact.id);
-            let mut reason = if in_list {
-                "Adresse déjà connue et déjà dans la liste".to_owned()
-            } else {
-                "Adresse déjà connue : ajoutée à la liste".to_owned()
+            let mut reason = match (by_post, in_list) {
+                (false, true) => "Adresse déjà connue et déjà dans la liste".to_owned(),
+                (false, false) => "Adresse déjà connue : ajoutée à la liste".to_owned(),
+                (true, true) => "Contact sans adresse électronique déjà connu (même nom, prénom \
+                                 et code postal) et déjà dans la liste"
+                    .to_owned(),
+                (true, false) => "Contact sans adresse électronique déjà connu (même nom, \
+                                  prénom et code postal) : ajouté à la liste"
+                    .to_owned(),
             };
             if completed.is_empty() {
                 reason.push_str(" ; rien d'autre n'est modifié.");
@@ -423,6 +480,62 @@ fn write_addresses(conn: &mut PgConnection, rows: &[(String, [String; 7])]) -> Q
     Ok(())
 }
 
+/// Inserts the new contacts without an e-mail address, with their postal address (the
+/// check constraint wants one at once); their ids. The import's lock serialises imports, and
+/// the contact form does not look for such a namesake: a duplicate made by hand meanwhile
+/// stays possible, as it would be by hand.
+fn insert_by_post(
+    conn: &mut PgConnection,
+    rows: Vec<NewContact>,
+    resolve: impl Fn(Option<OrgRef>) -> Option<i64>,
+) -> QueryResult<Vec<i64>> {
+    let n = rows.len();
+    let mut text: Vec<Vec<String>> = (0..13).map(|_| Vec::with_capacity(n)).collect();
+    let mut orgs = Vec::with_capacity(n);
+    for c in rows {
+        let a = crate::campaigns::contacts::address_columns(c.row.address.as_ref());
+        let values = [
+            c.row.first_name,
+            c.row.last_name,
+            c.row.kind.code().to_owned(),
+            join_tags(&c.row.tags),
+            c.row.city,
+            c.row.legal_basis.code().to_owned(),
+        ];
+        for (column, v) in text.iter_mut().zip(values.into_iter().chain(a)) {
+            column.push(v);
+        }
+        orgs.push(resolve(c.org));
+    }
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let mut query = diesel::sql_query(
+        "INSERT INTO contacts \
+           (first_name, last_name, kind, tags, city, legal_basis, address_complement, \
+            address_building, address_street, address_locality, postcode, postal_town, country, \
+            organisation_id) \
+         SELECT f, l, k, string_to_array(t, chr(31)), c, b, a1, a2, a3, a4, a5, a6, a7, o \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+                     $13::text[], $14::bigint[]) \
+              AS v(f, l, k, t, c, b, a1, a2, a3, a4, a5, a6, a7, o) \
+         RETURNING id",
+    )
+    .into_boxed();
+    for column in &text {
+        query = query.bind::<Array<Text>, _>(column);
+    }
+    Ok(query
+        .bind::<Array<Nullable<BigInt>>, _>(orgs)
+        .load::<Id>(conn)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
 fn join_tags(tags: &[String]) -> String {
     tags.join(&TAG_SEPARATOR.to_string())
 }
@@ -477,6 +590,12 @@ impl Run {
         };
 
         let mut member_ids = new_members;
+        let (by_post, new_contacts): (Vec<NewContact>, Vec<NewContact>) = new_contacts
+            .into_iter()
+            .partition(|c| c.row.email.is_none());
+        if !by_post.is_empty() {
+            member_ids.extend(insert_by_post(conn, by_post, resolve)?);
+        }
         if !new_contacts.is_empty() {
             let n = new_contacts.len();
             let (mut emails, mut firsts, mut lasts, mut orgs, mut kinds) = (
@@ -493,8 +612,11 @@ impl Run {
             );
             let mut keys = Vec::with_capacity(n);
             for c in new_contacts {
-                emails.push(c.row.email.as_str().to_owned());
-                keys.push(c.row.email.normalized().to_owned());
+                let Some(email) = &c.row.email else {
+                    continue;
+                };
+                emails.push(email.as_str().to_owned());
+                keys.push(email.normalized().to_owned());
                 firsts.push(c.row.first_name);
                 lasts.push(c.row.last_name);
                 orgs.push(resolve(c.org));

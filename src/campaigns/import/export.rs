@@ -10,7 +10,8 @@ use crate::staff::audit::audit;
 /// One contact as exported.
 #[derive(Debug, Clone, Queryable)]
 pub struct ExportRow {
-    pub email: String,
+    /// Empty for a contact known only by post.
+    pub email: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub organisation: Option<String>,
@@ -106,7 +107,7 @@ pub fn write_csv<W: std::io::Write>(
     w.write_record(COLUMNS)?;
     for r in rows {
         let cells = [
-            r.email.as_str(),
+            r.email.as_deref().unwrap_or_default(),
             &r.first_name,
             &r.last_name,
             r.organisation.as_deref().unwrap_or_default(),
@@ -157,7 +158,7 @@ mod tests {
     #[test]
     fn an_export_reads_back_as_the_same_rows() {
         let rows = vec![ExportRow {
-            email: "-x@exemple.fr".into(),
+            email: Some("-x@exemple.fr".into()),
             first_name: "=Jean".into(),
             last_name: "Dupont; fils".into(),
             organisation: Some("CHU d'Auch".into()),

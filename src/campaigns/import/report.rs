@@ -91,7 +91,10 @@ impl CheckedRow {
     /// The values in the order of [`COLUMNS`], as the file could give them again.
     pub fn cells(&self) -> Vec<String> {
         let mut cells = vec![
-            self.email.as_str().to_owned(),
+            self.email
+                .as_ref()
+                .map(|e| e.as_str().to_owned())
+                .unwrap_or_default(),
             self.first_name.clone(),
             self.last_name.clone(),
             self.organisation.clone().unwrap_or_default(),

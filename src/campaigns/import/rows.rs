@@ -64,7 +64,8 @@ impl Defaults {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedRow {
     pub line: u64,
-    pub email: EmailAddress,
+    /// None: a contact known only by post (then `address` is set and the last name given).
+    pub email: Option<EmailAddress>,
     pub first_name: String,
     pub last_name: String,
     pub organisation: Option<String>,
@@ -74,6 +75,38 @@ pub struct CheckedRow {
     pub legal_basis: LegalBasis,
     /// None: the row gives no postal address.
     pub address: Option<crate::domain::PostalAddress>,
+}
+
+impl CheckedRow {
+    /// What identifies the row's contact: its e-mail address (normalised); without one, its
+    /// last name, first name (lower case, spaces collapsed) and postcode, marked so that it
+    /// never equals an address.
+    pub fn key(&self) -> String {
+        match &self.email {
+            Some(e) => e.normalized().to_owned(),
+            None => {
+                let (last, first, postcode) = self.postal_key();
+                format!("\u{1f}{last}\u{1f}{first}\u{1f}{postcode}")
+            }
+        }
+    }
+
+    /// Last name, first name (lower case, spaces collapsed) and postcode: how a contact
+    /// without an e-mail address is recognised.
+    pub fn postal_key(&self) -> (String, String, String) {
+        let norm = |s: &str| {
+            s.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        let postcode = self
+            .address
+            .as_ref()
+            .map(|a| a.as_input().postcode)
+            .unwrap_or_default();
+        (norm(&self.last_name), norm(&self.first_name), postcode)
+    }
 }
 
 fn kind_list() -> String {
@@ -94,10 +127,13 @@ fn legal_basis_list() -> String {
 
 /// Checks one row on its own; the French reason when it is rejected.
 pub fn check_row(raw: RawRow, defaults: Defaults) -> Result<CheckedRow, String> {
-    if raw.email.is_empty() {
-        return Err("Adresse électronique manquante.".to_owned());
-    }
-    let email = EmailAddress::parse(&raw.email).map_err(|e| format!("Adresse invalide. {e}"))?;
+    // Optional: a row with a postal address and no e-mail address is a contact known only by
+    // post (checked below, once the address is read).
+    let email = if raw.email.is_empty() {
+        None
+    } else {
+        Some(EmailAddress::parse(&raw.email).map_err(|e| format!("Adresse invalide. {e}"))?)
+    };
     let kind = if raw.kind.is_empty() {
         defaults.kind.ok_or_else(|| {
             "Type manquant : remplissez la colonne « type » ou choisissez un type par défaut."
@@ -156,6 +192,22 @@ pub fn check_row(raw: RawRow, defaults: Defaults) -> Result<CheckedRow, String> 
             what.join(" ")
         )
     })?;
+    if email.is_none() {
+        if address.is_none() {
+            return Err(
+                "Ni adresse électronique ni adresse postale : on ne pourrait pas écrire \
+                        à ce contact."
+                    .to_owned(),
+            );
+        }
+        if raw.last_name.trim().is_empty() {
+            return Err(
+                "Sans adresse électronique, le nom est nécessaire : avec le prénom et le \
+                        code postal, il reconnaît le contact à un nouvel import."
+                    .to_owned(),
+            );
+        }
+    }
     Ok(CheckedRow {
         line: raw.line,
         email,
@@ -227,12 +279,39 @@ mod tests {
             ..RawRow::default()
         };
         let ok = check_row(row("A.B@Exemple.fr", "", ""), defaults()).unwrap();
-        assert_eq!(ok.email.normalized(), "a.b@exemple.fr");
+        assert_eq!(
+            ok.email.as_ref().map(EmailAddress::normalized),
+            Some("a.b@exemple.fr")
+        );
         assert_eq!(ok.kind, ContactKind::Doctor);
         assert_eq!(ok.legal_basis, LegalBasis::LegitimateInterest);
 
         let e = check_row(row("", "", ""), defaults()).unwrap_err();
-        assert!(e.contains("manquante"), "{e}");
+        assert!(
+            e.contains("Ni adresse électronique ni adresse postale"),
+            "{e}"
+        );
+        // Known only by post: a postal address and a last name are enough; the key ignores
+        // case and spaces and never equals an e-mail address.
+        let by_post = |first: &str, last: &str| RawRow {
+            line: 3,
+            first_name: first.into(),
+            last_name: last.into(),
+            address: crate::domain::AddressInput {
+                street: "4 rue Dessoles".into(),
+                postcode: "32000".into(),
+                town: "Auch".into(),
+                ..Default::default()
+            },
+            ..RawRow::default()
+        };
+        let a = check_row(by_post("Jeanne", "Abadie"), defaults()).unwrap();
+        assert!(a.email.is_none());
+        let b = check_row(by_post("JEANNE", "abadie"), defaults()).unwrap();
+        assert_eq!(a.key(), b.key());
+        assert!(!a.key().contains('@'));
+        let e = check_row(by_post("Jeanne", ""), defaults()).unwrap_err();
+        assert!(e.contains("le nom est nécessaire"), "{e}");
         let e = check_row(row("jean.exemple.fr", "", ""), defaults()).unwrap_err();
         assert!(e.starts_with("Adresse invalide") && e.contains("@"), "{e}");
         let e = check_row(row("a@exemple.fr", "dentiste", ""), defaults()).unwrap_err();

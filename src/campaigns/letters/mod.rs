@@ -336,8 +336,9 @@ pub struct Production {
 struct Member {
     #[diesel(sql_type = BigInt)]
     id: i64,
-    #[diesel(sql_type = Text)]
-    email: String,
+    /// None for a contact known only by post: the letter's delivery then has none either.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    email: Option<String>,
     #[diesel(sql_type = Text)]
     first_name: String,
     #[diesel(sql_type = Text)]
@@ -501,7 +502,7 @@ pub fn produce(
             .returning(campaign_runs::id)
             .get_result(conn)?;
         let contact_ids: Vec<i64> = chosen.iter().map(|m| m.id).collect();
-        let emails: Vec<&str> = chosen.iter().map(|m| m.email.as_str()).collect();
+        let emails: Vec<Option<&str>> = chosen.iter().map(|m| m.email.as_deref()).collect();
         // 40 random bits per code: a collision with the codes already given is rare but
         // possible; the unique index refuses it and new codes are drawn (in a savepoint).
         let mut attempt = 0;
@@ -530,7 +531,7 @@ pub fn produce(
                 .bind::<Text, _>(DeliveryStatus::Sent)
                 .bind::<Timestamptz, _>(now)
                 .bind::<Array<BigInt>, _>(&contact_ids)
-                .bind::<Array<Text>, _>(&emails)
+                .bind::<Array<diesel::sql_types::Nullable<Text>>, _>(&emails)
                 .bind::<Array<Text>, _>(&codes)
                 .execute(conn)
             });

@@ -73,6 +73,8 @@ pub struct Run {
     pub recipients: i32,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Contacts of the lists left out for want of an e-mail address.
+    pub without_email: i32,
 }
 
 /// Why an action on a campaign was refused (the message is shown to the user).

@@ -376,12 +376,17 @@ pub fn materialise(conn: &mut PgConnection, run_id: i64, now: DateTime<Utc>) -> 
             .select(campaign_runs::campaign_id)
             .for_update()
             .first(conn)?;
-        let Recipients { count, first, last } =
-            materialise::insert_deliveries(conn, run_id, campaign_id, now)?;
+        let Recipients {
+            count,
+            without_email,
+            first,
+            last,
+        } = materialise::insert_deliveries(conn, run_id, campaign_id, now)?;
         diesel::update(campaign_runs::table.find(run_id))
             .set((
                 campaign_runs::status.eq(RunStatus::Sending),
                 campaign_runs::recipients.eq(count as i32),
+                campaign_runs::without_email.eq(i32::try_from(without_email).unwrap_or(i32::MAX)),
                 campaign_runs::started_at.eq(now),
                 // Pacing starts from the process's clock, which the senders compare it with.
                 campaign_runs::next_slot_at.eq(now),

@@ -1,5 +1,6 @@
 //! A run's deliveries, materialised in one statement when the run starts: one per active
 //! contact of the campaign's lists, deduplicated by address, without suppressed addresses.
+//! Contacts known only by post (no e-mail address) are left out and counted.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -11,6 +12,8 @@ use crate::db::schema::deliveries;
 /// A run's recipients: how many, and the range of their delivery ids.
 pub(super) struct Recipients {
     pub count: i64,
+    /// Active contacts of the lists left out for want of an e-mail address.
+    pub without_email: i64,
     pub first: i64,
     pub last: i64,
 }
@@ -37,7 +40,7 @@ pub(super) fn insert_deliveries(
          FROM contacts c \
          JOIN list_members m ON m.contact_id = c.id \
          JOIN campaign_lists cl ON cl.list_id = m.list_id AND cl.campaign_id = $2 \
-         WHERE c.status = $4 AND NOT c.deceased \
+         WHERE c.status = $4 AND NOT c.deceased AND c.email IS NOT NULL \
            AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(c.email)) \
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = $1) \
          ORDER BY lower(c.email), c.id",
@@ -57,8 +60,10 @@ pub(super) fn insert_deliveries(
         ))
         .get_result(conn)?;
     let (first, last) = (first.unwrap_or(0), last.unwrap_or(0));
+    let without_email = count_without_email(conn, campaign_id)?;
     Ok(Recipients {
         count: recipients,
+        without_email,
         first,
         last,
     })
@@ -77,11 +82,32 @@ pub fn count_recipients(conn: &mut PgConnection, campaign_id: i64) -> QueryResul
     // the sort of DISTINCT.
     diesel::sql_query(
         "SELECT count(*) AS n FROM contacts c \
-         WHERE c.status = $2 AND NOT c.deceased \
+         WHERE c.status = $2 AND NOT c.deceased AND c.email IS NOT NULL \
            AND EXISTS (SELECT 1 FROM list_members m \
                        JOIN campaign_lists cl ON cl.list_id = m.list_id \
                        WHERE cl.campaign_id = $1 AND m.contact_id = c.id) \
            AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(c.email))",
+    )
+    .bind::<BigInt, _>(campaign_id)
+    .bind::<Text, _>(ContactStatus::Active)
+    .get_result::<Count>(conn)
+    .map(|c| c.n)
+}
+
+/// How many active contacts of campaign `campaign_id`'s lists have no e-mail address (known
+/// only by post): an e-mail run leaves them out and reports them « sans adresse électronique ».
+pub fn count_without_email(conn: &mut PgConnection, campaign_id: i64) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(
+        "SELECT count(*) AS n FROM contacts c \
+         WHERE c.status = $2 AND NOT c.deceased AND c.email IS NULL \
+           AND EXISTS (SELECT 1 FROM list_members m \
+                       JOIN campaign_lists cl ON cl.list_id = m.list_id \
+                       WHERE cl.campaign_id = $1 AND m.contact_id = c.id)",
     )
     .bind::<BigInt, _>(campaign_id)
     .bind::<Text, _>(ContactStatus::Active)

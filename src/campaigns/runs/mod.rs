@@ -29,6 +29,6 @@ pub use lifecycle::{
     activate_due_runs, cancel, confirm_run, create_cron_runs, create_run, finish_completed_runs,
     materialise, pause, resume, retry_failed, schedule, skip_run, unschedule,
 };
-pub use materialise::count_recipients;
+pub use materialise::{count_recipients, count_without_email};
 pub use progress::{outcome, progress, statistics, Outcome, RunProgress};
 pub use recipients::{campaign_of_delivery, record_click, unsubscribe};

@@ -18,6 +18,8 @@ pub struct RunProgress {
     pub sent: i64,
     pub failed: i64,
     pub skipped: i64,
+    /// Contacts of the lists known only by post, left out (« sans adresse électronique »).
+    pub without_email: i64,
     pub cancelled: i64,
     pub pending: i64,
     /// Sent messages that came back as undeliverable (bounces read from the mailbox).
@@ -119,6 +121,7 @@ pub fn progress(
                 sent: get(|c| c.sent),
                 failed: get(|c| c.failed),
                 skipped: get(|c| c.skipped),
+                without_email: i64::from(run.without_email),
                 cancelled: get(|c| c.cancelled),
                 pending,
                 bounced: get(|c| c.bounced),

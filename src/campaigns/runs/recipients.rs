@@ -35,13 +35,15 @@ pub fn record_click(conn: &mut PgConnection, delivery_id: i64) -> QueryResult<Op
 /// delivery noted (for the campaign's figures). Idempotent. False when the delivery is unknown.
 pub fn unsubscribe(conn: &mut PgConnection, delivery_id: i64) -> QueryResult<bool> {
     conn.transaction(|conn| {
-        let found: Option<(String, i64)> = deliveries::table
+        let found: Option<(Option<String>, i64)> = deliveries::table
             .inner_join(campaign_runs::table)
             .filter(deliveries::id.eq(delivery_id))
             .select((deliveries::email, campaign_runs::campaign_id))
             .first(conn)
             .optional()?;
-        let Some((email, campaign_id)) = found else {
+        // A letter's delivery has no e-mail address to unsubscribe (the letter's code page
+        // records « ne plus écrire » instead).
+        let Some((Some(email), campaign_id)) = found else {
             return Ok(false);
         };
         suppression::suppress(

@@ -99,6 +99,7 @@ struct RunView {
     sent: i64,
     failed: i64,
     skipped: i64,
+    without_email: i64,
     cancelled: i64,
     pending: i64,
     bounced: i64,
@@ -125,6 +126,7 @@ fn run_view(p: &RunProgress) -> RunView {
         sent: p.sent,
         failed: p.failed,
         skipped: p.skipped,
+        without_email: p.without_email,
         cancelled: p.cancelled,
         pending: p.pending,
         bounced: p.bounced,
@@ -319,6 +321,7 @@ pub(super) async fn render_campaign_page(
             },
             "recipients": view.recipients,
             "no_recipients": view.recipients == 0,
+            "without_email": view.without_email,
             "send_label": send_label,
             "confirm_label": confirm_label,
             "blanks": blanks,
@@ -350,6 +353,14 @@ pub async fn campaign_page(
 ) -> Result<HttpResponse, AppError> {
     staff.require(COMMUNICATION)?;
     let id = path_id(&path)?;
+    // A letter campaign has its own page (the campaigns list may link here).
+    let letter = db(&state, move |conn| {
+        Ok::<_, AppError>(crate::campaigns::letters::find(conn, id)?.is_some())
+    })
+    .await?;
+    if letter {
+        return Ok(crate::web::pages::see_other(format!("/courriers/{id}")));
+    }
     render_campaign(&state, &staff, id, Some(&query), None, StatusCode::OK).await
 }
 

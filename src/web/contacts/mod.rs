@@ -131,7 +131,7 @@ fn full_name(first: &str, last: &str) -> String {
 #[derive(Serialize)]
 struct ContactRowView {
     id: i64,
-    email: String,
+    email: Option<String>,
     name: String,
     organisation: String,
     kind: &'static str,
