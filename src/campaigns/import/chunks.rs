@@ -360,10 +360,7 @@ impl Run {
                 self.report.record(r);
                 // A contact without an e-mail address is inserted with its address.
                 if let (false, Some(a)) = (by_post, &row.address) {
-                    addresses.push((
-                        key.clone(),
-                        crate::domain::postal::columns(Some(a)),
-                    ));
+                    addresses.push((key.clone(), crate::domain::postal::columns(Some(a))));
                 }
                 new_contacts.push(NewContact { row, org });
                 continue;
@@ -493,7 +490,7 @@ fn insert_by_post(
     let mut text: Vec<Vec<String>> = (0..13).map(|_| Vec::with_capacity(n)).collect();
     let mut orgs = Vec::with_capacity(n);
     for c in rows {
-        let a = crate::campaigns::contacts::address_columns(c.row.address.as_ref());
+        let a = crate::domain::postal::columns(c.row.address.as_ref());
         let values = [
             c.row.first_name,
             c.row.last_name,
