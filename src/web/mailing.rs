@@ -191,10 +191,24 @@ async fn letter_link(
     match found {
         Ok(Some(target)) => {
             let token = links::token(&secret(state), links::Purpose::Click, target.delivery_id);
-            Ok(see_other(format!(
+            let mut response = see_other(format!(
                 "/candidature?utm_source=courrier&utm_medium=courrier&utm_campaign=campagne-{}&suivi={token}",
                 target.campaign_id
-            )))
+            ));
+            // Remembered like a campaign e-mail's link: a doctor who scans the letter and
+            // comes back days later is still attributed to it.
+            if !probe {
+                let cookie = super::attribution::click_cookie(
+                    &secret(state),
+                    target.delivery_id,
+                    chrono::Utc::now(),
+                    state.settings.secure_cookies(),
+                );
+                response
+                    .add_cookie(&cookie)
+                    .map_err(|e| AppError::Unexpected(e.into()))?;
+            }
+            Ok(response)
         }
         Ok(None) | Err(_) => Ok(see_other("/candidature")),
     }

@@ -564,6 +564,29 @@ async fn a_letter_campaign_prints_in_postal_order_and_its_codes_lead_to_attribut
     let r = bare().get(app.url(path)).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let to = location(&r);
+    // The browser remembers the letter: coming back days later to the bare form, the doctor
+    // is still attributed to it (the same signed cookie as a campaign e-mail's link).
+    let remembered = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("vocation_suivi="))
+        .expect("the letter's visit is remembered")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let later = bare()
+        .get(app.url("/candidature"))
+        .header("cookie", remembered)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!hidden_value(&later, "suivi").is_empty());
     assert!(
         to.starts_with(&format!(
             "/candidature?utm_source=courrier&utm_medium=courrier&utm_campaign=campagne-{id}&suivi="
@@ -660,6 +683,7 @@ async fn codes_that_stand_for_nothing_and_head_requests_do_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
+    assert!(r.headers().get("set-cookie").is_none());
     assert_eq!(app.count("SELECT count(*) FROM link_clicks"), 0);
     // Lower case and a hyphen, as a person types the printed code, still work.
     let typed = format!("{}-{}", &code[..4], &code[4..]).to_lowercase();
