@@ -176,7 +176,16 @@ where
     F: FnOnce(Arc<TestApp>, Client) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let app = Arc::new(TestApp::spawn().await);
+    in_browser_with(TestApp::builder(), body).await
+}
+
+/// [`in_browser`] with an application built by `builder` (partners, settings…).
+pub(crate) async fn in_browser_with<F, Fut>(builder: crate::helpers::TestAppBuilder, body: F)
+where
+    F: FnOnce(Arc<TestApp>, Client) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let app = Arc::new(builder.spawn().await);
     let mut driver = ChromeDriver::start();
     driver.wait_until_ready().await;
     let client = connect(&driver).await;

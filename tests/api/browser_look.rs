@@ -8,7 +8,7 @@ use diesel::RunQueryDsl;
 use fantoccini::Client;
 use vocation::db::enums::StaffRole;
 
-use crate::browser::{audit, goto, in_browser, sign_in_with, status, wait_until};
+use crate::browser::{audit, goto, in_browser, in_browser_with, sign_in_with, status, wait_until};
 use crate::helpers::{TestApp, STAFF_PASSWORD};
 
 /// Where the screenshots go: `target/screenshots/` of the crate, always.
@@ -212,6 +212,37 @@ async fn every_staff_page_fits_a_phone_and_passes_axe_at_1366_and_390_px() {
             not_ok.is_empty() && overflows.is_empty() && report.is_empty(),
             "pages not shown:\n{not_ok}\npages that scroll sideways:\n{overflows}\n\
              axe-core found WCAG 2.1 A/AA or 2.2 AA violations:\n{report}"
+        );
+    })
+    .await;
+}
+
+/// The embed a partner site frames (it needs a configured partner, so it has its own app).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_partner_embed_fits_a_phone_and_passes_axe_at_1366_and_390_px() {
+    let builder = TestApp::builder().partners(vec![vocation::config::PartnerSettings {
+        id: "dites32".into(),
+        name: "#Dites32".into(),
+        origin: "https://www.dites32.fr".into(),
+        link_code: "dites32".into(),
+    }]);
+    in_browser_with(builder, |app, c| async move {
+        vocation::demo::load(&mut app.conn()).unwrap();
+        let dir = screenshots_dir();
+        let (mut overflows, mut report, mut not_ok) = (String::new(), String::new(), String::new());
+        visit(
+            &c,
+            &app,
+            "/partenaires/dites32/postes",
+            &dir,
+            &mut overflows,
+            &mut report,
+            &mut not_ok,
+        )
+        .await;
+        assert!(
+            not_ok.is_empty() && overflows.is_empty() && report.is_empty(),
+            "not shown: {not_ok}\nscrolls sideways: {overflows}\naxe-core: {report}"
         );
     })
     .await;
