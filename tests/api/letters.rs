@@ -863,6 +863,35 @@ async fn the_letter_form_refuses_bad_input_at_its_field_and_keeps_it() {
         .await;
     assert_eq!(r.status(), 403);
     assert_eq!(app.count("SELECT count(*) FROM campaigns"), 0);
+    // A body the template rules accept but that would not print (over 20 pages once written
+    // out): refused at its field now, not when the print shop's file is made; nothing saved.
+    let long = "Un paragraphe.\n\n".repeat(2_000);
+    let r = c
+        .staff
+        .post_form(
+            "/courriers/nouveau",
+            &[
+                ("csrf", c.csrf.as_str()),
+                ("nom", "Trop longue"),
+                ("objet", "Objet"),
+                ("texte", long.as_str()),
+                ("listes", list.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(
+        field_error(&html, "texte")
+            .unwrap()
+            .contains("ne pourrait pas être imprimé"),
+        "{html}"
+    );
+    assert!(html.contains("Trop longue"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM campaigns WHERE name = 'Trop longue'"),
+        0
+    );
 }
 
 #[tokio::test]

@@ -138,7 +138,16 @@ impl Composer {
         public_url: &str,
         date: NaiveDate,
     ) -> Result<Composer, String> {
-        let compiled = Compiled::compile(&campaign.source()).map_err(|e| {
+        Composer::from_source(&campaign.source(), public_url, date)
+    }
+
+    /// A composer for a letter's subject and body as typed (before they are saved).
+    pub fn from_source(
+        source: &crate::campaigns::template::TemplateSource,
+        public_url: &str,
+        date: NaiveDate,
+    ) -> Result<Composer, String> {
+        let compiled = Compiled::compile(source).map_err(|e| {
             e.0.into_iter()
                 .map(|(_, m)| m)
                 .collect::<Vec<_>>()
@@ -163,6 +172,22 @@ impl Composer {
             &row.organisation,
             &row.city,
             &row.code,
+        )
+    }
+
+    /// The sample letter (a made-up contact) the preview shows and the form checks.
+    pub fn sample(&self) -> Result<Letter, String> {
+        self.compose_for(
+            vec![
+                "Camille Durand".to_owned(),
+                "12 rue des Écoles".to_owned(),
+                "31000 TOULOUSE".to_owned(),
+            ],
+            "Camille",
+            "Durand",
+            "Faculté de santé de Toulouse",
+            "Toulouse",
+            "00000000",
         )
     }
 

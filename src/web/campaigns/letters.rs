@@ -164,6 +164,22 @@ async fn save(
             .await
         }
     };
+    // A body that passes the template rules may still not print (over 20 pages once written
+    // out): found now, at its field, rather than when the print shop's file is made.
+    if let Some(problem) = unprintable(state, &input) {
+        let mut errors = FieldErrors::default();
+        errors.add("texte", problem);
+        return render_form(
+            state,
+            staff,
+            id,
+            &values,
+            &errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        )
+        .await;
+    }
     let actor = staff.0.user_id;
     let saved = db(state, move |conn| {
         Ok(match id {
@@ -538,6 +554,31 @@ pub async fn letter_pdf(
     Ok(pdf_response(pdf, &format!("courrier-{delivery}.pdf")))
 }
 
+/// Why the letter, written out for a sample contact, could not be printed; None when it can.
+fn unprintable(state: &AppState, input: &letters::LetterInput) -> Option<String> {
+    let source = crate::campaigns::template::TemplateSource {
+        subject: input.subject.clone(),
+        body_text: input.body.clone(),
+        body_html: String::new(),
+        preheader: String::new(),
+    };
+    let composer = match Composer::from_source(
+        &source,
+        &public_url(&state.settings),
+        print::letter_date(Utc::now()),
+    ) {
+        Ok(composer) => composer,
+        Err(e) => return Some(format!("Le modèle ne peut pas être appliqué : {e}")),
+    };
+    let letter = match composer.sample() {
+        Ok(letter) => letter,
+        Err(e) => return Some(format!("Le modèle ne peut pas être appliqué : {e}")),
+    };
+    crate::print::check_letter(&print::sender(&state.settings.letters), &letter, 0)
+        .err()
+        .map(|e| format!("Le courrier ne pourrait pas être imprimé : {}", e.problem))
+}
+
 /// The letter with sample values (before production: what each contact will receive).
 pub async fn sample_pdf(
     state: web::Data<AppState>,
@@ -563,18 +604,7 @@ pub async fn sample_pdf(
     let sender = print::sender(&state.settings.letters);
     let pdf = small_pdf(move || {
         let letter = composer
-            .compose_for(
-                vec![
-                    "Camille Durand".to_owned(),
-                    "12 rue des Écoles".to_owned(),
-                    "31000 TOULOUSE".to_owned(),
-                ],
-                "Camille",
-                "Durand",
-                "Faculté de santé de Toulouse",
-                "Toulouse",
-                "00000000",
-            )
+            .sample()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         let mut out = Vec::new();
         crate::print::write_letters(&sender, std::iter::once(letter), &mut out)?;
