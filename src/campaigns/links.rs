@@ -20,6 +20,9 @@ pub enum Purpose {
     ClickMemory,
     /// The envelope sender of a campaign message (VERP): bounces come back to it.
     Bounce,
+    /// The Reply-To of a message to a candidate (`recrutement+TOKEN@…`): answers come back to
+    /// the candidate's conversation.
+    Conversation,
 }
 
 impl Purpose {
@@ -31,6 +34,7 @@ impl Purpose {
             Purpose::Channel => b"canal:",
             Purpose::ClickMemory => b"suivi-memoire:",
             Purpose::Bounce => b"rebond:",
+            Purpose::Conversation => b"conversation:",
         }
     }
 }
@@ -108,21 +112,19 @@ pub fn verify_expiring(secret: &[u8], purpose: Purpose, token: &str) -> Option<(
         .map(|_| (id_value, expires_value))
 }
 
-/// The bounce token of a delivery: `ID.HEX`, in lower case, because some relays change the
-/// case of the local part of an address on the way back.
-pub fn bounce_token(secret: &[u8], delivery_id: i64) -> String {
-    let sig = mac(secret, Purpose::Bounce, delivery_id)
-        .finalize()
-        .into_bytes();
+/// A token for the local part of an address: `ID.HEX`, in lower case, because some relays
+/// change the case of the local part of an address on the way back.
+fn address_token(secret: &[u8], purpose: Purpose, id: i64) -> String {
+    let sig = mac(secret, purpose, id).finalize().into_bytes();
     let hex: String = sig[..SIGNATURE_BYTES]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    format!("{delivery_id}.{hex}")
+    format!("{id}.{hex}")
 }
 
-/// The delivery a bounce token stands for, if its signature holds (any case).
-pub fn verify_bounce(secret: &[u8], token: &str) -> Option<i64> {
+/// The id an address token stands for, if its signature holds (any case).
+fn verify_address_token(secret: &[u8], purpose: Purpose, token: &str) -> Option<i64> {
     let (id, hex) = token.split_once('.')?;
     let id = number(id)?;
     if hex.len() != SIGNATURE_BYTES * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -132,10 +134,35 @@ pub fn verify_bounce(secret: &[u8], token: &str) -> Option<i64> {
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
         .collect::<Result<_, _>>()
         .ok()?;
-    mac(secret, Purpose::Bounce, id)
+    mac(secret, purpose, id)
         .verify_truncated_left(&given)
         .ok()
         .map(|_| id)
+}
+
+/// The bounce token of a delivery (the local part's `+TOKEN` of its envelope sender).
+pub fn bounce_token(secret: &[u8], delivery_id: i64) -> String {
+    address_token(secret, Purpose::Bounce, delivery_id)
+}
+
+/// The delivery a bounce token stands for, if its signature holds (any case).
+pub fn verify_bounce(secret: &[u8], token: &str) -> Option<i64> {
+    verify_address_token(secret, Purpose::Bounce, token)
+}
+
+/// The conversation token of a candidate (the `+TOKEN` of the Reply-To of mail to them).
+pub fn conversation_token(secret: &[u8], candidate_id: i64) -> String {
+    address_token(secret, Purpose::Conversation, candidate_id)
+}
+
+/// The candidate a conversation token stands for, if its signature holds (any case).
+pub fn verify_conversation(secret: &[u8], token: &str) -> Option<i64> {
+    verify_address_token(secret, Purpose::Conversation, token)
+}
+
+/// The Reply-To of mail to a candidate: `LOCAL+TOKEN@DOMAIN`.
+pub fn conversation_address(local: &str, domain: &str, secret: &[u8], candidate_id: i64) -> String {
+    format!("{local}+{}@{domain}", conversation_token(secret, candidate_id))
 }
 
 /// The envelope sender of a delivery: `LOCAL+TOKEN@DOMAIN` (VERP).
@@ -211,6 +238,21 @@ mod tests {
         assert!(bounce_address("bounce", "vocation.test", KEY, 42)
             .parse::<lettre::Address>()
             .is_ok());
+    }
+
+    #[test]
+    fn conversation_tokens_are_not_bounce_tokens() {
+        let t = conversation_token(KEY, 42);
+        assert_eq!(verify_conversation(KEY, &t), Some(42));
+        assert_eq!(verify_conversation(KEY, &t.to_uppercase()), Some(42));
+        // A bounce token for the same number does not open candidate 42's conversation.
+        assert_eq!(verify_conversation(KEY, &bounce_token(KEY, 42)), None);
+        assert_eq!(verify_bounce(KEY, &t), None);
+        assert!(
+            conversation_address("recrutement", "vocation.test", KEY, 42)
+                .parse::<lettre::Address>()
+                .is_ok()
+        );
     }
 
     #[test]
