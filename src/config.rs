@@ -132,6 +132,13 @@ pub struct InboundSettings {
     pub max_attempts: i32,
     /// Longest wait between two reconnections when the server is away.
     pub max_backoff_seconds: u64,
+    /// Local part of the conversation address (`recrutement+TOKEN@domain`), the Reply-To of
+    /// mail to a candidate when a mailbox is read.
+    pub reply_local_part: String,
+    /// Domain of the conversation address; empty: the domain of `mail.from`.
+    pub reply_domain: String,
+    /// Days a person's mail that matched no candidate waits on the « Non reconnu » page.
+    pub unrecognised_retention_days: u32,
 }
 
 impl Default for InboundSettings {
@@ -146,6 +153,9 @@ impl Default for InboundSettings {
             claim_lease_seconds: 300,
             max_attempts: 5,
             max_backoff_seconds: 300,
+            reply_local_part: "recrutement".into(),
+            reply_domain: String::new(),
+            unrecognised_retention_days: 30,
         }
     }
 }
@@ -849,6 +859,31 @@ impl Settings {
                 i.bounce_domain
             ));
         }
+        let reply = i.reply_local_part.trim();
+        if !reply.is_empty() {
+            if !reply
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                || reply.eq_ignore_ascii_case(local)
+            {
+                return Err(format!(
+                    "clé `inbound.reply_local_part` : « {reply} » : lettres, chiffres, - _ et . \
+                     seulement, et autre chose que l'adresse de rebond"
+                ));
+            }
+            if format!("{reply}@{}", self.conversation_domain())
+                .parse::<lettre::Address>()
+                .is_err()
+            {
+                return Err(format!(
+                    "clé `inbound.reply_domain` : « {} » n'est pas un domaine",
+                    self.conversation_domain()
+                ));
+            }
+        }
+        if i.unrecognised_retention_days == 0 {
+            return Err("clé `inbound.unrecognised_retention_days` : au moins 1 jour".into());
+        }
         let mut keys = std::collections::BTreeSet::new();
         for (n, m) in self.mailboxes.iter().enumerate() {
             let at = format!("clé `mailboxes` (boîte n° {})", n + 1);
@@ -983,6 +1018,37 @@ impl Settings {
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_else(|| "localhost".to_owned())
+    }
+
+    /// The domain of the conversation address: `inbound.reply_domain`, or that of `mail.from`.
+    pub fn conversation_domain(&self) -> String {
+        if !self.inbound.reply_domain.trim().is_empty() {
+            return self.inbound.reply_domain.trim().to_owned();
+        }
+        self.mail
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map(|m| m.email.domain().to_owned())
+            .unwrap_or_else(|_| self.mail_domain())
+    }
+
+    /// Whether answers to mail sent to candidates come back to a mailbox Vocation reads: then
+    /// that mail goes with a conversation Reply-To.
+    pub fn conversations(&self) -> bool {
+        !self.mailboxes.is_empty() && !self.inbound.reply_local_part.trim().is_empty()
+    }
+
+    /// The conversation address of a candidate (`recrutement+TOKEN@domain`), when
+    /// conversations are read.
+    pub fn conversation_address(&self, candidate_id: i64) -> Option<String> {
+        self.conversations().then(|| {
+            crate::campaigns::links::conversation_address(
+                self.inbound.reply_local_part.trim(),
+                &self.conversation_domain(),
+                self.security.secret_key.expose_secret().as_bytes(),
+                candidate_id,
+            )
+        })
     }
 
     /// The name the service greets SMTP relays with: `mail.smtp.hello_name`, or the public

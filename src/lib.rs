@@ -6,6 +6,7 @@ pub mod campaigns;
 pub mod candidates;
 pub mod centres;
 pub mod config;
+pub mod conversations;
 pub mod db;
 pub mod demo;
 pub mod documents;

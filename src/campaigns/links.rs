@@ -162,7 +162,10 @@ pub fn verify_conversation(secret: &[u8], token: &str) -> Option<i64> {
 
 /// The Reply-To of mail to a candidate: `LOCAL+TOKEN@DOMAIN`.
 pub fn conversation_address(local: &str, domain: &str, secret: &[u8], candidate_id: i64) -> String {
-    format!("{local}+{}@{domain}", conversation_token(secret, candidate_id))
+    format!(
+        "{local}+{}@{domain}",
+        conversation_token(secret, candidate_id)
+    )
 }
 
 /// The envelope sender of a delivery: `LOCAL+TOKEN@DOMAIN` (VERP).

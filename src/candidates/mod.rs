@@ -63,6 +63,8 @@ pub struct DocumentView {
     pub original_name: String,
     pub size_kb: i64,
     pub created_at: DateTime<Utc>,
+    /// The received mail it was attached to (shown with that mail on the timeline).
+    pub message_id: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -295,19 +297,29 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
             documents::original_name,
             documents::size_bytes,
             documents::created_at,
+            documents::candidate_message_id,
         ))
-        .load::<(i64, String, i64, DateTime<Utc>)>(conn)?
+        .load::<(i64, String, i64, DateTime<Utc>, Option<i64>)>(conn)?
         .into_iter()
-        .map(|(id, original_name, size, created_at)| DocumentView {
-            id,
-            original_name,
-            size_kb: (size + 1023) / 1024,
-            created_at,
-        })
+        .map(
+            |(id, original_name, size, created_at, message_id)| DocumentView {
+                id,
+                original_name,
+                size_kb: (size + 1023) / 1024,
+                created_at,
+                message_id,
+            },
+        )
         .collect();
     let emails = outbound_emails::table
         .filter(outbound_emails::candidate_id.eq(id))
-        .filter(outbound_emails::kind.ne("recruiter_notification"))
+        // Mail to staff about the candidate is not mail to the candidate; a recruiter's
+        // answers are shown with the conversation.
+        .filter(outbound_emails::kind.ne_all([
+            "recruiter_notification",
+            crate::conversations::NOTICE_KIND,
+            crate::conversations::REPLY_KIND,
+        ]))
         .order(outbound_emails::created_at.desc())
         .select((
             outbound_emails::subject,
@@ -370,14 +382,18 @@ pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<CandidateVie
     }))
 }
 
-/// A stored document's storage key, display name and owner, for download.
-pub fn document(conn: &mut PgConnection, id: i64) -> QueryResult<Option<(String, String, i64)>> {
+/// A stored document's storage key, display name, owner and kind, for download.
+pub fn document(
+    conn: &mut PgConnection,
+    id: i64,
+) -> QueryResult<Option<(String, String, i64, String)>> {
     documents::table
         .find(id)
         .select((
             documents::storage_key,
             documents::original_name,
             documents::candidate_id,
+            documents::kind,
         ))
         .first(conn)
         .optional()
@@ -549,6 +565,12 @@ pub fn merge(
         diesel::update(outbound_emails::table.filter(outbound_emails::candidate_id.eq(other)))
             .set(outbound_emails::candidate_id.eq(keep))
             .execute(conn)?;
+        diesel::update(
+            crate::db::schema::candidate_messages::table
+                .filter(crate::db::schema::candidate_messages::candidate_id.eq(other)),
+        )
+        .set(crate::db::schema::candidate_messages::candidate_id.eq(keep))
+        .execute(conn)?;
         diesel::update(submissions::table.filter(submissions::candidate_id.eq(other)))
             .set(submissions::candidate_id.eq(keep))
             .execute(conn)?;

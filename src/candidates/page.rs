@@ -25,6 +25,8 @@ pub struct CandidatePage {
     pub submitted: Vec<SubmissionOf>,
     /// The interview grids filled for the candidate's meetings.
     pub evaluations: Vec<EvaluationView>,
+    /// Mail exchanged with the candidate (answers read from the mailbox, recruiters' answers).
+    pub messages: Vec<crate::conversations::MessageView>,
 }
 
 /// The page of candidate `id`, with placements as they stand on `today`; None when there is no
@@ -46,6 +48,7 @@ pub fn page(
         placements: crate::placements::for_candidate(conn, candidate_id, today)?,
         submitted: crate::applications::submissions_of(conn, candidate_id, 10)?,
         evaluations: crate::pipeline::evaluation::for_candidate(conn, candidate_id)?,
+        messages: crate::conversations::for_candidate(conn, candidate_id)?,
         candidate,
     }))
 }

@@ -35,6 +35,10 @@ pub struct TimelineEntry {
     /// The scores of an interview grid.
     pub scores: Vec<ScoreView>,
     pub link: Option<TimelineLink>,
+    /// The files that came with a message.
+    pub attachments: Vec<TimelineLink>,
+    /// A received message nobody has read yet.
+    pub unread: bool,
     /// The event has a date and no time of day (a start): shown without « à 00:00 ».
     pub date_only: bool,
 }
@@ -51,6 +55,8 @@ impl TimelineEntry {
             text: None,
             scores: Vec::new(),
             link: None,
+            attachments: Vec::new(),
+            unread: false,
             date_only: false,
         }
     }
@@ -136,6 +142,13 @@ pub fn timeline(page: &CandidatePage) -> Vec<TimelineEntry> {
         }
         if !m.participants.is_empty() {
             e.lines.push(format!("Avec : {}", m.participants));
+        }
+        if let (Some(answer), Some(at)) = (m.answer, m.answered_at) {
+            e.lines.push(format!(
+                "{answer} le {}",
+                at.with_timezone(&chrono_tz::Europe::Paris)
+                    .format("%d/%m/%Y à %H:%M")
+            ));
         }
         if !m.note.is_empty() {
             e.text = Some(m.note.clone());
@@ -254,7 +267,71 @@ pub fn timeline(page: &CandidatePage) -> Vec<TimelineEntry> {
         });
         out.push(e);
     }
-    for d in &c.documents {
+    for m in &page.messages {
+        let subject = if m.subject.is_empty() {
+            "(sans objet)".to_owned()
+        } else {
+            format!("« {} »", m.subject)
+        };
+        let mut e = match (m.direction.as_str(), m.automatic) {
+            ("envoye", _) => {
+                let mut e = TimelineEntry::new(
+                    m.created_at,
+                    "echange",
+                    "Courriel envoyé",
+                    format!("Réponse au candidat : {subject}"),
+                );
+                e.actor = m.staff.clone();
+                if let Some(status) = m.status {
+                    e.lines.push(status.to_owned());
+                }
+                e
+            }
+            (_, true) => {
+                let mut e = TimelineEntry::new(
+                    m.created_at,
+                    "echange",
+                    "Réponse automatique",
+                    format!("Réponse automatique : {subject}"),
+                );
+                e.lines.push(format!("De {}", m.from_address));
+                e
+            }
+            _ => {
+                let mut e = TimelineEntry::new(
+                    m.created_at,
+                    "echange",
+                    "Courriel reçu",
+                    format!("Message du candidat : {subject}"),
+                );
+                e.lines.push(format!("De {}", m.from_address));
+                if let Some(by) = &m.staff {
+                    e.lines.push(format!(
+                        "Rattaché à la fiche par {by} (courriel non reconnu)"
+                    ));
+                }
+                e.unread = !m.read;
+                e
+            }
+        };
+        // An automatic answer shows its first lines only.
+        e.text = Some(if m.automatic {
+            m.body_text.chars().take(300).collect()
+        } else {
+            m.body_text.clone()
+        })
+        .filter(|t: &String| !t.trim().is_empty());
+        e.attachments = m
+            .attachments
+            .iter()
+            .map(|a| TimelineLink {
+                href: format!("/recrutement/documents/{}", a.id),
+                label: format!("{} ({} Ko)", a.name, a.size_kb),
+            })
+            .collect();
+        out.push(e);
+    }
+    for d in c.documents.iter().filter(|d| d.message_id.is_none()) {
         let mut e = TimelineEntry::new(
             d.created_at,
             "document",

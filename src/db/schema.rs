@@ -141,6 +141,7 @@ diesel::table! {
         size_bytes -> Int8,
         sha256 -> Text,
         created_at -> Timestamptz,
+        candidate_message_id -> Nullable<Int8>,
     }
 }
 
@@ -177,6 +178,8 @@ diesel::table! {
         created_at -> Timestamptz,
         sequence -> Int4,
         cancelled_at -> Nullable<Timestamptz>,
+        answer -> Nullable<Text>,
+        answered_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -495,6 +498,13 @@ diesel::table! {
         processed_at -> Nullable<Timestamptz>,
         moved_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        raw -> Nullable<Bytea>,
+        from_address -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        excerpt -> Nullable<Text>,
+        candidate_id -> Nullable<Int8>,
+        resolved_at -> Nullable<Timestamptz>,
+        resolved_by -> Nullable<Int8>,
     }
 }
 
@@ -769,3 +779,31 @@ diesel::allow_tables_to_appear_in_same_query!(evaluations, candidates);
 diesel::allow_tables_to_appear_in_same_query!(evaluations, centres);
 diesel::allow_tables_to_appear_in_same_query!(evaluations, meetings);
 diesel::allow_tables_to_appear_in_same_query!(evaluations, staff_users);
+
+diesel::table! {
+    candidate_messages (id) {
+        id -> Int8,
+        candidate_id -> Int8,
+        direction -> Text,
+        automatic -> Bool,
+        from_address -> Text,
+        subject -> Text,
+        body_text -> Text,
+        message_id -> Nullable<Text>,
+        refs -> Text,
+        inbound_id -> Nullable<Int8>,
+        outbound_email_id -> Nullable<Int8>,
+        staff_id -> Nullable<Int8>,
+        read_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(candidate_messages -> candidates (candidate_id));
+diesel::joinable!(documents -> candidate_messages (candidate_message_id));
+diesel::allow_tables_to_appear_in_same_query!(candidate_messages, candidates);
+diesel::allow_tables_to_appear_in_same_query!(candidate_messages, documents);
+diesel::allow_tables_to_appear_in_same_query!(candidate_messages, inbound_messages);
+diesel::allow_tables_to_appear_in_same_query!(candidate_messages, outbound_emails);
+diesel::allow_tables_to_appear_in_same_query!(candidate_messages, staff_users);
+diesel::allow_tables_to_appear_in_same_query!(candidate_messages, applications);

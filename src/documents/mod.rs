@@ -52,8 +52,35 @@ fn path_for(dir: &Path, storage_key: &str) -> PathBuf {
 
 /// Writes the bytes under a new random name (write to a temporary file, fsync, rename).
 pub fn store(dir: &Path, bytes: &[u8], client_name: &str) -> anyhow::Result<StoredFile> {
+    store_as(dir, bytes, client_name, "pdf")
+}
+
+/// Writes an attachment of a message received (any type) like [`store`]; its key does not
+/// claim a type.
+pub fn store_attachment(dir: &Path, bytes: &[u8], client_name: &str) -> anyhow::Result<StoredFile> {
+    store_as(dir, bytes, client_name, "bin")
+}
+
+/// The name an attachment is downloaded under: generated, with the extension of the sender's
+/// name only when it is one of a short list of document and image types (never `.html`,
+/// `.exe`, `.svg`…), else `.bin`.
+pub fn attachment_download_name(document_id: i64, original_name: &str) -> String {
+    let ext = original_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| {
+            matches!(
+                e.as_str(),
+                "pdf" | "jpg" | "jpeg" | "png" | "doc" | "docx" | "odt" | "rtf" | "txt"
+            )
+        })
+        .unwrap_or_else(|| "bin".to_owned());
+    format!("piece-jointe-{document_id}.{ext}")
+}
+
+fn store_as(dir: &Path, bytes: &[u8], client_name: &str, ext: &str) -> anyhow::Result<StoredFile> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let storage_key = format!("{}.pdf", uuid::Uuid::new_v4());
+    let storage_key = format!("{}.{ext}", uuid::Uuid::new_v4());
     let final_path = path_for(dir, &storage_key);
     let tmp_path = dir.join(format!(".{storage_key}.tmp"));
     {
@@ -91,6 +118,27 @@ mod tests {
         assert_eq!(display_name("C:\\Users\\moi\\CV.pdf"), "CV.pdf");
         assert_eq!(display_name("..."), "cv.pdf");
         assert_eq!(display_name("a\u{0}b.pdf"), "ab.pdf");
+    }
+
+    #[test]
+    fn attachments_are_served_under_our_name_with_a_harmless_extension() {
+        assert_eq!(attachment_download_name(4, "CV.PDF"), "piece-jointe-4.pdf");
+        assert_eq!(
+            attachment_download_name(4, "photo.jpeg"),
+            "piece-jointe-4.jpeg"
+        );
+        assert_eq!(
+            attachment_download_name(4, "page.html"),
+            "piece-jointe-4.bin"
+        );
+        assert_eq!(
+            attachment_download_name(4, "virus.pdf.exe"),
+            "piece-jointe-4.bin"
+        );
+        assert_eq!(
+            attachment_download_name(4, "sans-extension"),
+            "piece-jointe-4.bin"
+        );
     }
 
     #[test]

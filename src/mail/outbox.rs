@@ -15,6 +15,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use lettre::message::Mailbox;
+use secrecy::ExposeSecret;
 use tokio::sync::{watch, Notify};
 
 use crate::config::Settings;
@@ -56,6 +57,22 @@ pub fn is_automatic(kind: &str) -> bool {
             | "daily_digest"
             | "consent_renewal"
             | "personal_data_link"
+            | crate::conversations::NOTICE_KIND
+    )
+}
+
+/// The kinds written to a candidate: when answers are read, they go with the candidate's
+/// conversation address as Reply-To, so that an answer lands on the candidate's page.
+pub fn is_to_candidate(kind: &str) -> bool {
+    matches!(
+        kind,
+        "application_confirmation"
+            | "stage_message"
+            | "meeting_invitation"
+            | "offer"
+            | "consent_renewal"
+            | "personal_data_link"
+            | crate::conversations::REPLY_KIND
     )
 }
 
@@ -86,6 +103,7 @@ impl NewOutboundEmail {
 pub struct OutboundEmail {
     pub id: i64,
     pub kind: String,
+    pub candidate_id: Option<i64>,
     pub recipient: String,
     pub subject: String,
     pub body_text: String,
@@ -214,6 +232,9 @@ pub struct Dispatcher {
     pub mailer: Mailer,
     pub from: Mailbox,
     pub reply_to: Option<Mailbox>,
+    /// The conversation address of each candidate (local part, domain, key) when answers are
+    /// read: the Reply-To of mail to a candidate.
+    pub conversation: Option<(String, String, Vec<u8>)>,
     /// Signs every message when `mail.dkim` has a key.
     pub dkim: Option<Arc<DkimSigner>>,
     pub lease_seconds: i64,
@@ -233,6 +254,18 @@ impl Dispatcher {
             } else {
                 Some(settings.mail.reply_to.parse().context("mail.reply_to")?)
             },
+            conversation: settings.conversations().then(|| {
+                (
+                    settings.inbound.reply_local_part.trim().to_owned(),
+                    settings.conversation_domain(),
+                    settings
+                        .security
+                        .secret_key
+                        .expose_secret()
+                        .as_bytes()
+                        .to_vec(),
+                )
+            }),
             lease_seconds: settings.mail.worker.lease_seconds,
             retry: RetryPolicy::outbox(&settings.mail.worker),
         })
@@ -276,9 +309,28 @@ impl Dispatcher {
                     Some(json) => serde_json::from_str(json).context("extra headers")?,
                     None => Vec::new(),
                 };
+                let conversation = match (&self.conversation, email.candidate_id) {
+                    (Some((local, domain, secret)), Some(candidate))
+                        if is_to_candidate(&email.kind) =>
+                    {
+                        let address = crate::campaigns::links::conversation_address(
+                            local, domain, secret, candidate,
+                        );
+                        let name = self
+                            .reply_to
+                            .as_ref()
+                            .and_then(|r| r.name.clone())
+                            .or_else(|| self.from.name.clone());
+                        Some(Mailbox::new(
+                            name,
+                            address.parse().context("conversation address")?,
+                        ))
+                    }
+                    _ => None,
+                };
                 let message = build_message(
                     &self.from,
-                    self.reply_to.as_ref(),
+                    conversation.as_ref().or(self.reply_to.as_ref()),
                     &email.recipient,
                     &email.message_id,
                     &rendered,

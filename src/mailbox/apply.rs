@@ -9,9 +9,11 @@ use diesel::prelude::*;
 
 use super::classify::{Reference, Verdict};
 use crate::campaigns::suppression;
-use crate::config::InboundSettings;
+use crate::config::{InboundSettings, Settings};
+use crate::conversations::{self, Incoming};
 use crate::db::enums::SuppressionReason;
 use crate::db::schema::{campaign_runs, deliveries, soft_bounces};
+use crate::documents::StoredFile;
 
 /// What was done with a message, as recorded in `inbound_messages`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub struct Applied {
     /// Whether it goes to the processed folder (else to « Non reconnu »).
     pub processed: bool,
     pub delivery: Option<i64>,
+    /// The candidate a message was written by.
+    pub candidate: Option<i64>,
     /// What happened, without personal data (status codes, numbers).
     pub detail: String,
 }
@@ -30,7 +34,18 @@ fn unrecognised(detail: impl Into<String>) -> Applied {
         kind: "non_reconnu",
         processed: false,
         delivery: None,
+        candidate: None,
         detail: detail.into(),
+    }
+}
+
+fn done(kind: &'static str, delivery: Option<i64>, detail: String) -> Applied {
+    Applied {
+        kind,
+        processed: true,
+        delivery,
+        candidate: None,
+        detail,
     }
 }
 
@@ -84,17 +99,27 @@ fn resolve(conn: &mut PgConnection, reference: &Reference) -> QueryResult<Option
     }
 }
 
-/// Applies a verdict. `inbound_id` is the message's record (temporary failures are counted
-/// once per message).
+/// The message being applied: its record, its bytes (kept for « Non reconnu » when a person
+/// wrote it and it matched nobody), and the files its attachments were written to (for the
+/// caller to remove if the transaction fails).
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    pub inbound_id: i64,
+    pub raw: &'a [u8],
+    pub now: DateTime<Utc>,
+    pub written: &'a mut Vec<StoredFile>,
+}
+
+/// Applies a verdict. Temporary failures are counted once per message (its record).
 pub fn apply(
     conn: &mut PgConnection,
     verdict: &Verdict,
-    settings: &InboundSettings,
-    inbound_id: i64,
-    now: DateTime<Utc>,
-) -> QueryResult<Applied> {
-    match verdict {
-        Verdict::Unrecognised(why) => Ok(unrecognised(*why)),
+    ctx: Context<'_>,
+) -> anyhow::Result<Applied> {
+    let (settings, inbound_id, now) = (&ctx.settings.inbound, ctx.inbound_id, ctx.now);
+    Ok(match verdict {
+        Verdict::Message(m) => return message(conn, m, ctx),
+        Verdict::Unrecognised(why) => unrecognised(*why),
         Verdict::Bounce {
             reference,
             status,
@@ -111,14 +136,13 @@ pub fn apply(
                     &format!("échec définitif {status}, campagne n° {}", target.campaign),
                 )?;
                 mark_bounced(conn, target.id, status, now)?;
-                Ok(Applied {
-                    kind: "rebond",
-                    processed: true,
-                    delivery: Some(target.id),
-                    detail: format!("échec définitif {status}"),
-                })
+                done(
+                    "rebond",
+                    Some(target.id),
+                    format!("échec définitif {status}"),
+                )
             } else {
-                soft_bounce(conn, &target, status, settings, inbound_id, now)
+                soft_bounce(conn, &target, status, settings, inbound_id, now)?
             }
         }
         Verdict::Complaint { reference } => {
@@ -134,12 +158,11 @@ pub fn apply(
                     target.campaign
                 ),
             )?;
-            Ok(Applied {
-                kind: "plainte",
-                processed: true,
-                delivery: Some(target.id),
-                detail: "plainte pour courrier indésirable".into(),
-            })
+            done(
+                "plainte",
+                Some(target.id),
+                "plainte pour courrier indésirable".into(),
+            )
         }
         Verdict::Unsubscribe { delivery: id } => {
             let Some(target) = delivery(conn, *id)? else {
@@ -171,14 +194,81 @@ pub fn apply(
                 Some(target.id),
                 &format!("campagne n° {}", target.campaign),
             )?;
-            Ok(Applied {
-                kind: "desinscription",
-                processed: true,
-                delivery: Some(target.id),
-                detail: format!("désinscription, campagne n° {}", target.campaign),
-            })
+            done(
+                "desinscription",
+                Some(target.id),
+                format!("désinscription, campagne n° {}", target.campaign),
+            )
+        }
+    })
+}
+
+/// A message written to us: a calendar answer moves its meeting; a candidate's answer goes on
+/// their conversation (an automatic one quietly, a person's with a word to the recruiter in
+/// charge); an automatic answer from anyone else is only counted; a person's mail that
+/// matches no candidate waits on the « Non reconnu » page.
+fn message(conn: &mut PgConnection, m: &Incoming, ctx: Context<'_>) -> anyhow::Result<Applied> {
+    let Some(candidate) = conversations::resolve(conn, m)? else {
+        if m.automatic {
+            return Ok(done(
+                "reponse_auto",
+                None,
+                "réponse automatique, sans candidat".into(),
+            ));
+        }
+        super::unrecognised::keep(conn, ctx.inbound_id, m, ctx.raw)?;
+        return Ok(unrecognised("courriel sans candidat reconnu"));
+    };
+    let found = |kind, detail| Applied {
+        kind,
+        processed: true,
+        delivery: None,
+        candidate: Some(candidate),
+        detail,
+    };
+    if let Some(answer) = &m.calendar {
+        let installation = crate::mail::installation_id(conn)?;
+        let domain = ctx.settings.mail_domain();
+        if let Some(meeting) =
+            conversations::answered_meeting(conn, candidate, m, &installation, &domain)?
+        {
+            crate::pipeline::meetings::record_answer(conn, meeting, answer.answer, ctx.now)?;
+            return Ok(found(
+                "agenda",
+                format!("rendez-vous n° {meeting} : {}", answer.answer),
+            ));
         }
     }
+    conversations::receive(
+        conn,
+        ctx.settings,
+        candidate,
+        m,
+        Some(ctx.inbound_id),
+        None,
+        ctx.now,
+        ctx.written,
+    )?;
+    if m.automatic {
+        return Ok(found(
+            "reponse_auto",
+            format!("réponse automatique du candidat n° {candidate}"),
+        ));
+    }
+    conversations::notify(
+        conn,
+        ctx.settings,
+        candidate,
+        &m.subject,
+        m.attachments.len(),
+    )?;
+    Ok(found(
+        "reponse",
+        format!(
+            "réponse du candidat n° {candidate}, {} pièce(s) jointe(s)",
+            m.attachments.len()
+        ),
+    ))
 }
 
 fn mark_bounced(
@@ -244,10 +334,5 @@ fn soft_bounce(
         mark_bounced(conn, target.id, status, now)?;
         detail.push_str(" : adresse écartée");
     }
-    Ok(Applied {
-        kind: "rebond_temporaire",
-        processed: true,
-        delivery: Some(target.id),
-        detail,
-    })
+    Ok(done("rebond_temporaire", Some(target.id), detail))
 }

@@ -11,7 +11,9 @@
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
+use super::incoming;
 use crate::campaigns::links;
+use crate::conversations::Incoming;
 
 /// How much of a text part is searched for status codes (non-standard bounces).
 const TEXT_SCAN_BYTES: usize = 64 * 1024;
@@ -42,6 +44,8 @@ pub enum Verdict {
     Complaint { reference: Reference },
     /// An unsubscribe request carrying a valid token for this delivery.
     Unsubscribe { delivery: i64 },
+    /// A message written to us: a doctor's answer, an automatic answer, a calendar answer.
+    Message(Box<Incoming>),
     /// Nothing we act on; the reason, in French, for the record.
     Unrecognised(&'static str),
 }
@@ -51,6 +55,9 @@ pub struct Keys<'a> {
     pub secret: &'a [u8],
     /// The local part of the bounce address (`bounce` in `bounce+TOKEN@…`).
     pub bounce_local: &'a str,
+    /// The local part of the conversation address (`recrutement` in `recrutement+TOKEN@…`);
+    /// empty when conversations are not read.
+    pub reply_local: &'a str,
 }
 
 /// Classifies one raw message. `Err` when it cannot be parsed at all.
@@ -83,11 +90,17 @@ pub fn classify(raw: &[u8], keys: &Keys<'_>) -> Result<Verdict, String> {
         return Ok(Verdict::Unsubscribe { delivery });
     }
     if let Some(delivery) = verp {
-        return Ok(non_standard_bounce(&message, delivery));
+        if let bounce @ Verdict::Bounce { .. } = non_standard_bounce(&message, delivery) {
+            return Ok(bounce);
+        }
     }
-    Ok(Verdict::Unrecognised(
-        "ni rebond, ni plainte, ni désinscription",
-    ))
+    // Written to us: a person's answer, or an automatic one (out of office), or a calendar
+    // answer. Whose it is, the caller decides from what it holds.
+    Ok(Verdict::Message(Box::new(incoming::read(
+        &message,
+        keys.secret,
+        keys.reply_local,
+    ))))
 }
 
 /// The delivery named by our bounce address among the headers saying where the message was
@@ -361,12 +374,10 @@ fn feedback_report(message: &Message<'_>, keys: &Keys<'_>, verp: Option<i64>) ->
 /// enhanced status code (5.x.x / 4.x.x) or an SMTP reply (5xx / 4xx followed by text) in the
 /// text, and never on an automatic answer (out of office) which also comes to this address.
 fn non_standard_bounce(message: &Message<'_>, delivery: i64) -> Verdict {
-    let auto = message
-        .header_raw("Auto-Submitted")
-        .map(|v| v.trim().to_ascii_lowercase());
-    if auto
-        .as_deref()
-        .is_some_and(|v| v.starts_with("auto-replied"))
+    if incoming::is_automatic(message)
+        && !message
+            .header_raw("Auto-Submitted")
+            .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("auto-generated"))
     {
         return Verdict::Unrecognised("réponse automatique");
     }
@@ -446,6 +457,7 @@ mod tests {
         Keys {
             secret: SECRET,
             bounce_local: "bounce",
+            reply_local: "recrutement",
         }
     }
 
@@ -503,7 +515,7 @@ mod tests {
         let raw = format!("From: a@example.org\r\nSubject: desinscription-{forged}\r\n\r\nx");
         assert!(matches!(
             classify(raw.as_bytes(), &keys()),
-            Ok(Verdict::Unrecognised(_))
+            Ok(Verdict::Message(m)) if m.conversation.is_none()
         ));
     }
 
@@ -513,10 +525,10 @@ mod tests {
         let raw = format!(
             "From: a@example.org\r\nTo: {address}\r\nAuto-Submitted: auto-replied\r\nSubject: Absent\r\n\r\nJe suis absent. Erreur 550 5.1.1 dans mon texte.\r\n"
         );
-        assert_eq!(
+        assert!(matches!(
             classify(raw.as_bytes(), &keys()),
-            Ok(Verdict::Unrecognised("réponse automatique"))
-        );
+            Ok(Verdict::Message(m)) if m.automatic
+        ));
         let raw = format!(
             "From: MAILER-DAEMON@example.org\r\nTo: {address}\r\nSubject: Undeliverable\r\n\r\nThe server said: 550 5.1.1 no such user\r\n"
         );

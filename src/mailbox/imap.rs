@@ -91,19 +91,25 @@ async fn login(
 /// Creates `folder` unless it exists.
 pub async fn ensure_folder(session: &mut Session, folder: &str) -> anyhow::Result<()> {
     let name = mutf7(folder);
+    // Every folder, compared by name: a pattern with a space is not read alike by all servers.
     let exists = {
         let list: Vec<_> = session
-            .list(Some(""), Some(&name))
+            .list(Some(""), Some("*"))
             .await?
             .try_collect()
             .await?;
-        !list.is_empty()
+        list.iter().any(|n| n.name() == name)
     };
     if !exists {
-        session
-            .create(&name)
-            .await
-            .with_context(|| format!("création du dossier « {folder} »"))?;
+        match session.create(&name).await {
+            Ok(()) => {}
+            // Created meanwhile (another instance), or listed differently: it is there.
+            Err(e) if e.to_string().contains("ALREADYEXISTS") => {}
+            Err(e) => {
+                return Err(anyhow::Error::from(e))
+                    .with_context(|| format!("création du dossier « {folder} »"))
+            }
+        }
     }
     Ok(())
 }

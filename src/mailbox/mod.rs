@@ -13,6 +13,8 @@
 pub mod apply;
 pub mod classify;
 pub mod imap;
+pub mod incoming;
+pub mod unrecognised;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -273,6 +275,7 @@ impl Reader {
         };
         let outcome = {
             let pool = self.pool.clone();
+            let settings = self.settings.clone();
             let secret = self
                 .settings
                 .security
@@ -292,14 +295,29 @@ impl Reader {
                         let keys = classify::Keys {
                             secret: &secret,
                             bounce_local: inbound.bounce_local_part.trim(),
+                            reply_local: if settings.conversations() {
+                                inbound.reply_local_part.trim()
+                            } else {
+                                ""
+                            },
                         };
-                        match crate::supervise::catch("mailbox_classify", || {
+                        let verdict = match crate::supervise::catch("mailbox_classify", || {
                             classify::classify(&raw, &keys)
                         }) {
                             Some(Ok(v)) => (Some(v), None),
                             Some(Err(e)) => (None, Some(e)),
                             None => (None, Some("erreur interne à la lecture".to_owned())),
-                        }
+                        };
+                        return finish(
+                            &mut *pool.get()?,
+                            id,
+                            verdict.0.as_ref(),
+                            verdict.1,
+                            false,
+                            &settings,
+                            &raw,
+                            Utc::now(),
+                        );
                     }
                 };
                 finish(
@@ -308,7 +326,8 @@ impl Reader {
                     verdict.as_ref(),
                     error,
                     size > inbound.max_message_bytes,
-                    &inbound,
+                    &settings,
+                    &[],
                     Utc::now(),
                 )
             })
@@ -455,16 +474,20 @@ pub fn claim(
 /// Records what a claimed message was and applies it, in one transaction, unless it was
 /// processed meanwhile (None). Some(true): to the processed folder; Some(false): to
 /// « Non reconnu ». The folder recorded is the kind of folder (`traite` / `non_reconnu`).
+/// Attachments written to the document store for a transaction that fails are removed.
+#[allow(clippy::too_many_arguments)]
 pub fn finish(
     conn: &mut PgConnection,
     id: i64,
     verdict: Option<&classify::Verdict>,
     error: Option<String>,
     too_big: bool,
-    settings: &InboundSettings,
+    settings: &Settings,
+    raw: &[u8],
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<bool>> {
-    Ok(conn.transaction(|conn| -> QueryResult<Option<bool>> {
+    let mut written = Vec::new();
+    let result = conn.transaction(|conn| -> anyhow::Result<Option<bool>> {
         let open: Option<i64> = inbound_messages::table
             .find(id)
             .filter(inbound_messages::processed_at.is_null())
@@ -475,13 +498,29 @@ pub fn finish(
         if open.is_none() {
             return Ok(None);
         }
-        let (kind, processed, delivery, detail) = match verdict {
+        let (kind, processed, delivery, candidate, detail) = match verdict {
             Some(v) => {
-                let a = apply::apply(conn, v, settings, id, now)?;
-                (a.kind, a.processed, a.delivery, a.detail)
+                let a = apply::apply(
+                    conn,
+                    v,
+                    apply::Context {
+                        settings,
+                        inbound_id: id,
+                        raw,
+                        now,
+                        written: &mut written,
+                    },
+                )?;
+                (a.kind, a.processed, a.delivery, a.candidate, a.detail)
             }
-            None if too_big => ("trop_grand", false, None, "trop grand pour être lu".into()),
-            None => ("illisible", false, None, String::new()),
+            None if too_big => (
+                "trop_grand",
+                false,
+                None,
+                None,
+                "trop grand pour être lu".into(),
+            ),
+            None => ("illisible", false, None, None, String::new()),
         };
         diesel::update(inbound_messages::table.find(id))
             .set((
@@ -492,13 +531,20 @@ pub fn finish(
                     FOLDER_UNKNOWN
                 }),
                 inbound_messages::delivery_id.eq(delivery),
+                inbound_messages::candidate_id.eq(candidate),
                 inbound_messages::detail.eq(detail),
                 inbound_messages::error.eq(error),
                 inbound_messages::processed_at.eq(now),
             ))
             .execute(conn)?;
         Ok(Some(processed))
-    })?)
+    });
+    if result.is_err() || matches!(result, Ok(None)) {
+        for file in &written {
+            crate::documents::discard(&settings.storage.documents_dir, file);
+        }
+    }
+    result
 }
 
 /// The folder kinds recorded (the folder names are the mailbox's configuration).

@@ -163,6 +163,45 @@ pub struct MeetingView {
     /// The iCalendar SEQUENCE of the last version (0 at first, raised by each change).
     pub sequence: i32,
     pub cancelled: bool,
+    /// The candidate's answer to the invitation (from their calendar), in words, and when.
+    pub answer: Option<&'static str>,
+    pub answer_code: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// The words for a candidate's answer to an invitation.
+pub fn answer_label(code: &str) -> Option<&'static str> {
+    match code {
+        "accepte" => Some("Accepté par le médecin"),
+        "refuse" => Some("Refusé par le médecin"),
+        "provisoire" => Some("Accepté provisoirement par le médecin"),
+        _ => None,
+    }
+}
+
+/// The meeting a UID of ours stands for, when it is this installation's.
+pub fn id_from_uid(uid: &str, installation: &str, domain: &str) -> Option<i64> {
+    let rest = uid.strip_prefix("rendez-vous-")?;
+    let (id, rest) = rest.split_once('.')?;
+    if rest != format!("{installation}@{domain}") || id.is_empty() || id.len() > 18 {
+        return None;
+    }
+    id.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| id.parse().ok())
+        .flatten()
+}
+
+/// Records the candidate's answer to meeting `id` (an iMIP REPLY read from the mailbox).
+pub fn record_answer(
+    conn: &mut PgConnection,
+    id: i64,
+    answer: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(meetings::table.find(id))
+        .set((meetings::answer.eq(answer), meetings::answered_at.eq(now)))
+        .execute(conn)
 }
 
 type MeetingRow = (
@@ -180,6 +219,8 @@ type MeetingRow = (
     String,
     String,
     i32,
+    Option<DateTime<Utc>>,
+    Option<String>,
     Option<DateTime<Utc>>,
 );
 
@@ -209,6 +250,9 @@ fn to_view(r: MeetingRow) -> MeetingView {
         note: r.12,
         sequence: r.13,
         cancelled: r.14.is_some(),
+        answer: r.15.as_deref().and_then(answer_label),
+        answer_code: r.15,
+        answered_at: r.16,
     }
 }
 
@@ -242,6 +286,8 @@ macro_rules! meeting_columns {
             meetings::note,
             meetings::sequence,
             meetings::cancelled_at,
+            meetings::answer,
+            meetings::answered_at,
         )
     };
 }
@@ -573,11 +619,16 @@ fn queue_request(
     let greeting = crate::domain::salutation(&first, &last, &situation, rpps.as_deref());
     let installation = crate::mail::installation_id(conn)?;
     let domain = settings.mail_domain();
+    // Calendar answers go to the ORGANIZER: the candidate's conversation address when a mailbox
+    // is read, so that an Accept or Decline lands on the meeting.
+    let conversation = settings.conversation_address(view.candidate_id);
     let organiser = Organiser {
         domain: &domain,
         installation: &installation,
         service: &settings.organisation.service,
-        address: &settings.organisation.contact_email,
+        address: conversation
+            .as_deref()
+            .unwrap_or(&settings.organisation.contact_email),
     };
     let mut email = invitation_email(settings, &organiser, view, &greeting, change, now)?;
     email.application_id = Some(view.application_id);
@@ -659,6 +710,28 @@ mod tests {
     }
 
     #[test]
+    fn only_our_own_uids_name_a_meeting() {
+        assert_eq!(
+            id_from_uid(
+                "rendez-vous-7.0123abcd@vocation.test",
+                "0123abcd",
+                "vocation.test"
+            ),
+            Some(7)
+        );
+        for uid in [
+            "rendez-vous-7.ffffffff@vocation.test",
+            "rendez-vous-7.0123abcd@autre.test",
+            "rendez-vous--7.0123abcd@vocation.test",
+            "rendez-vous-99999999999999999999.0123abcd@vocation.test",
+            "rendez-vous-.0123abcd@vocation.test",
+            "campagne-7.0123abcd@vocation.test",
+        ] {
+            assert_eq!(id_from_uid(uid, "0123abcd", "vocation.test"), None, "{uid}");
+        }
+    }
+
+    #[test]
     fn hostile_names_and_places_cannot_add_calendar_properties() {
         let start = Utc.with_ymd_and_hms(2030, 3, 4, 9, 0, 0).unwrap();
         let m = MeetingView {
@@ -679,6 +752,9 @@ mod tests {
             note: String::new(),
             sequence: 3,
             cancelled: false,
+            answer: None,
+            answer_code: None,
+            answered_at: None,
         };
         let organiser = Organiser {
             domain: "vocation.test",

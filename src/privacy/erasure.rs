@@ -68,6 +68,20 @@ pub(super) fn anonymise(
             .get_results(conn)?;
     diesel::delete(candidate_notes::table.filter(candidate_notes::candidate_id.eq(candidate_id)))
         .execute(conn)?;
+    // Mail exchanged with the candidate goes (its attachments went with the documents above).
+    diesel::delete(
+        crate::db::schema::candidate_messages::table
+            .filter(crate::db::schema::candidate_messages::candidate_id.eq(candidate_id)),
+    )
+    .execute(conn)?;
+    // What was kept of mail they sent that waits on « Non reconnu » attached to nothing is not
+    // theirs by record; mail the reader tied to them keeps only its number.
+    diesel::update(
+        crate::db::schema::inbound_messages::table
+            .filter(crate::db::schema::inbound_messages::candidate_id.eq(candidate_id)),
+    )
+    .set(crate::db::schema::inbound_messages::candidate_id.eq(None::<i64>))
+    .execute(conn)?;
     diesel::delete(outbound_emails::table.filter(outbound_emails::candidate_id.eq(candidate_id)))
         .execute(conn)?;
     let their_applications = applications::table

@@ -49,6 +49,11 @@ pub fn run_daily(
             return Ok(None);
         }
         let report = apply_retention(conn, settings, now)?;
+        let forgotten = crate::mailbox::unrecognised::purge(
+            conn,
+            now,
+            settings.inbound.unrecognised_retention_days,
+        )?;
         diesel::insert_into(privacy_runs::table)
             .values((
                 privacy_runs::run_on.eq(today),
@@ -69,13 +74,16 @@ pub fn run_daily(
             None,
             &format!(
                 "{} anonymisé(s) après {} an(s) sans activité, {} sans accord vivier après {} mois, \
-                 {} document(s) supprimé(s), {} proposition(s) de renouveler l'accord envoyée(s)",
+                 {} document(s) supprimé(s), {} proposition(s) de renouveler l'accord envoyée(s), \
+                 {} courriel(s) non reconnu(s) oublié(s) après {} jours",
                 report.anonymised_retention,
                 settings.privacy.retention_years,
                 report.anonymised_without_consent,
                 settings.privacy.no_consent_months,
                 report.documents_deleted,
-                report.consent_reminders
+                report.consent_reminders,
+                forgotten,
+                settings.inbound.unrecognised_retention_days
             ),
         )?;
         Ok(Some(report))

@@ -68,6 +68,12 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "desinscription_courriel",
         "Désinscription reçue par courriel",
     ),
+    ("reponse_candidat", "Réponse envoyée à un candidat"),
+    (
+        "courriel_rattache",
+        "Courriel non reconnu rattaché à une fiche",
+    ),
+    ("courriel_ecarte", "Courriel non reconnu écarté"),
     ("creation_lien_suivi", "Lien suivi créé"),
     ("modification_lien_suivi", "Lien suivi modifié"),
     ("archivage_lien_suivi", "Lien suivi archivé"),
@@ -484,6 +490,30 @@ pub fn tell(e: &Entry) -> Line {
         }
         "note" => (
             vec![t(" a ajouté une note sur "), candidate("la fiche")],
+            false,
+        ),
+        "reponse_candidat" => (
+            vec![t(" a écrit au candidat depuis "), candidate("sa fiche")],
+            false,
+        ),
+        "courriel_rattache" => (
+            vec![
+                t(format!(
+                    " a rattaché un courriel non reconnu ({}) à ",
+                    e.detail
+                )),
+                candidate("la fiche"),
+            ],
+            false,
+        ),
+        "courriel_ecarte" => (
+            vec![
+                t(format!(" a écarté le courriel non reconnu{} de ", n(id))),
+                link(
+                    "la page des courriels non reconnus",
+                    "/recrutement/courriels-non-reconnus",
+                ),
+            ],
             false,
         ),
         "modification" => (vec![t(" a modifié "), candidate("la fiche")], false),

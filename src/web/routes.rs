@@ -119,6 +119,24 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: &RateLimits) {
             "/recrutement/candidats/{id}/notes",
             web::post().to(pipeline::add_note),
         )
+        // Mail exchanged with candidates (issue 20): a recruiter's answer, and mail that
+        // matched no candidate.
+        .route(
+            "/recrutement/candidats/{id}/repondre",
+            web::post().to(pipeline::answer),
+        )
+        .route(
+            "/recrutement/courriels-non-reconnus",
+            web::get().to(pipeline::unrecognised::page),
+        )
+        .route(
+            "/recrutement/courriels-non-reconnus/{id}/rattacher",
+            web::post().to(pipeline::unrecognised::attach),
+        )
+        .route(
+            "/recrutement/courriels-non-reconnus/{id}/ecarter",
+            web::post().to(pipeline::unrecognised::dismiss),
+        )
         .route(
             "/recrutement/candidatures/{id}/etape",
             web::post().to(pipeline::move_stage),

@@ -78,6 +78,7 @@ pub fn todo(
         sections.push(approvals(conn)?);
     }
     if roles.recruiting {
+        sections.push(answers_to_read(conn)?);
         sections.push(new_applications(conn, today)?);
         sections.push(follow_ups(conn, today)?);
         sections.push(approved_to_send(conn)?);
@@ -155,6 +156,68 @@ fn count(
 
 // ---------------------------------------------------------------------------------------------
 // Recruiters
+
+/// Doctors' answers read from the mailbox and not yet seen (a candidate's page marks them
+/// read), then the mail that matched no candidate and waits for someone to attach it.
+fn answers_to_read(conn: &mut PgConnection) -> QueryResult<Section> {
+    use crate::db::schema::{candidate_messages, candidates};
+    let unread = || {
+        candidate_messages::table
+            .filter(candidate_messages::direction.eq("recu"))
+            .filter(candidate_messages::read_at.is_null())
+            .filter(candidate_messages::automatic.eq(false))
+    };
+    let count: i64 = unread().count().get_result(conn)?;
+    let rows: Vec<(i64, String, String, String, DateTime<Utc>)> = unread()
+        .inner_join(candidates::table)
+        .order(candidate_messages::created_at.asc())
+        .limit(SHOWN)
+        .select((
+            candidates::id,
+            candidates::first_name,
+            candidates::last_name,
+            candidate_messages::subject,
+            candidate_messages::created_at,
+        ))
+        .load(conn)?;
+    let mut items: Vec<Item> = rows
+        .into_iter()
+        .map(|(id, first, last, subject, at)| Item {
+            href: format!("/recrutement/candidats/{id}#echanges"),
+            label: format!("{first} {last}"),
+            detail: format!(
+                "« {} », reçu le {}",
+                if subject.is_empty() {
+                    "sans objet"
+                } else {
+                    &subject
+                },
+                date_fr(paris_day(at))
+            ),
+            flag: None,
+        })
+        .collect();
+    let waiting = crate::mailbox::unrecognised::count(conn)?;
+    if waiting > 0 {
+        items.push(Item {
+            href: "/recrutement/courriels-non-reconnus".to_owned(),
+            label: "Courriels non reconnus".to_owned(),
+            detail: format!(
+                "{} à rattacher à une fiche ou à écarter",
+                count_label(waiting, "courriel", "courriels")
+            ),
+            flag: Some("À trier"),
+        });
+    }
+    Ok(section(
+        "reponses",
+        "Réponses de candidats",
+        count + waiting,
+        "Aucune réponse de candidat à lire.",
+        items,
+        None,
+    ))
+}
 
 #[derive(QueryableByName)]
 struct WaitingApplication {

@@ -243,8 +243,10 @@ async fn bounces_complaints_and_unsubscribes_are_read_once_by_two_instances() {
 
     // Once each: one record per message, temporary failures and the journal counted once.
     assert_eq!(app.count("SELECT count(*) FROM inbound_messages"), total);
-    assert_eq!(imap.count("Traité"), 10);
-    assert_eq!(imap.count("Non reconnu"), 4);
+    // The out-of-office is counted as such (Traité); the forgeries and the garbage are set
+    // aside.
+    assert_eq!(imap.count("Traité"), 11);
+    assert_eq!(imap.count("Non reconnu"), 3);
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM soft_bounces WHERE delivery_id = {}",
@@ -329,10 +331,14 @@ async fn bounces_complaints_and_unsubscribes_are_read_once_by_two_instances() {
             "SELECT count(*) FROM inbound_messages WHERE folder = 'non_reconnu' \
              AND kind IN ('non_reconnu', 'illisible')"
         ),
-        4
+        3
     );
-    // What lands in « Non reconnu » is the messages as they came, kept.
-    let kept = imap.messages("Non reconnu").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM inbound_messages WHERE kind = 'reponse_auto'"),
+        1
+    );
+    // What is moved is the messages as they came, kept.
+    let kept = imap.messages("Traité").await;
     assert!(kept
         .iter()
         .any(|m| String::from_utf8_lossy(m).contains("Réponse automatique")));

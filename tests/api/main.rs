@@ -27,6 +27,7 @@ mod campaigns;
 mod channel_links;
 mod cli;
 mod contacts;
+mod conversations;
 mod crash;
 mod faults;
 mod followups;

@@ -57,6 +57,7 @@ fn flash(code: &str) -> Option<String> {
         "rendez-vous-annule-courriel" => "Rendez-vous annulé ; l'annulation part au candidat par courriel.",
         "grille" => "Grille d'entretien enregistrée.",
         "fiche" => "Fiche modifiée.",
+        "reponse" => "Réponse enregistrée ; elle part au candidat par courriel.",
         "fusion" => "Fiches fusionnées : les candidatures, notes et documents de l'autre fiche sont maintenant sur celle-ci.",
         _ => {
             let (rest, with_email) = match code.strip_suffix("-courriel") {
@@ -200,6 +201,17 @@ pub(super) struct NoteFormView {
     pub error: Option<String>,
 }
 
+/// The answer form of the conversation, with what was typed and the messages at its fields.
+#[derive(Debug, Default, Serialize)]
+pub(super) struct AnswerFormView {
+    pub open: bool,
+    pub subject: String,
+    pub body: String,
+    pub form_error: Option<String>,
+    pub subject_error: Option<String>,
+    pub body_error: Option<String>,
+}
+
 /// One line of the error summary at the top of the page, linking to its field.
 #[derive(Debug, Serialize)]
 pub(super) struct SummaryLink {
@@ -217,6 +229,7 @@ pub(super) struct Reshow {
     /// (application id, its meeting form)
     pub meeting: Option<(i64, MeetingForm)>,
     pub note: Option<NoteFormView>,
+    pub answer: Option<AnswerFormView>,
     pub errors: Vec<SummaryLink>,
     /// The part of the timeline asked for (`?voir=`), all of it when empty or unknown.
     pub timeline_filter: String,
@@ -261,6 +274,15 @@ struct CandidatePageView<'a> {
     flash: Option<String>,
     errors: Vec<SummaryLink>,
     note_form: NoteFormView,
+    answer_form: AnswerFormView,
+    /// The candidate has an address one may write to.
+    can_answer: bool,
+    /// Answers to mail come back to Vocation (a mailbox is read).
+    conversations: bool,
+    /// Received messages not read before this visit.
+    unread: usize,
+    /// The last messages exchanged, oldest first, for the « Échanges » section.
+    exchanges: Vec<&'a crate::conversations::MessageView>,
 }
 
 fn reasons(list: &'static [(&'static str, &'static str)], chosen: &str) -> Vec<Choice> {
@@ -283,7 +305,7 @@ pub struct PageQuery {
 const TIMELINE_FILTERS: &[(&str, &str, &[&str])] = &[
     ("", "Tout", &[]),
     ("etapes", "Étapes", &["etape"]),
-    ("courriels", "Courriels", &["courriel"]),
+    ("courriels", "Courriels", &["courriel", "echange"]),
     ("notes", "Notes", &["note"]),
     ("rendez-vous", "Rendez-vous et grilles", &["rdv", "grille"]),
     (
@@ -314,17 +336,28 @@ pub async fn candidate(
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let query = query.into_inner();
-    render_candidate(
+    let id = path.into_inner();
+    let page = render_candidate(
         &state,
         &staff,
-        path.into_inner(),
+        id,
         flash(&query.fait),
         Reshow {
             timeline_filter: query.voir,
             ..Default::default()
         },
     )
-    .await
+    .await?;
+    // Shown once as new, then read.
+    db(&state, move |conn| {
+        Ok(crate::conversations::mark_read(
+            conn,
+            id,
+            chrono::Utc::now(),
+        )?)
+    })
+    .await?;
+    Ok(page)
 }
 
 /// Renders the page of candidate `id`, with `reshow`'s forms and messages after a refused
@@ -472,6 +505,28 @@ pub(super) async fn render_candidate(
         flash,
         errors: reshow.errors,
         note_form: reshow.note.unwrap_or_default(),
+        answer_form: reshow.answer.unwrap_or_else(|| AnswerFormView {
+            subject: crate::conversations::answer_subject(
+                &page.messages,
+                &format!(
+                    "Votre candidature – {}",
+                    state.settings.organisation.service
+                ),
+            ),
+            ..Default::default()
+        }),
+        can_answer: view.email.contains('@'),
+        conversations: state.settings.conversations(),
+        unread: page
+            .messages
+            .iter()
+            .filter(|m| m.direction == "recu" && !m.read)
+            .count(),
+        exchanges: {
+            let shown: Vec<_> = page.messages.iter().filter(|m| !m.automatic).collect();
+            let skip = shown.len().saturating_sub(5);
+            shown.into_iter().skip(skip).collect()
+        },
     };
     let data = serde_json::to_value(&data)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("candidate view: {e}")))?;
@@ -665,6 +720,123 @@ pub async fn add_note(
 }
 
 #[derive(Debug, Default, Deserialize)]
+pub struct AnswerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    objet: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Longest answer a recruiter may write.
+const ANSWER_MAX_CHARS: usize = 20_000;
+
+/// A recruiter writes to the candidate from their page: sent through the outbox, threaded with
+/// the last message received, and kept on the conversation.
+pub async fn answer(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<i64>,
+    form: Form<AnswerForm>,
+) -> Result<HttpResponse, AppError> {
+    staff.require(RECRUITING)?;
+    staff.check_csrf(&form.csrf)?;
+    let candidate_id = path.into_inner();
+    let form = form.into_inner();
+    let mut view = AnswerFormView {
+        open: true,
+        subject: form.objet.clone(),
+        body: form.message.clone(),
+        ..Default::default()
+    };
+    let subject = form.objet.trim().to_owned();
+    if subject.is_empty() {
+        view.subject_error = Some("Indiquez l'objet du courriel.".to_owned());
+    } else if subject.chars().count() > 200 {
+        view.subject_error = Some(format!(
+            "L'objet compte {} caractères : raccourcissez-le à 200 au plus.",
+            subject.chars().count()
+        ));
+    } else if subject.chars().any(char::is_control) {
+        view.subject_error = Some("L'objet tient sur une ligne.".to_owned());
+    }
+    let body = match crate::domain::FreeText::parse(&form.message, ANSWER_MAX_CHARS) {
+        Ok(body) if body.as_str().trim().is_empty() => {
+            view.body_error = Some("Écrivez le message avant de l'envoyer.".to_owned());
+            None
+        }
+        Ok(body) => Some(body),
+        Err(_) => {
+            view.body_error = Some(format!(
+                "Le message compte {} caractères : raccourcissez-le à 20 000 au plus.",
+                form.message.chars().count()
+            ));
+            None
+        }
+    };
+    let refuse = |view: AnswerFormView| {
+        let mut errors = Vec::new();
+        if let Some(m) = &view.form_error {
+            errors.push(SummaryLink {
+                href: "#reponse-objet".to_owned(),
+                message: m.clone(),
+            });
+        }
+        if let Some(m) = &view.subject_error {
+            errors.push(SummaryLink {
+                href: "#reponse-objet".to_owned(),
+                message: format!("Objet : {m}"),
+            });
+        }
+        if let Some(m) = &view.body_error {
+            errors.push(SummaryLink {
+                href: "#reponse-message".to_owned(),
+                message: format!("Message : {m}"),
+            });
+        }
+        Reshow {
+            status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+            answer: Some(view),
+            errors,
+            ..Default::default()
+        }
+    };
+    let Some(body) = body.filter(|_| view.subject_error.is_none()) else {
+        return render_candidate(&state, &staff, candidate_id, None, refuse(view)).await;
+    };
+    let settings = state.settings.clone();
+    let author = staff.0.user_id;
+    let sent = db(&state, move |conn| {
+        Ok(crate::conversations::answer(
+            conn,
+            &settings,
+            candidate_id,
+            author,
+            &subject,
+            body.as_str().trim(),
+            chrono::Utc::now(),
+        )?)
+    })
+    .await?;
+    match sent {
+        Ok(_) => {
+            state.mail_wake.notify_one();
+            Ok(see_other(format!(
+                "/recrutement/candidats/{candidate_id}?fait=reponse#echanges"
+            )))
+        }
+        Err(crate::conversations::AnswerError::NoCandidate) => Err(AppError::NotFound),
+        Err(crate::conversations::AnswerError::NoAddress) => {
+            view.form_error = Some(
+                "Ce candidat n'a pas d'adresse électronique : impossible de lui écrire.".to_owned(),
+            );
+            render_candidate(&state, &staff, candidate_id, None, refuse(view)).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
 pub struct MergeForm {
     #[serde(default)]
     csrf: String,
@@ -713,7 +885,7 @@ pub async fn download_document(
 ) -> Result<HttpResponse, AppError> {
     staff.require(RECRUITING)?;
     let id = path.into_inner();
-    let (key, _name, _candidate) = db(&state, move |conn| Ok(candidates::document(conn, id)?))
+    let (key, name, _candidate, kind) = db(&state, move |conn| Ok(candidates::document(conn, id)?))
         .await?
         .ok_or(AppError::NotFound)?;
     let file = state.settings.storage.documents_dir.join(&key);
@@ -743,15 +915,30 @@ pub async fn download_document(
         .await?;
     }
     // The uploader chose the name (`cv.html`, `cv.exe`): the file is served under one of ours.
-    // Only PDFs are stored (checked by their bytes at upload).
+    // The form stores only PDFs (checked by their bytes at upload); an attachment of a mail
+    // received may be anything: served as a PDF only when its bytes are one, else as bytes to
+    // save, never as something the browser would open.
+    let (content_type, filename) = if kind == "piece_jointe" {
+        (
+            if crate::documents::looks_like_pdf(&bytes) {
+                "application/pdf"
+            } else {
+                "application/octet-stream"
+            },
+            crate::documents::attachment_download_name(id, &name),
+        )
+    } else {
+        ("application/pdf", crate::documents::download_name(id))
+    };
     Ok(HttpResponse::Ok()
-        .content_type("application/pdf")
+        .content_type(content_type)
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!(
-                "attachment; filename=\"{}\"",
-                crate::documents::download_name(id)
-            ),
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "sandbox; default-src 'none'",
         ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "no-store"))

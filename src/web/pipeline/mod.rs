@@ -6,11 +6,12 @@ mod candidate;
 mod edit;
 mod meetings;
 mod moves;
+pub mod unrecognised;
 
 use serde::Serialize;
 
 pub use board::{board, export_csv, move_card, move_card_page, selection};
-pub use candidate::{add_note, candidate, download_document, merge};
+pub use candidate::{add_note, answer, candidate, download_document, merge};
 pub use edit::{edit_candidate, update_candidate};
 pub use meetings::{
     add_meeting, agenda, cancel_meeting, follow_ups, meeting_edit, meeting_ics, move_meeting,
