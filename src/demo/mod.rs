@@ -5,6 +5,7 @@
 
 mod audiences;
 mod candidates;
+mod conversations;
 mod generate;
 mod names;
 mod offers;
@@ -104,6 +105,7 @@ pub fn load(conn: &mut PgConnection) -> anyhow::Result<DemoReport> {
         let position_ids = positions::demo_positions(conn, &centre_ids)?;
         let count = candidates::demo_candidates(conn, &centre_ids, &position_ids)?;
         offers::offers_and_placements(conn, &centre_ids)?;
+        conversations::demo_conversations(conn, chrono::Utc::now())?;
         Ok(DemoReport {
             positions: position_ids.len(),
             candidates: count,

@@ -49,6 +49,8 @@ pub fn personal_data(
     let evaluations = crate::pipeline::evaluation::for_candidate(conn, candidate_id)?;
     // So are the interviews and visits planned with them, and the note written with each.
     let meetings = crate::pipeline::meetings::for_candidate(conn, candidate_id)?;
+    // And the mail exchanged with them: their answers (and automatic ones) and ours.
+    let messages = crate::conversations::for_candidate(conn, candidate_id)?;
     let held = Held {
         candidate_id: c.id,
         identity: Identity {
@@ -168,6 +170,17 @@ pub fn personal_data(
                 sent_at: e.sent_at,
             })
             .collect(),
+        messages: messages
+            .iter()
+            .map(|m| HeldMessage {
+                received: m.direction == "recu",
+                automatic: m.automatic,
+                subject: &m.subject,
+                text: &m.body_text,
+                attachments: m.attachments.iter().map(|a| a.name.as_str()).collect(),
+                created_at: m.created_at,
+            })
+            .collect(),
         offers: offers
             .iter()
             .map(|o| HeldOffer {
@@ -241,6 +254,7 @@ struct Held<'a> {
     meetings: Vec<HeldMeeting<'a>>,
     evaluations: Vec<HeldEvaluation<'a>>,
     emails: Vec<HeldEmail<'a>>,
+    messages: Vec<HeldMessage<'a>>,
     offers: Vec<HeldOffer<'a>>,
     placements: Vec<HeldPlacement<'a>>,
 }
@@ -357,6 +371,17 @@ struct HeldEmail<'a> {
     status: &'static str,
     created_at: DateTime<Utc>,
     sent_at: Option<DateTime<Utc>>,
+}
+
+/// A message of the conversation: received from the candidate or written to them.
+#[derive(Serialize)]
+struct HeldMessage<'a> {
+    received: bool,
+    automatic: bool,
+    subject: &'a str,
+    text: &'a str,
+    attachments: Vec<&'a str>,
+    created_at: DateTime<Utc>,
 }
 
 #[derive(Serialize)]

@@ -89,6 +89,7 @@ fn staff_pages(app: &TestApp) -> Vec<String> {
         "/campagnes/liens",
         "/campagnes/liens/nouveau",
         "/courriers/nouveau",
+        "/recrutement/courriels-non-reconnus",
     ]
     .iter()
     .map(|p| (*p).to_owned())
@@ -97,6 +98,11 @@ fn staff_pages(app: &TestApp) -> Vec<String> {
         (
             "/recrutement/candidats/{}",
             "SELECT min(candidate_id) FROM applications",
+        ),
+        // A candidate with mail exchanged (the « Échanges » section and its answer form).
+        (
+            "/recrutement/candidats/{}#echanges",
+            "SELECT min(candidate_id) FROM candidate_messages",
         ),
         (
             "/recrutement/candidats/{}/modifier",

@@ -251,7 +251,10 @@ async fn answers_land_on_the_candidate_page_and_recruiters_answer_threaded() {
     assert!(html.contains("Réponse automatique"));
     assert!(html.contains("CV Claire.pdf"));
     assert!(html.contains("Accepté par le médecin"));
-    assert!(html.contains("2 nouveau(x)"), "unread shown once");
+    assert!(
+        html.contains("2\u{a0}nouveaux messages"),
+        "unread shown once"
+    );
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM candidate_messages WHERE candidate_id = {candidate} \
@@ -464,6 +467,24 @@ async fn answers_land_on_the_candidate_page_and_recruiters_answer_threaded() {
     );
     assert!(journal.contains("a écarté le courriel non reconnu"));
     assert!(journal.contains("a écrit au candidat depuis"));
+
+    // Her right of access covers the mail exchanged: her answers, their attachments, ours.
+    let held = vocation::privacy::personal_data(
+        &mut app.conn(),
+        candidate,
+        chrono::Utc::now().date_naive(),
+    )
+    .unwrap()
+    .unwrap();
+    let messages = held["messages"].as_array().unwrap();
+    assert!(messages.iter().any(|m| m["text"]
+        .as_str()
+        .unwrap()
+        .contains("Je suis disponible mardi")
+        && m["attachments"].as_array().unwrap().len() == 2));
+    assert!(messages
+        .iter()
+        .any(|m| m["received"] == false && m["text"].as_str().unwrap().contains("Mardi 10 h")));
 
     // Erasing her record takes the conversation and the attachments' files with it.
     let files: Vec<String> = {

@@ -522,3 +522,63 @@ async fn mailboxes_are_read_over_tls_with_the_configured_authority_only() {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn without_move_a_message_is_copied_flagged_and_expunged_alone() {
+    let app = TestApp::spawn().await;
+    let imap = TestImap::start();
+    let stranger = |n: usize| {
+        format!(
+            "From: inconnu{n}@example.net\r\nTo: recrutement@vocation.test\r\n\
+             Subject: Question {n}\r\n\r\nLe poste est-il ouvert ?\r\n"
+        )
+        .into_bytes()
+    };
+    let out_of_office = b"From: absent@example.net\r\nTo: bounce@vocation.test\r\n\
+        Auto-Submitted: auto-replied\r\nSubject: Absent\r\n\r\nAbsent.\r\n"
+        .to_vec();
+    imap.append_all(&[stranger(1), out_of_office, stranger(2)])
+        .await;
+    let smtp = TestSmtp::start();
+    let scratch = TempDir::new();
+    let mut s: Settings = TestApp::builder()
+        .database_of(&app)
+        .settings(&app.db, &smtp, &scratch);
+    s.mailboxes = vec![imap.mailbox()];
+    s.check().unwrap();
+    let pool = vocation::db::prepare(&s).unwrap();
+    let mailbox = imap.mailbox();
+    let reader = vocation::mailbox::Reader::new(Arc::new(s), pool, mailbox.clone());
+    let mut session = vocation::mailbox::imap::connect(&mailbox).await.unwrap();
+    for folder in ["Traité", "Non reconnu"] {
+        vocation::mailbox::imap::ensure_folder(&mut session, folder)
+            .await
+            .unwrap();
+    }
+    // Twice: a second look at a folder already there must not fail.
+    vocation::mailbox::imap::ensure_folder(&mut session, "Non reconnu")
+        .await
+        .unwrap();
+    let selected = session.select("INBOX").await.unwrap();
+    let counts = reader
+        .pass(
+            &mut session,
+            i64::from(selected.uid_validity.unwrap()),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(counts.processed, 3);
+    session.logout().await.unwrap();
+    assert_eq!(imap.count("INBOX"), 0, "each copied message expunged");
+    assert_eq!(imap.count("Traité"), 1);
+    assert_eq!(imap.count("Non reconnu"), 2);
+    // What the « Non reconnu » page lists.
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM inbound_messages WHERE raw IS NOT NULL \
+             AND subject LIKE 'Question %' AND from_address LIKE 'inconnu%@example.net'"
+        ),
+        2
+    );
+}

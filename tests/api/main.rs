@@ -13,6 +13,8 @@ mod browser_campaigns;
 #[cfg(feature = "browser")]
 mod browser_candidate;
 #[cfg(feature = "browser")]
+mod browser_conversations;
+#[cfg(feature = "browser")]
 mod browser_home;
 #[cfg(feature = "browser")]
 mod browser_letters;
