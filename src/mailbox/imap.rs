@@ -128,16 +128,23 @@ pub async fn fetch_body(session: &mut Session, uid: u32) -> anyhow::Result<Optio
         .map(<[u8]>::to_vec))
 }
 
-/// Moves one message to `folder`: MOVE when offered, else COPY, \Deleted and UID EXPUNGE of
-/// that message only.
-pub async fn move_message(
+/// Moves messages to `folder` in one command: UID MOVE when offered, else UID COPY, \Deleted
+/// and UID EXPUNGE of those messages only (RFC 4315).
+pub async fn move_messages(
     session: &mut Session,
-    uid: u32,
+    uids: &[u32],
     folder: &str,
     can_move: bool,
 ) -> anyhow::Result<()> {
+    if uids.is_empty() {
+        return Ok(());
+    }
     let name = mutf7(folder);
-    let uid = uid.to_string();
+    let uid = uids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     if can_move {
         session.uid_mv(&uid, &name).await?;
     } else {

@@ -201,23 +201,72 @@ impl Reader {
                 .try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0)))) })
                 .try_collect()
                 .await?;
+            // Each message is processed and committed on its own; the chunk's messages are
+            // then moved with one command per folder (on a Maildir, each move makes the server
+            // rescan the folder: one by one, a pass would grow with the square of its size).
+            let mut to_move: Vec<(u32, i64, bool)> = Vec::new();
+            let mut failure = None;
             for (uid, size) in sizes {
-                self.one(session, uid_validity, uid, size, can_move, &mut counts)
-                    .await?;
+                match self
+                    .one(session, uid_validity, uid, size, &mut counts)
+                    .await
+                {
+                    Ok(Some(done)) => to_move.push(done),
+                    Ok(None) => {}
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
             }
+            // What was processed before a failure is moved now if the server still answers
+            // (else at the next pass, without being processed again).
+            let moved = self.move_all(session, &to_move, can_move).await;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            moved?;
         }
         Ok(counts)
     }
 
+    /// Moves processed messages to their folders, one command per folder, then records them
+    /// moved.
+    async fn move_all(
+        &self,
+        session: &mut imap::Session,
+        messages: &[(u32, i64, bool)],
+        can_move: bool,
+    ) -> anyhow::Result<()> {
+        for (processed, folder) in [
+            (true, &self.mailbox.processed_folder),
+            (false, &self.mailbox.unrecognised_folder),
+        ] {
+            let (uids, ids): (Vec<u32>, Vec<i64>) = messages
+                .iter()
+                .filter(|m| m.2 == processed)
+                .map(|m| (m.0, m.1))
+                .unzip();
+            if uids.is_empty() {
+                continue;
+            }
+            imap::move_messages(session, &uids, folder, can_move).await?;
+            self.moved(ids).await?;
+        }
+        Ok(())
+    }
+
+    /// Claims and processes one message; returns it when it is to be moved (processed now, or
+    /// earlier by an instance that did not move it), with whether it goes to the processed
+    /// folder.
     async fn one(
         &self,
         session: &mut imap::Session,
         uid_validity: i64,
         uid: u32,
         size: u32,
-        can_move: bool,
         counts: &mut PassCounts,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<(u32, i64, bool)>> {
         let now = Utc::now();
         let claim = {
             let (pool, key, lease) = (
@@ -241,24 +290,13 @@ impl Reader {
         let (id, attempts) = match claim {
             Claim::Ours { id, attempts } => (id, attempts),
             Claim::Done { id, folder } => {
-                // Processed (here or by another instance) but still here: only moved.
-                let folder = if folder == FOLDER_DONE {
-                    &self.mailbox.processed_folder
-                } else {
-                    &self.mailbox.unrecognised_folder
-                };
-                if imap::move_message(session, uid, folder, can_move)
-                    .await
-                    .is_ok()
-                {
-                    self.moved(id).await?;
-                    counts.moved_only += 1;
-                }
-                return Ok(());
+                // Processed earlier, its claim run out, never moved: only moved.
+                counts.moved_only += 1;
+                return Ok(Some((uid, id, folder == FOLDER_DONE)));
             }
             Claim::Taken => {
                 counts.left += 1;
-                return Ok(());
+                return Ok(None);
             }
         };
         let inbound = self.inbound().clone();
@@ -338,28 +376,21 @@ impl Reader {
             Ok(None) => {
                 // Processed meanwhile by another instance whose lease had not run out.
                 counts.left += 1;
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => {
                 self.release(id).await;
                 return Err(e);
             }
         };
-        let folder = if folder_kind {
-            &self.mailbox.processed_folder
-        } else {
-            &self.mailbox.unrecognised_folder
-        };
-        imap::move_message(session, uid, folder, can_move).await?;
-        self.moved(id).await?;
         counts.processed += 1;
-        Ok(())
+        Ok(Some((uid, id, folder_kind)))
     }
 
-    async fn moved(&self, id: i64) -> anyhow::Result<()> {
+    async fn moved(&self, ids: Vec<i64>) -> anyhow::Result<()> {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            diesel::update(inbound_messages::table.find(id))
+            diesel::update(inbound_messages::table.filter(inbound_messages::id.eq_any(ids)))
                 .set(inbound_messages::moved_at.eq(Utc::now()))
                 .execute(&mut *pool.get()?)?;
             Ok(())
@@ -394,9 +425,9 @@ pub(crate) fn password(m: &MailboxSettings) -> &str {
 pub enum Claim {
     /// This reader has the message until the lease ends; `attempts` counts claims.
     Ours { id: i64, attempts: i32 },
-    /// Already processed: only to be moved to `folder`.
+    /// Processed, not moved, its claim run out: only to be moved to `folder`.
     Done { id: i64, folder: String },
-    /// Another reader has it.
+    /// Another reader has it (or moved it already).
     Taken,
 }
 
@@ -453,13 +484,18 @@ pub fn claim(
             attempts: c.attempts,
         });
     }
+    // Processed but not moved: moved by whoever sees it once the claim has run out (the
+    // instance that processed it moves it within its claim). Already moved (this view of the
+    // folder is older than another instance's move): left alone, or it would be copied twice.
     let existing: Option<Existing> = diesel::sql_query(
         "SELECT id, folder FROM inbound_messages \
-         WHERE mailbox = $1 AND uid_validity = $2 AND uid = $3 AND processed_at IS NOT NULL",
+         WHERE mailbox = $1 AND uid_validity = $2 AND uid = $3 AND processed_at IS NOT NULL \
+           AND moved_at IS NULL AND claimed_until <= $4",
     )
     .bind::<Text, _>(mailbox)
     .bind::<BigInt, _>(uid_validity)
     .bind::<BigInt, _>(i64::from(uid))
+    .bind::<Timestamptz, _>(now)
     .get_result(conn)
     .optional()?;
     Ok(match existing {

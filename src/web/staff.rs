@@ -203,6 +203,7 @@ pub async fn home(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
         recruiting: matches!(role, StaffRole::Admin | StaffRole::Recruiter),
         approving: staff.may_approve(&state.settings),
         communication: matches!(role, StaffRole::Admin | StaffRole::Communication),
+        reads_mail: !state.settings.mailboxes.is_empty(),
     };
     let todo = db(&state, move |conn| {
         Ok(workspace::todo(

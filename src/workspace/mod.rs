@@ -24,6 +24,8 @@ pub struct Roles {
     pub recruiting: bool,
     pub approving: bool,
     pub communication: bool,
+    /// A mailbox is read: doctors' answers have their section even when none waits.
+    pub reads_mail: bool,
 }
 
 /// The « À faire » of one member: its sections, in the order shown.
@@ -78,7 +80,9 @@ pub fn todo(
         sections.push(approvals(conn)?);
     }
     if roles.recruiting {
-        sections.push(answers_to_read(conn)?);
+        if let Some(answers) = answers_to_read(conn, roles.reads_mail)? {
+            sections.push(answers);
+        }
         sections.push(new_applications(conn, today)?);
         sections.push(follow_ups(conn, today)?);
         sections.push(approved_to_send(conn)?);
@@ -159,7 +163,8 @@ fn count(
 
 /// Doctors' answers read from the mailbox and not yet seen (a candidate's page marks them
 /// read), then the mail that matched no candidate and waits for someone to attach it.
-fn answers_to_read(conn: &mut PgConnection) -> QueryResult<Section> {
+/// Without a mailbox read and with nothing waiting, the section is left out.
+fn answers_to_read(conn: &mut PgConnection, reads_mail: bool) -> QueryResult<Option<Section>> {
     use crate::db::schema::{candidate_messages, candidates};
     let unread = || {
         candidate_messages::table
@@ -168,6 +173,10 @@ fn answers_to_read(conn: &mut PgConnection) -> QueryResult<Section> {
             .filter(candidate_messages::automatic.eq(false))
     };
     let count: i64 = unread().count().get_result(conn)?;
+    let waiting = crate::mailbox::unrecognised::count(conn)?;
+    if !reads_mail && count + waiting == 0 {
+        return Ok(None);
+    }
     let rows: Vec<(i64, String, String, String, DateTime<Utc>)> = unread()
         .inner_join(candidates::table)
         .order(candidate_messages::created_at.asc())
@@ -197,7 +206,6 @@ fn answers_to_read(conn: &mut PgConnection) -> QueryResult<Section> {
             flag: None,
         })
         .collect();
-    let waiting = crate::mailbox::unrecognised::count(conn)?;
     if waiting > 0 {
         items.push(Item {
             href: "/recrutement/courriels-non-reconnus".to_owned(),
@@ -209,14 +217,14 @@ fn answers_to_read(conn: &mut PgConnection) -> QueryResult<Section> {
             flag: Some("À trier"),
         });
     }
-    Ok(section(
+    Ok(Some(section(
         "reponses",
         "Réponses de candidats",
         count + waiting,
         "Aucune réponse de candidat à lire.",
         items,
         None,
-    ))
+    )))
 }
 
 #[derive(QueryableByName)]

@@ -1298,14 +1298,10 @@ pub(crate) async fn act_on_offer(c: &Client, offer: &str, button: &str, status_l
     assert_eq!(status(c).await, 200, "after “{button}”");
 }
 
-/// The text of `main`.
+/// The text of `main`, once the page has one (a page whose address just changed may still
+/// be loading).
 pub(crate) async fn main_text(c: &Client) -> String {
-    c.find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    wait_for(c, "main").await.text().await.unwrap()
 }
 
 /// The figures of the capacity table's row for `commune`: Statut, Prévus, Pourvus, Engagés,

@@ -114,13 +114,54 @@ async fn answers_land_on_the_candidate_page_and_recruiters_answer_threaded() {
          SELECT a.id, 'nouvelle', 'nouvelle', s.id, now() FROM applications a, staff_users s \
          WHERE a.candidate_id = {candidate} AND s.email = '{recruiter_email}'"
     ));
-    // A meeting she was invited to (its UID is this installation's).
-    sql(format!(
-        "INSERT INTO meetings (application_id, kind, starts_at, duration_minutes, location, \
-         participants, note, created_at) SELECT id, 'entretien', now() + interval '3 days', \
-         60, 'Auch', '', '', now() FROM applications WHERE candidate_id = {candidate}"
-    ));
+    // A meeting she is invited to: calendar answers go to her conversation address.
+    let csrf = recruiter.csrf().await;
+    let application = app
+        .text(&format!(
+            "SELECT id FROM applications WHERE candidate_id = {candidate}"
+        ))
+        .unwrap();
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(10);
+    let r = recruiter
+        .post_form(
+            &format!("/recrutement/candidatures/{application}/rendez-vous"),
+            &[
+                ("csrf", &csrf),
+                ("type", "entretien"),
+                ("date", &day.format("%Y-%m-%d").to_string()),
+                ("heure", "10:00"),
+                ("duree", "60"),
+                ("lieu", "Auch"),
+                ("inviter", "oui"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
     let meeting = app.text("SELECT max(id) FROM meetings").unwrap();
+    app.dispatch_all_pending_emails().await;
+    let ics = app
+        .smtp
+        .received_by(email)
+        .iter()
+        .find_map(|m| {
+            use mail_parser::MimeHeaders;
+            m.parsed().parts.iter().find_map(|p| {
+                p.content_type()
+                    .filter(|ct| ct.subtype() == Some("calendar"))
+                    .and_then(|_| p.text_contents())
+                    .map(str::to_owned)
+            })
+        })
+        .expect("the invitation's calendar");
+    let raw = ics.replace("\r\n ", "");
+    let organizer = raw
+        .lines()
+        .find(|l| l.starts_with("ORGANIZER"))
+        .expect("an ORGANIZER");
+    assert!(
+        organizer.ends_with(&format!("mailto:{conversation}")),
+        "{organizer}"
+    );
     let installation = vocation::mail::installation_id(&mut app.conn()).unwrap();
     let uid = format!("rendez-vous-{meeting}.{installation}@vocation.test");
 
@@ -325,8 +366,8 @@ async fn answers_land_on_the_candidate_page_and_recruiters_answer_threaded() {
         0
     );
 
-    // The recruiter answers: an empty message is refused at its field, the subject kept.
-    let csrf = recruiter.csrf().await;
+    // The recruiter answers: an empty message is refused at its field, the subject kept; a
+    // subject on two lines (a header injection attempt) is refused too.
     let path = format!("/recrutement/candidats/{candidate}/repondre");
     let r = recruiter
         .post_form(
@@ -344,6 +385,20 @@ async fn answers_land_on_the_candidate_page_and_recruiters_answer_threaded() {
         .unwrap()
         .contains("Écrivez le message"));
     assert!(page.contains("value=\"Re: Votre candidature\""));
+    let r = recruiter
+        .post_form(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("objet", "Bonjour\r\nBcc: tous@example.net"),
+                ("message", "Texte"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(field_error(&r.text().await.unwrap(), "reponse-objet")
+        .unwrap()
+        .contains("une ligne"));
     let r = recruiter
         .post_form(
             &path,

@@ -416,12 +416,13 @@ async fn a_server_that_goes_away_mid_run_loses_nothing() {
     let readers = vocation::mailbox::start(Arc::new(s), pool, stop_rx);
 
     let moved = "SELECT count(*) FROM inbound_messages WHERE moved_at IS NOT NULL";
-    wait_for("a few messages processed", 30, || app.count(moved) >= 3).await;
+    let processed = "SELECT count(*) FROM inbound_messages WHERE processed_at IS NOT NULL";
+    wait_for("a few messages processed", 30, || app.count(processed) >= 3).await;
     imap.stop();
-    let at_stop = app.count(moved);
+    let at_stop = app.count(processed);
     assert!(
         at_stop < messages.len() as i64,
-        "the server went away before the end ({at_stop} moved)"
+        "the server went away before the end ({at_stop} processed)"
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     imap.restart();
