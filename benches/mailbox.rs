@@ -11,7 +11,10 @@
 //! ```
 //!
 //! Environment: `BENCH_MESSAGES` (N, default 10000), `BENCH_SEED` (the mix, default 20),
-//! `BENCH_ADMIN_URL` (default `postgres://postgres@localhost:5432/postgres`). Needs Dovecot
+//! `BENCH_ADMIN_URL` (default `postgres://postgres@localhost:5432/postgres`),
+//! `BENCH_MOVE_PROBE` (messages moved each way by the probe after the reading, default 500; 0
+//! skips it), `BENCH_DOVECOT_CONF` (lines added to Dovecot's configuration, e.g.
+//! `maildir_very_dirty_syncs = yes`). Needs Dovecot
 //! (`/usr/sbin/dovecot`, package dovecot-imapd), started here as an ordinary process on a free
 //! port with its own configuration; no system service.
 //!
@@ -21,8 +24,9 @@
 //! `cur/` before Dovecot starts (no IMAP APPEND: 10,000 APPENDs would take longer than the
 //! reading); Dovecot started; the peak memory reset (`/proc/self/clear_refs`); the timed
 //! reading; the checks (one record per message, all processed and moved, the INBOX empty, the
-//! folders' counts those of the records, each kind as many as were written); Dovecot stopped
-//! and the database dropped.
+//! folders' counts those of the records, each kind as many as were written); the move probe
+//! (what one UID MOVE costs Dovecot, one message at a time and 100 at a time, after the
+//! reading and outside its time); Dovecot stopped and the database dropped.
 //!
 //! The mix, drawn with a seeded generator: 40 % RFC 3464 permanent bounces (5.1.1, Postfix
 //! style) to the delivery's VERP address, 15 % temporary ones (4.2.2, Gmail style), 5 % ARF
@@ -547,7 +551,8 @@ impl Dovecot {
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/passwd\n}}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={d}/mail/%n\n}}\n\
              service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
-             service anvil {{\n  chroot =\n}}\n"
+             service anvil {{\n  chroot =\n}}\n{extra}\n",
+            extra = std::env::var("BENCH_DOVECOT_CONF").unwrap_or_default()
         );
         std::fs::write(self.dir.join("dovecot.conf"), conf).expect("dovecot.conf");
         let child = Command::new(DOVECOT)
@@ -701,6 +706,9 @@ struct Figures {
     /// What was written, per kind.
     written: Vec<(String, usize)>,
     problems: Vec<String>,
+    /// (messages in the processed folder, messages moved each way, ms per message moved in
+    /// sets of 100, ms per message moved one by one).
+    move_probe: Option<(usize, usize, f64, f64)>,
 }
 
 fn child(n: usize, seed_value: u64) -> Figures {
@@ -757,6 +765,7 @@ fn child(n: usize, seed_value: u64) -> Figures {
     let mailbox = dovecot.settings();
     let reader =
         vocation::mailbox::Reader::new(Arc::new(settings.clone()), pool.clone(), mailbox.clone());
+    let batched = std::env::var("BENCH_READER").is_ok_and(|r| r == "batched");
     let setup_peak_rss_kb = vm_hwm_kb();
     let peak_reset = reset_peak();
     let before = ticks(dovecot.master_pid(), &db.name);
@@ -778,13 +787,18 @@ fn child(n: usize, seed_value: u64) -> Figures {
         let open_seconds = started.elapsed().as_secs_f64();
         let mut passes = 0;
         loop {
-            let counts = reader
-                .pass(&mut session, uid_validity, can_move)
-                .await
-                .expect("a pass");
+            let handled = if batched {
+                batched_pass(&settings, &pool, &mailbox, &mut session, uid_validity).await
+            } else {
+                let counts = reader
+                    .pass(&mut session, uid_validity, can_move)
+                    .await
+                    .expect("a pass");
+                counts.processed + counts.moved_only + counts.left
+            };
             passes += 1;
             while session.unsolicited_responses.try_recv().is_ok() {}
-            if counts.processed + counts.moved_only + counts.left == 0 || passes > 5 {
+            if handled == 0 || passes > 5 {
                 break;
             }
         }
@@ -795,7 +809,6 @@ fn child(n: usize, seed_value: u64) -> Figures {
     });
     let total_seconds = started.elapsed().as_secs_f64();
     let reading_peak_rss_kb = peak_reset.then(vm_hwm_kb);
-    drop(rt);
     let hz = 100.0; // USER_HZ
     let cpu = |a: u64, b: u64| a.saturating_sub(b) as f64 / hz;
 
@@ -852,6 +865,12 @@ fn child(n: usize, seed_value: u64) -> Figures {
         }
     }
     drop(conn);
+    let probe_size = dovecot.count(&mailbox.processed_folder);
+    let move_probe = match env_u64("BENCH_MOVE_PROBE", 500) as usize {
+        0 => None,
+        per_way => rt.block_on(move_probe(&mailbox, per_way)),
+    };
+    drop(rt);
     drop(reader);
     drop(pool);
     drop(dovecot);
@@ -876,7 +895,179 @@ fn child(n: usize, seed_value: u64) -> Figures {
             .map(|(k, n)| (k.label().to_owned(), n))
             .collect(),
         problems,
+        move_probe: move_probe.map(|(n, batched, single)| (probe_size, n, batched, single)),
     }
+}
+
+/// A prototype of the proposed fix, NOT the service's reader (`BENCH_READER=batched`): the
+/// steps of `Reader::pass` (claim, fetch, classify, finish: the library's own public
+/// functions) for each message of a set of 100, then one UID MOVE per destination folder for
+/// the set and one UPDATE of `moved_at`. Without the service's error handling (a failure
+/// panics). Returns the messages processed.
+async fn batched_pass(
+    settings: &vocation::config::Settings,
+    pool: &vocation::db::PgPool,
+    mailbox: &vocation::config::MailboxSettings,
+    session: &mut vocation::mailbox::imap::Session,
+    uid_validity: i64,
+) -> usize {
+    use futures_util::TryStreamExt;
+    use vocation::mailbox::{classify, imap, Claim};
+    let key = mailbox.key();
+    let secret = settings
+        .security
+        .secret_key
+        .expose_secret()
+        .as_bytes()
+        .to_vec();
+    let mut uids: Vec<u32> = session
+        .uid_search("UNDELETED")
+        .await
+        .expect("SEARCH")
+        .into_iter()
+        .collect();
+    uids.sort_unstable();
+    let join = |uids: &[u32]| {
+        uids.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut processed = 0;
+    for chunk in uids.chunks(100) {
+        let sizes: Vec<(u32, u32)> = session
+            .uid_fetch(join(chunk), "(UID RFC822.SIZE)")
+            .await
+            .expect("FETCH sizes")
+            .try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0)))) })
+            .try_collect()
+            .await
+            .expect("sizes");
+        let (mut done, mut unknown, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+        for (uid, size) in sizes {
+            let (pool2, key2, lease) = (
+                pool.clone(),
+                key.clone(),
+                settings.inbound.claim_lease_seconds,
+            );
+            let claim = tokio::task::spawn_blocking(move || {
+                vocation::mailbox::claim(
+                    &mut pool2.get().expect("connection"),
+                    &key2,
+                    uid_validity,
+                    uid,
+                    size,
+                    lease,
+                    chrono::Utc::now(),
+                )
+                .expect("claim")
+            })
+            .await
+            .expect("claim task");
+            let Claim::Ours { id, .. } = claim else {
+                continue;
+            };
+            let raw = imap::fetch_body(session, uid).await.expect("FETCH body");
+            let (pool2, inbound, secret) = (pool.clone(), settings.inbound.clone(), secret.clone());
+            let outcome = tokio::task::spawn_blocking(move || {
+                let (verdict, error) = match raw.as_deref().map(|raw| {
+                    classify::classify(
+                        raw,
+                        &classify::Keys {
+                            secret: &secret,
+                            bounce_local: inbound.bounce_local_part.trim(),
+                        },
+                    )
+                }) {
+                    Some(Ok(v)) => (Some(v), None),
+                    Some(Err(e)) => (None, Some(e)),
+                    None => (None, Some("message disparu du serveur".to_owned())),
+                };
+                vocation::mailbox::finish(
+                    &mut pool2.get().expect("connection"),
+                    id,
+                    verdict.as_ref(),
+                    error,
+                    false,
+                    &inbound,
+                    chrono::Utc::now(),
+                )
+                .expect("finish")
+            })
+            .await
+            .expect("finish task");
+            match outcome {
+                Some(true) => done.push(uid),
+                Some(false) => unknown.push(uid),
+                None => continue,
+            }
+            ids.push(id);
+            processed += 1;
+        }
+        for (uids, folder) in [
+            (&done, &mailbox.processed_folder),
+            (&unknown, &mailbox.unrecognised_folder),
+        ] {
+            if !uids.is_empty() {
+                session
+                    .uid_mv(join(uids), imap::mutf7(folder))
+                    .await
+                    .expect("UID MOVE");
+            }
+        }
+        if ids.is_empty() {
+            continue;
+        }
+        let pool2 = pool.clone();
+        tokio::task::spawn_blocking(move || {
+            diesel::sql_query(format!(
+                "UPDATE inbound_messages SET moved_at = now() WHERE id IN ({})",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ))
+            .execute(&mut pool2.get().expect("connection"))
+            .expect("moved_at")
+        })
+        .await
+        .expect("moved task");
+    }
+    processed
+}
+
+/// What one UID MOVE costs the server, alone or in a set: from the processed folder back to
+/// INBOX, `per_way` messages in sets of 100, then `per_way` others one by one (in that order,
+/// so the folder is smaller for the single moves). Returns (messages each way, ms per message
+/// batched, ms per message single).
+async fn move_probe(
+    mailbox: &vocation::config::MailboxSettings,
+    per_way: usize,
+) -> Option<(usize, f64, f64)> {
+    let mut session = vocation::mailbox::imap::connect(mailbox).await.ok()?;
+    let folder = vocation::mailbox::imap::mutf7(&mailbox.processed_folder);
+    session.select(&folder).await.ok()?;
+    let mut uids: Vec<u32> = session.uid_search("ALL").await.ok()?.into_iter().collect();
+    uids.sort_unstable();
+    let per_way = per_way.min(uids.len() / 2);
+    if per_way == 0 {
+        return None;
+    }
+    let started = Instant::now();
+    for chunk in uids[..per_way].chunks(100) {
+        let set = chunk
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        session.uid_mv(&set, "INBOX").await.ok()?;
+    }
+    let batched = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for uid in &uids[per_way..2 * per_way] {
+        session.uid_mv(uid.to_string(), "INBOX").await.ok()?;
+    }
+    let single = started.elapsed().as_secs_f64();
+    let _ = session.logout().await;
+    let ms = |s: f64| 1000.0 * s / per_way as f64;
+    Some((per_way, ms(batched), ms(single)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -914,6 +1105,12 @@ fn main() {
         "Reading the mailbox: one Reader, one IMAP connection to a local Dovecot, one process \
          per count (seed {seed_value})"
     );
+    if std::env::var("BENCH_READER").is_ok_and(|r| r == "batched") {
+        println!(
+            "BENCH_READER=batched: the bench's prototype of moves in sets of 100, not the \
+             service's Reader::pass"
+        );
+    }
     println!("load average before: {}", load_average());
     let mut counts = vec![1_000, n];
     counts.sort_unstable();
@@ -960,6 +1157,12 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if let Some((size, n, batched, single)) = f.move_probe {
+            println!(
+                "          UID MOVE from a folder of {size}: {single:.2} ms per message one by \
+                 one, {batched:.3} ms per message in sets of 100 ({n} each way)"
+            );
+        }
         for p in &f.problems {
             println!("          PROBLEM: {p}");
         }
