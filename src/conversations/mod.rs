@@ -49,7 +49,7 @@ pub struct Incoming {
     pub subject: String,
     pub text: String,
     pub message_id: Option<String>,
-    /// In-Reply-To then References, each `<id>`, without repeats.
+    /// References then In-Reply-To, each `<id>`, without repeats (the thread in order).
     pub references: Vec<String>,
     /// An automatic answer (RFC 3834 and the usual signs of an out-of-office).
     pub automatic: bool,
@@ -59,10 +59,8 @@ pub struct Incoming {
     pub calendar: Option<CalendarAnswer>,
 }
 
-/// The kind of the outbox message a recruiter's answer is.
-pub const REPLY_KIND: &str = "recruiter_reply";
-/// The kind of the e-mail telling the recruiter in charge that a doctor answered.
-pub const NOTICE_KIND: &str = "reply_notification";
+/// The outbox kinds of a recruiter's answer and of the word to the recruiter in charge.
+pub use crate::mail::outbox::{NOTICE_KIND, REPLY_KIND};
 
 /// One message of the conversation, for the candidate's page.
 #[derive(Debug, Clone, Serialize)]

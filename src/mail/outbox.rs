@@ -45,6 +45,11 @@ pub struct NewOutboundEmail {
     pub extra_headers: Option<String>,
 }
 
+/// The kind of a recruiter's answer written on a candidate's page.
+pub const REPLY_KIND: &str = "recruiter_reply";
+/// The kind of the e-mail telling the recruiter in charge that a doctor answered.
+pub const NOTICE_KIND: &str = "reply_notification";
+
 /// The kinds the service sends on its own, not written or asked for by a person at that
 /// moment: they carry `Auto-Submitted: auto-generated` (RFC 3834), and automatic answers to
 /// them are not sent back.
@@ -57,7 +62,7 @@ pub fn is_automatic(kind: &str) -> bool {
             | "daily_digest"
             | "consent_renewal"
             | "personal_data_link"
-            | crate::conversations::NOTICE_KIND
+            | NOTICE_KIND
     )
 }
 
@@ -72,7 +77,7 @@ pub fn is_to_candidate(kind: &str) -> bool {
             | "offer"
             | "consent_renewal"
             | "personal_data_link"
-            | crate::conversations::REPLY_KIND
+            | REPLY_KIND
     )
 }
 

@@ -123,22 +123,9 @@ fn verp_delivery(message: &Message<'_>, keys: &Keys<'_>) -> Option<i64> {
 
 /// A valid bounce token after `LOCAL+` in `text`.
 fn bounce_token_in(text: &str, keys: &Keys<'_>) -> Option<i64> {
-    let lower = text.to_ascii_lowercase();
-    let needle = format!("{}+", keys.bounce_local.to_ascii_lowercase());
-    let mut from = 0;
-    while let Some(at) = lower[from..].find(&needle) {
-        let start = from + at + needle.len();
-        let token: String = lower[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
-            .take(80)
-            .collect();
-        if let Some(id) = links::verify_bounce(keys.secret, &token) {
-            return Some(id);
-        }
-        from = start;
-    }
-    None
+    incoming::token_after(text, keys.bounce_local, |t| {
+        links::verify_bounce(keys.secret, t)
+    })
 }
 
 /// A valid unsubscribe token after `/desinscription/` (a List-Unsubscribe URL) in `text`.

@@ -44,7 +44,9 @@ pub fn read(message: &Message<'_>, secret: &[u8], reply_local: &str) -> Incoming
         .unwrap_or_default();
     let subject = one_line(message.subject().unwrap_or_default(), 300);
     let mut references: Vec<String> = Vec::new();
-    for header in [message.in_reply_to(), message.references()] {
+    // References first (the thread, oldest first), then In-Reply-To when not among them: the
+    // order an answer's own References continues.
+    for header in [message.references(), message.in_reply_to()] {
         for id in header.as_text_list().unwrap_or_default() {
             let id = id.trim().trim_start_matches('<').trim_end_matches('>');
             if id.is_empty() || id.len() > 250 || id.contains(char::is_whitespace) {
@@ -129,28 +131,39 @@ fn conversation(message: &Message<'_>, secret: &[u8], reply_local: &str) -> Opti
         "envelope-to",
         "x-envelope-to",
     ];
-    let needle = format!("{}+", reply_local.to_ascii_lowercase());
     message
         .headers_raw()
         .filter(|(name, _)| wanted.iter().any(|w| name.eq_ignore_ascii_case(w)))
         .take(50)
         .find_map(|(_, value)| {
-            let lower = value.to_ascii_lowercase();
-            let mut from = 0;
-            while let Some(at) = lower[from..].find(&needle) {
-                let start = from + at + needle.len();
-                let token: String = lower[start..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
-                    .take(80)
-                    .collect();
-                if let Some(id) = links::verify_conversation(secret, &token) {
-                    return Some(id);
-                }
-                from = start;
-            }
-            None
+            token_after(value, reply_local, |t| links::verify_conversation(secret, t))
         })
+}
+
+/// The first token after `LOCAL+` in `text` (any case; at most 80 characters of letters,
+/// digits and dots) that `verify` accepts: how our signed addresses (`bounce+…`,
+/// `recrutement+…`) are found in the headers of what comes back.
+pub(super) fn token_after(
+    text: &str,
+    local: &str,
+    verify: impl Fn(&str) -> Option<i64>,
+) -> Option<i64> {
+    let lower = text.to_ascii_lowercase();
+    let needle = format!("{}+", local.to_ascii_lowercase());
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(&needle) {
+        let start = from + at + needle.len();
+        let token: String = lower[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .take(80)
+            .collect();
+        if let Some(id) = verify(&token) {
+            return Some(id);
+        }
+        from = start;
+    }
+    None
 }
 
 /// RFC 3834's Auto-Submitted (anything but « no »), and the signs the usual programs leave on

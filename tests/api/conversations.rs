@@ -5,8 +5,6 @@
 //! candidate's page, the agenda, the « Non reconnu » page or nowhere; a recruiter answers from
 //! the candidate's page, threaded; strangers' mail is attached by hand or dismissed.
 
-use std::time::{Duration, Instant};
-
 use vocation::campaigns::links;
 use vocation::db::enums::StaffRole;
 
@@ -22,19 +20,9 @@ fn field_error(html: &str, id: &str) -> Option<String> {
         .map(|e| e.text().collect::<String>().trim().to_owned())
 }
 use crate::imap_server::TestImap;
+use crate::mailbox::wait_for;
 
 const FORGER_KEY: &[u8] = b"not the service's secret key, whatever an outsider may try with it";
-
-async fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "waited {secs} s for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// A message with CRLF line ends, as mail travels.
 fn crlf(text: &str) -> Vec<u8> {

@@ -48,7 +48,8 @@ fn template(app: &TestApp) -> i64 {
     .id
 }
 
-async fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+/// Waits (polling every 20 ms) until `done`, at most `secs` seconds.
+pub(crate) async fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(
