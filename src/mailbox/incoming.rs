@@ -136,7 +136,9 @@ fn conversation(message: &Message<'_>, secret: &[u8], reply_local: &str) -> Opti
         .filter(|(name, _)| wanted.iter().any(|w| name.eq_ignore_ascii_case(w)))
         .take(50)
         .find_map(|(_, value)| {
-            token_after(value, reply_local, |t| links::verify_conversation(secret, t))
+            token_after(value, reply_local, |t| {
+                links::verify_conversation(secret, t)
+            })
         })
 }
 
@@ -341,8 +343,8 @@ mod tests {
         assert_eq!(
             m.references,
             vec![
-                "<ours.1@cds32.test>".to_owned(),
-                "<first@cds32.test>".to_owned()
+                "<first@cds32.test>".to_owned(),
+                "<ours.1@cds32.test>".to_owned()
             ]
         );
         assert!(!m.automatic);

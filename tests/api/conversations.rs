@@ -501,6 +501,26 @@ async fn answers_land_on_the_candidate_page_and_recruiters_answer_threaded() {
         )),
         1
     );
+    // What waits longer than the retention days is forgotten by the daily job; not before.
+    let waiting = "SELECT count(*) FROM inbound_messages WHERE raw IS NOT NULL";
+    assert_eq!(
+        app.count(waiting),
+        2,
+        "the forged token and the forged Decline"
+    );
+    let now = chrono::Utc::now();
+    let forgotten = |at| vocation::mailbox::unrecognised::purge(&mut app.conn(), at, 30).unwrap();
+    assert_eq!(forgotten(now + chrono::Duration::days(29)), 0);
+    assert_eq!(forgotten(now + chrono::Duration::days(31)), 2);
+    assert_eq!(app.count(waiting), 0);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM inbound_messages WHERE from_address IS NOT NULL \
+             OR subject IS NOT NULL OR excerpt IS NOT NULL"
+        ),
+        0
+    );
+
     // The journal tells both in sentences.
     let admin = app.staff(StaffRole::Admin).await;
     let (_, journal) = admin.get_html("/admin/journal").await;

@@ -288,6 +288,19 @@ async fn every_kind_of_single_message_is_signed_verified_by_dkimpy_and_headed_fo
         )
         .await;
     assert_eq!(r.status(), 303);
+    // A recruiter's answer written on the candidate's page.
+    let candidate = app.text("SELECT id FROM candidates").unwrap();
+    let r = recruiter
+        .post_form(
+            &format!("/recrutement/candidats/{candidate}/repondre"),
+            &[
+                ("csrf", &csrf),
+                ("objet", "Votre candidature"),
+                ("message", "Bonjour, pouvons-nous vous appeler demain ?"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
     // A private link asked on « Mes données ».
     let (_, html) = app.get_html("/mes-donnees").await;
     let token = hidden_value(&html, "csrf");
@@ -340,6 +353,7 @@ async fn every_kind_of_single_message_is_signed_verified_by_dkimpy_and_headed_fo
             "meeting_invitation",
             "personal_data_link",
             "recruiter_notification",
+            "recruiter_reply",
         ]
     );
 
