@@ -4,6 +4,9 @@
 
 use serde::Serialize;
 
+/// The page of the member's API tokens (its handlers are in `web::tokens`; the menu marks it).
+pub const TOKENS_PATH: &str = "/espace/jetons";
+
 /// One link of the menu.
 #[derive(Debug, Clone, Serialize)]
 pub struct NavLink {

@@ -90,7 +90,7 @@ impl Staff {
             ),
             "at_home": path == "/espace",
             "at_totp": path == ENROLL_PATH,
-            "at_tokens": path == crate::web::tokens::PATH,
+            "at_tokens": path == crate::web::nav::TOKENS_PATH,
         })
     }
 }

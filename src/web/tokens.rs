@@ -14,7 +14,7 @@ use crate::web::pages::{error_summary, path_id, see_other};
 use crate::web::staff::{staff_page, Staff};
 use crate::web::{db, AppState};
 
-pub const PATH: &str = "/espace/jetons";
+pub const PATH: &str = super::nav::TOKENS_PATH;
 const FIELDS: &[(&str, &str)] = &[("nom", "Nom du jeton")];
 
 #[derive(Debug, Default, Deserialize)]

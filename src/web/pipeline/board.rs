@@ -407,6 +407,18 @@ pub(super) fn board_return(raw: &str) -> String {
     }
 }
 
+/// The move a preview (the board's or the candidate page's) carries on to its confirmation.
+#[derive(Serialize)]
+pub(super) struct PendingMove<'a> {
+    pub depuis: &'a str,
+    pub vers: &'a str,
+    pub motif_refus: &'a str,
+    pub motif_desistement: &'a str,
+    pub relance: &'a str,
+    pub note: &'a str,
+    pub retour: Option<&'a str>,
+}
+
 /// Where a card's « Déplacer » link comes from: the board's query string, to go back to.
 #[derive(Debug, Default, Deserialize)]
 pub struct CardMoveQuery {
@@ -859,7 +871,7 @@ fn email_review(
             "body": body,
             "problem": problem,
             // The same pending move as the candidate page's preview carries.
-            "move": super::moves::PendingMove {
+            "move": PendingMove {
                 depuis: request.expected_from.code(),
                 vers: request.to.code(),
                 motif_refus,

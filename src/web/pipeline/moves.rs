@@ -293,18 +293,6 @@ pub async fn move_stage(
     )))
 }
 
-/// The move the preview carries on to its confirmation.
-#[derive(Serialize)]
-pub(super) struct PendingMove<'a> {
-    pub depuis: &'a str,
-    pub vers: &'a str,
-    pub motif_refus: &'a str,
-    pub motif_desistement: &'a str,
-    pub relance: &'a str,
-    pub note: &'a str,
-    pub retour: Option<&'a str>,
-}
-
 /// What is wrong with the e-mail typed on the preview page.
 #[derive(Debug, Default, Serialize)]
 struct EmailErrors {
@@ -365,7 +353,7 @@ async fn preview_email(
             "subject": subject,
             "body": body,
             "problem": problem,
-            "move": PendingMove {
+            "move": super::board::PendingMove {
                 depuis: &form.depuis,
                 vers: &form.vers,
                 motif_refus: &form.motif_refus,
