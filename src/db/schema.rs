@@ -26,6 +26,7 @@ diesel::table! {
         candidate_situation -> Text,
         candidate_specialty -> Text,
         candidate_centres -> Array<Int8>,
+        pool_follow_up_on -> Nullable<Date>,
     }
 }
 

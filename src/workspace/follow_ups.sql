@@ -1,15 +1,11 @@
--- Pool applications whose follow-up date (the one given when each last entered the pool) is
--- $2 or past: how many, and the first $3 by date with the candidate's name. One row with a
--- NULL application when there are none. $1 is the pool stage's code.
+-- Pool applications whose follow-up date (the one given when each last entered the pool, kept
+-- on the application by a trigger: migration 000037) is $2 or past: how many, and the first $3
+-- by date with the candidate's name. One row with a NULL application when there are none. $1
+-- is the pool stage's code.
 WITH due AS MATERIALIZED (
-    SELECT a.id AS application_id, a.candidate_id, f.follow_up_on
+    SELECT a.id AS application_id, a.candidate_id, a.pool_follow_up_on AS follow_up_on
     FROM applications a
-    CROSS JOIN LATERAL (
-        SELECT h.follow_up_on FROM stage_history h
-        WHERE h.application_id = a.id AND h.to_stage = $1
-        ORDER BY h.created_at DESC, h.id DESC LIMIT 1
-    ) f
-    WHERE a.stage = $1 AND f.follow_up_on <= $2
+    WHERE a.stage = $1 AND a.pool_follow_up_on <= $2
 ), first AS (
     SELECT * FROM due ORDER BY follow_up_on, application_id LIMIT $3
 )

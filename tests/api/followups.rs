@@ -147,3 +147,41 @@ fn five_field_cron_expressions_are_accepted_and_bad_ones_named() {
     assert_eq!(normalize_cron("  ").unwrap(), None);
     assert!(normalize_cron("tous les jours").is_err());
 }
+
+#[tokio::test]
+async fn the_home_reads_the_date_given_at_the_last_entry_in_the_pool() {
+    let app = TestApp::spawn().await;
+    // In the pool until a month ahead: not due.
+    pooled(&app, "retour@exemple.fr", "0633333333", future()).await;
+    let recruiter = app.staff(StaffRole::Recruiter).await;
+    let (_, home) = recruiter.get_html("/espace").await;
+    assert!(!home.contains(&format!("Vivier-{}", future())));
+    // Out of the pool, then back in it with a date that has come: that date counts.
+    let run = |sql: String| {
+        diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut app.conn()).unwrap();
+    };
+    run(
+        "WITH a AS (UPDATE applications SET stage = 'premier_contact' RETURNING id) \
+         INSERT INTO stage_history (application_id, from_stage, to_stage) \
+         SELECT id, 'vivier', 'premier_contact' FROM a"
+            .to_owned(),
+    );
+    run(format!(
+        "WITH a AS (UPDATE applications SET stage = 'vivier' RETURNING id) \
+         INSERT INTO stage_history (application_id, from_stage, to_stage, follow_up_on) \
+         SELECT id, 'premier_contact', 'vivier', DATE '{}' FROM a",
+        past()
+    ));
+    let (_, home) = recruiter.get_html("/espace").await;
+    assert!(home.contains(&format!("Vivier-{}", future())), "{home}");
+    assert!(home.contains(&past().format("%d/%m/%Y").to_string()));
+    // The copy on the application is the last pool entry's date, for every application.
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM applications a WHERE a.pool_follow_up_on IS DISTINCT FROM \
+             (SELECT h.follow_up_on FROM stage_history h WHERE h.application_id = a.id \
+              AND h.to_stage = 'vivier' ORDER BY h.created_at DESC, h.id DESC LIMIT 1)"
+        ),
+        0
+    );
+}
