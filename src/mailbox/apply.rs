@@ -289,6 +289,9 @@ fn mark_bounced(
     .execute(conn)
 }
 
+/// The first key of the advisory lock taken while counting an address's temporary failures.
+const SOFT_BOUNCE_LOCK: i32 = 861_370_201;
+
 /// A temporary failure: counted; the address is suppressed when it has failed so often within
 /// the window. Counts older than the window are forgotten (they hold an address).
 fn soft_bounce(
@@ -300,6 +303,13 @@ fn soft_bounce(
     now: DateTime<Utc>,
 ) -> QueryResult<Applied> {
     let email = suppression::key(&target.email);
+    // One count per address at a time: two instances reading two failures of the same address
+    // at once would each count without the other's row (read committed) and neither reach the
+    // limit. The lock lasts until the transaction that marks the message processed ends.
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind::<diesel::sql_types::Integer, _>(SOFT_BOUNCE_LOCK)
+        .bind::<diesel::sql_types::Text, _>(&email)
+        .execute(conn)?;
     let since = now - Duration::days(i64::from(settings.soft_bounce_window_days));
     // Counts older than the window are of no use and hold addresses: forgotten, for everyone.
     diesel::delete(soft_bounces::table.filter(soft_bounces::occurred_at.lt(since)))

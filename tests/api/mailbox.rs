@@ -584,3 +584,71 @@ async fn without_move_a_message_is_copied_flagged_and_expunged_alone() {
         2
     );
 }
+
+#[tokio::test]
+async fn temporary_failures_read_at_once_by_several_instances_are_all_counted() {
+    use vocation::mailbox::classify::{Reference, Verdict};
+    let app = TestApp::spawn().await;
+    let (_, d) = campaign_sent(&app, "Comptage", "compte", 1).await;
+    let smtp = TestSmtp::start();
+    let scratch = TempDir::new();
+    let mut s: Settings = TestApp::builder()
+        .database_of(&app)
+        .settings(&app.db, &smtp, &scratch);
+    let n = 8;
+    s.inbound.soft_bounce_limit = n;
+    let s = Arc::new(s);
+    let delivery = d[0].id;
+    // Eight failures of one address, each claimed, then applied by eight instances at once.
+    let ids: Vec<i64> = (1..=n)
+        .map(|uid| {
+            match vocation::mailbox::claim(&mut app.conn(), "compte", 1, uid, 100, 60, Utc::now())
+                .unwrap()
+            {
+                vocation::mailbox::Claim::Ours { id, .. } => id,
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    let start = Arc::new(std::sync::Barrier::new(n as usize));
+    let threads: Vec<_> = ids
+        .into_iter()
+        .map(|id| {
+            let (s, start) = (s.clone(), start.clone());
+            let mut conn = app.conn();
+            std::thread::spawn(move || {
+                let verdict = Verdict::Bounce {
+                    reference: Reference {
+                        delivery: Some(delivery),
+                        ..Reference::default()
+                    },
+                    status: "4.2.2".into(),
+                    permanent: false,
+                };
+                start.wait();
+                vocation::mailbox::finish(
+                    &mut conn,
+                    id,
+                    Some(&verdict),
+                    None,
+                    false,
+                    &s,
+                    &[],
+                    Utc::now(),
+                )
+                .unwrap()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), Some(true));
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM soft_bounces WHERE delivery_id = {delivery}"
+        )),
+        i64::from(n)
+    );
+    // The eighth, whichever it was, saw the seven others and suppressed the address.
+    assert_eq!(reason_of(&app, &d[0].email).as_deref(), Some("rebond"));
+}
