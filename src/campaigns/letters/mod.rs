@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::campaigns::template::{Compiled, TemplateSource};
 use crate::db::enums::{CampaignKind, CampaignStatus, ContactStatus, DeliveryStatus, RunStatus};
-use crate::db::schema::{campaign_lists, campaign_runs, campaigns, deliveries};
+use crate::db::schema::{campaign_runs, campaigns, deliveries};
 use crate::domain::{AddressInput, FieldErrors};
 use crate::staff::audit::audit;
 
@@ -185,25 +185,6 @@ pub fn list(conn: &mut PgConnection) -> QueryResult<Vec<LetterCampaign>> {
         .load(conn)
 }
 
-fn set_lists(conn: &mut PgConnection, campaign_id: i64, list_ids: &[i64]) -> QueryResult<()> {
-    diesel::delete(campaign_lists::table.filter(campaign_lists::campaign_id.eq(campaign_id)))
-        .execute(conn)?;
-    let rows: Vec<_> = list_ids
-        .iter()
-        .map(|l| {
-            (
-                campaign_lists::campaign_id.eq(campaign_id),
-                campaign_lists::list_id.eq(*l),
-            )
-        })
-        .collect();
-    diesel::insert_into(campaign_lists::table)
-        .values(&rows)
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    Ok(())
-}
-
 /// Why a letter campaign was not saved or produced (shown to the user).
 #[derive(Debug, thiserror::Error)]
 pub enum LetterError {
@@ -251,7 +232,7 @@ pub fn create(
             ))
             .returning(campaigns::id)
             .get_result(conn)?;
-        set_lists(conn, id, &input.list_ids)?;
+        crate::campaigns::runs::campaign::set_lists(conn, id, &input.list_ids)?;
         audit(
             conn,
             Some(actor),
@@ -287,7 +268,7 @@ pub fn update(
                 campaigns::updated_at.eq(Utc::now()),
             ))
             .execute(conn)?;
-        set_lists(conn, id, &input.list_ids)?;
+        crate::campaigns::runs::campaign::set_lists(conn, id, &input.list_ids)?;
         audit(
             conn,
             Some(actor),

@@ -125,7 +125,12 @@ fn schedule_columns(schedule: &Schedule) -> (ScheduleKind, Option<DateTime<Utc>>
     }
 }
 
-fn set_lists(conn: &mut PgConnection, campaign_id: i64, list_ids: &[i64]) -> QueryResult<()> {
+/// Sets the lists a campaign (of e-mails or of letters) is sent to.
+pub(crate) fn set_lists(
+    conn: &mut PgConnection,
+    campaign_id: i64,
+    list_ids: &[i64],
+) -> QueryResult<()> {
     diesel::delete(campaign_lists::table.filter(campaign_lists::campaign_id.eq(campaign_id)))
         .execute(conn)?;
     let rows: Vec<_> = list_ids
