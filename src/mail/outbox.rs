@@ -15,7 +15,6 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use lettre::message::Mailbox;
-use secrecy::ExposeSecret;
 use tokio::sync::{watch, Notify};
 
 use crate::config::Settings;
@@ -237,9 +236,9 @@ pub struct Dispatcher {
     pub mailer: Mailer,
     pub from: Mailbox,
     pub reply_to: Option<Mailbox>,
-    /// The conversation address of each candidate (local part, domain, key) when answers are
-    /// read: the Reply-To of mail to a candidate.
-    pub conversation: Option<(String, String, Vec<u8>)>,
+    /// The settings the Reply-To of mail to a candidate comes from (their conversation address
+    /// when answers are read: [`Settings::conversation_address`]).
+    pub settings: Arc<Settings>,
     /// Signs every message when `mail.dkim` has a key.
     pub dkim: Option<Arc<DkimSigner>>,
     pub lease_seconds: i64,
@@ -259,18 +258,7 @@ impl Dispatcher {
             } else {
                 Some(settings.mail.reply_to.parse().context("mail.reply_to")?)
             },
-            conversation: settings.conversations().then(|| {
-                (
-                    settings.inbound.reply_local_part.trim().to_owned(),
-                    settings.conversation_domain(),
-                    settings
-                        .security
-                        .secret_key
-                        .expose_secret()
-                        .as_bytes()
-                        .to_vec(),
-                )
-            }),
+            settings: Arc::new(settings.clone()),
             lease_seconds: settings.mail.worker.lease_seconds,
             retry: RetryPolicy::outbox(&settings.mail.worker),
         })
@@ -314,22 +302,22 @@ impl Dispatcher {
                     Some(json) => serde_json::from_str(json).context("extra headers")?,
                     None => Vec::new(),
                 };
-                let conversation = match (&self.conversation, email.candidate_id) {
-                    (Some((local, domain, secret)), Some(candidate))
-                        if is_to_candidate(&email.kind) =>
-                    {
-                        let address = crate::campaigns::links::conversation_address(
-                            local, domain, secret, candidate,
-                        );
-                        let name = self
-                            .reply_to
-                            .as_ref()
-                            .and_then(|r| r.name.clone())
-                            .or_else(|| self.from.name.clone());
-                        Some(Mailbox::new(
-                            name,
-                            address.parse().context("conversation address")?,
-                        ))
+                let conversation = match email.candidate_id {
+                    Some(candidate) if is_to_candidate(&email.kind) => {
+                        match self.settings.conversation_address(candidate) {
+                            Some(address) => {
+                                let name = self
+                                    .reply_to
+                                    .as_ref()
+                                    .and_then(|r| r.name.clone())
+                                    .or_else(|| self.from.name.clone());
+                                Some(Mailbox::new(
+                                    name,
+                                    address.parse().context("conversation address")?,
+                                ))
+                            }
+                            None => None,
+                        }
                     }
                     _ => None,
                 };
