@@ -216,6 +216,11 @@ fn message(conn: &mut PgConnection, m: &Incoming, ctx: Context<'_>) -> anyhow::R
                 "réponse automatique, sans candidat".into(),
             ));
         }
+        // Kept for a person to attach only when it says who wrote it (junk without a sender
+        // stays in the mailbox's folder, nothing of it in the base).
+        if m.from.is_empty() {
+            return Ok(unrecognised("courriel sans expéditeur lisible"));
+        }
         super::unrecognised::keep(conn, ctx.inbound_id, m, ctx.raw)?;
         return Ok(unrecognised("courriel sans candidat reconnu"));
     };
