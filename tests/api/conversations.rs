@@ -387,6 +387,26 @@ async fn answers_land_on_the_candidate_page_and_recruiters_answer_threaded() {
     assert!(field_error(&r.text().await.unwrap(), "reponse-objet")
         .unwrap()
         .contains("une ligne"));
+    // A message past 20,000 characters is refused at its field, whole, not cut.
+    let long = "a".repeat(20_001);
+    let r = recruiter
+        .post_form(
+            &path,
+            &[("csrf", &csrf), ("objet", "Long"), ("message", &long)],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(
+        field_error(&page, "reponse-message")
+            .unwrap()
+            .contains("20\u{202f}001 caractères"),
+        "{page}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbound_emails WHERE kind = 'recruiter_reply'"),
+        0
+    );
     let r = recruiter
         .post_form(
             &path,

@@ -769,8 +769,8 @@ pub async fn answer(
         Ok(body) => Some(body),
         Err(_) => {
             view.body_error = Some(format!(
-                "Le message compte {} caractères : raccourcissez-le à 20 000 au plus.",
-                form.message.chars().count()
+                "Le message compte {} caractères : raccourcissez-le à 20\u{202f}000 au plus.",
+                crate::domain::french::thousands(form.message.chars().count() as i64)
             ));
             None
         }
