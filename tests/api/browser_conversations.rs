@@ -11,7 +11,7 @@ use crate::browser::{
     audit, fill, goto, in_browser, labelled, main_text, press_button, screenshot, sideways,
     sign_in_with, status, wait_until,
 };
-use crate::helpers::{TestApp, STAFF_PASSWORD};
+use crate::helpers::{TempDir, TestApp, STAFF_PASSWORD};
 
 const EMAIL: &str = "lea.garnier@cds32.test";
 
@@ -155,6 +155,22 @@ async fn a_recruiter_reads_an_answer_writes_back_and_attaches_a_strangers_mail()
         )
         .await;
         assert!(main_text(&c).await.contains("proposez-vous des postes"));
+
+        // Her own page « Mes données » shows the mail exchanged (right of access).
+        let settings = TestApp::builder().settings(&app.db, &app.smtp, &TempDir::new());
+        let link =
+            vocation::privacy::link_url(&settings, candidate.parse().unwrap(), chrono::Utc::now())
+                .trim_start_matches("http://vocation.test")
+                .to_owned();
+        for (width, height) in [(390, 844), (1366, 900)] {
+            c.set_window_size(width, height).await.unwrap();
+            goto(&c, &app, &link).await;
+            assert_eq!(status(&c).await, 200);
+            let text = main_text(&c).await;
+            assert!(text.contains("Courriels échangés"), "{text}");
+            assert!(text.contains("Mardi 10 h nous convient."), "{text}");
+            look_at(&c, "mes-donnees", width, &mut report).await;
+        }
 
         assert!(report.is_empty(), "axe-core:\n{report}");
     })
